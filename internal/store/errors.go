@@ -1,0 +1,11 @@
+package store
+
+import "errors"
+
+// Sentinel errors, checked with errors.Is.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrExists   = errors.New("store: already exists")
+	// ErrConflict means the object changed since it was read (version mismatch).
+	ErrConflict = errors.New("store: version conflict")
+)

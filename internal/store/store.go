@@ -1,0 +1,127 @@
+// Package store holds Berth's desired and observed state. It defines one
+// small interface per aggregate; sqlite/ implements them (and a PostgreSQL
+// implementation will, unchanged). The store never invents IDs or
+// timestamps: callers pass them in. Objects returned are copies.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/berthdev/berth/pkg/api"
+)
+
+// App is an app's record: which release it should run, and what the
+// reconciler last observed.
+type App struct {
+	Name string
+	// LatestRelease is the highest release number created.
+	LatestRelease int
+	// TargetRelease is the release the reconciler must converge to.
+	TargetRelease int
+	// Ports are stable local ports per service, allocated once, on which the
+	// server forwards to the service's ready instances.
+	Ports map[string]int
+	// Deleting marks an app whose workloads are being stopped; the
+	// reconciler removes the record when they are gone.
+	Deleting  bool
+	Status    api.AppStatus
+	Version   int64 // optimistic concurrency: bumped by every update
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Release is an immutable revision of an app's spec and source. Only State,
+// Reason, Message and Artifacts change after creation.
+type Release struct {
+	App        string
+	Number     int
+	Spec       json.RawMessage // spec.App with defaults, canonical JSON
+	SpecHash   string          // sha256 of Spec and Source
+	Source     string          // digest of the source archive, "" if none
+	Artifacts  map[string]api.Artifact
+	Cause      string
+	RollbackOf int
+	State      string
+	Reason     string
+	Message    string
+	Version    int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Event is one change record; Revision is assigned by the store in commit
+// order (the one thing it numbers, because only it knows the order).
+type Event struct {
+	Revision int64
+	Kind     string
+	App      string
+	Release  int
+	Time     time.Time
+	Data     json.RawMessage
+}
+
+// Token is an API token; only its hash is kept.
+type Token struct {
+	ID        string
+	Name      string
+	Hash      string // hex sha256 of the token
+	CreatedAt time.Time
+}
+
+// Apps stores app records.
+type Apps interface {
+	CreateApp(ctx context.Context, a App) error // ErrExists if present
+	GetApp(ctx context.Context, name string) (App, error)
+	ListApps(ctx context.Context) ([]App, error) // ordered by name
+	// UpdateApp writes a when a.Version equals the stored version, and bumps
+	// it; otherwise ErrConflict. It returns the new version.
+	UpdateApp(ctx context.Context, a App) (int64, error)
+	DeleteApp(ctx context.Context, name string) error
+}
+
+// Releases stores releases.
+type Releases interface {
+	// CreateRelease stores r; ErrExists if the number is taken.
+	CreateRelease(ctx context.Context, r Release) error
+	GetRelease(ctx context.Context, app string, number int) (Release, error)
+	ListReleases(ctx context.Context, app string) ([]Release, error) // ascending
+	// UpdateRelease writes the mutable fields when r.Version matches.
+	UpdateRelease(ctx context.Context, r Release) (int64, error)
+	DeleteReleases(ctx context.Context, app string) error
+}
+
+// Events is the append-only change log behind the watch API.
+type Events interface {
+	// AppendEvent stores e and returns its revision.
+	AppendEvent(ctx context.Context, e Event) (int64, error)
+	// ListEvents returns up to limit events with Revision > since, ascending.
+	ListEvents(ctx context.Context, since int64, limit int) ([]Event, error)
+	// LastRevision is the highest revision stored, 0 if none.
+	LastRevision(ctx context.Context) (int64, error)
+}
+
+// Tokens stores API token hashes.
+type Tokens interface {
+	CreateToken(ctx context.Context, t Token) error
+	GetTokenByHash(ctx context.Context, hash string) (Token, error)
+	ListTokens(ctx context.Context) ([]Token, error)
+}
+
+// Tx is the set of aggregates usable inside one transaction.
+type Tx interface {
+	Apps
+	Releases
+	Events
+	Tokens
+}
+
+// Store is a transactional store. Calls outside InTx run in their own
+// transaction each.
+type Store interface {
+	Tx
+	// InTx runs fn in one transaction; it commits when fn returns nil.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+	Close() error
+}
