@@ -1,0 +1,18 @@
+// Package server wires the store, runtime, reconciler, API and gateway into
+// the one process `berth server` runs.
+package server
+
+// Config is what `berth server` is started with.
+type Config struct {
+	// DataDir holds the database, blobs, builds, logs and the admin token.
+	DataDir string
+	// Listen is the API address, e.g. 127.0.0.1:7700.
+	Listen string
+	// GatewayListen is the address the gateway serves routes on
+	// (e.g. 127.0.0.1:8080); "" disables it.
+	GatewayListen string
+	// ShimCommand starts an instance supervisor: the berth binary and "shim".
+	ShimCommand []string
+	// Version is reported by /api/v1/version.
+	Version string
+}
