@@ -8,4 +8,7 @@ var (
 	ErrExists   = errors.New("store: already exists")
 	// ErrConflict means the object changed since it was read (version mismatch).
 	ErrConflict = errors.New("store: version conflict")
+	// ErrInvalid means an argument cannot be stored (an empty key, a JSON
+	// field that is not JSON); the error text names the field.
+	ErrInvalid = errors.New("store: invalid input")
 )

@@ -72,22 +72,30 @@ type Token struct {
 
 // Apps stores app records.
 type Apps interface {
-	CreateApp(ctx context.Context, a App) error // ErrExists if present
+	// CreateApp stores a as given, Version included (normally 0); ErrExists
+	// if present.
+	CreateApp(ctx context.Context, a App) error
 	GetApp(ctx context.Context, name string) (App, error)
 	ListApps(ctx context.Context) ([]App, error) // ordered by name
 	// UpdateApp writes a when a.Version equals the stored version, and bumps
-	// it; otherwise ErrConflict. It returns the new version.
+	// it; otherwise ErrConflict. It returns the new version. CreatedAt is
+	// kept from CreateApp. ErrNotFound if the app is missing.
 	UpdateApp(ctx context.Context, a App) (int64, error)
+	// DeleteApp removes the app and its releases; ErrNotFound if missing.
 	DeleteApp(ctx context.Context, name string) error
 }
 
 // Releases stores releases.
 type Releases interface {
-	// CreateRelease stores r; ErrExists if the number is taken.
+	// CreateRelease stores r (Version as given); ErrExists if the number is
+	// taken, ErrNotFound if the app does not exist. Spec is returned
+	// byte for byte as stored, because SpecHash covers those bytes.
 	CreateRelease(ctx context.Context, r Release) error
 	GetRelease(ctx context.Context, app string, number int) (Release, error)
 	ListReleases(ctx context.Context, app string) ([]Release, error) // ascending
-	// UpdateRelease writes the mutable fields when r.Version matches.
+	// UpdateRelease writes the mutable fields (State, Reason, Message,
+	// Artifacts, UpdatedAt) when r.Version matches, and bumps it; otherwise
+	// ErrConflict (ErrNotFound if the release is missing).
 	UpdateRelease(ctx context.Context, r Release) (int64, error)
 	DeleteReleases(ctx context.Context, app string) error
 }
@@ -96,7 +104,8 @@ type Releases interface {
 type Events interface {
 	// AppendEvent stores e and returns its revision.
 	AppendEvent(ctx context.Context, e Event) (int64, error)
-	// ListEvents returns up to limit events with Revision > since, ascending.
+	// ListEvents returns up to limit events with Revision > since, ascending;
+	// limit <= 0 means no limit.
 	ListEvents(ctx context.Context, since int64, limit int) ([]Event, error)
 	// LastRevision is the highest revision stored, 0 if none.
 	LastRevision(ctx context.Context) (int64, error)
@@ -104,9 +113,9 @@ type Events interface {
 
 // Tokens stores API token hashes.
 type Tokens interface {
-	CreateToken(ctx context.Context, t Token) error
+	CreateToken(ctx context.Context, t Token) error // ErrExists if the ID or hash is taken
 	GetTokenByHash(ctx context.Context, hash string) (Token, error)
-	ListTokens(ctx context.Context) ([]Token, error)
+	ListTokens(ctx context.Context) ([]Token, error) // ordered by ID
 }
 
 // Tx is the set of aggregates usable inside one transaction.
@@ -122,6 +131,10 @@ type Tx interface {
 type Store interface {
 	Tx
 	// InTx runs fn in one transaction; it commits when fn returns nil.
+	// Otherwise it rolls back and returns fn's error; if fn panics it rolls
+	// back and the panic goes on. fn must use tx, never the Store itself: a
+	// backend may have a single writer, so a Store write inside fn waits for
+	// fn to end (a deadlock until ctx is done).
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 	Close() error
 }

@@ -37,6 +37,10 @@ const (
 	CodeConflict     = "conflict"     // 409
 	CodeTooLarge     = "too_large"    // 413
 	CodeInternal     = "internal"     // 500
+	// CodeMethodNotAllowed answers a known path called with the wrong method (405).
+	CodeMethodNotAllowed = "method_not_allowed"
+	// CodeUnavailable means a part the call needs is not running (503).
+	CodeUnavailable = "unavailable"
 )
 
 // ApplyRequest creates a release of an app from a spec. Spec is the

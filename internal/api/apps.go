@@ -1,0 +1,81 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/pkg/api"
+)
+
+func (s *server) listApps(w http.ResponseWriter, r *http.Request) error {
+	apps, err := s.Store.ListApps(r.Context())
+	if err != nil {
+		return fmt.Errorf("list apps: %w", err)
+	}
+	out := make([]api.App, 0, len(apps))
+	for _, a := range apps {
+		out = append(out, toAPIApp(a))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) getApp(w http.ResponseWriter, r *http.Request) error {
+	name, err := appParam(r)
+	if err != nil {
+		return err
+	}
+	a, err := loadApp(r.Context(), s.Store, name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toAPIApp(a))
+	return nil
+}
+
+// deleteApp marks the app for deletion; the reconciler stops its workloads
+// and removes the record, so the answer is 202 Accepted.
+func (s *server) deleteApp(w http.ResponseWriter, r *http.Request) error {
+	name, err := appParam(r)
+	if err != nil {
+		return err
+	}
+	var out store.App
+	err = s.inTx(r.Context(), func(tx store.Tx) error {
+		a, err := loadApp(r.Context(), tx, name)
+		if err != nil {
+			return err
+		}
+		if a.Deleting {
+			out = a // already on its way: deleting twice is not an error
+			return nil
+		}
+		now := s.Now().UTC()
+		a.Deleting = true
+		a.UpdatedAt = now
+		a.Status.Phase = api.PhaseDeleting
+		a.Status.Message = "deletion requested"
+		if a.Version, err = tx.UpdateApp(r.Context(), a); err != nil {
+			return fmt.Errorf("update app %s: %w", name, err)
+		}
+		data, err := json.Marshal(a.Status)
+		if err != nil {
+			return fmt.Errorf("encode event: %w", err)
+		}
+		ev := store.Event{Kind: api.EventAppStatus, App: name, Release: a.TargetRelease, Time: now, Data: data}
+		if _, err := tx.AppendEvent(r.Context(), ev); err != nil {
+			return fmt.Errorf("append event: %w", err)
+		}
+		out = a
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.loggerFrom(r.Context()).Info("deletion requested", "app", name)
+	s.changed(name)
+	writeJSON(w, http.StatusAccepted, toAPIApp(out))
+	return nil
+}

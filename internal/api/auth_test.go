@@ -1,0 +1,102 @@
+package api
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berthdev/berth/internal/store/sqlite"
+)
+
+func TestEnsureAdminToken(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dataDir := filepath.Join(dir, "data") // created on demand
+	created, err := EnsureAdminToken(ctx, db, dataDir, time.Now(), nil)
+	if err != nil || !created {
+		t.Fatalf("first start: created %v, %v", created, err)
+	}
+	path := filepath.Join(dataDir, AdminTokenFile)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode %v, want 0600", fi.Mode().Perm())
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(raw))
+	if !strings.HasPrefix(token, TokenPrefix) || len(token) < len(TokenPrefix)+50 {
+		t.Errorf("token %q lacks the prefix or entropy", token)
+	}
+	tokens, err := db.ListTokens(ctx)
+	if err != nil || len(tokens) != 1 {
+		t.Fatalf("tokens %+v, %v", tokens, err)
+	}
+	if tokens[0].Hash != HashToken(token) || strings.Contains(tokens[0].Hash, token) || tokens[0].Hash == token {
+		t.Errorf("stored %+v; want only the hash of the token", tokens[0])
+	}
+	if _, err := db.GetTokenByHash(ctx, HashToken(token)); err != nil {
+		t.Errorf("lookup by hash: %v", err)
+	}
+	entries, _ := os.ReadDir(dataDir)
+	if len(entries) != 1 {
+		t.Errorf("data dir holds %d entries, want only the token file (no temp files)", len(entries))
+	}
+
+	// A second start keeps the token and the file.
+	created, err = EnsureAdminToken(ctx, db, dataDir, time.Now(), nil)
+	if err != nil || created {
+		t.Fatalf("second start: created %v, %v", created, err)
+	}
+	again, _ := os.ReadFile(path)
+	if string(again) != string(raw) {
+		t.Error("second start changed the token file")
+	}
+}
+
+func TestNewTokenIsRandom(t *testing.T) {
+	t.Parallel()
+	a, err1 := NewToken()
+	b, err2 := NewToken()
+	if err1 != nil || err2 != nil || a == b {
+		t.Fatalf("%q %q %v %v", a, b, err1, err2)
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc, header, token string
+		ok                  bool
+	}{
+		{desc: "bearer", header: "Bearer abc", token: "abc", ok: true},
+		{desc: "any case", header: "bearer abc", token: "abc", ok: true},
+		{desc: "extra spaces", header: "  Bearer   abc ", token: "abc", ok: true},
+		{desc: "empty", header: ""},
+		{desc: "no token", header: "Bearer "},
+		{desc: "basic", header: "Basic abc"},
+		{desc: "bare token", header: "abc"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			token, ok := bearerToken(tc.header)
+			if token != tc.token || ok != tc.ok {
+				t.Fatalf("bearerToken(%q) = %q, %v", tc.header, token, ok)
+			}
+		})
+	}
+}

@@ -1,0 +1,60 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+
+	"github.com/berthdev/berth/internal/store"
+)
+
+// appNameRE is a DNS label: app names become host names and resource names.
+var appNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// appParam returns the {app} path value, checked to be a DNS label.
+func appParam(r *http.Request) (string, error) {
+	name := r.PathValue("app")
+	if !appNameRE.MatchString(name) {
+		return "", invalidField("app", "%q is not an app name (lower-case letters, digits and '-', 1 to 63 characters, starting and ending with a letter or digit)", name)
+	}
+	return name, nil
+}
+
+// positiveInt parses a release number given as a parameter named field.
+func positiveInt(field, value string) (int, error) {
+	if value == "" {
+		return 0, invalidField(field, "required: a release number (1, 2, ...)")
+	}
+	n, err := strconv.Atoi(value)
+	if err != nil || n < 1 {
+		return 0, invalidField(field, "%q is not a release number (1, 2, ...)", value)
+	}
+	return n, nil
+}
+
+// loadApp reads an app, answering 404 for an unknown one.
+func loadApp(ctx context.Context, st store.Apps, name string) (store.App, error) {
+	a, err := st.GetApp(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.App{}, notFound("app %q not found", name)
+	}
+	if err != nil {
+		return store.App{}, fmt.Errorf("get app %s: %w", name, err)
+	}
+	return a, nil
+}
+
+// loadRelease reads a release, answering 404 for an unknown one.
+func loadRelease(ctx context.Context, st store.Releases, app string, n int) (store.Release, error) {
+	rel, err := st.GetRelease(ctx, app, n)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Release{}, notFound("release %d of app %q not found", n, app)
+	}
+	if err != nil {
+		return store.Release{}, fmt.Errorf("get release %s/%d: %w", app, n, err)
+	}
+	return rel, nil
+}

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/pkg/api"
+)
+
+func (s *server) listReleases(w http.ResponseWriter, r *http.Request) error {
+	name, err := appParam(r)
+	if err != nil {
+		return err
+	}
+	if _, err := loadApp(r.Context(), s.Store, name); err != nil {
+		return err
+	}
+	rels, err := s.Store.ListReleases(r.Context(), name)
+	if err != nil {
+		return fmt.Errorf("list releases of %s: %w", name, err)
+	}
+	out := make([]api.Release, 0, len(rels))
+	for _, rel := range rels {
+		out = append(out, toAPIRelease(rel))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) getRelease(w http.ResponseWriter, r *http.Request) error {
+	name, err := appParam(r)
+	if err != nil {
+		return err
+	}
+	n, err := positiveInt("release", r.PathValue("release"))
+	if err != nil {
+		return err
+	}
+	if _, err := loadApp(r.Context(), s.Store, name); err != nil {
+		return err
+	}
+	rel, err := loadRelease(r.Context(), s.Store, name, n)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toAPIRelease(rel))
+	return nil
+}
+
+// rollback redeploys an earlier release's spec, source and artifacts as a
+// new release, so history only grows and "what runs" is always the newest
+// release.
+func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
+	name, err := appParam(r)
+	if err != nil {
+		return err
+	}
+	var req api.RollbackRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.To < 0 {
+		return invalidField("to", "%d is not a release number (0 for the previous release, or 1, 2, ...)", req.To)
+	}
+	resp := api.ApplyResponse{App: name, Created: true}
+	err = s.inTx(r.Context(), func(tx store.Tx) error {
+		a, err := loadApp(r.Context(), tx, name)
+		if err != nil {
+			return err
+		}
+		if a.Deleting {
+			return errAppDeleting
+		}
+		from, err := rollbackSource(r, tx, a, req.To)
+		if err != nil {
+			return err
+		}
+		now := s.Now().UTC()
+		rel := store.Release{
+			App: name, Number: a.LatestRelease + 1, Spec: from.Spec, SpecHash: from.SpecHash,
+			Source: from.Source, Artifacts: maps.Clone(from.Artifacts), Cause: "rollback",
+			RollbackOf: from.Number, State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
+		}
+		data := appliedData{Cause: rel.Cause, SpecHash: rel.SpecHash, Source: rel.Source, RollbackOf: from.Number}
+		if err := s.createRelease(r.Context(), tx, a, false, rel, data); err != nil {
+			return err
+		}
+		resp.Release = rel.Number
+		return nil
+	})
+	if errors.Is(err, errAppDeleting) {
+		return conflict("app %q is being deleted", name)
+	}
+	if err != nil {
+		return err
+	}
+	s.loggerFrom(r.Context()).Info("rolled back", "app", name, "release", resp.Release, "to", req.To)
+	s.changed(name)
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// rollbackSource picks the release to copy: the one asked for, or (to 0)
+// the newest release older than the target that was deployed once.
+func rollbackSource(r *http.Request, tx store.Tx, a store.App, to int) (store.Release, error) {
+	if to > 0 {
+		if to == a.TargetRelease {
+			return store.Release{}, invalidField("to", "release %d is already the target of app %q", to, a.Name)
+		}
+		rel, err := tx.GetRelease(r.Context(), a.Name, to)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Release{}, notFound("release %d of app %q not found (the latest is %d)", to, a.Name, a.LatestRelease)
+		}
+		if err != nil {
+			return store.Release{}, fmt.Errorf("get release %s/%d: %w", a.Name, to, err)
+		}
+		return rel, nil
+	}
+	rels, err := tx.ListReleases(r.Context(), a.Name)
+	if err != nil {
+		return store.Release{}, fmt.Errorf("list releases of %s: %w", a.Name, err)
+	}
+	for i := len(rels) - 1; i >= 0; i-- {
+		rel := rels[i]
+		if rel.Number < a.TargetRelease && (rel.State == api.ReleaseDeployed || rel.State == api.ReleaseSuperseded) {
+			return rel, nil
+		}
+	}
+	return store.Release{}, invalidField("to", "app %q has no deployed release older than release %d to roll back to; name one with \"to\"", a.Name, a.TargetRelease)
+}

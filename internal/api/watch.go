@@ -1,0 +1,103 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// watchBatch is how many events one store read returns; a follower far
+// behind catches up in batches without one huge read.
+const watchBatch = 500
+
+// watch streams stored events after a revision as Server-Sent Events, then
+// follows new ones. Each event's SSE id is its revision, so a client that
+// reconnects with Last-Event-ID (or ?since=) resumes with no gap and no
+// repeat.
+func (s *server) watch(w http.ResponseWriter, r *http.Request) error {
+	since, err := watchStart(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	// Subscribe before the first read, so a change committed between the
+	// read and the wait still wakes us.
+	wake := s.Changes.Subscribe(ctx)
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // the stream outlives any server write timeout
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // ask proxies not to buffer the stream
+	w.WriteHeader(http.StatusOK)
+	if _, err := fmt.Fprintf(w, "retry: 1000\n\n"); err != nil {
+		return nil
+	}
+	_ = rc.Flush()
+
+	poll := time.NewTicker(s.WatchPoll)
+	defer poll.Stop()
+	heartbeat := time.NewTicker(s.Heartbeat)
+	defer heartbeat.Stop()
+	var buf bytes.Buffer
+	for {
+		events, err := s.Store.ListEvents(ctx, since, watchBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.loggerFrom(ctx).Error("watch: list events", "since", since, "err", err)
+			}
+			return nil // the status is sent; the client reconnects and resumes
+		}
+		buf.Reset()
+		for _, e := range events {
+			data, err := json.Marshal(toAPIEvent(e))
+			if err != nil {
+				s.loggerFrom(ctx).Error("watch: encode event", "revision", e.Revision, "err", err)
+				return nil
+			}
+			fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", e.Revision, e.Kind, data)
+			since = e.Revision
+		}
+		if buf.Len() > 0 {
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return nil // the client left
+			}
+			_ = rc.Flush()
+			heartbeat.Reset(s.Heartbeat)
+		}
+		if len(events) == watchBatch {
+			continue // more are waiting
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-poll.C:
+		case <-heartbeat.C:
+			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
+				return nil
+			}
+			_ = rc.Flush()
+		}
+	}
+}
+
+// watchStart reads where to resume: the Last-Event-ID a reconnecting
+// client sends, else ?since=, else 0 (every stored event).
+func watchStart(r *http.Request) (int64, error) {
+	field, v := "Last-Event-ID", r.Header.Get("Last-Event-ID")
+	if v == "" {
+		field, v = "since", r.URL.Query().Get("since")
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, invalidField(field, "%q is not a revision (0, 1, 2, ...)", v)
+	}
+	return n, nil
+}

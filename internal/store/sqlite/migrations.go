@@ -1,0 +1,128 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migration is one schema step. Versions are 1, 2, 3... in order; a
+// released migration is never edited, only followed by a new one.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations is the schema history. Tables are STRICT so a value of the
+// wrong type is an error instead of being stored as-is; JSON columns are
+// TEXT; times are TEXT in UTC, fixed-width RFC 3339 with nanoseconds.
+var migrations = []migration{
+	{version: 1, name: "apps, releases, events, tokens", sql: `
+CREATE TABLE apps (
+	name           TEXT PRIMARY KEY,
+	latest_release INTEGER NOT NULL,
+	target_release INTEGER NOT NULL,
+	ports          TEXT NOT NULL,
+	deleting       INTEGER NOT NULL,
+	status         TEXT NOT NULL,
+	version        INTEGER NOT NULL,
+	created_at     TEXT NOT NULL,
+	updated_at     TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE releases (
+	app         TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+	number      INTEGER NOT NULL,
+	spec        TEXT,
+	spec_hash   TEXT NOT NULL,
+	source      TEXT NOT NULL,
+	artifacts   TEXT NOT NULL,
+	cause       TEXT NOT NULL,
+	rollback_of INTEGER NOT NULL,
+	state       TEXT NOT NULL,
+	reason      TEXT NOT NULL,
+	message     TEXT NOT NULL,
+	version     INTEGER NOT NULL,
+	created_at  TEXT NOT NULL,
+	updated_at  TEXT NOT NULL,
+	PRIMARY KEY (app, number)
+) STRICT;
+
+-- AUTOINCREMENT: a revision is never handed out twice, even after the
+-- newest events are deleted, so a watcher's "since" stays meaningful.
+CREATE TABLE events (
+	revision INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind     TEXT NOT NULL,
+	app      TEXT NOT NULL,
+	release  INTEGER NOT NULL,
+	time     TEXT NOT NULL,
+	data     TEXT
+) STRICT;
+
+CREATE TABLE tokens (
+	id         TEXT PRIMARY KEY,
+	name       TEXT NOT NULL,
+	hash       TEXT NOT NULL UNIQUE,
+	created_at TEXT NOT NULL
+) STRICT;
+`},
+}
+
+// migrate applies the migrations db lacks, each in its own transaction
+// together with its schema_migrations row, so a crash leaves the schema
+// at a known version. It is idempotent, and safe against another process
+// migrating the same file at the same time (the write lock is taken at
+// BEGIN, and the version is checked again under it).
+func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at TEXT NOT NULL
+) STRICT`); err != nil {
+		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	for i, m := range ms {
+		if m.version != i+1 {
+			return fmt.Errorf("migrate: migration %d (%s) has version %d, want %d", i, m.name, m.version, i+1)
+		}
+	}
+	for _, m := range ms {
+		if err := applyMigration(ctx, db, m, len(ms)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, m migration, known int) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // no-op after Commit
+
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if current > known {
+		// A newer binary migrated this file; running old code on a newer
+		// schema could silently drop what it does not know about.
+		return fmt.Errorf("migrate: schema version %d is newer than this binary knows (%d): %w", current, known, ErrSchemaTooNew)
+	}
+	if current >= m.version {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("migrate: %d (%s): %w", m.version, m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`,
+		m.version, m.name); err != nil {
+		return fmt.Errorf("migrate: record %d (%s): %w", m.version, m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: commit %d (%s): %w", m.version, m.name, err)
+	}
+	return nil
+}
