@@ -1,0 +1,92 @@
+package deploy
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/berthdev/berth/internal/runtime"
+)
+
+// detectFailure decides whether the rollout of target has failed: one of
+// its instances crash-loops, or it is not done by its progress deadline
+// (counted from when its build finished).
+func (p *pass) detectFailure(target *release, obs observed) (reason, msg string, failed bool) {
+	for _, svc := range target.order {
+		w := obs.at(svc, target.number())
+		if w == nil {
+			continue
+		}
+		for _, inst := range w.Instances {
+			if inst.State == runtime.StateFailed || (!inst.Ready && inst.Restarts >= p.r.opts.CrashLoopRestarts) {
+				return ReasonCrashLoop, crashMessage(svc, inst), true
+			}
+		}
+	}
+	deadline := target.strategy().ProgressDeadline
+	if p.now.Sub(target.rec.UpdatedAt) > deadline.D() {
+		return ReasonProgressDeadline, p.deadlineMessage(target, obs, deadline.String()), true
+	}
+	return "", "", false
+}
+
+func crashMessage(svc string, inst runtime.Instance) string {
+	e := inst.LastExit
+	if e == nil {
+		msg := fmt.Sprintf("service %s: instance %s failed after %d restarts", svc, inst.ID, inst.Restarts)
+		if inst.Message != "" {
+			msg += ": " + inst.Message
+		}
+		return msg
+	}
+	how := fmt.Sprintf("exited with code %d", e.Code)
+	if e.Signal != "" {
+		how = "was killed by " + e.Signal
+	}
+	msg := fmt.Sprintf("service %s: %s after %d restarts", svc, how, inst.Restarts)
+	if tail := lastLines(e.LogTail, 5); tail != "" {
+		msg += "; last output: " + tail
+	}
+	return msg
+}
+
+// deadlineMessage names the first service that is not done and why.
+func (p *pass) deadlineMessage(target *release, obs observed, d string) string {
+	for _, svc := range target.order {
+		if serviceDone(target, svc, obs) {
+			continue
+		}
+		want := target.replicas(svc)
+		id := WorkloadID(p.app.Name, svc, target.number())
+		w := obs.at(svc, target.number())
+		if w == nil {
+			if e, ok := p.r.applyErrs.Load(id); ok {
+				return fmt.Sprintf("service %s: not started after %s: the runtime refused it: %s", svc, d, e)
+			}
+			if dep, ok := depsReady(target, svc, obs); !ok {
+				return fmt.Sprintf("service %s: not started after %s: waiting for dependency %s to be ready", svc, d, dep)
+			}
+			return fmt.Sprintf("service %s: not started after %s", svc, d)
+		}
+		msg := fmt.Sprintf("service %s: %d/%d ready after %s", svc, w.Ready, want, d)
+		if inst := firstNotReady(w); inst != nil && inst.Message != "" {
+			msg += ": " + inst.Message
+		}
+		return msg
+	}
+	return fmt.Sprintf("old instances still running after %s", d)
+}
+
+func firstNotReady(w *runtime.WorkloadStatus) *runtime.Instance {
+	for i := range w.Instances {
+		if !w.Instances[i].Ready {
+			return &w.Instances[i]
+		}
+	}
+	return nil
+}
+
+func trimLine(s string) string { return strings.TrimSpace(s) }
+
+// joinLines keeps a message on one line: conditions and the CLI's
+// progress show it as such.
+func joinLines(lines []string) string { return strings.Join(lines, " | ") }

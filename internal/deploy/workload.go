@@ -1,0 +1,117 @@
+package deploy
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/berthdev/berth/internal/runtime"
+	"github.com/berthdev/berth/internal/spec"
+	"github.com/berthdev/berth/pkg/api"
+)
+
+// workload builds the runtime workload of one service of a release. It is a
+// function of the release and the app's ports only, so rebuilding it to
+// change the replica count of an old release changes nothing else (the
+// runtime would otherwise restart its instances).
+func (p *pass) workload(relNum int, svc string, replicas int) (runtime.Workload, error) {
+	rel := p.releases[relNum]
+	s := rel.service(svc)
+	if s == nil {
+		return runtime.Workload{}, fmt.Errorf("workload %s: release %d or its service is not readable", WorkloadID(p.app.Name, svc, relNum), relNum)
+	}
+	env := map[string]string{
+		spec.EnvApp:     p.app.Name,
+		spec.EnvService: svc,
+		spec.EnvRelease: strconv.Itoa(relNum),
+	}
+	for _, dep := range s.DependsOn {
+		port := p.app.Ports[dep]
+		if port == 0 {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		urlKey, addrKey := spec.DependencyEnv(dep)
+		env[urlKey] = "http://" + addr
+		env[addrKey] = addr
+	}
+	var vols map[string]string
+	if dir := p.r.opts.VolumeDir; dir != "" && len(s.Volumes) > 0 {
+		vols = make(map[string]string, len(s.Volumes))
+		for _, v := range s.Volumes {
+			vols[v.Name] = filepath.Join(dir, p.app.Name, svc, v.Name)
+		}
+	}
+	return runtime.Workload{
+		ID:       WorkloadID(p.app.Name, svc, relNum),
+		App:      p.app.Name,
+		Service:  svc,
+		Release:  relNum,
+		Replicas: replicas,
+		Spec:     *s,
+		Dir:      rel.rec.Artifacts[svc].Dir,
+		Env:      env,
+		Volumes:  vols,
+	}, nil
+}
+
+// setProxy points each service's stable address at its ready instances, of
+// any release, except those of workloads being deleted, of failed releases,
+// and those the runtime is about to stop to scale a workload down.
+func (p *pass) setProxy(eff *release, obs observed, pl plan) {
+	if p.r.opts.Proxy == nil {
+		return
+	}
+	names := map[string]bool{}
+	for _, svc := range eff.serviceNames() {
+		names[svc] = true
+	}
+	for svc := range obs.bySvc {
+		names[svc] = true
+	}
+	scaled := map[string]int{}
+	for _, s := range pl.steps {
+		if !s.del {
+			scaled[s.id] = s.replicas
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for svc := range names {
+		sorted = append(sorted, svc)
+	}
+	sort.Strings(sorted)
+	for _, svc := range sorted {
+		port := p.app.Ports[svc]
+		if port == 0 {
+			continue
+		}
+		var eps []string
+		for _, w := range obs.bySvc[svc] {
+			if pl.deleted(w.ID) || p.failed(w.Release) {
+				continue
+			}
+			limit, scaling := scaled[w.ID]
+			for _, inst := range w.Instances {
+				if !inst.Ready || inst.Port == 0 || (scaling && inst.Index >= limit) {
+					continue
+				}
+				host := inst.Host
+				if host == "" {
+					host = "127.0.0.1"
+				}
+				eps = append(eps, net.JoinHostPort(host, strconv.Itoa(inst.Port)))
+			}
+		}
+		sort.Strings(eps)
+		if err := p.r.opts.Proxy.Set(p.app.Name, svc, port, eps); err != nil {
+			p.log.Warn("service address not set", "service", svc, "port", port, "err", err)
+		}
+	}
+}
+
+func (p *pass) failed(relNum int) bool {
+	rel := p.releases[relNum]
+	return rel != nil && rel.rec.State == api.ReleaseFailed
+}
