@@ -1,6 +1,9 @@
 // Package spec holds the berth.yaml types, their parsing, defaults and
 // validation. Every error it returns names the field path that is wrong and
 // what was expected, so the CLI and the API can show it unchanged.
+//
+// docs/spec.md is the user's reference for these types; after Parse every
+// default is filled in (see defaults.go), so readers need not repeat them.
 package spec
 
 import "time"
@@ -25,17 +28,19 @@ type Service struct {
 	// Build is a shell command run in Dir before the service starts (local runtime).
 	Build string `json:"build,omitempty"`
 	// Dir is the service's source folder, relative to the folder holding berth.yaml.
-	Dir       string            `json:"dir,omitempty"`
-	Image     string            `json:"image,omitempty"`
-	Command   []string          `json:"command,omitempty"`
-	Args      []string          `json:"args,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-	Ports     []Port            `json:"ports,omitempty"`
-	Replicas  *int              `json:"replicas,omitempty"`
-	Health    *Health           `json:"health,omitempty"`
-	Resources Resources         `json:"resources,omitempty"`
-	Volumes   []Volume          `json:"volumes,omitempty"`
-	DependsOn []string          `json:"depends_on,omitempty"`
+	Dir     string            `json:"dir,omitempty"`
+	Image   string            `json:"image,omitempty"`
+	Command []string          `json:"command,omitempty"`
+	Args    []string          `json:"args,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+	Ports   []Port            `json:"ports,omitempty"`
+	// Replicas is a pointer so that an explicit 0 (declared but stopped)
+	// differs from unset (DefaultReplicas); see ReplicaCount.
+	Replicas  *int      `json:"replicas,omitempty"`
+	Health    *Health   `json:"health,omitempty"`
+	Resources Resources `json:"resources,omitempty"`
+	Volumes   []Volume  `json:"volumes,omitempty"`
+	DependsOn []string  `json:"depends_on,omitempty"`
 	// StopGracePeriod is how long an instance has between SIGTERM and SIGKILL.
 	StopGracePeriod Duration `json:"stop_grace_period,omitempty"`
 }
@@ -112,10 +117,17 @@ type Strategy struct {
 const (
 	StrategyRecreate = "recreate"
 	StrategyRolling  = "rolling"
+	// StrategyCanary is reserved: the spec rejects it until canary releases
+	// are implemented, so that an app does not silently get a rolling update.
+	StrategyCanary = "canary"
 )
 
-// Duration is a time.Duration written as "5s", "1m30s" in YAML and JSON.
-type Duration time.Duration
+// Port protocols.
+const (
+	ProtocolHTTP = "http"
+	ProtocolTCP  = "tcp"
+)
 
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+// Duration is a time.Duration written as "5s", "1m30s" in YAML and JSON
+// (see duration.go).
+type Duration time.Duration

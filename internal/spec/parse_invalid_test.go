@@ -1,0 +1,467 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// want is one expected problem: its exact path and a fragment of its message.
+type want struct {
+	path, msg string
+}
+
+// svc wraps service lines (indented under "  web:") in a minimal valid app.
+func svc(lines string) string {
+	return "name: app\nservices:\n  web:\n" + lines
+}
+
+func TestParseInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc string
+		yaml string
+		want []want
+	}{
+		{
+			desc: "empty document",
+			yaml: "",
+			want: []want{{"", "document is empty"}},
+		},
+		{
+			desc: "comment only",
+			yaml: "# nothing\n",
+			want: []want{{"", "document is empty"}},
+		},
+		{
+			desc: "top level is a list",
+			yaml: "- a\n- b\n",
+			want: []want{{"", "expected a mapping with name and services"}},
+		},
+		{
+			desc: "YAML syntax error",
+			yaml: "name: x\nservices: [\n",
+			want: []want{{"", "invalid YAML"}},
+		},
+		{
+			desc: "two documents",
+			yaml: "name: x\n---\nname: y\n",
+			want: []want{{"", "second YAML document"}},
+		},
+		{
+			desc: "no name and no services",
+			yaml: "routes: []\n",
+			want: []want{{"name", "is required"}, {"services", "at least one service"}},
+		},
+		{
+			desc: "name not a DNS label",
+			yaml: "name: My_App\nservices: {web: {image: x}}\n",
+			want: []want{{"name", "must start with a lowercase letter"}},
+		},
+		{
+			desc: "name too long",
+			yaml: "name: " + strings.Repeat("a", 64) + "\nservices: {web: {image: x}}\n",
+			want: []want{{"name", "longer than 63"}},
+		},
+		{
+			desc: "name ends with dash",
+			yaml: "name: app-\nservices: {web: {image: x}}\n",
+			want: []want{{"name", "must not end with '-'"}},
+		},
+		{
+			desc: "unknown top-level field with suggestion",
+			yaml: "name: app\nservice: {web: {image: x}}\n",
+			want: []want{{"service", `did you mean "services"?`}, {"services", "at least one service"}},
+		},
+		{
+			desc: "unknown service field with suggestion",
+			yaml: svc("    comand: [x]\n    image: x\n"),
+			want: []want{{"services.web.comand", `unknown field; did you mean "command"?`}},
+		},
+		{
+			desc: "unknown field without suggestion lists the fields",
+			yaml: svc("    image: x\n    colour: red\n"),
+			want: []want{{"services.web.colour", "expected one of: args, build, command"}},
+		},
+		{
+			desc: "unknown field inside health",
+			yaml: svc("    image: x\n    ports: [80]\n    health: {http: {pth: /}}\n"),
+			want: []want{{"services.web.health.http.pth", `did you mean "path"?`}},
+		},
+		{
+			desc: "replicas is a word",
+			yaml: svc("    image: x\n    replicas: two\n"),
+			want: []want{{"services.web.replicas", `expected an integer, got "two"`}},
+		},
+		{
+			desc: "replicas is a float",
+			yaml: svc("    image: x\n    replicas: 1.5\n"),
+			want: []want{{"services.web.replicas", "expected an integer, got 1.5"}},
+		},
+		{
+			desc: "replicas out of range",
+			yaml: svc("    image: x\n    replicas: 101\n"),
+			want: []want{{"services.web.replicas", "101 is out of range (0-100)"}},
+		},
+		{
+			desc: "negative replicas",
+			yaml: svc("    image: x\n    replicas: -1\n"),
+			want: []want{{"services.web.replicas", "-1 is out of range"}},
+		},
+		{
+			desc: "command is a string",
+			yaml: svc("    command: ./web\n"),
+			want: []want{{"services.web.command", `expected a list of strings, got "./web" (write ["./web"])`}},
+		},
+		{
+			desc: "services is a list",
+			yaml: "name: app\nservices: [web]\n",
+			want: []want{{"services", "expected a mapping, got a list"}},
+		},
+		{
+			desc: "service without command or image",
+			yaml: svc("    ports: [80]\n"),
+			want: []want{{"services.web", "needs command (to run locally) or image"}},
+		},
+		{
+			desc: "empty service",
+			yaml: svc(""),
+			want: []want{{"services.web", "needs command"}},
+		},
+		{
+			desc: "empty program",
+			yaml: svc("    command: [\"\", x]\n"),
+			want: []want{{"services.web.command[0]", "must not be empty"}},
+		},
+		{
+			desc: "service name not a DNS label",
+			yaml: "name: app\nservices:\n  Web_1: {image: x}\n",
+			want: []want{{"services.Web_1", "service name \"Web_1\" must start with a lowercase letter"}},
+		},
+		{
+			desc: "service name with a dot is quoted in the path",
+			yaml: "name: app\nservices:\n  a.b: {image: x}\n",
+			want: []want{{`services["a.b"]`, "may contain only lowercase letters"}},
+		},
+		{
+			desc: "duplicate service names",
+			yaml: "name: app\nservices:\n  web: {image: x}\n  web: {image: y}\n",
+			want: []want{{"services.web", "duplicate key (first at line 3)"}},
+		},
+		{
+			desc: "duplicate field",
+			yaml: "name: app\nname: app2\nservices: {web: {image: x}}\n",
+			want: []want{{"name", "duplicate key (first at line 1)"}},
+		},
+		{
+			desc: "duplicate env key",
+			yaml: svc("    image: x\n    env:\n      A: 1\n      A: 2\n"),
+			want: []want{{"services.web.env.A", "duplicate key (first at line 6)"}},
+		},
+		{
+			desc: "port out of range",
+			yaml: "name: app\nservices:\n  api: {image: x, ports: [70000]}\n",
+			want: []want{{"services.api.ports[0].port", "70000 is not a port (1-65535)"}},
+		},
+		{
+			desc: "port zero in long form",
+			yaml: svc("    image: x\n    ports: [{name: main}]\n"),
+			want: []want{{"services.web.ports[0].port", "0 is not a port"}},
+		},
+		{
+			desc: "port is a string",
+			yaml: svc("    image: x\n    ports: [\"8080\"]\n"),
+			want: []want{{"services.web.ports[0]", `expected a port number or a mapping, got "8080"`}},
+		},
+		{
+			desc: "duplicate port and port name, bad protocol",
+			yaml: svc("    image: x\n    ports: [{port: 80, name: a}, {port: 80, name: a, protocol: udp}]\n"),
+			want: []want{
+				{"services.web.ports[1].port", "port 80 is listed twice (also services.web.ports[0])"},
+				{"services.web.ports[1].protocol", `expected http or tcp, got "udp"`},
+				{"services.web.ports[1].name", `name "a" is used twice`},
+			},
+		},
+		{
+			desc: "bad env names",
+			yaml: svc("    image: x\n    env: {1X: a, PORT: \"1\", BERTH_APP: x, ok_name: y}\n"),
+			want: []want{
+				{"services.web.env.1X", "not an environment variable name"},
+				{"services.web.env.BERTH_APP", "reserved"},
+				{"services.web.env.PORT", "PORT is reserved"},
+			},
+		},
+		{
+			desc: "env shadows a dependency address",
+			yaml: "name: app\nservices:\n  web: {image: x, depends_on: [user-db], env: {USER_DB_ADDR: x}}\n  user-db: {image: y}\n",
+			want: []want{{"services.web.env.USER_DB_ADDR", `address of dependency "user-db"`}},
+		},
+		{
+			desc: "env value is a mapping",
+			yaml: svc("    image: x\n    env: {A: {b: c}}\n"),
+			want: []want{{"services.web.env.A", "expected a string, got a mapping"}},
+		},
+		{
+			desc: "health without a check",
+			yaml: svc("    image: x\n    health: {interval: 5s}\n"),
+			want: []want{{"services.web.health", "needs exactly one check"}},
+		},
+		{
+			desc: "health with two checks",
+			yaml: svc("    image: x\n    ports: [80]\n    health: {http: {}, exec: {command: [x]}}\n"),
+			want: []want{{"services.web.health", "has http and exec; choose exactly one"}},
+		},
+		{
+			desc: "health durations",
+			yaml: svc("    image: x\n    ports: [80]\n    health: {tcp: {}, interval: 2s, timeout: 2s, initial_delay: -1s}\n"),
+			want: []want{
+				{"services.web.health.initial_delay", "-1s must not be negative"},
+				{"services.web.health.timeout", "2s must be shorter than interval (2s)"},
+			},
+		},
+		{
+			desc: "timeout set equal to a short interval",
+			yaml: svc("    image: x\n    ports: [80]\n    health: {tcp: {}, interval: 1s, timeout: 1s}\n"),
+			want: []want{{"services.web.health.timeout", "1s must be shorter than interval (1s)"}},
+		},
+		{
+			desc: "negative interval",
+			yaml: svc("    image: x\n    ports: [80]\n    health: {tcp: {}, interval: -5s}\n"),
+			want: []want{{"services.web.health.interval", "-5s must be greater than 0"}},
+		},
+		{
+			desc: "duration without unit",
+			yaml: svc("    image: x\n    ports: [80]\n    health: {tcp: {}, timeout: 5}\n"),
+			want: []want{{"services.web.health.timeout", `expected a duration like "5s" or "1m30s", got 5 (add a unit`}},
+		},
+		{
+			desc: "duration garbage",
+			yaml: svc("    image: x\n    stop_grace_period: soon\n"),
+			want: []want{{"services.web.stop_grace_period", `expected a duration like "5s" or "1m30s", got "soon"`}},
+		},
+		{
+			desc: "negative stop grace period",
+			yaml: svc("    image: x\n    stop_grace_period: -1s\n"),
+			want: []want{{"services.web.stop_grace_period", "must not be negative"}},
+		},
+		{
+			desc: "health thresholds and http path",
+			yaml: svc("    image: x\n    ports: [80]\n    health: {http: {path: healthz}, failure_threshold: -1, success_threshold: -2}\n"),
+			want: []want{
+				{"services.web.health.http.path", `"healthz" must start with "/"`},
+				{"services.web.health.failure_threshold", "-1 must be at least 1"},
+				{"services.web.health.success_threshold", "-2 must be at least 1"},
+			},
+		},
+		{
+			desc: "health port not a service port, tcp without ports",
+			yaml: "name: app\nservices:\n  a: {image: x, ports: [80], health: {http: {port: 81}}}\n  b: {image: x, health: {tcp: {}}}\n",
+			want: []want{
+				{"services.a.health.http.port", "81 is not one of the service's ports (80)"},
+				{"services.b.health.tcp.port", "the service has no ports"},
+			},
+		},
+		{
+			desc: "empty exec command",
+			yaml: svc("    image: x\n    health: {exec: {command: []}}\n"),
+			want: []want{{"services.web.health.exec.command", "must not be empty"}},
+		},
+		{
+			desc: "bad cpu and memory",
+			yaml: svc("    image: x\n    resources: {cpu: 2 cores, memory: 1GB}\n"),
+			want: []want{
+				{"services.web.resources.cpu", `"2 cores" is not a CPU quantity`},
+				{"services.web.resources.memory", `did you mean "1G" or "1Gi"?`},
+			},
+		},
+		{
+			desc: "zero cpu and memory",
+			yaml: svc("    image: x\n    resources: {cpu: 0m, memory: \"0\"}\n"),
+			want: []want{
+				{"services.web.resources.cpu", "must be greater than 0"},
+				{"services.web.resources.memory", "must be greater than 0"},
+			},
+		},
+		{
+			desc: "volumes",
+			yaml: svc("    image: x\n    volumes:\n      - {name: data, path: var/data, size: lots}\n      - {name: data, path: /a}\n      - {name: Other, path: /a/}\n      - {path: /b}\n"),
+			want: []want{
+				{"services.web.volumes[0].path", `"var/data" must be an absolute path`},
+				{"services.web.volumes[0].size", `"lots" is not a size quantity`},
+				{"services.web.volumes[1].name", `volume "data" is declared twice`},
+				{"services.web.volumes[2].name", "must start with a lowercase letter"},
+				{"services.web.volumes[2].path", "already used by services.web.volumes[1]"},
+				{"services.web.volumes[3].name", "is required"},
+			},
+		},
+		{
+			desc: "dangling, self and duplicate depends_on",
+			yaml: "name: app\nservices:\n  web: {image: x, depends_on: [apl, web, api, api]}\n  api: {image: x}\n",
+			want: []want{
+				{"services.web.depends_on[0]", `unknown service "apl"; did you mean "api"?`},
+				{"services.web.depends_on[1]", "cannot depend on itself"},
+				{"services.web.depends_on[3]", `"api" is listed twice (also services.web.depends_on[2])`},
+			},
+		},
+		{
+			desc: "dependency cycle",
+			yaml: "name: app\nservices:\n  web: {image: x, depends_on: [api]}\n  api: {image: x, depends_on: [web]}\n",
+			want: []want{{"services.api.depends_on", "cycle api -> web -> api"}},
+		},
+		{
+			desc: "longer dependency cycle beside a fine service",
+			yaml: "name: app\nservices:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [c]}\n  c: {image: x, depends_on: [a]}\n  d: {image: x, depends_on: [a]}\n",
+			want: []want{{"services.a.depends_on", "cycle a -> b -> c -> a"}},
+		},
+		{
+			desc: "route to unknown service and bad host",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - {host: Shop.Local, service: wbe}\n  - {host: \"bad host\", service: web}\n"),
+			want: []want{
+				{"routes[0].host", "must be lowercase"},
+				{"routes[0].service", `unknown service "wbe"; did you mean "web"?`},
+				{"routes[1].host", "is not a hostname"},
+			},
+		},
+		{
+			desc: "route without host, bad path and port",
+			yaml: svc("    image: x\n    ports: [80, {port: 5432, protocol: tcp}]\nroutes:\n  - {service: web, path: api, port: 81}\n  - {host: a.b, service: web, port: 5432}\n"),
+			want: []want{
+				{"routes[0].host", "is required"},
+				{"routes[0].path", `"api" must start with "/"`},
+				{"routes[0].port", `81 is not a port of service "web" (80, 5432)`},
+				{"routes[1].port", "is tcp; routes carry HTTP"},
+			},
+		},
+		{
+			desc: "route to a service without ports, wildcard host",
+			yaml: svc("    image: x\nroutes:\n  - {host: \"*.shop.localhost\", service: web}\n  - {host: \"*\", service: web}\n"),
+			want: []want{
+				{"routes[0].service", `service "web" has no ports`},
+				{"routes[1].host", "is not a hostname"},
+				{"routes[1].service", `service "web" has no ports`},
+			},
+		},
+		{
+			desc: "duplicate host and path",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - {host: a.localhost, service: web}\n  - {host: a.localhost, path: /, service: web}\n"),
+			want: []want{{"routes[1]", `host "a.localhost" and path "/" are already routed by routes[0]`}},
+		},
+		{
+			desc: "canary strategy",
+			yaml: svc("    image: x\nstrategy: {type: canary}\n"),
+			want: []want{{"strategy.type", "canary is not supported yet"}},
+		},
+		{
+			desc: "strategy ranges",
+			yaml: svc("    image: x\nstrategy: {type: blue-green, max_surge: 11, progress_deadline: -1m}\n"),
+			want: []want{
+				{"strategy.type", `expected recreate or rolling, got "blue-green"`},
+				{"strategy.max_surge", "11 is out of range (0-10)"},
+				{"strategy.progress_deadline", "-1m0s must be greater than 0"},
+			},
+		},
+		{
+			desc: "source",
+			yaml: svc("    image: x\nsource: {git: --upload-pack=evil, branch: -x}\n"),
+			want: []want{
+				{"source.git", "must not start with '-'"},
+				{"source.branch", "must not start with '-'"},
+			},
+		},
+		{
+			desc: "source without git",
+			yaml: svc("    image: x\nsource: {branch: main}\n"),
+			want: []want{{"source.git", "is required"}},
+		},
+		{
+			desc: "NUL characters",
+			yaml: svc("    build: \"make\\0\"\n    command: [\"a\\0\"]\n    env: {A: \"\\0\"}\n"),
+			want: []want{
+				{"services.web.build", "NUL"},
+				{"services.web.command[0]", "NUL"},
+				{"services.web.env.A", "NUL"},
+			},
+		},
+		{
+			desc: "dir outside the app",
+			yaml: svc("    command: [x]\n    dir: ../other\n"),
+			want: []want{{"services.web.dir", "relative path inside the app's folder"}},
+		},
+		{
+			desc: "bad merge key",
+			yaml: svc("    <<: [1, 2]\n    image: x\n"),
+			want: []want{{"services.web", "merge key (<<) needs a mapping"}},
+		},
+		{
+			desc: "non-string mapping key",
+			yaml: svc("    image: x\n    env: {[a]: b}\n"),
+			want: []want{{"services.web.env", "mapping keys must be strings"}},
+		},
+		{
+			desc: "custom tag",
+			yaml: svc("    image: !secret x\n"),
+			want: []want{{"services.web.image", `expected a string, got "x" with tag !secret`}},
+		},
+		{
+			desc: "integer overflow",
+			yaml: svc("    image: x\n    replicas: 99999999999999999999\n"),
+			want: []want{{"services.web.replicas", "expected an integer"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			a, err := Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("Parse succeeded: %+v", a)
+			}
+			if a != nil {
+				t.Error("Parse returned an app with an error")
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("error %T is not a *ValidationError: %v", err, err)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Error("errors.Is(err, ErrInvalid) = false")
+			}
+			assertProblems(t, ve.Problems, tt.want)
+		})
+	}
+}
+
+// assertProblems checks that got holds exactly the wanted paths (as a
+// multiset) and that each message holds the wanted fragment.
+func assertProblems(t *testing.T, got []Problem, wants []want) {
+	t.Helper()
+	used := make([]bool, len(got))
+	for _, w := range wants {
+		found := false
+		for i, p := range got {
+			if !used[i] && p.Path == w.path && strings.Contains(p.Message, w.msg) {
+				used[i], found = true, true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("missing problem %s: ...%s...", w.path, w.msg)
+		}
+	}
+	for i, p := range got {
+		if !used[i] {
+			t.Errorf("unexpected problem %s: %s (line %d)", p.Path, p.Message, p.Line)
+		}
+	}
+	if t.Failed() {
+		t.Logf("all problems:\n%s", formatProblems(got))
+	}
+}
+
+func formatProblems(ps []Problem) string {
+	var b strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&b, "  %d %s: %s\n", p.Line, p.Path, p.Message)
+	}
+	return b.String()
+}
