@@ -15,7 +15,8 @@ import (
 // Logs streams the output of a service's workloads (every release it runs
 // right now, oldest first). Without Follow the streams are concatenated;
 // with Follow their lines are interleaved as they come. ErrNotFound if the
-// service (or the instance asked for) has no workload.
+// service (or the instance asked for) has no workload. Service "" means
+// every service of the app.
 func (r *Reconciler) Logs(ctx context.Context, app, service string, opts runtime.LogOptions) (io.ReadCloser, error) {
 	list, err := r.rt.List(ctx, app)
 	if err != nil {
@@ -24,7 +25,7 @@ func (r *Reconciler) Logs(ctx context.Context, app, service string, opts runtime
 	var ids []string
 	sort.Slice(list, func(i, j int) bool { return list[i].Release < list[j].Release })
 	for _, w := range list {
-		if w.Service != service || (opts.Instance != "" && !hasInstance(w, opts.Instance)) {
+		if (service != "" && w.Service != service) || (opts.Instance != "" && !hasInstance(w, opts.Instance)) {
 			continue
 		}
 		ids = append(ids, w.ID)

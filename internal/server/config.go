@@ -2,6 +2,8 @@
 // the one process `berth server` runs.
 package server
 
+import "log/slog"
+
 // Config is what `berth server` is started with.
 type Config struct {
 	// DataDir holds the database, blobs, builds, logs and the admin token.
@@ -15,4 +17,6 @@ type Config struct {
 	ShimCommand []string
 	// Version is reported by /api/v1/version.
 	Version string
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
 }

@@ -20,7 +20,8 @@ type routeFeed struct {
 	st   store.Store
 	gw   *gateway.Gateway
 	log  *slog.Logger
-	tick time.Duration
+	wake <-chan struct{} // pokes after every committed write
+	tick time.Duration   // fallback, for writes made by another process
 }
 
 func (f *routeFeed) run(ctx context.Context) {
@@ -41,6 +42,7 @@ func (f *routeFeed) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-f.wake:
 		case <-t.C:
 		}
 	}

@@ -1,0 +1,39 @@
+// Command berthbench measures Berth on one machine, each figure against a
+// baseline measured in the same run, and prints medians and ratios:
+//
+//	berthbench coldstart -berth bin/berth   # server start to API answering vs. a bare Go HTTP server
+//	berthbench apply -berth bin/berth       # apply-to-healthy of 10 services vs. starting them by hand
+//	berthbench memory -berth bin/berth      # server RSS with 10 apps running vs. idle
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: berthbench coldstart|apply|memory [-berth PATH] [-runs N]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	berth := fs.String("berth", "bin/berth", "the berth binary to measure")
+	runs := fs.Int("runs", 15, "how many runs per side")
+	_ = fs.Parse(os.Args[2:])
+	var err error
+	switch os.Args[1] {
+	case "coldstart":
+		err = coldStart(*berth, *runs)
+	case "apply":
+		err = applyToHealthy(*berth, *runs)
+	case "memory":
+		err = memory(*berth)
+	default:
+		err = fmt.Errorf("unknown benchmark %q (coldstart, apply, memory)", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berthbench:", err)
+		os.Exit(1)
+	}
+}

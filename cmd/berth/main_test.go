@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthdev/berth/internal/cli"
+)
+
+func TestDefaultDataDir(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc string
+		env  map[string]string
+		want string
+	}{
+		{desc: "BERTH_DATA_DIR wins", env: map[string]string{"BERTH_DATA_DIR": "/d", "XDG_DATA_HOME": "/x"}, want: "/d"},
+		{desc: "XDG_DATA_HOME", env: map[string]string{"XDG_DATA_HOME": "/x"}, want: "/x/berth"},
+		{desc: "home", env: map[string]string{}, want: filepath.Join(".local", "share", "berth")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			got, err := defaultDataDir(func(k string) string { return tt.env[k] })
+			if err != nil || !strings.HasSuffix(got, tt.want) {
+				t.Errorf("defaultDataDir = %q, %v; want ...%q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// The server and shim commands go through the CLI's error mapping: a bad
+// flag is a usage error (exit 2), and the shim stays out of the help.
+func TestServerCommandFlags(t *testing.T) {
+	t.Parallel()
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := cli.Execute(context.Background(), args, cli.Options{
+			Stdout: &out, Stderr: &errOut,
+			Getenv:   func(string) string { return "" },
+			Commands: []*cobra.Command{newServerCmd(), newShimCmd()},
+		})
+		return code, out.String(), errOut.String()
+	}
+	if code, _, stderr := run("server", "--listne", ":1"); code != 2 || !strings.Contains(stderr, "unknown flag: --listne") {
+		t.Errorf("server --listne: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := run("server", "--log-level", "loud"); code != 2 || !strings.Contains(stderr, "loud") {
+		t.Errorf("server --log-level loud: exit %d, stderr %q", code, stderr)
+	}
+	code, stdout, _ := run("--help")
+	if code != 0 || !strings.Contains(stdout, "server") || strings.Contains(stdout, "shim") {
+		t.Errorf("help: exit %d, lists server but not shim?\n%s", code, stdout)
+	}
+}
