@@ -41,10 +41,11 @@ func specError(err error) error {
 		return invalidField("spec", "%v", err)
 	}
 	he := newError(http.StatusUnprocessableEntity, api.CodeInvalid, "the spec is invalid: %s", problemCount(len(ve.Problems)))
+	details := make([]api.FieldError, 0, len(ve.Problems))
 	for _, p := range ve.Problems {
-		he.withDetails(api.FieldError{Field: p.Path, Message: p.Message, Line: p.Line})
+		details = append(details, api.FieldError{Field: p.Path, Message: p.Message, Line: p.Line})
 	}
-	return he
+	return he.withDetails(details...)
 }
 
 func problemCount(n int) string {

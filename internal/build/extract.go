@@ -27,7 +27,7 @@ type limits struct {
 func extract(r io.Reader, dst string, lim limits) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return fmt.Errorf("%w: not a gzip stream: %v", ErrUnsafeArchive, err)
+		return fmt.Errorf("%w: not a gzip stream: %w", ErrUnsafeArchive, err)
 	}
 	defer gz.Close()
 	root, err := os.OpenRoot(dst)
@@ -46,7 +46,7 @@ func extract(r io.Reader, dst string, lim limits) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%w: read: %v", ErrUnsafeArchive, err)
+			return fmt.Errorf("%w: read: %w", ErrUnsafeArchive, err)
 		}
 		if h.Typeflag == tar.TypeXGlobalHeader || h.Typeflag == tar.TypeXHeader {
 			continue // metadata, not a file (git archive writes one)
@@ -70,7 +70,7 @@ func extract(r io.Reader, dst string, lim limits) error {
 			if err := mkdir(root, name); err != nil {
 				return err
 			}
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg:
 			if h.Size < 0 || total+h.Size > lim.maxBytes {
 				return fmt.Errorf("%w: unpacks to more than %d bytes", ErrUnsafeArchive, lim.maxBytes)
 			}
@@ -86,7 +86,7 @@ func extract(r io.Reader, dst string, lim limits) error {
 				return err
 			}
 			if err := root.Symlink(h.Linkname, name); err != nil {
-				return fmt.Errorf("%w: entry %q: %v", ErrUnsafeArchive, name, err)
+				return fmt.Errorf("%w: entry %q: %w", ErrUnsafeArchive, name, err)
 			}
 			symlinks = append(symlinks, name)
 		case tar.TypeLink:
@@ -102,7 +102,7 @@ func extract(r io.Reader, dst string, lim limits) error {
 	// the kernel will, and refuses any that leave the root.
 	for _, name := range symlinks {
 		if _, err := root.Stat(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w: symlink %q leads outside the source: %v", ErrUnsafeArchive, name, err)
+			return fmt.Errorf("%w: symlink %q leads outside the source: %w", ErrUnsafeArchive, name, err)
 		}
 	}
 	return nil
@@ -136,7 +136,7 @@ func checkParents(root *os.Root, name string) error {
 			return nil // created below; nothing deeper exists either
 		}
 		if err != nil {
-			return fmt.Errorf("%w: entry %q: %v", ErrUnsafeArchive, name, err)
+			return fmt.Errorf("%w: entry %q: %w", ErrUnsafeArchive, name, err)
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			return fmt.Errorf("%w: entry %q: parent %q is a symlink", ErrUnsafeArchive, name, p)
@@ -167,7 +167,7 @@ func mkdir(root *os.Root, name string) error {
 		return fmt.Errorf("%w: entry %q: exists and is not a directory", ErrUnsafeArchive, name)
 	}
 	if err := root.MkdirAll(name, 0o755); err != nil {
-		return fmt.Errorf("%w: entry %q: %v", ErrUnsafeArchive, name, err)
+		return fmt.Errorf("%w: entry %q: %w", ErrUnsafeArchive, name, err)
 	}
 	return nil
 }
@@ -182,7 +182,7 @@ func writeFile(root *os.Root, name string, h *tar.Header, r io.Reader) error {
 	// symlink's target or an earlier file.
 	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return fmt.Errorf("%w: entry %q: %v", ErrUnsafeArchive, name, err)
+		return fmt.Errorf("%w: entry %q: %w", ErrUnsafeArchive, name, err)
 	}
 	n, err := io.Copy(f, io.LimitReader(r, h.Size))
 	if cerr := f.Close(); err == nil {
@@ -213,7 +213,7 @@ func hardlink(root *os.Root, name, linkname string) error {
 		return err
 	}
 	if err := root.Link(target, name); err != nil {
-		return fmt.Errorf("%w: hard link %q: %v", ErrUnsafeArchive, name, err)
+		return fmt.Errorf("%w: hard link %q: %w", ErrUnsafeArchive, name, err)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("server: open store: %w", err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	changes := api.NewBroadcaster()
 	st := &pokingStore{Store: db, changes: changes}
 
@@ -73,9 +73,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("server: local runtime: %w", err)
 	}
-	defer rt.Close()
+	defer func() { _ = rt.Close() }()
 	proxy := svcproxy.New(logger)
-	defer proxy.Close()
+	defer func() { _ = proxy.Close() }()
 	rec := deploy.New(deploy.Options{
 		Store:     st,
 		Runtime:   rt,

@@ -32,10 +32,7 @@ func hostProblem(s string) string {
 	if s == "" {
 		return "is required"
 	}
-	host := s
-	if strings.HasPrefix(host, "*.") {
-		host = host[2:]
-	}
+	host := strings.TrimPrefix(s, "*.")
 	if len(host) > 253 {
 		return fmt.Sprintf("%s is longer than 253 characters", quoteShort(s))
 	}

@@ -142,7 +142,7 @@ func (s *supervisor) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer out.Close()
+	defer func() { _ = out.Close() }()
 	s.out = out
 	s.env = childEnv(s.spec.Env)
 	s.cg = setupCgroups(s.spec.ID+"."+s.spec.UID, wantedLimits(s.spec.Resources))
@@ -232,8 +232,9 @@ func (s *supervisor) runOnce(ctx context.Context, restart bool) (ranFor time.Dur
 		defer close(healthDone)
 		s.watchHealth(runCtx, gen)
 	}()
-	waitc := make(chan error, 1)
-	go func() { waitc <- cmd.Wait() }()
+	// Wait's error only repeats the exit status, read from cmd.ProcessState.
+	waitc := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(waitc) }()
 
 	select {
 	case <-waitc:
