@@ -15,6 +15,9 @@ type Config struct {
 	GatewayListen string
 	// ShimCommand starts an instance supervisor: the berth binary and "shim".
 	ShimCommand []string
+	// ShimEnv is added to the environment of started shims (tests use it to
+	// make a test binary act as the shim).
+	ShimEnv []string
 	// Version is reported by /api/v1/version.
 	Version string
 	// Logger receives the server's logs; nil means slog.Default().

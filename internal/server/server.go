@@ -68,6 +68,7 @@ func Run(ctx context.Context, cfg Config) error {
 	rt, err := local.New(ctx, local.Options{
 		Dir:         filepath.Join(cfg.DataDir, "runtime"),
 		ShimCommand: cfg.ShimCommand,
+		ShimEnv:     cfg.ShimEnv,
 		Logger:      logger,
 	})
 	if err != nil {
