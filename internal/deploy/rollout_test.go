@@ -263,6 +263,9 @@ func TestCrashLoopFailsAndRestoresOld(t *testing.T) {
 	if c := condition(a.Status, api.ConditionFailed); c.Status != "True" || c.Reason != ReasonCrashLoop || c.Message != wantMsg {
 		t.Fatalf("failed condition %+v", c)
 	}
+	if c := serviceCondition(t, a.Status, "api", api.ConditionFailed); c.Status != "True" || c.Reason != ReasonCrashLoop {
+		t.Fatalf("service api failed condition %+v", c)
+	}
 	e.rt.readyAll()
 	e.pass("shop")
 	// No retry loop: the failed release is left alone.
@@ -483,6 +486,9 @@ func TestDegradedAfterDeploy(t *testing.T) {
 	if c := condition(st, api.ConditionDegraded); c.Status != "True" || !c.LastTransitionTime.Equal(e.clock.Now()) {
 		t.Fatalf("degraded condition %+v", c)
 	}
+	if c := serviceCondition(t, st, "web", api.ConditionDegraded); c.Status != "True" || c.Message != "1/2 ready: health check: connection refused" {
+		t.Fatalf("service web degraded condition %+v", c)
+	}
 	// Unchanged conditions keep their transition time.
 	if c, was := condition(st, api.ConditionAvailable), condition(ran, api.ConditionAvailable); !c.LastTransitionTime.Equal(was.LastTransitionTime) {
 		t.Fatalf("available moved from %v to %v", was.LastTransitionTime, c.LastTransitionTime)
@@ -555,4 +561,21 @@ func TestUnreadableServingReleaseChangesNothing(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	wantCalls(t, "unreadable", e.rt.takeCalls())
+}
+
+// serviceCondition finds one condition of one service in st.
+func serviceCondition(t *testing.T, st api.AppStatus, svc, typ string) api.Condition {
+	t.Helper()
+	for _, ss := range st.Services {
+		if ss.Name != svc {
+			continue
+		}
+		for _, c := range ss.Conditions {
+			if c.Type == typ {
+				return c
+			}
+		}
+	}
+	t.Fatalf("service %s has no %s condition in %+v", svc, typ, st.Services)
+	return api.Condition{}
 }

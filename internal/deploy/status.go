@@ -172,6 +172,12 @@ func (p *pass) services(in statusIn) []api.ServiceStatus {
 				ss.Instances = append(ss.Instances, toAPIInstance(w.Release, inst))
 			}
 		}
+		ss.Conditions = p.serviceConditions(in, ss)
+		for _, prev := range p.app.Status.Services {
+			if prev.Name == svc {
+				keepTransitions(prev.Conditions, ss.Conditions)
+			}
+		}
 		out = append(out, ss)
 	}
 	return out
