@@ -90,7 +90,8 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 			}
 			if target.SpecHash == hash {
 				resp.Release = target.Number
-				return nil
+				resp.Revision, err = tx.LastRevision(r.Context())
+				return err
 			}
 		}
 		rel := store.Release{
@@ -98,10 +99,11 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 			SpecHash: hash, Source: req.Source, Cause: "apply",
 			State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
 		}
-		if err := s.createRelease(r.Context(), tx, a, isNew, rel, appliedData{Cause: rel.Cause, SpecHash: hash, Source: req.Source}); err != nil {
+		rev, err := s.createRelease(r.Context(), tx, a, isNew, rel, appliedData{Cause: rel.Cause, SpecHash: hash, Source: req.Source})
+		if err != nil {
 			return err
 		}
-		resp.Release, resp.Created = rel.Number, true
+		resp.Release, resp.Created, resp.Revision = rel.Number, true, rev
 		return nil
 	})
 	if errors.Is(err, errAppDeleting) {
@@ -116,35 +118,36 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// createRelease stores rel as the app's new target and records the event.
-// A new app is created in the same step, so no app ever exists without
-// a release.
-func (s *server) createRelease(ctx context.Context, tx store.Tx, a store.App, isNew bool, rel store.Release, data appliedData) error {
+// createRelease stores rel as the app's new target and records the event,
+// whose revision it returns. A new app is created in the same step, so no
+// app ever exists without a release.
+func (s *server) createRelease(ctx context.Context, tx store.Tx, a store.App, isNew bool, rel store.Release, data appliedData) (int64, error) {
 	now := rel.CreatedAt
 	a.LatestRelease, a.TargetRelease, a.UpdatedAt = rel.Number, rel.Number, now
 	if isNew {
 		// The app goes first: the release refers to it.
 		if err := tx.CreateApp(ctx, a); err != nil {
-			return fmt.Errorf("create app %s: %w", a.Name, err)
+			return 0, fmt.Errorf("create app %s: %w", a.Name, err)
 		}
 	}
 	if err := tx.CreateRelease(ctx, rel); err != nil {
-		return fmt.Errorf("create release %s/%d: %w", rel.App, rel.Number, err)
+		return 0, fmt.Errorf("create release %s/%d: %w", rel.App, rel.Number, err)
 	}
 	if !isNew {
 		if _, err := tx.UpdateApp(ctx, a); err != nil {
-			return fmt.Errorf("update app %s: %w", a.Name, err)
+			return 0, fmt.Errorf("update app %s: %w", a.Name, err)
 		}
 	}
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return 0, fmt.Errorf("encode event: %w", err)
 	}
 	ev := store.Event{Kind: api.EventAppApplied, App: a.Name, Release: rel.Number, Time: now, Data: raw}
-	if _, err := tx.AppendEvent(ctx, ev); err != nil {
-		return fmt.Errorf("append event: %w", err)
+	rev, err := tx.AppendEvent(ctx, ev)
+	if err != nil {
+		return 0, fmt.Errorf("append event: %w", err)
 	}
-	return nil
+	return rev, nil
 }
 
 // checkSource accepts "" or the digest of a stored source archive.

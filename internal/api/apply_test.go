@@ -19,17 +19,17 @@ func TestApplyCreatesReleasesOnlyOnChange(t *testing.T) {
 	ts := newTestServer(t)
 	var r1, again, r2 api.ApplyResponse
 	ts.mustCall(t, 200, "POST", "/api/v1/apply", api.ApplyRequest{Spec: specV1}, &r1)
-	if r1 != (api.ApplyResponse{App: "shop", Release: 1, Created: true}) {
+	if r1 != (api.ApplyResponse{App: "shop", Release: 1, Created: true, Revision: 1}) {
 		t.Fatalf("first apply: %+v", r1)
 	}
 	// The same spec in another layout (JSON, reordered) is the same release.
 	sameAsJSON := `{"services": {"web": {"ports": [8080], "command": ["./web"]}}, "name": "shop"}`
 	ts.mustCall(t, 200, "POST", "/api/v1/apply", api.ApplyRequest{Spec: sameAsJSON}, &again)
-	if again != (api.ApplyResponse{App: "shop", Release: 1, Created: false}) {
+	if again != (api.ApplyResponse{App: "shop", Release: 1, Created: false, Revision: 1}) {
 		t.Fatalf("identical apply: %+v", again)
 	}
 	ts.mustCall(t, 200, "POST", "/api/v1/apply", api.ApplyRequest{Spec: specV2}, &r2)
-	if r2 != (api.ApplyResponse{App: "shop", Release: 2, Created: true}) {
+	if r2 != (api.ApplyResponse{App: "shop", Release: 2, Created: true, Revision: 2}) {
 		t.Fatalf("changed apply: %+v", r2)
 	}
 
@@ -141,7 +141,7 @@ func TestRollback(t *testing.T) {
 
 	var rb api.ApplyResponse
 	ts.mustCall(t, 200, "POST", "/api/v1/apps/shop/rollback", api.RollbackRequest{}, &rb)
-	if rb != (api.ApplyResponse{App: "shop", Release: 3, Created: true}) {
+	if rb != (api.ApplyResponse{App: "shop", Release: 3, Created: true, Revision: 3}) {
 		t.Fatalf("rollback: %+v", rb)
 	}
 	var r1, r3 api.Release

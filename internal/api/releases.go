@@ -85,10 +85,11 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 			RollbackOf: from.Number, State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
 		}
 		data := appliedData{Cause: rel.Cause, SpecHash: rel.SpecHash, Source: rel.Source, RollbackOf: from.Number}
-		if err := s.createRelease(r.Context(), tx, a, false, rel, data); err != nil {
+		rev, err := s.createRelease(r.Context(), tx, a, false, rel, data)
+		if err != nil {
 			return err
 		}
-		resp.Release = rel.Number
+		resp.Release, resp.Revision = rel.Number, rev
 		return nil
 	})
 	if errors.Is(err, errAppDeleting) {

@@ -76,7 +76,7 @@ func (r *runner) apply(ctx context.Context, file string, wait bool, timeout time
 	if !wait {
 		return nil
 	}
-	return r.waitRelease(ctx, c, res.App, res.Release, timeout)
+	return r.waitRelease(ctx, c, res.App, res.Release, res.Revision, timeout)
 }
 
 // loadSpec loads and validates the spec locally; an invalid one is bad

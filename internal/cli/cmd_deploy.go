@@ -57,7 +57,7 @@ func (r *runner) newRollbackCmd() *cobra.Command {
 			if !wait {
 				return nil
 			}
-			return r.waitRelease(ctx, c, res.App, res.Release, timeout)
+			return r.waitRelease(ctx, c, res.App, res.Release, res.Revision, timeout)
 		}),
 	}
 	cmd.Flags().IntVar(&to, "to", 0, "release to redeploy (default: the last deployed one before the current)")

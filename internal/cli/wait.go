@@ -18,7 +18,7 @@ const maxLogLines = 20
 // only say "look again": the state is always read with GetApp, so a missed
 // or coalesced event costs nothing but a poll interval. The returned stop
 // ends the watch and waits for its goroutine.
-func watchApp(ctx context.Context, c *client.Client, app string) (kick <-chan struct{}, stop func()) {
+func watchApp(ctx context.Context, c *client.Client, app string, since int64) (kick <-chan struct{}, stop func()) {
 	ch := make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -26,7 +26,7 @@ func watchApp(ctx context.Context, c *client.Client, app string) (kick <-chan st
 		defer close(done)
 		// The error is dropped on purpose: a server without a working
 		// watch stream still gets polled.
-		_ = c.Watch(ctx, 0, func(e api.Event) error {
+		_ = c.Watch(ctx, since, func(e api.Event) error {
 			if e.App == app {
 				select {
 				case ch <- struct{}{}:
@@ -40,12 +40,13 @@ func watchApp(ctx context.Context, c *client.Client, app string) (kick <-chan st
 }
 
 // waitRelease follows release n of app until it is deployed (nil), failed,
-// replaced, or timeout passes (all exit code 1).
-func (r *runner) waitRelease(ctx context.Context, c *client.Client, app string, n int, timeout time.Duration) error {
+// replaced, or timeout passes (all exit code 1). since is the change-log
+// revision to watch from (the apply's), so no history is replayed.
+func (r *runner) waitRelease(ctx context.Context, c *client.Client, app string, n int, since int64, timeout time.Duration) error {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	kick, stop := watchApp(ctx, c, app)
+	kick, stop := watchApp(ctx, c, app, since)
 	defer stop()
 	tick := time.NewTicker(r.PollInterval)
 	defer tick.Stop()
@@ -285,7 +286,7 @@ func (r *runner) waitDeleted(ctx context.Context, c *client.Client, app string, 
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	kick, stop := watchApp(ctx, c, app)
+	kick, stop := watchApp(ctx, c, app, 0)
 	defer stop()
 	tick := time.NewTicker(r.PollInterval)
 	defer tick.Stop()

@@ -121,7 +121,7 @@ func waitWith(t *testing.T, srv *scriptServer, timeout time.Duration) (string, e
 	t.Helper()
 	var out bytes.Buffer
 	r := &runner{Options: Options{Stdout: &out, PollInterval: 10 * time.Millisecond}}
-	err := r.waitRelease(context.Background(), client.New(srv.URL, "t"), "shop", 3, timeout)
+	err := r.waitRelease(context.Background(), client.New(srv.URL, "t"), "shop", 3, 0, timeout)
 	return out.String(), err
 }
 
@@ -241,7 +241,7 @@ func TestWaitInterrupted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	r := &runner{Options: Options{Stdout: &bytes.Buffer{}, PollInterval: 10 * time.Millisecond}}
-	err := r.waitRelease(ctx, client.New(srv.URL, "t"), "shop", 3, time.Minute)
+	err := r.waitRelease(ctx, client.New(srv.URL, "t"), "shop", 3, 0, time.Minute)
 	if err == nil || !strings.Contains(err.Error(), "interrupted; release 3 of shop keeps rolling out") {
 		t.Errorf("err = %v", err)
 	}

@@ -58,6 +58,9 @@ type ApplyResponse struct {
 	Release int    `json:"release"`
 	// Created is false when the spec and source equal the current release's.
 	Created bool `json:"created"`
+	// Revision is the change log's revision right after the apply: a
+	// follower of the release watches from it instead of replaying history.
+	Revision int64 `json:"revision,omitempty"`
 }
 
 // RollbackRequest redeploys an earlier release as a new release.

@@ -94,7 +94,7 @@ func TestClientRoundTrip(t *testing.T) {
 		t.Fatalf("UploadSource chunked: %v", err)
 	}
 	r1, err := c.Apply(ctx, api.ApplyRequest{Spec: specV1, Source: digest})
-	if err != nil || r1 != (api.ApplyResponse{App: "shop", Release: 1, Created: true}) {
+	if err != nil || r1 != (api.ApplyResponse{App: "shop", Release: 1, Created: true, Revision: 1}) {
 		t.Fatalf("Apply: %+v, %v", r1, err)
 	}
 	r2, err := c.Apply(ctx, api.ApplyRequest{Spec: specV2, Source: digest})
@@ -122,7 +122,7 @@ func TestClientRoundTrip(t *testing.T) {
 		t.Fatalf("Diff: %+v, %v", d, err)
 	}
 	rb, err := c.Rollback(ctx, "shop", 1)
-	if err != nil || rb != (api.ApplyResponse{App: "shop", Release: 3, Created: true}) {
+	if err != nil || rb != (api.ApplyResponse{App: "shop", Release: 3, Created: true, Revision: 3}) {
 		t.Fatalf("Rollback: %+v, %v", rb, err)
 	}
 	logs, err := c.Logs(ctx, "shop", LogOptions{Service: "web", Tail: 7})
