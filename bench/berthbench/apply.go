@@ -18,7 +18,7 @@ func appSpec(name, svc string, n int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "name: %s\nservices:\n", name)
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "  s%d:\n    command: [%q]\n    health:\n      http: {path: /healthz}\n      interval: 50ms\n      timeout: 40ms\n", i, svc)
+		fmt.Fprintf(&b, "  s%d:\n    command: [%q]\n    ports: [8080]\n    health:\n      http: {path: /healthz}\n      interval: 50ms\n      timeout: 40ms\n", i, svc)
 	}
 	return b.String()
 }

@@ -69,7 +69,7 @@ func (r *runner) waitRelease(ctx context.Context, c *client.Client, app string, 
 		}
 		switch rel.State {
 		case api.ReleaseDeployed:
-			r.settle(ctx, c, p, a, n)
+			r.settle(ctx, c, p, a, n, kick)
 			fmt.Fprintf(r.Stdout, "app %s: release %d deployed\n", app, n)
 			return nil
 		case api.ReleaseFailed:
@@ -102,7 +102,7 @@ const settleTime = 2 * time.Second
 // reconciler marks the release deployed and writes the app's status in
 // separate steps, so the status read just before may still say "1/2 ready";
 // wait briefly for it to catch up rather than end on a stale line.
-func (r *runner) settle(ctx context.Context, c *client.Client, p *progress, a api.App, n int) {
+func (r *runner) settle(ctx context.Context, c *client.Client, p *progress, a api.App, n int, kick <-chan struct{}) {
 	ctx, cancel := context.WithTimeout(ctx, settleTime)
 	defer cancel()
 	name := a.Name
@@ -110,6 +110,7 @@ func (r *runner) settle(ctx context.Context, c *client.Client, p *progress, a ap
 		select {
 		case <-ctx.Done():
 			return
+		case <-kick: // the status write is an event too
 		case <-time.After(r.PollInterval):
 		}
 		next, err := c.GetApp(ctx, name)

@@ -200,6 +200,7 @@ func (r *Runtime) newInstanceSpec(w runtime.Workload, t instanceTemplate, n int)
 			BackoffBase: spec.Duration(o.BackoffBase), BackoffMax: spec.Duration(o.BackoffMax),
 			BackoffReset: spec.Duration(o.BackoffReset), ReadyAfter: spec.Duration(o.ReadyAfter),
 		},
+		Notify: r.notifyPath,
 	}, nil
 }
 

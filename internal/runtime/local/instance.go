@@ -32,6 +32,9 @@ type instanceSpec struct {
 	Resources       spec.Resources `json:"resources,omitzero"`
 	StopGracePeriod spec.Duration  `json:"stop_grace_period"`
 	Tuning          shimTuning     `json:"tuning"`
+	// Notify is the runtime's socket to poke after each state change
+	// ("" when the runtime has none).
+	Notify string `json:"notify,omitempty"`
 }
 
 // shimTuning is the part of Options a shim needs.

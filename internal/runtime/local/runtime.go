@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -37,6 +38,12 @@ type Runtime struct {
 	node string // this machine's name, for Instance.Node
 
 	watch watchHub
+
+	// kick wakes the poll loop early: shims poke the notify socket after
+	// each state change (see notify.go).
+	kick       chan struct{}
+	notifyConn *net.UnixConn
+	notifyPath string
 }
 
 type shimStart struct {
@@ -71,6 +78,12 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	// The runtime outlives the ctx of the call that created it; Close ends it.
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	r.watch.init()
+	r.kick = make(chan struct{}, 1)
+	// Before any shim starts, so every instance.json names the socket.
+	if r.notifyConn = r.listenNotify(); r.notifyConn != nil {
+		conn := r.notifyConn
+		r.spawn(func() { r.readNotify(conn) })
+	}
 
 	r.emptyTrash()
 	r.heal(ctx)
@@ -88,6 +101,10 @@ func (r *Runtime) Close() error {
 	r.isClosed = true
 	r.lifeMu.Unlock()
 	r.cancel()
+	if r.notifyConn != nil {
+		_ = r.notifyConn.Close() // ends readNotify
+		_ = os.Remove(r.notifyPath)
+	}
 	r.wg.Wait()
 	return nil
 }
@@ -110,7 +127,8 @@ func (r *Runtime) spawn(f func()) bool {
 	return true
 }
 
-// loop heals dead shims and feeds watchers, every PollInterval.
+// loop heals dead shims and feeds watchers, every PollInterval and
+// whenever a shim says its state changed.
 func (r *Runtime) loop() {
 	t := time.NewTicker(r.opts.PollInterval)
 	defer t.Stop()
@@ -119,6 +137,7 @@ func (r *Runtime) loop() {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
+		case <-r.kick:
 		}
 		r.heal(r.ctx)
 		r.watch.publish(r.snapshot(r.ctx))

@@ -73,7 +73,7 @@ func ShimMain(args []string) int {
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	s := &supervisor{log: log, spec: is, ring: lineRing{max: 20}}
+	s := &supervisor{log: log, spec: is, ring: lineRing{max: 20}, notify: notifier{path: is.Notify}}
 	if err := s.run(ctx); err != nil {
 		log.Error("supervise", "err", err)
 		return 1
@@ -94,6 +94,8 @@ type supervisor struct {
 	mu  sync.Mutex
 	st  instanceState
 	gen int // counts process starts; health results of an older run are dropped
+
+	notify notifier // guarded by mu, like st
 }
 
 // update changes the state under the lock and writes state.json if it
@@ -112,7 +114,9 @@ func (s *supervisor) updateLocked(f func(st *instanceState)) {
 	}
 	if err := writeJSONAtomic(fileState, s.st); err != nil {
 		s.log.Error("write state", "err", err)
+		return
 	}
+	s.notify.send()
 }
 
 func (s *supervisor) run(ctx context.Context) error {
