@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -48,9 +49,10 @@ func memory(berth string) error {
 	if err != nil {
 		return err
 	}
-	shims := shimRSS(berth)
-	fmt.Printf("memory: server RSS idle %.1f MB, with %d apps running %.1f MB (ratio %.2fx, target < 60 MB); %d shims %.1f MB in all (%.1f MB each)\n",
-		float64(idle)/1024, apps, float64(busy)/1024, float64(busy)/float64(idle), len(shims), float64(sum(shims))/1024, float64(sum(shims))/1024/float64(max(1, len(shims))))
+	rss, pss := shimMemory(berth, tmp)
+	fmt.Printf("memory: server RSS idle %.1f MB, with %d apps running %.1f MB (ratio %.2fx, target < 60 MB); %d shims: RSS %.1f MB each, PSS %.1f MB each (%.1f MB in all; RSS counts the binary's pages they share)\n",
+		float64(idle)/1024, apps, float64(busy)/1024, float64(busy)/float64(idle), len(rss),
+		float64(sum(rss))/1024/float64(max(1, len(rss))), float64(sum(pss))/1024/float64(max(1, len(pss))), float64(sum(pss))/1024)
 	for i := 0; i < apps; i++ {
 		_, _ = s.berth(berth, "delete", fmt.Sprintf("mem%d", i), "--wait")
 	}
@@ -65,11 +67,11 @@ func sum(xs []int) int {
 	return t
 }
 
-// shimRSS finds the shim processes (the berth binary run as "shim").
-func shimRSS(berth string) []int {
+// shimMemory finds the shim processes (the berth binary run as "shim") of
+// this benchmark's server and returns each one's RSS and PSS in KiB.
+func shimMemory(berth, dataDir string) (rss, pss []int) {
 	abs, _ := filepath.Abs(berth)
 	entries, _ := os.ReadDir("/proc")
-	var out []int
 	for _, e := range entries {
 		var pid int
 		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
@@ -80,14 +82,33 @@ func shimRSS(berth string) []int {
 			continue
 		}
 		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if exe != abs || !containsArg(cmdline, "shim") {
+		if exe != abs || !containsArg(cmdline, "shim") || !strings.Contains(string(cmdline), dataDir) {
 			continue
 		}
-		if kb, err := rssKiB(pid); err == nil {
-			out = append(out, kb)
+		r, err1 := rssKiB(pid)
+		p, err2 := pssKiB(pid)
+		if err1 == nil && err2 == nil {
+			rss, pss = append(rss, r), append(pss, p)
 		}
 	}
-	return out
+	return rss, pss
+}
+
+// pssKiB reads a process's proportional set size: shared pages divided
+// among the processes that map them.
+func pssKiB(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "Pss:") {
+			var kb int
+			_, err := fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "Pss:")), "%d", &kb)
+			return kb, err
+		}
+	}
+	return 0, fmt.Errorf("no Pss for pid %d", pid)
 }
 
 func containsArg(cmdline []byte, arg string) bool {
