@@ -18,6 +18,7 @@ const shimName = "shim"
 func newServerCmd() *cobra.Command {
 	var (
 		dataDir, listen, gatewayListen string
+		gatewayTLS, certDir, accessLog string
 		logLevel                       slog.Level
 	)
 	cmd := &cobra.Command{
@@ -43,12 +44,15 @@ Apps keep running when the server stops; the next server adopts them.`,
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel}))
 			return server.Run(cmd.Context(), server.Config{
-				DataDir:       dataDir,
-				Listen:        listen,
-				GatewayListen: gatewayListen,
-				ShimCommand:   []string{exe, shimName},
-				Version:       version,
-				Logger:        logger,
+				DataDir:          dataDir,
+				Listen:           listen,
+				GatewayListen:    gatewayListen,
+				GatewayTLSListen: gatewayTLS,
+				GatewayCertDir:   certDir,
+				GatewayAccessLog: accessLog,
+				ShimCommand:      []string{exe, shimName},
+				Version:          version,
+				Logger:           logger,
 			})
 		},
 	}
@@ -56,6 +60,10 @@ Apps keep running when the server stops; the next server adopts them.`,
 		"where the server keeps its state (default $BERTH_DATA_DIR, else $XDG_DATA_HOME/berth or ~/.local/share/berth)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7700", "address of the API")
 	cmd.Flags().StringVar(&gatewayListen, "gateway-listen", "127.0.0.1:8080", "address the gateway serves routes on (\"\" disables it)")
+	cmd.Flags().StringVar(&gatewayTLS, "gateway-tls-listen", "", "address the gateway serves HTTPS and HTTP/2 on (\"\" disables it)")
+	cmd.Flags().StringVar(&certDir, "gateway-cert-dir", "",
+		"directory of NAME.crt + NAME.key pairs the HTTPS gateway serves by SNI (default: self-signed certificates, for local use)")
+	cmd.Flags().StringVar(&accessLog, "gateway-access-log", "", "file the gateway appends JSON access lines to (\"-\": standard error; default none)")
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	return cmd
 }

@@ -1,156 +1,294 @@
-// Package gateway is Berth's HTTP entry point for every app: one address for
-// all of them (public IPs are scarce), routing by host and path prefix to a
-// service. The routing table is compiled from a snapshot and swapped
-// atomically, so the request path takes no lock.
+// Package gateway is Berth's HTTP entry point for every app: one address
+// for all of them (public IPs are scarce). It routes by host, path,
+// method and headers to a service's ready instances, splits traffic
+// between a stable and a canary release, retries, ejects failing
+// instances, and runs each route's policy middleware (auth, rate limits,
+// circuit breaking) from the sibling packages.
 //
-// This is the foundation's gateway: routing only. Canary splits, circuit
-// breaking, retries and rate limits build on the same table.
+// A provider hands the gateway whole Snapshots; Load compiles one into an
+// immutable table swapped in atomically, so the request path takes no
+// lock. The proxy core speaks HTTP/1.1 to instances itself, from the
+// request's goroutine, with pooled keep-alive connections: see
+// docs/gateway.md for why and for what it measures.
 package gateway
 
 import (
+	"context"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Route sends requests whose Host is Host (or matches "*.domain") and whose
-// path starts with Path to Backend ("127.0.0.1:port").
-type Route struct {
-	App     string
-	Host    string
-	Path    string
-	Backend string
-}
-
 // Gateway routes requests by the current table.
 type Gateway struct {
-	log       *slog.Logger
-	table     atomic.Pointer[table]
-	transport *http.Transport
-}
+	opts    Options
+	log     *slog.Logger
+	dialer  *net.Dialer
+	table   atomic.Pointer[table]
+	inner   *innerHandler // the proxy, as the innermost policy handler
+	metrics *metrics
 
-type entry struct {
-	route Route
-	proxy *httputil.ReverseProxy
-}
+	ctx    context.Context // ends at Close: janitor, tunnels, middleware
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
 
-// table holds routes grouped by host, each group longest path first.
-type table struct {
-	exact    map[string][]entry
-	wildcard map[string][]entry // key: ".domain" for "*.domain"
+	loadMu sync.Mutex
+	states map[string]*routeState // by route ID; guarded by loadMu
+
+	upMu      sync.Mutex
+	upstreams map[string]*upstream // by address; guarded by upMu
 }
 
 // New returns a gateway with an empty table: every request gets 404 until
-// Update is called.
-func New(logger *slog.Logger) *Gateway {
+// Load is called. Close stops its background work.
+func New(opts Options) *Gateway {
+	opts = opts.withDefaults()
 	g := &Gateway{
-		log: logger,
-		transport: &http.Transport{
-			Proxy:                 nil, // never send app traffic through an environment proxy
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   256,
-			IdleConnTimeout:       90 * time.Second,
-			ResponseHeaderTimeout: 60 * time.Second,
-		},
+		opts:      opts,
+		log:       opts.Logger,
+		dialer:    &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
+		states:    map[string]*routeState{},
+		upstreams: map[string]*upstream{},
 	}
-	g.table.Store(&table{})
+	m, err := newMetrics(opts.Metrics)
+	if err != nil {
+		g.log.Error("gateway: metrics not registered; serving them from a private registry", "err", err)
+		m, _ = newMetrics(nil)
+	}
+	g.metrics = m
+	g.inner = &innerHandler{g}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.table.Store(newTable(0, nil))
+	g.wg.Add(1)
+	go g.janitor()
 	return g
 }
 
-// Update compiles routes into a new table and swaps it in. Requests in
-// flight finish on the table they started with.
-func (g *Gateway) Update(routes []Route) {
-	t := &table{exact: map[string][]entry{}, wildcard: map[string][]entry{}}
-	for _, r := range routes {
-		e := entry{route: r, proxy: g.newProxy(r)}
-		host := strings.ToLower(r.Host)
-		if strings.HasPrefix(host, "*.") {
-			t.wildcard[host[1:]] = append(t.wildcard[host[1:]], e)
-		} else {
-			t.exact[host] = append(t.exact[host], e)
-		}
-	}
-	for _, m := range []map[string][]entry{t.exact, t.wildcard} {
-		for _, es := range m {
-			sort.SliceStable(es, func(i, j int) bool { return len(es[i].route.Path) > len(es[j].route.Path) })
-		}
-	}
-	g.table.Store(t)
-}
-
-var bufPool = &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}}
-
-// bufferPool lends ReverseProxy its copy buffers: without it every request
-// allocates 32 KiB, and the GC becomes most of the gateway's cost.
-type bufferPool struct{ p sync.Pool }
-
-func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
-func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
-
-func (g *Gateway) newProxy(r Route) *httputil.ReverseProxy {
-	target := &url.URL{Scheme: "http", Host: r.Backend}
-	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host // apps see the host the client asked for
-			pr.SetXForwarded()
-		},
-		Transport:  g.transport,
-		BufferPool: bufPool,
-		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
-			g.log.Warn("gateway: backend failed", "app", r.App, "host", req.Host, "backend", r.Backend, "err", err)
-			http.Error(w, "berth gateway: the app's service is not answering", http.StatusBadGateway)
-		},
-	}
-}
-
-func (t *table) match(host, path string) *entry {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(host)
-	if e := matchPath(t.exact[host], path); e != nil {
-		return e
-	}
-	// The most specific wildcard wins: a.b.example.com tries .b.example.com
-	// before .example.com.
-	for i := strings.IndexByte(host, '.'); i >= 0; {
-		if e := matchPath(t.wildcard[host[i:]], path); e != nil {
-			return e
-		}
-		next := strings.IndexByte(host[i+1:], '.')
-		if next < 0 {
-			break
-		}
-		i += next + 1
+// Close stops background work, ends upgraded connections and policy
+// middleware, and closes idle connections to instances. Requests in
+// flight finish; Load fails afterwards.
+func (g *Gateway) Close() error {
+	g.loadMu.Lock()
+	g.closed.Store(true)
+	g.loadMu.Unlock()
+	g.cancel()
+	g.wg.Wait()
+	g.upMu.Lock()
+	defer g.upMu.Unlock()
+	for _, u := range g.upstreams {
+		u.close()
 	}
 	return nil
 }
 
-func matchPath(es []entry, path string) *entry {
-	for i := range es {
-		p := es[i].route.Path
-		if p == "/" || path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") {
-			return &es[i]
-		}
-	}
-	return nil
+// Revision is the snapshot revision being served.
+func (g *Gateway) Revision() int64 { return g.table.Load().revision }
+
+// MetricsHandler serves the gateway's Prometheus metrics (from
+// Options.Metrics when it is also a Gatherer, as *prometheus.Registry is).
+func (g *Gateway) MetricsHandler() http.Handler { return g.metrics.handler() }
+
+// reqState is one request's bookkeeping; pooled.
+type reqState struct {
+	start     time.Time
+	rt        *route
+	tr        *track
+	ep        *endpoint
+	status    int
+	bytes     int64
+	retries   int
+	reqID     string
+	errKind   string
+	setSticky bool
+	proxied   bool // the proxy answered (else a middleware did)
+	abort     bool
+	tried     []*endpoint
+	triedBuf  [4]*endpoint
+	wait      waiter
+	body      []byte
+	bodyBuf   *[]byte
+	head      respHead
+	rw        respWriter
 }
 
-// ServeHTTP routes one request.
+var statePool = sync.Pool{New: func() any { return new(reqState) }}
+
+func (rs *reqState) reset() {
+	if rs.bodyBuf != nil {
+		bodyPool.Put(rs.bodyBuf)
+	}
+	head := rs.head
+	head.reset()
+	clear(rs.triedBuf[:])
+	*rs = reqState{head: head}
+	rs.tried = rs.triedBuf[:0]
+}
+
+type stateKey struct{}
+
+// ServeHTTP routes and forwards one request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	e := g.table.Load().match(r.Host, r.URL.Path)
-	if e == nil {
-		http.Error(w, "berth gateway: no route for "+r.Host+r.URL.Path, http.StatusNotFound)
+	rs := statePool.Get().(*reqState)
+	if rs.tried == nil {
+		rs.reset()
+	}
+	rs.start = time.Now()
+	// Deferred so that the access log and metrics are written, and the
+	// state recycled, when a response is aborted by panic too.
+	defer g.done(r, rs)
+	g.serve(w, r, rs)
+	if rs.abort {
+		// net/http's way to cut a response short: the client sees a broken
+		// response, not a complete-looking truncated one.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (g *Gateway) done(r *http.Request, rs *reqState) {
+	g.finish(r, rs)
+	rs.reset()
+	statePool.Put(rs)
+}
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rs *reqState) {
+	rs.reqID = ensureRequestID(r)
+	rt := g.table.Load().match(r)
+	if rt == nil {
+		g.metrics.noRoute.Inc()
+		g.fail(w, r, rs, http.StatusNotFound, "berth gateway: no route for "+normHost(r.Host)+r.URL.Path)
 		return
 	}
-	e.proxy.ServeHTTP(w, r)
+	rs.rt = rt
+	rs.tr = rt.chooseTrack(r, rs)
+	if headerSize(r) > g.opts.MaxHeaderBytes {
+		g.fail(w, r, rs, http.StatusRequestHeaderFieldsTooLarge, "berth gateway: request header too large")
+		return
+	}
+	if rt.handler == nil {
+		g.proxy(w, r, rs)
+		return
+	}
+	rs.rw = respWriter{w: w}
+	rt.handler.ServeHTTP(&rs.rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
+	if !rs.proxied {
+		rs.status, rs.bytes = rs.rw.status, rs.rw.n
+		if rs.status == 0 {
+			rs.status = http.StatusOK
+		}
+	}
 }
+
+// innerHandler is the end of every policy middleware chain: the proxy,
+// finding its request state in the context. (A pointer, so Load can tell
+// whether a middleware returned it unwrapped.)
+type innerHandler struct{ g *Gateway }
+
+func (h *innerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rs, ok := r.Context().Value(stateKey{}).(*reqState)
+	if !ok {
+		http.Error(w, "berth gateway: policy handler called outside the gateway", http.StatusInternalServerError)
+		return
+	}
+	h.g.proxy(w, r, rs)
+	if rs.abort {
+		// Abort inside the chain, so middleware such as the breaker sees
+		// the broken response as a failure.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// headerSize approximates the request head's size on the wire; the HTTP
+// server enforces MaxHeaderBytes only loosely (it allows 4 KiB more).
+func headerSize(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Host) + 16
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+// ensureRequestID returns the request's X-Request-ID, generating one (and
+// adding it to the request) when the client sent none usable.
+func ensureRequestID(r *http.Request) string {
+	if v := r.Header[hdrRequestID]; len(v) > 0 && v[0] != "" && len(v[0]) <= 128 {
+		return v[0]
+	}
+	id := newRequestID()
+	r.Header[hdrRequestID] = []string{id}
+	return id
+}
+
+const hexDigits = "0123456789abcdef"
+
+// newRequestID returns 128 random bits in hex. math/rand/v2's generator
+// is per-thread and lock-free; request IDs need uniqueness, not secrecy.
+func newRequestID() string {
+	var b [32]byte
+	for half := range 2 {
+		x := rand.Uint64()
+		for i := range 16 {
+			b[half*16+i] = hexDigits[x&15]
+			x >>= 4
+		}
+	}
+	return string(b[:])
+}
+
+// finish records metrics and the access log line.
+func (g *Gateway) finish(r *http.Request, rs *reqState) {
+	d := time.Since(rs.start)
+	class := min(max(rs.status/100, 0), 5)
+	switch {
+	case rs.ep != nil:
+		rs.ep.m.codes[class].Inc()
+		rs.ep.m.dur.Observe(d.Seconds())
+	case rs.tr != nil:
+		rs.tr.m.codes[class].Inc()
+		rs.tr.m.dur.Observe(d.Seconds())
+	}
+	if g.opts.AccessLog != nil && (rs.status >= 500 || g.opts.AccessLogSample >= 1 || rand.Float64() < g.opts.AccessLogSample) {
+		g.logAccess(r, rs, d)
+	}
+}
+
+// respWriter records what policy middleware answered by itself.
+type respWriter struct {
+	w      http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (rw *respWriter) Header() http.Header { return rw.w.Header() }
+
+func (rw *respWriter) WriteHeader(code int) {
+	if rw.status == 0 && code >= 200 {
+		rw.status = code
+	}
+	rw.w.WriteHeader(code)
+}
+
+func (rw *respWriter) Write(b []byte) (int, error) {
+	if rw.status == 0 {
+		rw.status = http.StatusOK
+	}
+	n, err := rw.w.Write(b)
+	rw.n += int64(n)
+	return n, err
+}
+
+func (rw *respWriter) Flush() {
+	if f, ok := rw.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the server's writer (for
+// Hijack on upgrades).
+func (rw *respWriter) Unwrap() http.ResponseWriter { return rw.w }

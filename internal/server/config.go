@@ -13,6 +13,15 @@ type Config struct {
 	// GatewayListen is the address the gateway serves routes on
 	// (e.g. 127.0.0.1:8080); "" disables it.
 	GatewayListen string
+	// GatewayTLSListen is the address the gateway serves HTTPS (and
+	// HTTP/2) on; "" disables it.
+	GatewayTLSListen string
+	// GatewayCertDir holds the HTTPS certificates, NAME.crt with NAME.key,
+	// chosen by SNI; "" serves self-signed certificates (local use).
+	GatewayCertDir string
+	// GatewayAccessLog is where the gateway writes JSON access lines: a
+	// file path (appended to), "-" for standard error, "" for none.
+	GatewayAccessLog string
 	// ShimCommand starts an instance supervisor: the berth binary and "shim".
 	ShimCommand []string
 	// ShimEnv is added to the environment of started shims (tests use it to

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,11 +14,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/berthdev/berth/internal/api"
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/build"
 	"github.com/berthdev/berth/internal/deploy"
 	"github.com/berthdev/berth/internal/gateway"
+	"github.com/berthdev/berth/internal/gateway/policy"
 	"github.com/berthdev/berth/internal/runtime/local"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/sqlite"
@@ -96,20 +102,47 @@ func Run(ctx context.Context, cfg Config) error {
 		Changes: changes,
 	})
 
+	// /metrics is served on the API listener, beside the API; the gateway
+	// registers its series here.
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	apiMux := http.NewServeMux()
+	apiMux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	apiMux.Handle("/", handler)
+
+	gw, closeGateway, err := newGateway(cfg, logger, registry)
+	if err != nil {
+		return err
+	}
+	defer closeGateway()
+
 	apiLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("server: listen on %s: %w (is another berth server running?)", cfg.Listen, err)
 	}
-	var gwLn net.Listener
-	if cfg.GatewayListen != "" {
+	var gwLn, gwTLSLn net.Listener
+	if gw != nil && cfg.GatewayListen != "" {
 		if gwLn, err = net.Listen("tcp", cfg.GatewayListen); err != nil {
 			apiLn.Close()
 			return fmt.Errorf("server: gateway listen on %s: %w", cfg.GatewayListen, err)
 		}
 	}
+	var gwTLS *tls.Config
+	if gw != nil && cfg.GatewayTLSListen != "" {
+		if gwTLS, err = gw.TLSConfig(); err == nil {
+			gwTLSLn, err = net.Listen("tcp", cfg.GatewayTLSListen)
+		}
+		if err != nil {
+			apiLn.Close()
+			if gwLn != nil {
+				gwLn.Close()
+			}
+			return fmt.Errorf("server: gateway HTTPS on %s: %w", cfg.GatewayTLSListen, err)
+		}
+	}
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4) // the reconciler and up to three servers
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -118,15 +151,22 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
-	servers := []*http.Server{newHTTPServer(handler, logger)}
+	servers := []*http.Server{newHTTPServer(apiMux, logger)}
 	listeners := []net.Listener{apiLn}
-	if gwLn != nil {
-		gw := gateway.New(logger)
+	if gw != nil {
 		feed := &routeFeed{st: st, gw: gw, log: logger, wake: changes.Subscribe(ctx), tick: time.Second}
 		wg.Add(1)
 		go func() { defer wg.Done(); feed.run(ctx) }()
-		servers = append(servers, newHTTPServer(gw, logger))
+	}
+	if gwLn != nil {
+		servers = append(servers, gw.NewServer())
 		listeners = append(listeners, gwLn)
+	}
+	if gwTLSLn != nil {
+		srv := gw.NewServer()
+		srv.TLSConfig = gwTLS
+		servers = append(servers, srv)
+		listeners = append(listeners, tls.NewListener(gwTLSLn, gwTLS))
 	}
 	for i := range servers {
 		srv, ln := servers[i], listeners[i]
@@ -140,7 +180,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	logger.Info("berth server ready",
 		"api", "http://"+apiLn.Addr().String(),
-		"gateway", addrOrOff(gwLn),
+		"gateway", addrOrOff("http", gwLn),
+		"gateway_tls", addrOrOff("https", gwTLSLn),
 		"data_dir", cfg.DataDir,
 		"admin_token_file", filepath.Join(cfg.DataDir, "admin-token"))
 
@@ -169,11 +210,41 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-func addrOrOff(ln net.Listener) string {
+func addrOrOff(scheme string, ln net.Listener) string {
 	if ln == nil {
 		return "off"
 	}
-	return "http://" + ln.Addr().String()
+	return scheme + "://" + ln.Addr().String()
+}
+
+// newGateway builds the embedded gateway, or returns nil when no gateway
+// listener is configured. The returned func closes it (and its access log).
+func newGateway(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*gateway.Gateway, func(), error) {
+	if cfg.GatewayListen == "" && cfg.GatewayTLSListen == "" {
+		return nil, func() {}, nil
+	}
+	opts := gateway.Options{Logger: logger, Metrics: reg}
+	// Every route goes through the policy chain, also routes without a
+	// policy: it strips client-sent identity headers.
+	opts.Middlewares = policy.Middlewares(policy.Options{Logger: logger})
+	closeLog := func() {}
+	switch cfg.GatewayAccessLog {
+	case "":
+	case "-":
+		opts.AccessLog = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	default:
+		f, err := os.OpenFile(cfg.GatewayAccessLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, nil, fmt.Errorf("server: gateway access log: %w", err)
+		}
+		opts.AccessLog = slog.New(slog.NewJSONHandler(f, nil))
+		closeLog = func() { _ = f.Close() }
+	}
+	if cfg.GatewayTLSListen != "" {
+		opts.TLS = &gateway.TLSOptions{CertDir: cfg.GatewayCertDir, SelfSigned: cfg.GatewayCertDir == ""}
+	}
+	gw := gateway.New(opts)
+	return gw, func() { _ = gw.Close(); closeLog() }, nil
 }
 
 func versionInfo(v string) apitypes.Version {

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -105,12 +106,12 @@ func gatewayGet(t *testing.T, gw, host string) string {
 // change, roll back, and delete.
 func TestInProcess(t *testing.T) {
 	dataDir := t.TempDir()
-	apiAddr, gwAddr := freeAddr(t), freeAddr(t)
+	apiAddr, gwAddr, gwTLSAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Config{
-			DataDir: dataDir, Listen: apiAddr, GatewayListen: gwAddr,
+			DataDir: dataDir, Listen: apiAddr, GatewayListen: gwAddr, GatewayTLSListen: gwTLSAddr,
 			ShimCommand: []string{os.Args[0]}, ShimEnv: []string{envShim + "=1"},
 			Logger: slog.New(slog.DiscardHandler),
 		})
@@ -151,6 +152,7 @@ func TestInProcess(t *testing.T) {
 	if got := gatewayGet(t, gwAddr, "shop.localhost"); !strings.Contains(got, "visitor 1.") {
 		t.Fatalf("first visit: %q", got)
 	}
+	checkGatewayTLSAndMetrics(t, gwTLSAddr, apiAddr)
 
 	changed := strings.Replace(specText, "Welcome to the shop", "In-process hello", 1)
 	res, err = c.Apply(t.Context(), api.ApplyRequest{Spec: changed, Source: digest})
@@ -186,5 +188,37 @@ func TestInProcess(t *testing.T) {
 	ws, err := os.ReadDir(filepath.Join(dataDir, "runtime", "workloads"))
 	if err != nil || len(ws) != 0 {
 		t.Fatalf("workloads left after delete: %v %v", ws, err)
+	}
+}
+
+// checkGatewayTLSAndMetrics calls the shop over the gateway's HTTPS
+// listener (self-signed, HTTP/2) and finds the gateway's series in the API
+// listener's /metrics.
+func checkGatewayTLSAndMetrics(t *testing.T, tlsAddr, apiAddr string) {
+	t.Helper()
+	tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: "shop.localhost"},
+		ForceAttemptHTTP2: true,
+	}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodGet, "https://"+tlsAddr+"/healthz", nil) // counts no visitor
+	req.Host = "shop.localhost"
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 || string(b) != "ok\n" {
+		t.Fatalf("gateway over TLS: %s %d %q", resp.Proto, resp.StatusCode, b)
+	}
+	resp, err = http.Get("http://" + apiAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `berth_gateway_requests_total{app="shop"`) {
+		t.Fatalf("/metrics lacks the gateway's request counter:\n%s", b)
 	}
 }
