@@ -1,0 +1,12 @@
+package gitsrc
+
+import "errors"
+
+var (
+	// ErrBadSource matches errors about a URL, ref or commit that is
+	// refused before any network access.
+	ErrBadSource = errors.New("gitsrc: bad source")
+	// ErrCommitNotFound is returned when the commit is not in the
+	// repository (or not reachable from the ref given).
+	ErrCommitNotFound = errors.New("gitsrc: commit not found")
+)
