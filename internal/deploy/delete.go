@@ -19,6 +19,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, a store.App) (Result, 
 	if r.opts.Proxy != nil {
 		r.opts.Proxy.RemoveApp(a.Name)
 	}
+	r.watched.Delete(a.Name)
+	r.drains.Delete(a.Name)
 	now := r.now()
 	if len(list) > 0 {
 		var errs []error
@@ -72,6 +74,8 @@ func (r *Reconciler) reconcileGone(ctx context.Context, app string) (Result, err
 	if r.opts.Proxy != nil {
 		r.opts.Proxy.RemoveApp(app)
 	}
+	r.watched.Delete(app)
+	r.drains.Delete(app)
 	if len(list) == 0 {
 		return Result{}, nil
 	}

@@ -38,6 +38,7 @@ const (
 	DefaultResync            = 10 * time.Second
 	DefaultCrashLoopRestarts = 3
 	DefaultRequeue           = 500 * time.Millisecond
+	DefaultDrainDelay        = time.Second
 )
 
 // Options configures a Reconciler. Store, Runtime, Builder and Proxy are
@@ -65,6 +66,10 @@ type Options struct {
 	// AllocPort returns a free local port for a service's stable address
 	// (default svcproxy.FreePort).
 	AllocPort func() (int, error)
+	// DrainDelay is how long ready instances are out of the rotation
+	// before they are stopped (see drain.go); 0 means the default,
+	// negative stops them in the same pass.
+	DrainDelay time.Duration
 }
 
 // Result tells the caller when to look at the app again.
@@ -88,6 +93,18 @@ type Reconciler struct {
 	// applyErrs remembers the last refusal of a workload by the runtime, by
 	// workload ID, so a deadline failure can say why instances never came.
 	applyErrs sync.Map // workload ID -> string
+
+	// watched remembers when this process first saw each app's rollout
+	// (see rolloutStart).
+	watched sync.Map // app -> watchedRollout
+
+	// buildSlots bounds how many passes build at once (see building.go);
+	// building holds a poke channel per app with a build running.
+	buildSlots chan struct{}
+	building   sync.Map // app -> chan struct{}
+
+	// drains holds, per app, when each held stop step was first planned.
+	drains sync.Map // app -> map[string]time.Time
 }
 
 // New returns a Reconciler; call Run to start its workers.
@@ -110,6 +127,9 @@ func New(opts Options) *Reconciler {
 	if opts.Requeue <= 0 {
 		opts.Requeue = DefaultRequeue
 	}
+	if opts.DrainDelay == 0 {
+		opts.DrainDelay = DefaultDrainDelay
+	}
 	if opts.AllocPort == nil {
 		opts.AllocPort = svcproxy.FreePort
 	}
@@ -119,6 +139,8 @@ func New(opts Options) *Reconciler {
 		rt:    opts.Runtime,
 		log:   opts.Logger,
 		queue: newQueue(),
+
+		buildSlots: newBuildSlots(opts.Workers),
 	}
 }
 

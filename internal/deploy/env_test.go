@@ -26,6 +26,9 @@ type testEnv struct {
 	px    *fakeProxy
 	clock *fakeClock
 	r     *Reconciler
+
+	mu   sync.Mutex
+	port int // the last port AllocPort handed out
 }
 
 type fakeClock struct {
@@ -61,13 +64,32 @@ func newEnv(t *testing.T) *testEnv {
 		px:    newFakeProxy(),
 		clock: &fakeClock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)},
 	}
-	port := 30000
-	e.r = New(Options{
+	e.port = 30000
+	e.r = New(e.options())
+	return e
+}
+
+// options are the Reconciler's options over the env's parts.
+func (e *testEnv) options() Options {
+	return Options{
 		Store: e.st, Runtime: e.rt, Builder: e.b, Proxy: e.px, Now: e.clock.Now,
 		VolumeDir: "/data/volumes",
-		AllocPort: func() (int, error) { port++; return port, nil },
-	})
-	return e
+		// Steps run in the pass that plans them; drain_test.go covers
+		// the delay.
+		DrainDelay: -1,
+		AllocPort: func() (int, error) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.port++
+			return e.port, nil
+		},
+	}
+}
+
+// restart replaces the Reconciler with a new one over the same store and
+// runtime, as a restarted server does: nothing kept in memory survives.
+func (e *testEnv) restart() {
+	e.r = New(e.options())
 }
 
 // svc is a shorthand for a service with a command and n replicas.
@@ -91,26 +113,31 @@ func (e *testEnv) createRelease(a *spec.App, cause string, rollbackOf int) int {
 		e.t.Fatal(err)
 	}
 	now := e.clock.Now()
-	app, err := e.st.GetApp(e.ctx, a.Name)
-	if errors.Is(err, store.ErrNotFound) {
-		app = store.App{Name: a.Name, CreatedAt: now, UpdatedAt: now}
-		if err := e.st.CreateApp(e.ctx, app); err != nil {
-			e.t.Fatal(err)
+	// One transaction, as the API does: a reconciler running meanwhile
+	// (Run) never sees half of it, nor makes it conflict.
+	var n int
+	err = e.st.InTx(e.ctx, func(tx store.Tx) error {
+		app, err := tx.GetApp(e.ctx, a.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			app = store.App{Name: a.Name, CreatedAt: now, UpdatedAt: now}
+			if err := tx.CreateApp(e.ctx, app); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
 		}
-		app, err = e.st.GetApp(e.ctx, a.Name)
-	}
+		n = app.LatestRelease + 1
+		if err := tx.CreateRelease(e.ctx, store.Release{
+			App: a.Name, Number: n, Spec: data, SpecHash: "h", Source: "", Cause: cause,
+			RollbackOf: rollbackOf, State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
+		}); err != nil {
+			return err
+		}
+		app.LatestRelease, app.TargetRelease, app.UpdatedAt = n, n, now
+		_, err = tx.UpdateApp(e.ctx, app)
+		return err
+	})
 	if err != nil {
-		e.t.Fatal(err)
-	}
-	n := app.LatestRelease + 1
-	if err := e.st.CreateRelease(e.ctx, store.Release{
-		App: a.Name, Number: n, Spec: data, SpecHash: "h", Source: "", Cause: cause,
-		RollbackOf: rollbackOf, State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
-	}); err != nil {
-		e.t.Fatal(err)
-	}
-	app.LatestRelease, app.TargetRelease, app.UpdatedAt = n, n, now
-	if _, err := e.st.UpdateApp(e.ctx, app); err != nil {
 		e.t.Fatal(err)
 	}
 	return n

@@ -3,13 +3,14 @@ package deploy
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/berthdev/berth/internal/runtime"
 )
 
 // detectFailure decides whether the rollout of target has failed: one of
 // its instances crash-loops, or it is not done by its progress deadline
-// (counted from when its build finished).
+// (see rolloutStart for when the deadline starts).
 func (p *pass) detectFailure(target *release, obs observed) (reason, msg string, failed bool) {
 	for _, svc := range target.order {
 		w := obs.at(svc, target.number())
@@ -23,10 +24,35 @@ func (p *pass) detectFailure(target *release, obs observed) (reason, msg string,
 		}
 	}
 	deadline := target.strategy().ProgressDeadline
-	if p.now.Sub(target.rec.UpdatedAt) > deadline.D() {
+	if p.now.Sub(p.rolloutStart(target)) > deadline.D() {
 		return ReasonProgressDeadline, p.deadlineMessage(target, obs, deadline.String()), true
 	}
 	return "", "", false
+}
+
+// watchedRollout is when this process first saw an app's rollout.
+type watchedRollout struct {
+	release int
+	at      time.Time
+}
+
+// rolloutStart is when target's progress deadline starts: when its build
+// finished (its UpdatedAt), or when this server process first saw the
+// rollout, whichever is later. Time during which no server was running does
+// not count: a server that comes back after being down longer than the
+// deadline would otherwise fail every rollout at once, without having
+// looked at a single instance; it gives them the whole deadline instead.
+func (p *pass) rolloutStart(target *release) time.Time {
+	seen := watchedRollout{release: target.number(), at: p.now}
+	if v, ok := p.r.watched.Load(p.app.Name); ok && v.(watchedRollout).release == seen.release {
+		seen = v.(watchedRollout)
+	} else {
+		p.r.watched.Store(p.app.Name, seen)
+	}
+	if target.rec.UpdatedAt.After(seen.at) {
+		return target.rec.UpdatedAt
+	}
+	return seen.at
 }
 
 func crashMessage(svc string, inst runtime.Instance) string {

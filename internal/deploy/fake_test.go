@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/berthdev/berth/internal/build"
@@ -108,7 +111,7 @@ func (f *fakeRuntime) Delete(ctx context.Context, id string) error {
 func (f *fakeRuntime) status(fw *fakeWorkload) runtime.WorkloadStatus {
 	st := runtime.WorkloadStatus{
 		ID: fw.w.ID, App: fw.w.App, Service: fw.w.Service, Release: fw.w.Release,
-		Replicas: fw.w.Replicas, Limits: "enforced",
+		Replicas: fw.w.Replicas, Limits: "enforced", Env: fw.w.Env,
 		Instances: append([]runtime.Instance(nil), fw.insts...),
 	}
 	if fw.deleting {
@@ -245,14 +248,37 @@ type fakeBuilder struct {
 	mu   sync.Mutex
 	reqs []build.Request
 	fail map[string]error // by service
+	// gate, by app, holds builds until it is closed or their ctx ends
+	// (then they fail as the real builder does); entered hears of each
+	// build that starts waiting.
+	gate    map[string]chan struct{}
+	entered chan string
+	// done runs at the end of every successful build.
+	done func(req build.Request)
 }
 
 func (b *fakeBuilder) Build(ctx context.Context, req build.Request) (build.Result, error) {
+	b.mu.Lock()
+	gate, entered := b.gate[req.App], b.entered
+	b.mu.Unlock()
+	if gate != nil {
+		if entered != nil {
+			entered <- req.App
+		}
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return build.Result{}, fmt.Errorf("build: %w", ctx.Err())
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.reqs = append(b.reqs, req)
 	if err := b.fail[req.Service]; err != nil {
 		return build.Result{}, err
+	}
+	if b.done != nil {
+		b.done(req)
 	}
 	key := build.Key(req.Source, req.Dir, req.Command)
 	return build.Result{Key: key, Dir: "/builds/" + key[:8] + "/" + req.Service}, nil
@@ -270,15 +296,21 @@ type fakeProxy struct {
 	eps     map[string][]string // "app/service" -> endpoints
 	ports   map[string]int
 	removed []string
+	taken   map[int]bool // ports another process holds
 }
 
 func newFakeProxy() *fakeProxy {
-	return &fakeProxy{eps: map[string][]string{}, ports: map[string]int{}}
+	return &fakeProxy{eps: map[string][]string{}, ports: map[string]int{}, taken: map[int]bool{}}
 }
 
 func (p *fakeProxy) Set(app, svc string, port int, endpoints []string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.taken[port] {
+		// What svcproxy returns when net.Listen finds the port in use.
+		err := &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
+		return fmt.Errorf("svcproxy: %s/%s: listen on port %d: %w", app, svc, port, err)
+	}
 	p.eps[app+"/"+svc] = endpoints
 	p.ports[app+"/"+svc] = port
 	return nil

@@ -111,6 +111,15 @@ func TestIntegrationLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Runs last: a test that fails half-way must not leave processes
+	// behind on a shared machine.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := local.StopAll(ctx, filepath.Join(dir, "runtime")); err != nil {
+			t.Errorf("stop leftovers: %v", err)
+		}
+	}()
 	defer rt.Close()
 	blobs, err := blob.New(filepath.Join(dir, "blobs"))
 	if err != nil {
@@ -156,23 +165,29 @@ func TestIntegrationLocal(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := time.Now()
-		app, err := db.GetApp(ctx, a.Name)
-		if errors.Is(err, store.ErrNotFound) {
-			if err := db.CreateApp(ctx, store.App{Name: a.Name, CreatedAt: now, UpdatedAt: now}); err != nil {
-				t.Fatal(err)
+		// One transaction, as the API does, so the running reconciler
+		// never makes it conflict.
+		var n int
+		err = db.InTx(ctx, func(tx store.Tx) error {
+			app, err := tx.GetApp(ctx, a.Name)
+			if errors.Is(err, store.ErrNotFound) {
+				app = store.App{Name: a.Name, CreatedAt: now, UpdatedAt: now}
+				if err := tx.CreateApp(ctx, app); err != nil {
+					return err
+				}
+			} else if err != nil {
+				return err
 			}
-			app, err = db.GetApp(ctx, a.Name)
-		}
+			n = app.LatestRelease + 1
+			if err := tx.CreateRelease(ctx, store.Release{App: a.Name, Number: n, Spec: data, SpecHash: "h", Cause: "apply",
+				State: api.ReleasePending, CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+			app.LatestRelease, app.TargetRelease = n, n
+			_, err = tx.UpdateApp(ctx, app)
+			return err
+		})
 		if err != nil {
-			t.Fatal(err)
-		}
-		n := app.LatestRelease + 1
-		if err := db.CreateRelease(ctx, store.Release{App: a.Name, Number: n, Spec: data, SpecHash: "h", Cause: "apply",
-			State: api.ReleasePending, CreatedAt: now, UpdatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
-		app.LatestRelease, app.TargetRelease = n, n
-		if _, err := db.UpdateApp(ctx, app); err != nil {
 			t.Fatal(err)
 		}
 		r.Notify(a.Name)
@@ -269,12 +284,16 @@ func TestIntegrationLocal(t *testing.T) {
 	}
 
 	// Delete: every process stops, the record goes.
-	a, err = db.GetApp(ctx, "shop")
+	err = db.InTx(ctx, func(tx store.Tx) error {
+		a, err := tx.GetApp(ctx, "shop")
+		if err != nil {
+			return err
+		}
+		a.Deleting = true
+		_, err = tx.UpdateApp(ctx, a)
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	a.Deleting = true
-	if _, err := db.UpdateApp(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	r.Notify("shop")

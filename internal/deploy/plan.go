@@ -38,6 +38,16 @@ func (p *plan) remove(w *runtime.WorkloadStatus) {
 	p.steps = append(p.steps, step{release: w.Release, service: w.Service, id: w.ID, del: true})
 }
 
+// touches reports whether the plan applies or deletes workload id.
+func (p *plan) touches(id string) bool {
+	for _, s := range p.steps {
+		if s.id == id {
+			return true
+		}
+	}
+	return false
+}
+
 // deleted reports whether the plan deletes workload id.
 func (p *plan) deleted(id string) bool {
 	for _, s := range p.steps {

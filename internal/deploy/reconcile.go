@@ -76,6 +76,9 @@ func (p *pass) run(ctx context.Context) (Result, error) {
 		} else {
 			err = p.prepare(ctx, target)
 		}
+		if errors.Is(err, errNoBuildSlot) {
+			return Result{RequeueAfter: p.r.opts.Requeue}, nil
+		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -127,17 +130,21 @@ func (p *pass) run(ctx context.Context) (Result, error) {
 	default:
 		pl = planExact(p.app.Name, eff, obs)
 	}
+	p.refreshEnv(&pl, obs)
 	// Traffic first: instances about to stop leave the rotation before the
 	// runtime stops them.
-	p.setProxy(eff, obs, pl)
-	errs := p.execute(ctx, pl)
+	moved, err := p.setProxy(ctx, eff, obs, pl)
+	if err != nil {
+		return Result{}, err
+	}
+	errs := p.execute(ctx, p.drain(pl, obs))
 
 	st := p.status(statusIn{target: target, eff: eff, serving: serving, obs: obs, pl: pl, rollout: rollout})
 	if err := p.writeStatus(ctx, st); err != nil {
 		return Result{}, err
 	}
 	var res Result
-	if rollout || len(pl.steps) > 0 {
+	if rollout || len(pl.steps) > 0 || moved {
 		res.RequeueAfter = p.r.opts.Requeue
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -185,20 +192,35 @@ func (p *pass) prepare(ctx context.Context, target *release) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	if err := p.writeStatus(ctx, p.buildingStatus(target)); err != nil {
+	giveBack, ok := p.r.takeBuildSlot()
+	if !ok {
+		msg := fmt.Sprintf("release %d waits for a build slot", target.number())
+		if err := p.writeStatus(ctx, p.buildingStatus(target, msg)); err != nil {
+			return err
+		}
+		return errNoBuildSlot
+	}
+	defer giveBack()
+	if err := p.writeStatus(ctx, p.buildingStatus(target, fmt.Sprintf("building release %d", target.number()))); err != nil {
 		return err
 	}
+	bctx, stopWatch := p.watchTarget(ctx, target.number())
+	defer stopWatch()
 	arts := make(map[string]api.Artifact, len(target.order))
 	for k, v := range target.rec.Artifacts {
 		arts[k] = v
 	}
 	for _, svc := range missing {
 		s := target.service(svc)
-		res, err := p.r.opts.Builder.Build(ctx, build.Request{
+		res, err := p.r.opts.Builder.Build(bctx, build.Request{
 			App: p.app.Name, Service: svc, Source: target.rec.Source,
 			Dir: s.Dir, Command: s.Build, Env: s.Env,
 		})
 		if err != nil {
+			if errors.Is(context.Cause(bctx), errTargetMoved) {
+				p.log.Info("build cancelled: the app no longer wants this release", "release", target.number(), "service", svc)
+				return errTargetMoved
+			}
 			if isCanceled(ctx, err) {
 				return err
 			}
@@ -213,7 +235,12 @@ func (p *pass) prepare(ctx context.Context, target *release) error {
 	if t := p.r.now(); t.After(p.now) {
 		target.rec.UpdatedAt = t
 	}
-	return p.updateReleases(ctx, target)
+	if err := p.updateReleases(ctx, target); err != nil {
+		return err
+	}
+	// What the pass read before the build may be stale by now: act on it
+	// only if nobody changed the app meanwhile.
+	return p.unchanged(ctx)
 }
 
 func buildMessage(svc string, err error) string {
@@ -229,11 +256,40 @@ func buildMessage(svc string, err error) string {
 }
 
 // supersedeAbandoned closes releases that were still pending or rolling out
-// when a newer one became the target.
+// when a newer one became the target. One whose rollout had in fact
+// finished (the newer apply came between the pass that stopped the last
+// old instance and the one that would have marked it deployed) is what
+// runs: it becomes the serving release, so a failure of the newer one
+// returns to it rather than to the release before it.
 func (p *pass) supersedeAbandoned(ctx context.Context) error {
-	var gone []*release
+	var abandoned []*release
 	for _, rel := range p.releases {
 		if rel.number() < p.app.TargetRelease && (rel.rec.State == api.ReleasePending || rel.rec.State == api.ReleaseProgressing) {
+			abandoned = append(abandoned, rel)
+		}
+	}
+	if len(abandoned) == 0 {
+		return nil
+	}
+	list, err := p.r.rt.List(ctx, p.app.Name)
+	if err != nil {
+		return fmt.Errorf("deploy: list workloads of %s: %w", p.app.Name, err)
+	}
+	obs := observe(list)
+	var finished *release
+	for _, rel := range abandoned {
+		if rel.err == nil && rel.rec.State == api.ReleaseProgressing && rolledOut(rel, obs) && rel.number() > finished.number() {
+			finished = rel
+		}
+	}
+	if finished != nil {
+		if err := p.markDeployed(ctx, finished); err != nil {
+			return err
+		}
+	}
+	var gone []*release
+	for _, rel := range abandoned {
+		if rel != finished {
 			rel.rec.State = api.ReleaseSuperseded
 			rel.rec.Reason = ReasonReplaced
 			rel.rec.Message = fmt.Sprintf("release %d was applied before this one finished rolling out", p.app.TargetRelease)
@@ -300,55 +356,6 @@ func (p *pass) updateReleases(ctx context.Context, rels ...*release) error {
 	for i, rel := range rels {
 		rel.rec.Version = versions[i]
 	}
-	return nil
-}
-
-// ensurePorts gives every service of rel a stable local port, once.
-func (p *pass) ensurePorts(ctx context.Context, rel *release) error {
-	var missing []string
-	for _, svc := range rel.serviceNames() {
-		if p.app.Ports[svc] == 0 {
-			missing = append(missing, svc)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	ports := make(map[string]int, len(p.app.Ports)+len(missing))
-	used := map[int]bool{}
-	for k, v := range p.app.Ports {
-		ports[k] = v
-		used[v] = true
-	}
-	for _, svc := range missing {
-		var port int
-		// FreePort may hand out the same port twice in a row (nothing holds
-		// it in between); two services must not share one.
-		for range 20 {
-			n, err := p.r.opts.AllocPort()
-			if err != nil {
-				return fmt.Errorf("deploy: allocate a port for %s/%s: %w", p.app.Name, svc, err)
-			}
-			if !used[n] {
-				port = n
-				break
-			}
-		}
-		if port == 0 {
-			return fmt.Errorf("deploy: allocate a port for %s/%s: no unused port found", p.app.Name, svc)
-		}
-		ports[svc] = port
-		used[port] = true
-	}
-	a := p.app
-	a.Ports = ports
-	a.UpdatedAt = p.now
-	v, err := p.r.store.UpdateApp(ctx, a)
-	if err != nil {
-		return fmt.Errorf("deploy: save ports of %s: %w", p.app.Name, err)
-	}
-	a.Version = v
-	p.app = a
 	return nil
 }
 

@@ -579,3 +579,36 @@ func serviceCondition(t *testing.T, st api.AppStatus, svc, typ string) api.Condi
 	t.Fatalf("service %s has no %s condition in %+v", svc, typ, st.Services)
 	return api.Condition{}
 }
+
+// TestFinishedRolloutReplacedIsServing: a newer apply that lands after the
+// last old instance stopped, but before the pass that would mark the
+// release deployed, leaves that release serving: it is what runs. A failure
+// of the newer release returns to it, not to the release before it (which
+// no longer runs, and would have to start from nothing).
+func TestFinishedRolloutReplacedIsServing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.apply(appSpec("shop", map[string]*spec.Service{"web": svc(1)}))
+	e.settle("shop")
+	v2 := appSpec("shop", map[string]*spec.Service{"web": svc(1)})
+	v2.Services["web"].Env = map[string]string{"V": "2"}
+	e.apply(v2)
+	wantCalls(t, "surge", e.pass("shop"), "apply shop-web-r2 x1")
+	e.rt.setReady("shop-web-r2", 1)
+	wantCalls(t, "old stops", e.pass("shop"), "delete shop-web-r1")
+
+	v3 := appSpec("shop", map[string]*spec.Service{"web": svc(1)})
+	v3.Services["web"].Env = map[string]string{"V": "3"}
+	e.apply(v3)
+	wantCalls(t, "release 3 starts", e.pass("shop"), "apply shop-web-r3 x1")
+	if got := e.states("shop"); !slices.Equal(got, []string{api.ReleaseSuperseded, api.ReleaseDeployed, api.ReleaseProgressing}) {
+		t.Fatalf("states %v", got)
+	}
+	if st := e.app("shop").Status; st.Serving != 2 {
+		t.Fatalf("serving %d, want 2", st.Serving)
+	}
+	e.rt.edit("shop-web-r3", func(i int, in *runtime.Instance) {
+		in.Restarts, in.LastExit = 5, &runtime.Exit{Code: 1}
+	})
+	wantCalls(t, "release 3 fails: release 2 keeps running", e.pass("shop"), "delete shop-web-r3")
+}

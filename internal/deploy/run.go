@@ -13,6 +13,7 @@ import (
 func (r *Reconciler) Notify(app string) {
 	if app != "" {
 		r.queue.add(app)
+		r.pokeBuild(app)
 	}
 }
 

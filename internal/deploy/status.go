@@ -102,12 +102,13 @@ func (p *pass) status(in statusIn) api.AppStatus {
 	return st
 }
 
-// buildingStatus is written before a (possibly long) build starts.
-func (p *pass) buildingStatus(target *release) api.AppStatus {
+// buildingStatus is written before a (possibly long) build starts, or
+// while it waits for a build slot.
+func (p *pass) buildingStatus(target *release, msg string) api.AppStatus {
 	st := p.app.Status
 	st.Release = target.number()
 	st.Phase = api.PhaseProgressing
-	st.Message = fmt.Sprintf("building release %d", target.number())
+	st.Message = msg
 	conds := []api.Condition{{
 		Type: api.ConditionProgressing, Status: "True", Reason: reasonBuilding,
 		Message: st.Message, LastTransitionTime: p.now,

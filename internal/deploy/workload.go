@@ -1,11 +1,14 @@
 package deploy
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"syscall"
 
 	"github.com/berthdev/berth/internal/runtime"
 	"github.com/berthdev/berth/internal/spec"
@@ -59,10 +62,11 @@ func (p *pass) workload(relNum int, svc string, replicas int) (runtime.Workload,
 
 // setProxy points each service's stable address at its ready instances, of
 // any release, except those of workloads being deleted, of failed releases,
-// and those the runtime is about to stop to scale a workload down.
-func (p *pass) setProxy(eff *release, obs observed, pl plan) {
+// and those the runtime is about to stop to scale a workload down. A
+// service whose port another process holds gets a new one (moved).
+func (p *pass) setProxy(ctx context.Context, eff *release, obs observed, pl plan) (moved bool, err error) {
 	if p.r.opts.Proxy == nil {
-		return
+		return false, nil
 	}
 	names := map[string]bool{}
 	for _, svc := range eff.serviceNames() {
@@ -105,10 +109,19 @@ func (p *pass) setProxy(eff *release, obs observed, pl plan) {
 			}
 		}
 		sort.Strings(eps)
-		if err := p.r.opts.Proxy.Set(p.app.Name, svc, port, eps); err != nil {
+		err := p.r.opts.Proxy.Set(p.app.Name, svc, port, eps)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			if err := p.movePort(ctx, svc, eps); err != nil {
+				return moved, err
+			}
+			moved = true
+			continue
+		}
+		if err != nil {
 			p.log.Warn("service address not set", "service", svc, "port", port, "err", err)
 		}
 	}
+	return moved, nil
 }
 
 func (p *pass) failed(relNum int) bool {

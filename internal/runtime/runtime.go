@@ -87,6 +87,11 @@ type WorkloadStatus struct {
 	Instances []Instance `json:"instances"`
 	// Limits says whether resource limits are enforced, and if not why.
 	Limits string `json:"limits,omitempty"`
+	// Env is the Workload.Env the workload was last applied with (what its
+	// instances run with, or are being replaced to run with), so a caller
+	// can tell when an address it handed out has changed. nil when the
+	// runtime does not report it.
+	Env map[string]string `json:"env,omitempty"`
 }
 
 // EventType says what happened to a workload.

@@ -10,6 +10,9 @@ var (
 	ErrInvalidWorkload = errors.New("local runtime: invalid workload")
 	// ErrClosed is returned by methods called after Close.
 	ErrClosed = errors.New("local runtime: closed")
+	// ErrInUse is returned by New when another runtime (another server)
+	// uses the folder.
+	ErrInUse = errors.New("local runtime: the folder is in use by another runtime")
 	// errLocked means another shim holds an instance's lock.
 	errLocked = errors.New("instance is supervised by another shim")
 )

@@ -22,6 +22,7 @@ const (
 	fileLock     = "lock"
 	fileShimLog  = "shim.log"
 	fileOutput   = "output.log"
+	fileDirLock  = "runtime.lock"
 )
 
 // layout knows where things live under the runtime's Dir.

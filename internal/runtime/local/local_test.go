@@ -3,6 +3,7 @@ package local
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -374,4 +375,89 @@ func maps2Equal(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// TestOneRuntimePerDir: a second runtime on a folder another one uses
+// (a second server on the same data dir) is refused: two would start and
+// stop each other's instances and take over each other's notify socket.
+func TestOneRuntimePerDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := newTestRuntime(t, dir)
+	b, err := New(context.Background(), testOptions(t, dir))
+	if err == nil {
+		b.Close()
+		t.Fatal("a second runtime opened the same folder")
+	}
+	if !errors.Is(err, ErrInUse) {
+		t.Fatalf("err = %v, want ErrInUse", err)
+	}
+	// Once the first one is closed, the folder is free again.
+	a.Close()
+	c, err := New(context.Background(), testOptions(t, dir))
+	if err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	defer c.Close()
+	// Closing the old one again leaves the new one alone.
+	a.Close()
+	if _, err := os.Stat(c.notifyPath); c.notifyPath != "" && err != nil {
+		t.Errorf("the new runtime's notify socket: %v", err)
+	}
+	if d, err := New(context.Background(), testOptions(t, dir)); !errors.Is(err, ErrInUse) {
+		if d != nil {
+			d.Close()
+		}
+		t.Errorf("with the new runtime open: err = %v, want ErrInUse", err)
+	}
+}
+
+// TestFailedStopIsRetried: a stop that fails (here the shim's state names
+// no live shim for a while, as when a just-started shim is slow to write
+// it) is tried again while the runtime runs, instead of leaving the
+// instance running unseen in the trash until the next server start.
+func TestFailedStopIsRetried(t *testing.T) {
+	t.Parallel()
+	rt := newTestRuntime(t, "")
+	w := suiteWorkload(t, "retry", runtimetest.Healthy)
+	if err := rt.Apply(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	in := waitReady(t, rt, w.ID, 1).Instances[0]
+	dir := rt.layout.instance(w.ID, 0)
+	good, err := readState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := good
+	bad.ShimStart++ // names a process that is not the shim
+	if err := writeJSONAtomic(filepath.Join(dir, fileState), bad); err != nil {
+		t.Fatal(err)
+	}
+	w.Replicas = 0
+	if err := rt.Apply(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	// The first stop gives up after waiting 2s for a valid state.
+	time.Sleep(2500 * time.Millisecond)
+	if !sameProcess(good.ShimPID, good.ShimStart) {
+		t.Fatal("the shim stopped although its state named no live shim")
+	}
+	entries, _ := os.ReadDir(rt.layout.trash())
+	if len(entries) != 1 {
+		t.Fatalf("trash holds %d entries, want the instance", len(entries))
+	}
+	trashed := filepath.Join(rt.layout.trash(), entries[0].Name())
+	if err := writeJSONAtomic(filepath.Join(trashed, fileState), good); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the retried stop", func() string {
+		if sameProcess(good.ShimPID, good.ShimStart) || sameProcess(in.PID, good.PIDStart) {
+			return "shim or instance still running"
+		}
+		if _, err := os.Stat(trashed); err == nil {
+			return "trash not emptied"
+		}
+		return ""
+	})
 }

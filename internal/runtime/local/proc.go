@@ -79,6 +79,25 @@ func lockInstance(dir string, wait time.Duration) (*os.File, error) {
 	}
 }
 
+// lockDir takes the runtime's own lock on its folder, held until Close: one
+// runtime per folder. The descriptor is close-on-exec, so shims never hold
+// it, and the kernel drops the lock when the server dies.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, fileDirLock), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("local runtime: %w", err)
+	}
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err == nil {
+		return f, nil
+	}
+	f.Close()
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("%w: %s (is another berth server running on the same data dir?)", ErrInUse, dir)
+	}
+	return nil, fmt.Errorf("local runtime: lock %s: %w", dir, err)
+}
+
 // shimAlive reports whether a shim holds the instance's lock. The kernel
 // drops the lock when the shim dies, however it dies, so unlike a PID this
 // cannot be fooled by reuse.

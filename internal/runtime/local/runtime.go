@@ -37,6 +37,13 @@ type Runtime struct {
 
 	node string // this machine's name, for Instance.Node
 
+	// dirLock is held for the runtime's life: one runtime per folder.
+	dirLock *os.File
+
+	// stopping holds the trash folders being stopped now (see emptyTrash).
+	stoppingMu sync.Mutex
+	stopping   map[string]bool
+
 	watch watchHub
 
 	// kick wakes the poll loop early: shims poke the notify socket after
@@ -68,12 +75,18 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		log:    opts.Logger.With("component", "runtime/local"),
 		layout: layout{root: opts.Dir},
 		starts: map[string]shimStart{},
+
+		stopping: map[string]bool{},
 	}
+	closeOnExecInherited()
 	r.node, _ = os.Hostname()
 	for _, d := range []string{r.layout.workloads(), r.layout.trash()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("local runtime: %w", err)
 		}
+	}
+	if r.dirLock, err = lockDir(opts.Dir); err != nil {
+		return nil, err
 	}
 	// The runtime outlives the ctx of the call that created it; Close ends it.
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -98,6 +111,12 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 // adopts them. Stops under way are left for the next New to finish.
 func (r *Runtime) Close() error {
 	r.lifeMu.Lock()
+	if r.isClosed {
+		// Once only: a second Close would remove the notify socket, and
+		// the folder lock may belong to a newer runtime by now.
+		r.lifeMu.Unlock()
+		return nil
+	}
 	r.isClosed = true
 	r.lifeMu.Unlock()
 	r.cancel()
@@ -106,6 +125,9 @@ func (r *Runtime) Close() error {
 		_ = os.Remove(r.notifyPath)
 	}
 	r.wg.Wait()
+	if r.dirLock != nil {
+		_ = r.dirLock.Close() // releases the folder
+	}
 	return nil
 }
 
@@ -127,16 +149,24 @@ func (r *Runtime) spawn(f func()) bool {
 	return true
 }
 
+// trashRetryPolls is how many polls apart the loop retries stops that
+// failed (5s at the default PollInterval).
+const trashRetryPolls = 20
+
 // loop heals dead shims and feeds watchers, every PollInterval and
 // whenever a shim says its state changed.
 func (r *Runtime) loop() {
 	t := time.NewTicker(r.opts.PollInterval)
 	defer t.Stop()
+	polls := 0
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
+			if polls++; polls%trashRetryPolls == 0 {
+				r.emptyTrash()
+			}
 		case <-r.kick:
 		}
 		r.heal(r.ctx)

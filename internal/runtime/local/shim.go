@@ -32,6 +32,7 @@ func ShimMain(args []string) int {
 	if err := fset.Parse(args); err != nil {
 		return 2
 	}
+	closeOnExecInherited()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("shim", os.Getpid())
 	if *dir == "" {
 		log.Error("--dir: required: the instance folder")

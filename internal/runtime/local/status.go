@@ -56,7 +56,7 @@ func (r *Runtime) List(ctx context.Context, app string) ([]runtime.WorkloadStatu
 func (r *Runtime) workloadStatus(w runtime.Workload) (runtime.WorkloadStatus, error) {
 	ws := runtime.WorkloadStatus{
 		ID: w.ID, App: w.App, Service: w.Service, Release: w.Release,
-		Replicas: w.Replicas, Instances: []runtime.Instance{},
+		Replicas: w.Replicas, Instances: []runtime.Instance{}, Env: w.Env,
 	}
 	indexes, err := r.layout.instanceIndexes(w.ID)
 	if err != nil {

@@ -35,9 +35,18 @@ func (r *Runtime) retire(id string, n int) {
 // again.
 func (r *Runtime) stopInBackground(dirs []string, remove string) <-chan error {
 	done := make(chan error, 1)
+	r.stoppingMu.Lock()
+	r.stopping[remove] = true
+	r.stoppingMu.Unlock()
+	unmark := func() {
+		r.stoppingMu.Lock()
+		delete(r.stopping, remove)
+		r.stoppingMu.Unlock()
+	}
 	started := r.spawn(func() {
 		var result error
 		defer func() { done <- result }()
+		defer unmark()
 		errc := make(chan error, len(dirs))
 		for _, d := range dirs {
 			go func() { errc <- stopInstance(r.ctx, d) }()
@@ -55,6 +64,7 @@ func (r *Runtime) stopInBackground(dirs []string, remove string) <-chan error {
 		}
 	})
 	if !started {
+		unmark()
 		done <- ErrClosed
 	}
 	return done
@@ -74,8 +84,13 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	src := r.layout.workload(id)
 	dst := filepath.Join(r.layout.trash(), id+"."+randomHex(4))
 	err := os.Rename(src, dst)
+	var stopped <-chan error
 	if err == nil {
 		r.forgetStarts(src)
+		r.log.Info("deleting workload", "workload", id)
+		// Under r.mu, so emptyTrash never sees dst before it is marked
+		// as being stopped.
+		stopped = r.stopInBackground(instanceDirsIn(dst), dst)
 	}
 	r.mu.Unlock()
 	if errors.Is(err, os.ErrNotExist) {
@@ -84,9 +99,8 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("local runtime: delete %s: %w", id, err)
 	}
-	r.log.Info("deleting workload", "workload", id)
 	select {
-	case err := <-r.stopInBackground(instanceDirsIn(dst), dst):
+	case err := <-stopped:
 		if err != nil {
 			return fmt.Errorf("local runtime: delete %s: %w", id, err)
 		}
@@ -113,15 +127,28 @@ func instanceDirsIn(dir string) []string {
 	return out
 }
 
-// emptyTrash finishes stops a previous server left unfinished.
+// emptyTrash finishes stops a previous server left unfinished, and stops
+// that failed in this one (a shim that had not yet recorded itself, say):
+// an instance left in the trash would run on unseen, holding its port and
+// its volumes, until the next server start. The poll loop calls it every
+// trashRetryPolls polls; folders being stopped now are left alone.
 func (r *Runtime) emptyTrash() {
+	// r.mu: Delete and retire move a folder to the trash and mark it
+	// as being stopped under it.
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	entries, err := os.ReadDir(r.layout.trash())
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
 		d := filepath.Join(r.layout.trash(), e.Name())
-		r.stopInBackground(instanceDirsIn(d), d)
+		r.stoppingMu.Lock()
+		busy := r.stopping[d]
+		r.stoppingMu.Unlock()
+		if !busy {
+			r.stopInBackground(instanceDirsIn(d), d)
+		}
 	}
 }
 
