@@ -12,7 +12,8 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/berth
 
 # All tests: vet, lint, unit and integration tests, the end-to-end tests
-# against the real binary, and a short fuzz of the spec parser.
+# against the real binary, and short fuzz runs of the parsers and the log
+# masker.
 test: build
 	$(GO) vet ./...
 	$(MAKE) lint
@@ -23,6 +24,8 @@ test: build
 # (60 s by default) stalled the short CI run at 0 execs/s.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 15s -fuzzminimizetime 200x ./internal/spec
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s -fuzzminimizetime 200x ./internal/pipeline
+	$(GO) test -run '^$$' -fuzz '^FuzzMask$$' -fuzztime 10s -fuzzminimizetime 200x ./internal/pipeline/mask
 
 lint:
 	@test -x $(TOOLS)/golangci-lint || GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
