@@ -78,7 +78,7 @@ func (c *bodyCopier) copyEOF(br *bufio.Reader) error {
 		if br.Buffered() == 0 {
 			c.flushIfWaiting(br)
 			if err := c.wait.fill(br); err != nil {
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					return nil
 				}
 				return err
@@ -200,7 +200,7 @@ func chunkSize(line []byte) (int64, error) {
 }
 
 func unexpected(err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return io.ErrUnexpectedEOF
 	}
 	return err

@@ -21,7 +21,7 @@ func validate(s Snapshot) error {
 		}
 		seen[r.ID] = true
 		if field, err := validateRoute(r); err != nil {
-			return fmt.Errorf("%w: route %q: %s: %s", ErrInvalidSnapshot, r.ID, field, err)
+			return fmt.Errorf("%w: route %q: %s: %w", ErrInvalidSnapshot, r.ID, field, err)
 		}
 	}
 	return nil
