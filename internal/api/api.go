@@ -137,6 +137,9 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/releases/{release}", handle: s.getRelease},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/diff", handle: s.diff},
 		{method: http.MethodPost, path: "/api/v1/apps/{app}/rollback", handle: s.rollback},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/rollout", handle: s.rollout},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/promote", handle: s.promote},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/abort", handle: s.abort},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/logs", handle: s.logs},
 		{method: http.MethodGet, path: "/api/v1/watch", handle: s.watch},
 	}

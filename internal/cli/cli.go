@@ -127,7 +127,8 @@ then deploy with "berth apply -f DIR".`,
 			root.AddCommand(c)
 		}
 	}
-	add("deploy", r.newApplyCmd(), r.newValidateCmd(), r.newRollbackCmd(), r.newDeleteCmd())
+	add("deploy", r.newApplyCmd(), r.newValidateCmd(), r.newRolloutCmd(), r.newPromoteCmd(), r.newAbortCmd(),
+		r.newRollbackCmd(), r.newDeleteCmd())
 	add("inspect", r.newAppsCmd(), r.newStatusCmd(), r.newReleasesCmd(), r.newDiffCmd(), r.newLogsCmd())
 	add("setup", r.newLoginCmd(), r.newContextCmd(), r.newVersionCmd())
 	for _, c := range r.Commands {

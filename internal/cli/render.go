@@ -51,6 +51,9 @@ func renderStatus(w io.Writer, a api.App, now time.Time) error {
 		release += fmt.Sprintf(" (latest %d)", a.LatestRelease)
 	}
 	row(tw, "Release:", release)
+	if st.Canary != nil {
+		row(tw, "Canary:", canaryLine(st.Canary, now))
+	}
 	row(tw, "Phase:", dash(st.Phase))
 	if st.Message != "" {
 		row(tw, "Message:", oneLine(st.Message))

@@ -43,6 +43,14 @@ func watchApp(ctx context.Context, c *client.Client, app string, since int64) (k
 // replaced, or timeout passes (all exit code 1). since is the change-log
 // revision to watch from (the apply's), so no history is replayed.
 func (r *runner) waitRelease(ctx context.Context, c *client.Client, app string, n int, since int64, timeout time.Duration) error {
+	return r.waitReleaseOr(ctx, c, app, n, since, timeout, true)
+}
+
+// waitReleaseOr is waitRelease; with canaryDone, a release that runs as a
+// canary, ready at its current step, ends the wait too (successfully):
+// what follows is the canary's steps' or a user's business. Promote waits
+// without it, for the deployed release.
+func (r *runner) waitReleaseOr(ctx context.Context, c *client.Client, app string, n int, since int64, timeout time.Duration, canaryDone bool) error {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -74,6 +82,11 @@ func (r *runner) waitRelease(ctx context.Context, c *client.Client, app string, 
 			return nil
 		case api.ReleaseFailed:
 			return rolloutFailed(a, rel)
+		}
+		if cs := a.Status.Canary; canaryDone && cs != nil && cs.Release == n && cs.Ready && !cs.Promoting {
+			fmt.Fprintf(r.Stdout, "app %s: release %d runs as a canary: %s\n", app, n, canaryLine(cs, r.Now()))
+			fmt.Fprintf(r.Stdout, "  move it with \"berth rollout %s --weight N\", finish with \"berth promote %s\" or \"berth abort %s\"\n", app, app, app)
+			return nil
 		}
 		if a.TargetRelease > n || rel.State == api.ReleaseSuperseded {
 			return failed(fmt.Errorf("release %d of %s was replaced by release %d before it was deployed; see \"berth status %s\"",
@@ -166,6 +179,12 @@ func (p *progress) show(a api.App, n int) {
 		}
 		p.lines[s.Name] = line
 		fmt.Fprintf(p.out, "  %-*s  %s\n", width, s.Name, line)
+	}
+	if cs := a.Status.Canary; cs != nil {
+		if line := canaryProgress(cs); p.lines["\x00canary"] != line {
+			p.lines["\x00canary"] = line
+			fmt.Fprintf(p.out, "  %s\n", line)
+		}
 	}
 	// The phase with its message when it changes ("Progressing: building
 	// release 3"), after the service lines it sums up; messages within a

@@ -103,6 +103,10 @@ func (p *pass) run(ctx context.Context) (Result, error) {
 			return Result{}, err
 		}
 	}
+	// A canary runs beside the serving release instead (canary.go).
+	if res, handled, err := p.canary(ctx, target, &serving, &eff, &rollout, obs); handled || err != nil {
+		return res, err
+	}
 	if rollout {
 		if reason, msg, failed := p.detectFailure(target, obs); failed {
 			p.log.Warn("release failed", "release", target.number(), "reason", reason, "message", msg)

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -228,6 +229,8 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		d.str(n, v, path)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		d.integer(n, v, path)
+	case reflect.Float32, reflect.Float64:
+		d.float(n, v, path)
 	case reflect.Bool:
 		d.boolean(n, v, path)
 	default:
@@ -264,6 +267,21 @@ func (d *decoder) integer(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.SetInt(i)
+}
+
+// float reads a number; an integer is a number too. NaN and infinities
+// are refused: no setting means them, and JSON cannot carry them.
+func (d *decoder) float(n *yaml.Node, v reflect.Value, path string) {
+	if isNull(n) {
+		return
+	}
+	var f float64
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&f) != nil ||
+		math.IsNaN(f) || math.IsInf(f, 0) {
+		d.typeErr(path, n, "a number")
+		return
+	}
+	v.SetFloat(f)
 }
 
 func (d *decoder) boolean(n *yaml.Node, v reflect.Value, path string) {

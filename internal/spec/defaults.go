@@ -1,6 +1,9 @@
 package spec
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Defaults, in one place so docs/spec.md, the schema and the code agree.
 const (
@@ -16,6 +19,16 @@ const (
 	DefaultMaxSurge         = 1
 	DefaultProgressDeadline = Duration(2 * time.Minute)
 	DefaultStopGracePeriod  = Duration(10 * time.Second)
+
+	// Route policies: the gateway's own defaults, written into the spec
+	// so that a release shows what its policies do.
+	DefaultRetryAttempts          = 2
+	DefaultBreakerWindow          = Duration(10 * time.Second)
+	DefaultBreakerMinRequests     = 20
+	DefaultBreakerErrorRatio      = 0.5 // only when no other trigger is set
+	DefaultBreakerLatencyQuantile = 0.99
+	DefaultBreakerOpenFor         = Duration(5 * time.Second)
+	DefaultRateLimitKey           = RateKeyIP
 )
 
 // SetDefaults fills every unset field that has a default. It only fills zero
@@ -28,9 +41,7 @@ func (a *App) SetDefaults() {
 		}
 	}
 	for i := range a.Routes {
-		if a.Routes[i].Path == "" {
-			a.Routes[i].Path = DefaultRoutePath
-		}
+		a.Routes[i].setDefaults()
 	}
 	if a.Strategy.Type == "" {
 		a.Strategy.Type = DefaultStrategy
@@ -86,4 +97,43 @@ func (s *Service) ReplicaCount() int {
 		return DefaultReplicas
 	}
 	return *s.Replicas
+}
+
+// setDefaults fills the route's path and the unset fields of the policies
+// it has. Route-level match and policy fields keep their zero value, which
+// means the gateway's default (see Route).
+func (r *Route) setDefaults() {
+	if r.Path == "" {
+		r.Path = DefaultRoutePath
+	}
+	if rt := r.Retries; rt != nil && rt.Attempts == 0 {
+		rt.Attempts = DefaultRetryAttempts
+	}
+	if cb := r.CircuitBreaker; cb != nil {
+		if cb.Window == 0 {
+			cb.Window = DefaultBreakerWindow
+		}
+		if cb.MinRequests == 0 {
+			cb.MinRequests = DefaultBreakerMinRequests
+		}
+		if cb.OpenFor == 0 {
+			cb.OpenFor = DefaultBreakerOpenFor
+		}
+		if cb.LatencyThreshold > 0 && cb.LatencyQuantile == 0 {
+			cb.LatencyQuantile = DefaultBreakerLatencyQuantile
+		}
+		// A breaker with no trigger would never open: `circuit_breaker: {}`
+		// means one with the default trigger.
+		if cb.ErrorRatio == 0 && cb.ConsecutiveFailures == 0 && cb.LatencyThreshold == 0 {
+			cb.ErrorRatio = DefaultBreakerErrorRatio
+		}
+	}
+	if rl := r.RateLimit; rl != nil {
+		if rl.Burst == 0 && rl.Rate > 0 && rl.Rate <= MaxRateLimit {
+			rl.Burst = max(1, int(math.Ceil(rl.Rate)))
+		}
+		if rl.Key == "" {
+			rl.Key = DefaultRateLimitKey
+		}
+	}
 }

@@ -348,15 +348,94 @@ func TestParseInvalid(t *testing.T) {
 			want: []want{{"routes[1]", `host "a.localhost" and path "/" are already routed by routes[0]`}},
 		},
 		{
-			desc: "canary strategy",
-			yaml: svc("    image: x\nstrategy: {type: canary}\n"),
-			want: []want{{"strategy.type", "canary is not supported yet"}},
+			desc: "canary steps out of range and out of order",
+			yaml: svc("    image: x\nstrategy:\n  type: canary\n  steps:\n    - {weight: 50, pause: 1m}\n    - {weight: 20}\n    - {weight: 100}\n    - {pause: -5s, weight: 60}\n    - {pause: 5m}\n"),
+			want: []want{
+				{"strategy.steps[1].weight", "20 must be greater than the weight of strategy.steps[0] (50)"},
+				{"strategy.steps[2].weight", "100 is out of range (1-99"},
+				{"strategy.steps[3].pause", "-5s must not be negative"},
+				{"strategy.steps[4].weight", "is required"},
+			},
+		},
+		{
+			desc: "canary step equal to the one before",
+			yaml: svc("    image: x\nstrategy: {type: canary, steps: [{weight: 10}, {weight: 10}]}\n"),
+			want: []want{{"strategy.steps[1].weight", "10 must be greater than the weight of strategy.steps[0] (10)"}},
+		},
+		{
+			desc: "canary step types",
+			yaml: svc("    image: x\nstrategy: {type: canary, steps: [{weight: ten, pause: 5}, 10]}\n"),
+			want: []want{
+				{"strategy.steps[0].weight", `expected an integer, got "ten"`},
+				{"strategy.steps[0].pause", `add a unit`},
+				{"strategy.steps[1]", "expected a mapping, got 10"},
+			},
+		},
+		{
+			desc: "steps without type canary",
+			yaml: svc("    image: x\nstrategy: {steps: [{weight: 10}]}\n"),
+			want: []want{{"strategy.steps", `steps are only used by type canary (type is "rolling")`}},
+		},
+		{
+			desc: "route match fields",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - host: a.localhost\n    service: web\n    path_type: regex\n    methods: [GET, \"PO ST\", get]\n    headers: {\"X Bad\": v, X-Ok: \"a\\nb\"}\n"),
+			want: []want{
+				{"routes[0].path_type", `expected prefix or exact, got "regex"`},
+				{"routes[0].methods[1]", `"PO ST" is not an HTTP method name`},
+				{"routes[0].methods[2]", `"get" is listed twice (also routes[0].methods[0])`},
+				{`routes[0].headers["X Bad"]`, `"X Bad" is not a header name`},
+				{"routes[0].headers.X-Ok", "control characters"},
+			},
+		},
+		{
+			desc: "route policies",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - host: a.localhost\n    service: web\n    timeout: -1s\n    lb: random\n    max_body: 10MB\n" +
+				"    retries: {attempts: 11, per_try_timeout: -1s, safe_methods: [\"P OST\"]}\n" +
+				"    circuit_breaker: {error_ratio: 1.5, consecutive_failures: -1, latency_quantile: 0.9, window: 1ms, min_requests: -2, open_for: -1s}\n" +
+				"    rate_limit: {rate: 0, burst: -1, key: cookie}\n"),
+			want: []want{
+				{"routes[0].timeout", "-1s must not be negative"},
+				{"routes[0].lb", `expected round_robin or least_request, got "random"`},
+				{"routes[0].max_body", `did you mean "10M" or "10Mi"?`},
+				{"routes[0].retries.attempts", "11 is out of range (1-10"},
+				{"routes[0].retries.per_try_timeout", "must not be negative"},
+				{"routes[0].retries.safe_methods[0]", "is not an HTTP method name"},
+				{"routes[0].circuit_breaker.error_ratio", "1.5 is not a ratio (0-1)"},
+				{"routes[0].circuit_breaker.consecutive_failures", "-1 must not be negative"},
+				{"routes[0].circuit_breaker.latency_quantile", "is set but latency_threshold is not"},
+				{"routes[0].circuit_breaker.window", "1ms is too short (at least 10ms)"},
+				{"routes[0].circuit_breaker.min_requests", "-2 must be at least 1"},
+				{"routes[0].circuit_breaker.open_for", "-1s must be greater than 0"},
+				{"routes[0].rate_limit.rate", "0 is out of range"},
+				{"routes[0].rate_limit.burst", "-1 must be at least 1"},
+				{"routes[0].rate_limit.key", `expected ip or header:<Name>, got "cookie"`},
+			},
+		},
+		{
+			desc: "route policy types",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - {host: a.localhost, service: web, sticky: yes please, circuit_breaker: {error_ratio: half}, rate_limit: {rate: .nan, key: \"header:\"}}\n"),
+			want: []want{
+				{"routes[0].sticky", `expected true or false, got "yes please"`},
+				{"routes[0].circuit_breaker.error_ratio", `expected a number, got "half"`},
+				{"routes[0].rate_limit.rate", "expected a number, got .nan"},
+				{"routes[0].rate_limit.key", `"header:": "" is not a header name`},
+			},
+		},
+		{
+			desc: "rate limit by jwt subject needs auth",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - {host: a.localhost, service: web, rate_limit: {rate: 5, key: jwt_sub}}\n"),
+			want: []want{{"routes[0].rate_limit.key", "jwt_sub needs an auth policy"}},
+		},
+		{
+			desc: "duplicate route with the same conditions",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - {host: a.localhost, service: web, methods: [GET, POST]}\n  - {host: a.localhost, service: web, methods: [post, get]}\n  - {host: a.localhost, service: web, methods: [PUT]}\n"),
+			want: []want{{"routes[1]", `already routed by routes[0] with the same path_type, methods and headers`}},
 		},
 		{
 			desc: "strategy ranges",
 			yaml: svc("    image: x\nstrategy: {type: blue-green, max_surge: 11, progress_deadline: -1m}\n"),
 			want: []want{
-				{"strategy.type", `expected recreate or rolling, got "blue-green"`},
+				{"strategy.type", `expected recreate, rolling or canary, got "blue-green"`},
 				{"strategy.max_surge", "11 is out of range (0-10)"},
 				{"strategy.progress_deadline", "-1m0s must be greater than 0"},
 			},

@@ -99,7 +99,7 @@ func TestParseDesignExample(t *testing.T) {
 		t.Errorf("routes = %+v", a.Routes)
 	}
 	want := Strategy{Type: StrategyRolling, MaxSurge: 1, ProgressDeadline: Duration(2 * time.Minute)}
-	if a.Strategy != want {
+	if !reflect.DeepEqual(a.Strategy, want) {
 		t.Errorf("strategy = %+v, want %+v", a.Strategy, want)
 	}
 	order, err := Order(a)
@@ -143,7 +143,7 @@ routes: [{host: d.localhost, service: s}]
 	if a.Routes[0].Path != "/" {
 		t.Errorf("route path = %q", a.Routes[0].Path)
 	}
-	if a.Strategy != (Strategy{Type: "rolling", MaxSurge: 1, ProgressDeadline: Duration(2 * time.Minute)}) {
+	if !reflect.DeepEqual(a.Strategy, Strategy{Type: "rolling", MaxSurge: 1, ProgressDeadline: Duration(2 * time.Minute)}) {
 		t.Errorf("strategy = %+v", a.Strategy)
 	}
 	// SetDefaults is idempotent.

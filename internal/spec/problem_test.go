@@ -27,7 +27,7 @@ services:
     depends_on: [api]
 routes:
   - {host: shop.localhost, service: nowhere}
-strategy: {type: canary}
+strategy: {type: blue-green}
 `
 	_, err := Parse([]byte(src))
 	var ve *ValidationError

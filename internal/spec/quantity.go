@@ -37,6 +37,15 @@ func (v Volume) SizeBytes() (int64, error) {
 	return parseBytes(v.Size, "size")
 }
 
+// MaxBodyBytes returns the route's request body limit in bytes, or 0 when
+// unset (the gateway's default).
+func (r Route) MaxBodyBytes() (int64, error) {
+	if r.MaxBody == "" {
+		return 0, nil
+	}
+	return parseBytes(r.MaxBody, "size")
+}
+
 func parseCPU(s string) (int64, error) {
 	bad := fmt.Errorf("%s is not a CPU quantity: expected cores like \"0.5\" or \"2\", or millicores like \"500m\"", quoteShort(s))
 	num, milli := strings.CutSuffix(s, "m")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 )
 
 // Schema returns a JSON Schema (draft 2020-12) for berth.yaml, generated from
@@ -105,6 +106,8 @@ func (g *schemaGen) schemaOf(t reflect.Type) map[string]any {
 		return map[string]any{"type": "string"}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
 	case reflect.Bool:
 		return map[string]any{"type": "boolean"}
 	}
@@ -195,18 +198,57 @@ var fieldDocs = map[string]fieldDoc{
 	"Volume.size": {Desc: "Requested size, a quantity like \"1Gi\" (clusters).",
 		Schema: map[string]any{"type": []any{"string", "number"}, "pattern": quantityPattern}},
 
-	"Route.host":    {Desc: "Hostname, or *.domain wildcard, the route matches.", Required: true},
-	"Route.path":    {Desc: "URL path prefix the route matches.", Default: DefaultRoutePath, Schema: map[string]any{"pattern": "^/"}},
-	"Route.service": {Desc: "Service that receives the requests.", Required: true, Schema: map[string]any{"pattern": labelPattern}},
-	"Route.port":    {Desc: "One of the service's (http) ports; default its first port.", Schema: map[string]any{"minimum": 1, "maximum": 65535}},
+	"Route.host":      {Desc: "Hostname, or *.domain wildcard, the route matches.", Required: true},
+	"Route.path":      {Desc: "URL path the route matches: a prefix, or the exact path with path_type exact.", Default: DefaultRoutePath, Schema: map[string]any{"pattern": "^/"}},
+	"Route.service":   {Desc: "Service that receives the requests.", Required: true, Schema: map[string]any{"pattern": labelPattern}},
+	"Route.port":      {Desc: "One of the service's (http) ports; default its first port.", Schema: map[string]any{"minimum": 1, "maximum": 65535}},
+	"Route.path_type": {Desc: "prefix (/api matches /api and /api/...) or exact.", Default: PathPrefix, Schema: map[string]any{"enum": []any{PathPrefix, PathExact}}},
+	"Route.methods": {Desc: "HTTP methods the route matches; any when unset.",
+		Schema: map[string]any{"uniqueItems": true, "items": map[string]any{"type": "string", "pattern": tokenPattern}}},
+	"Route.headers": {Desc: "Request headers that must all be present with exactly these values.",
+		Schema: map[string]any{"propertyNames": map[string]any{"pattern": tokenPattern}}},
+	"Route.sticky":          {Desc: "While a canary runs, keep each client on the release (stable or canary) it first got, by cookie."},
+	"Route.timeout":         {Desc: "Time a whole request may take, retries included; 0 or unset: 60s."},
+	"Route.retries":         {Desc: "Retry failed idempotent requests on another instance.", Nullable: true},
+	"Route.circuit_breaker": {Desc: "Answer 503 at once while the service fails or is slow, instead of piling requests onto it.", Nullable: true},
+	"Route.rate_limit":      {Desc: "Limit requests per client (token bucket)."},
+	"Route.lb":              {Desc: "How an instance is picked: round_robin, or least_request (fewest requests in flight of two random instances).", Default: LBRoundRobin, Schema: map[string]any{"enum": []any{LBRoundRobin, LBLeastRequest}}},
+	"Route.max_body": {Desc: "Largest request body, in bytes or with a suffix (\"10Mi\"); larger bodies get 413. Default 10Mi.",
+		Schema: map[string]any{"type": []any{"string", "number"}, "pattern": quantityPattern}},
 
-	"Strategy.type": {Desc: "recreate (stop all, then start) or rolling (replace instances a few at a time).",
-		Default: DefaultStrategy, Schema: map[string]any{"enum": []any{StrategyRecreate, StrategyRolling}}},
+	"Retries.attempts":        {Desc: "Tries in all, the first included.", Default: DefaultRetryAttempts, Schema: map[string]any{"minimum": 1, "maximum": MaxRetryAttempts}},
+	"Retries.per_try_timeout": {Desc: "Time one try may take to answer; unset: only the route's timeout."},
+	"Retries.safe_methods": {Desc: "Methods retried besides GET, HEAD, OPTIONS, PUT, DELETE and TRACE, e.g. [POST] for a service whose POSTs are idempotent.",
+		Schema: map[string]any{"uniqueItems": true, "items": map[string]any{"type": "string", "pattern": tokenPattern}}},
+
+	"CircuitBreaker.error_ratio":          {Desc: "Open when this share of requests in the window failed (5xx or no answer). Default 0.5 when no other trigger is set.", Schema: map[string]any{"minimum": 0, "maximum": 1}},
+	"CircuitBreaker.consecutive_failures": {Desc: "Open after this many failures in a row.", Schema: map[string]any{"minimum": 0}},
+	"CircuitBreaker.latency_quantile":     {Desc: "The latency quantile compared with latency_threshold.", Default: DefaultBreakerLatencyQuantile, Schema: map[string]any{"minimum": 0, "maximum": 1}},
+	"CircuitBreaker.latency_threshold":    {Desc: "Open when latency_quantile of the window's requests took longer than this."},
+	"CircuitBreaker.window":               {Desc: "The sliding window the ratios and quantiles are over.", Default: durationDefault(DefaultBreakerWindow)},
+	"CircuitBreaker.min_requests":         {Desc: "Requests in the window before error_ratio and latency count.", Default: DefaultBreakerMinRequests, Schema: map[string]any{"minimum": 1}},
+	"CircuitBreaker.open_for":             {Desc: "How long the circuit stays open before a probe request is let through.", Default: durationDefault(DefaultBreakerOpenFor)},
+
+	"RateLimit.rate":  {Desc: "Requests per second allowed per key (may be fractional: 0.5 is one every 2s).", Required: true, Schema: map[string]any{"exclusiveMinimum": 0, "maximum": MaxRateLimit}},
+	"RateLimit.burst": {Desc: "Requests allowed at once above the rate (the bucket's size). Default: the rate, at least 1.", Schema: map[string]any{"minimum": 1}},
+	"RateLimit.key": {Desc: "What a bucket belongs to: ip (the client's address) or header:<Name> (e.g. header:X-API-Key).",
+		Default: DefaultRateLimitKey, Schema: map[string]any{"pattern": "^(ip|header:" + strings.TrimPrefix(tokenPattern, "^") + ")"}},
+
+	"Strategy.type": {Desc: "recreate (stop all, then start), rolling (replace instances a few at a time) or canary (run the new release beside the serving one and move traffic to it by weight, in steps).",
+		Default: DefaultStrategy, Schema: map[string]any{"enum": []any{StrategyRecreate, StrategyRolling, StrategyCanary}}},
+	"Strategy.steps": {Desc: "Canary steps, in order: the canary's traffic weight and how long to hold it. After the last step's pause the release is promoted. No steps: the canary starts at weight 0 and is moved by hand (berth rollout --weight).",
+		Schema: map[string]any{"maxItems": MaxCanarySteps}},
+
+	"CanaryStep.weight": {Desc: "The canary's share of traffic in percent; greater than the step before.", Required: true, Schema: map[string]any{"minimum": 1, "maximum": 99}},
+	"CanaryStep.pause":  {Desc: "How long the step lasts (from when it starts) before the next one. Unset: until berth rollout --weight, promote or abort."},
 	"Strategy.max_surge": {Desc: "Extra instances a rolling update may start at once; 0 means the default.",
 		Default: DefaultMaxSurge, Schema: map[string]any{"minimum": 0, "maximum": MaxMaxSurge}},
 	"Strategy.progress_deadline": {Desc: "How long a release may take to become healthy before it is marked failed.",
 		Default: durationDefault(DefaultProgressDeadline)},
 }
+
+// tokenPattern is an RFC 9110 token: method and header names.
+const tokenPattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 
 const quantityPattern = `^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`
 
@@ -225,13 +267,17 @@ var typeDocs = map[string]map[string]any{
 			map[string]any{"required": []any{"exec"}},
 		},
 	},
-	"Port":      {"description": "A port the service listens on."},
-	"Source":    {"description": "Where pipelines fetch the app's code from."},
-	"HTTPCheck": {"description": "HTTP health check."},
-	"TCPCheck":  {"description": "TCP health check."},
-	"ExecCheck": {"description": "Command health check."},
-	"Resources": {"description": "Limits per instance, in Kubernetes quantity notation."},
-	"Volume":    {"description": "Persistent storage."},
-	"Route":     {"description": "Sends requests for host and path to a service's port."},
-	"Strategy":  {"description": "How a new release replaces the running one."},
+	"Port":           {"description": "A port the service listens on."},
+	"Source":         {"description": "Where pipelines fetch the app's code from."},
+	"HTTPCheck":      {"description": "HTTP health check."},
+	"TCPCheck":       {"description": "TCP health check."},
+	"ExecCheck":      {"description": "Command health check."},
+	"Resources":      {"description": "Limits per instance, in Kubernetes quantity notation."},
+	"Volume":         {"description": "Persistent storage."},
+	"Route":          {"description": "Sends requests for host and path to a service's port."},
+	"Strategy":       {"description": "How a new release replaces the running one."},
+	"CanaryStep":     {"description": "One traffic weight of a canary release."},
+	"Retries":        {"description": "Retries of failed idempotent requests."},
+	"CircuitBreaker": {"description": "Stops calling a failing service for a while."},
+	"RateLimit":      {"description": "A token bucket per client."},
 }

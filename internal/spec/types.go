@@ -95,30 +95,110 @@ type Volume struct {
 	Size string `json:"size,omitempty"`
 }
 
-// Route sends requests for Host and Path to a service's port.
+// Route sends requests for Host and Path to a service's port, with the
+// gateway's traffic policies.
+//
+// The match and policy fields after Port are not filled in by SetDefaults
+// (their zero value means the gateway's default): filling them would change
+// the canonical JSON, and so the hash, of every spec written before they
+// existed, and applying an unchanged berth.yaml would make a new release.
 type Route struct {
 	Host    string `json:"host"`
 	Path    string `json:"path,omitempty"` // prefix, default "/"
 	Service string `json:"service"`
 	Port    int    `json:"port,omitempty"` // 0: the service's first port
+	// PathType is PathPrefix (the default, also when empty) or PathExact.
+	PathType string `json:"path_type,omitempty"`
+	// Methods the route matches; empty matches any.
+	Methods []string `json:"methods,omitempty"`
+	// Headers that must all be present with exactly these values.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Sticky keeps a client on the release track (stable or canary) it
+	// first got while a canary runs, by cookie.
+	Sticky bool `json:"sticky,omitempty"`
+	// Timeout bounds a whole request, retries included; 0: the gateway's
+	// default (60s).
+	Timeout        Duration        `json:"timeout,omitempty"`
+	Retries        *Retries        `json:"retries,omitempty"`
+	CircuitBreaker *CircuitBreaker `json:"circuit_breaker,omitempty"`
+	RateLimit      *RateLimit      `json:"rate_limit,omitempty"`
+	// LB picks an instance: LBRoundRobin (default, also when empty) or
+	// LBLeastRequest.
+	LB string `json:"lb,omitempty"`
+	// MaxBody is the largest request body, a byte quantity ("10Mi");
+	// empty: the gateway's default (10 MiB).
+	MaxBody string `json:"max_body,omitempty"`
 }
+
+// Retries retries failed idempotent requests on another instance.
+type Retries struct {
+	// Attempts is the number of tries in all, the first included.
+	Attempts      int      `json:"attempts,omitempty"`
+	PerTryTimeout Duration `json:"per_try_timeout,omitempty"`
+	// SafeMethods may be retried besides the idempotent methods.
+	SafeMethods []string `json:"safe_methods,omitempty"`
+}
+
+// CircuitBreaker stops sending requests to a route's service for a while
+// when too many fail or are slow.
+type CircuitBreaker struct {
+	ErrorRatio          float64  `json:"error_ratio,omitempty"`
+	ConsecutiveFailures int      `json:"consecutive_failures,omitempty"`
+	LatencyQuantile     float64  `json:"latency_quantile,omitempty"`
+	LatencyThreshold    Duration `json:"latency_threshold,omitempty"`
+	Window              Duration `json:"window,omitempty"`
+	MinRequests         int      `json:"min_requests,omitempty"`
+	OpenFor             Duration `json:"open_for,omitempty"`
+}
+
+// RateLimit is a token bucket per client (or per header value).
+type RateLimit struct {
+	Rate  float64 `json:"rate"`            // requests per second
+	Burst int     `json:"burst,omitempty"` // bucket size
+	Key   string  `json:"key,omitempty"`   // ip (default) | header:<Name>
+}
+
+// Route path types and load-balancing algorithms.
+const (
+	PathPrefix     = "prefix"
+	PathExact      = "exact"
+	LBRoundRobin   = "round_robin"
+	LBLeastRequest = "least_request"
+	RateKeyIP      = "ip"
+	RateKeyHeader  = "header:"
+)
 
 // Strategy is how a new release replaces the running one.
 type Strategy struct {
-	Type string `json:"type,omitempty"` // recreate | rolling (default)
+	Type string `json:"type,omitempty"` // recreate | rolling (default) | canary
 	// MaxSurge is how many extra instances may run during a rolling update.
 	MaxSurge int `json:"max_surge,omitempty"`
 	// ProgressDeadline is how long a release may take to become healthy
-	// before it is marked failed.
+	// before it is marked failed (for a canary: how long each step's
+	// instances may take to become ready).
 	ProgressDeadline Duration `json:"progress_deadline,omitempty"`
+	// Steps are a canary's traffic weights, in order. Without steps a
+	// canary starts at weight 0 and is moved by hand.
+	Steps []CanaryStep `json:"steps,omitempty"`
+}
+
+// CanaryStep is one weight of a canary release.
+type CanaryStep struct {
+	// Weight is the canary's share of the traffic in percent (1-99).
+	Weight int `json:"weight"`
+	// Pause is how long the step lasts before the next one (after the last
+	// step: before the release is promoted). Unset, the step lasts until
+	// it is moved by hand (berth rollout --weight, promote or abort); a
+	// pointer, because an explicit 0s (go on at once) differs from unset.
+	Pause *Duration `json:"pause,omitempty"`
 }
 
 // Strategy types.
 const (
 	StrategyRecreate = "recreate"
 	StrategyRolling  = "rolling"
-	// StrategyCanary is reserved: the spec rejects it until canary releases
-	// are implemented, so that an app does not silently get a rolling update.
+	// StrategyCanary runs the new release beside the serving one and moves
+	// traffic to it by weight, in steps, until it is promoted.
 	StrategyCanary = "canary"
 )
 

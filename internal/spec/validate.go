@@ -380,9 +380,15 @@ func (v *validator) routes(a *App) {
 			v.add(join(p, "path"), "%s must be a plain URL path prefix (no spaces, '?' or '#')", quoteShort(r.Path))
 		}
 		v.routeTarget(a, p, r)
-		key := r.Host + "\x00" + r.Path
+		v.routeMatch(p, r)
+		v.routePolicy(p, r)
+		key := routeKey(r)
 		if j, dup := seen[key]; dup {
-			v.add(p, "host %s and path %s are already routed by %s", quoteShort(r.Host), quoteShort(r.Path), index("routes", j))
+			also := ""
+			if r.PathType != "" || len(r.Methods) > 0 || len(r.Headers) > 0 {
+				also = " with the same path_type, methods and headers"
+			}
+			v.add(p, "host %s and path %s are already routed by %s%s", quoteShort(r.Host), quoteShort(r.Path), index("routes", j), also)
 		} else {
 			seen[key] = i
 		}
@@ -422,12 +428,11 @@ func (v *validator) routeTarget(a *App, p string, r Route) {
 
 func (v *validator) strategy(s Strategy) {
 	switch s.Type {
-	case StrategyRecreate, StrategyRolling:
-	case StrategyCanary:
-		v.add("strategy.type", "canary is not supported yet; use rolling or recreate")
+	case StrategyRecreate, StrategyRolling, StrategyCanary:
 	default:
-		v.add("strategy.type", "expected recreate or rolling, got %s", quoteShort(s.Type))
+		v.add("strategy.type", "expected recreate, rolling or canary, got %s", quoteShort(s.Type))
 	}
+	v.canarySteps(s)
 	if s.MaxSurge < 0 || s.MaxSurge > MaxMaxSurge {
 		v.add("strategy.max_surge", "%d is out of range (0-%d)", s.MaxSurge, MaxMaxSurge)
 	}

@@ -25,11 +25,37 @@ type App struct {
 	Ports map[string]int
 	// Deleting marks an app whose workloads are being stopped; the
 	// reconciler removes the record when they are gone.
-	Deleting  bool
+	Deleting bool
+	// Canary is the canary release running beside the serving one, nil
+	// when there is none.
+	Canary    *Canary
 	Status    api.AppStatus
 	Version   int64 // optimistic concurrency: bumped by every update
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Canary is the desired state of a canary release: which release, at which
+// traffic weight, at which step of its strategy. The API writes it when a
+// user starts, moves, promotes or aborts a canary; the reconciler when a
+// step's pause is over.
+type Canary struct {
+	// Release is the canary release (the app's target release).
+	Release int
+	// Weight is the canary's share of traffic, in percent (0-100).
+	Weight int
+	// Step is the index of the current step of the release's
+	// strategy.steps (0 when it has none).
+	Step int
+	// StepStartedAt is when the current step (or the promotion) began;
+	// a step's pause counts from it.
+	StepStartedAt time.Time
+	// Manual means the canary is moved by hand only: its steps do not
+	// advance and it is not promoted on its own.
+	Manual bool
+	// Promote asks for the canary to be rolled to full replicas and made
+	// the serving release (the stable one is then stopped).
+	Promote bool
 }
 
 // Release is an immutable revision of an app's spec and source. Only State,

@@ -68,6 +68,59 @@ type RollbackRequest struct {
 	To int `json:"to,omitempty"` // 0: the release before the current one
 }
 
+// RolloutRequest starts a canary of the app's target release beside the
+// serving release (Canary: its traffic weight in percent), or moves the
+// running canary to another weight (Weight). Exactly one is set.
+type RolloutRequest struct {
+	Canary *int `json:"canary,omitempty"`
+	Weight *int `json:"weight,omitempty"`
+}
+
+// RolloutResponse says what a rollout, promote or abort call changed.
+type RolloutResponse struct {
+	App    string `json:"app"`
+	Action string `json:"action"` // canary | weight | promote | abort
+	// Release is the canary release, Stable the serving one beside it.
+	Release int `json:"release"`
+	Stable  int `json:"stable,omitempty"`
+	Weight  int `json:"weight"`
+	// Revision is the change log's revision right after the call, to
+	// watch the app from.
+	Revision int64 `json:"revision,omitempty"`
+}
+
+// Rollout actions, in RolloutResponse.Action and app.rollout events.
+const (
+	RolloutCanary  = "canary"
+	RolloutWeight  = "weight"
+	RolloutPromote = "promote"
+	RolloutAbort   = "abort"
+)
+
+// CanaryStatus is a running canary release, in AppStatus.
+type CanaryStatus struct {
+	// Release is the canary release; Stable the serving release beside it.
+	Release int `json:"release"`
+	Stable  int `json:"stable"`
+	// Weight is the canary's share of the traffic, in percent.
+	Weight int `json:"weight"`
+	// Step is the current step of the release's strategy, counting from
+	// 1, of Steps; 0 when the canary is moved by hand.
+	Step  int `json:"step"`
+	Steps int `json:"steps"`
+	// NextStepAt is when the next step (or the promotion, after the last
+	// step) is due, once the canary's instances are ready; unset while
+	// the step waits for a hand (berth rollout --weight, promote, abort).
+	NextStepAt time.Time `json:"next_step_at,omitzero"`
+	// Ready: every instance the canary runs at this weight (all of them,
+	// while promoting) is ready.
+	Ready bool `json:"ready"`
+	// Manual: the canary was started or moved by hand and only moves by
+	// hand. Promoting: it is being rolled to full replicas.
+	Manual    bool `json:"manual,omitempty"`
+	Promoting bool `json:"promoting,omitempty"`
+}
+
 // Condition states one aspect of an app or service (Kubernetes-style).
 type Condition struct {
 	Type               string    `json:"type"`   // Progressing | Available | Degraded | Failed
@@ -131,7 +184,9 @@ type AppStatus struct {
 	Message    string          `json:"message,omitempty"`
 	Conditions []Condition     `json:"conditions,omitempty"`
 	Services   []ServiceStatus `json:"services,omitempty"`
-	ObservedAt time.Time       `json:"observed_at,omitempty"`
+	// Canary is set while a canary release runs beside the serving one.
+	Canary     *CanaryStatus `json:"canary,omitempty"`
+	ObservedAt time.Time     `json:"observed_at,omitempty"`
 }
 
 // App phases.
@@ -162,6 +217,9 @@ const (
 	ReleaseFailed      = "failed"      // never became healthy; see Reason/Message
 	ReleaseSuperseded  = "superseded"  // was deployed, replaced by a newer one
 )
+
+// ReasonAborted is the Reason of a canary release ended by abort.
+const ReasonAborted = "Aborted"
 
 // Artifact is what a release resolved for one service: its build output
 // (local) or image digest (clusters).
@@ -200,7 +258,7 @@ type DiffResponse struct {
 // by one per change, so a follower resumes with ?since=<last revision>.
 type Event struct {
 	Revision int64           `json:"revision"`
-	Kind     string          `json:"kind"` // app.applied, app.status, app.deleted, release.updated
+	Kind     string          `json:"kind"` // app.applied, app.status, app.deleted, release.updated, app.rollout
 	App      string          `json:"app"`
 	Release  int             `json:"release,omitempty"`
 	Time     time.Time       `json:"time"`
@@ -213,6 +271,9 @@ const (
 	EventAppStatus      = "app.status"
 	EventAppDeleted     = "app.deleted"
 	EventReleaseUpdated = "release.updated"
+	// EventAppRollout records a canary started, moved, promoted or aborted
+	// by hand; Data is the RolloutResponse.
+	EventAppRollout = "app.rollout"
 )
 
 // Version is the server's build information.

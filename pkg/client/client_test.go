@@ -345,3 +345,32 @@ func TestWatchIdleReconnect(t *testing.T) {
 		t.Fatalf("Watch: %v, got %v", err, got)
 	}
 }
+
+// TestClientCanary drives rollout, promote and abort through the client;
+// the reconciler's part (marking release 1 deployed) is played by hand.
+func TestClientCanary(t *testing.T) {
+	t.Parallel()
+	c, _, _ := newServer(t, nil)
+	ctx := context.Background()
+	if _, err := c.Apply(ctx, api.ApplyRequest{Spec: specV1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Rollout(ctx, "shop", api.RolloutRequest{Canary: ptr(10)})
+	if statusOf(err) != http.StatusConflict {
+		t.Fatalf("canary with nothing serving: %v", err)
+	}
+	_, err = c.Rollout(ctx, "shop", api.RolloutRequest{})
+	if !IsInvalid(err) {
+		t.Fatalf("empty rollout: %v", err)
+	}
+	_, err = c.Promote(ctx, "nope")
+	if !IsNotFound(err) {
+		t.Fatalf("promote of an unknown app: %v", err)
+	}
+	_, err = c.Abort(ctx, "shop")
+	if statusOf(err) != http.StatusConflict {
+		t.Fatalf("abort without a canary: %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

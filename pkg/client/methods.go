@@ -107,6 +107,29 @@ func (c *Client) Rollback(ctx context.Context, app string, to int) (api.ApplyRes
 	return out, err
 }
 
+// Rollout starts a canary of the app's target release (req.Canary: its
+// traffic weight in percent) or moves the running canary (req.Weight).
+func (c *Client) Rollout(ctx context.Context, app string, req api.RolloutRequest) (api.RolloutResponse, error) {
+	var out api.RolloutResponse
+	err := c.do(ctx, http.MethodPost, appPath(app, "rollout"), nil, req, &out)
+	return out, err
+}
+
+// Promote makes the running canary the app's only release.
+func (c *Client) Promote(ctx context.Context, app string) (api.RolloutResponse, error) {
+	var out api.RolloutResponse
+	err := c.do(ctx, http.MethodPost, appPath(app, "promote"), nil, nil, &out)
+	return out, err
+}
+
+// Abort ends the running canary: all traffic goes back to the stable
+// release, and the canary release is marked failed (Aborted).
+func (c *Client) Abort(ctx context.Context, app string) (api.RolloutResponse, error) {
+	var out api.RolloutResponse
+	err := c.do(ctx, http.MethodPost, appPath(app, "abort"), nil, nil, &out)
+	return out, err
+}
+
 // LogOptions selects which output Logs streams.
 type LogOptions struct {
 	Service  string // "" for every service

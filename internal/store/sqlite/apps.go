@@ -9,7 +9,7 @@ import (
 	"github.com/berthdev/berth/internal/store"
 )
 
-const appColumns = `name, latest_release, target_release, ports, deleting, status, version, created_at, updated_at`
+const appColumns = `name, latest_release, target_release, ports, deleting, status, version, created_at, updated_at, canary`
 
 func (o ops) CreateApp(ctx context.Context, a store.App) error {
 	if a.Name == "" {
@@ -23,9 +23,13 @@ func (o ops) CreateApp(ctx context.Context, a store.App) error {
 	if err != nil {
 		return err
 	}
-	_, err = o.q.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	canary, err := encodeCanary(a.Canary)
+	if err != nil {
+		return err
+	}
+	_, err = o.q.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.Name, a.LatestRelease, a.TargetRelease, ports, a.Deleting, status, a.Version,
-		formatTime(a.CreatedAt), formatTime(a.UpdatedAt))
+		formatTime(a.CreatedAt), formatTime(a.UpdatedAt), canary)
 	if err != nil {
 		return mapErr(err, "create", fmt.Sprintf("app %q", a.Name), "")
 	}
@@ -73,15 +77,19 @@ func (o ops) UpdateApp(ctx context.Context, a store.App) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	canary, err := encodeCanary(a.Canary)
+	if err != nil {
+		return 0, err
+	}
 	// The version check and the bump are one statement, so two racing
 	// updates from the same version cannot both match, whatever the
 	// isolation level.
 	var version int64
 	err = o.q.QueryRowContext(ctx, `UPDATE apps
-SET latest_release = ?, target_release = ?, ports = ?, deleting = ?, status = ?, updated_at = ?, version = version + 1
+SET latest_release = ?, target_release = ?, ports = ?, deleting = ?, status = ?, canary = ?, updated_at = ?, version = version + 1
 WHERE name = ? AND version = ?
 RETURNING version`,
-		a.LatestRelease, a.TargetRelease, ports, a.Deleting, status, formatTime(a.UpdatedAt),
+		a.LatestRelease, a.TargetRelease, ports, a.Deleting, status, canary, formatTime(a.UpdatedAt),
 		a.Name, a.Version).Scan(&version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, o.whyNoApp(ctx, a.Name, a.Version)
@@ -127,12 +135,16 @@ func scanApp(s scanner) (store.App, error) {
 		a                    store.App
 		ports, status        string
 		createdAt, updatedAt string
+		canary               *string
 	)
 	if err := s.Scan(&a.Name, &a.LatestRelease, &a.TargetRelease, &ports, &a.Deleting, &status,
-		&a.Version, &createdAt, &updatedAt); err != nil {
+		&a.Version, &createdAt, &updatedAt, &canary); err != nil {
 		return store.App{}, err
 	}
 	var err error
+	if a.Canary, err = decodeCanary(canary); err != nil {
+		return store.App{}, err
+	}
 	if err = unmarshal("apps.ports", ports, &a.Ports); err != nil {
 		return store.App{}, err
 	}

@@ -67,6 +67,10 @@ CREATE TABLE tokens (
 	created_at TEXT NOT NULL
 ) STRICT;
 `},
+	{version: 2, name: "apps.canary", sql: `
+-- The canary release of an app as JSON (see canaryRow), NULL when none.
+ALTER TABLE apps ADD COLUMN canary TEXT;
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

@@ -72,6 +72,11 @@ func testToken(id string) store.Token {
 // map the same as a nil one (backends may not tell them apart).
 func normApp(a store.App) store.App {
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
+	if a.Canary != nil {
+		c := *a.Canary
+		c.StepStartedAt = c.StepStartedAt.UTC()
+		a.Canary = &c
+	}
 	if len(a.Ports) == 0 {
 		a.Ports = nil
 	} else {
@@ -97,6 +102,9 @@ func checkApp(t *testing.T, what string, got, want store.App) {
 	t.Helper()
 	checkUTC(t, what+": CreatedAt", got.CreatedAt)
 	checkUTC(t, what+": UpdatedAt", got.UpdatedAt)
+	if got.Canary != nil {
+		checkUTC(t, what+": Canary.StepStartedAt", got.Canary.StepStartedAt)
+	}
 	if g, w := normApp(got), normApp(want); !reflect.DeepEqual(g, w) {
 		t.Errorf("%s:\n got %+v\nwant %+v", what, g, w)
 	}

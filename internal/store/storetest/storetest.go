@@ -21,6 +21,7 @@ type test struct {
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	var tests []test
 	tests = append(tests, appTests...)
+	tests = append(tests, canaryTests...)
 	tests = append(tests, releaseTests...)
 	tests = append(tests, eventTests...)
 	tests = append(tests, tokenTests...)
