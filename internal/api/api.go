@@ -142,6 +142,7 @@ func (s *server) routes() []route {
 		{method: http.MethodPost, path: "/api/v1/apps/{app}/abort", handle: s.abort},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/logs", handle: s.logs},
 		{method: http.MethodGet, path: "/api/v1/watch", handle: s.watch},
+		{method: http.MethodGet, path: "/api/v1/gateway/snapshot", handle: s.gatewaySnapshot},
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package cli implements the berth command line client: every command
 // except `server` and `shim`, which cmd/berth adds because they pull in the
-// whole server. It talks to the server only through pkg/client.
+// whole server. It talks to the server only through pkg/client (`berth
+// gateway` too: internal/gatewayd follows the server with it).
 package cli
 
 import (
@@ -130,7 +131,7 @@ then deploy with "berth apply -f DIR".`,
 	add("deploy", r.newApplyCmd(), r.newValidateCmd(), r.newRolloutCmd(), r.newPromoteCmd(), r.newAbortCmd(),
 		r.newRollbackCmd(), r.newDeleteCmd())
 	add("inspect", r.newAppsCmd(), r.newStatusCmd(), r.newReleasesCmd(), r.newDiffCmd(), r.newLogsCmd())
-	add("setup", r.newLoginCmd(), r.newContextCmd(), r.newVersionCmd())
+	add("setup", r.newLoginCmd(), r.newContextCmd(), r.newVersionCmd(), r.newGatewayCmd())
 	for _, c := range r.Commands {
 		r.wrapRunE(c)
 		if !c.Hidden {

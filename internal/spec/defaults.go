@@ -29,6 +29,7 @@ const (
 	DefaultBreakerLatencyQuantile = 0.99
 	DefaultBreakerOpenFor         = Duration(5 * time.Second)
 	DefaultRateLimitKey           = RateKeyIP
+	DefaultAPIKeyHeader           = "X-API-Key"
 )
 
 // SetDefaults fills every unset field that has a default. It only fills zero
@@ -135,5 +136,8 @@ func (r *Route) setDefaults() {
 		if rl.Key == "" {
 			rl.Key = DefaultRateLimitKey
 		}
+	}
+	if a := r.Auth; a != nil && a.APIKeys != nil && a.APIKeys.Header == "" {
+		a.APIKeys.Header = DefaultAPIKeyHeader
 	}
 }

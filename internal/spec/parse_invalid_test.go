@@ -408,7 +408,7 @@ func TestParseInvalid(t *testing.T) {
 				{"routes[0].circuit_breaker.open_for", "-1s must be greater than 0"},
 				{"routes[0].rate_limit.rate", "0 is out of range"},
 				{"routes[0].rate_limit.burst", "-1 must be at least 1"},
-				{"routes[0].rate_limit.key", `expected ip or header:<Name>, got "cookie"`},
+				{"routes[0].rate_limit.key", `expected ip, header:<Name> or jwt_sub, got "cookie"`},
 			},
 		},
 		{
@@ -425,6 +425,58 @@ func TestParseInvalid(t *testing.T) {
 			desc: "rate limit by jwt subject needs auth",
 			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - {host: a.localhost, service: web, rate_limit: {rate: 5, key: jwt_sub}}\n"),
 			want: []want{{"routes[0].rate_limit.key", "jwt_sub needs an auth policy"}},
+		},
+		{
+			desc: "auth with neither jwt nor api_keys",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - {host: a.localhost, service: web, auth: {}}\n"),
+			want: []want{{"routes[0].auth", "set jwt or api_keys (or both)"}},
+		},
+		{
+			desc: "auth jwt fields",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n" +
+				"  - {host: a.localhost, service: web, auth: {jwt: {issuer: \"http://idp.example.com\", jwks_url: \"https://idp.example.com/keys?x=1\"}}}\n" +
+				"  - {host: b.localhost, service: web, auth: {jwt: {audiences: [shop, \" \"]}}}\n" +
+				"  - {host: c.localhost, service: web, auth: {jwt: {issuer: \"ftp://idp\", audiences: [shop]}}}\n"),
+			want: []want{
+				{"routes[0].auth.jwt.issuer", `"http://idp.example.com" must use https (plain http only for a loopback host)`},
+				{"routes[0].auth.jwt.jwks_url", "is not an absolute URL without user, query or fragment"},
+				{"routes[0].auth.jwt.audiences", "at least one audience is required"},
+				{"routes[1].auth.jwt.issuer", "is required (an https URL)"},
+				{"routes[1].auth.jwt.audiences[1]", "must not be empty"},
+				{"routes[2].auth.jwt.issuer", `"ftp://idp" must be an https URL`},
+			},
+		},
+		{
+			desc: "auth api_keys: a plain key instead of its digest is not echoed",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - host: a.localhost\n    service: web\n    auth:\n      api_keys:\n        header: Authorization\n        keys:\n" +
+				"          s3cret-plain-key: alice\n" +
+				"          " + strings.Repeat("ab", 32) + ": \" \"\n" +
+				"          " + strings.Repeat("AB", 32) + ": bob\n" +
+				"          " + strings.Repeat("0f", 32) + ": \"eve\\nX-Admin: 1\"\n"),
+			want: []want{
+				{"routes[0].auth.api_keys.header", "must not be Authorization"},
+				{"routes[0].auth.api_keys.keys", "an entry of 16 characters is not a SHA-256 digest"},
+				{"routes[0].auth.api_keys.keys", "a digest is listed twice"},
+				{"routes[0].auth.api_keys.keys." + strings.Repeat("ab", 32), "the subject must not be empty"},
+				{"routes[0].auth.api_keys.keys." + strings.Repeat("0f", 32), "must not contain control characters"},
+			},
+		},
+		{
+			desc: "auth api_keys without keys, on a reserved header",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - {host: a.localhost, service: web, auth: {api_keys: {header: X-Berth-Subject}}}\n"),
+			want: []want{
+				{"routes[0].auth.api_keys.header", `"X-Berth-Subject" is reserved for the gateway`},
+				{"routes[0].auth.api_keys.keys", "at least one key is required"},
+			},
+		},
+		{
+			desc: "auth of the wrong types",
+			yaml: svc("    image: x\n    ports: [80]\nroutes:\n  - {host: a.localhost, service: web, auth: {jwt: yes, api_keys: {keys: [a]}, oidc: {}}}\n"),
+			want: []want{
+				{"routes[0].auth.jwt", "expected a mapping"},
+				{"routes[0].auth.api_keys.keys", "expected a mapping"},
+				{"routes[0].auth.oidc", "unknown field"},
+			},
 		},
 		{
 			desc: "duplicate route with the same conditions",

@@ -231,8 +231,21 @@ var fieldDocs = map[string]fieldDoc{
 
 	"RateLimit.rate":  {Desc: "Requests per second allowed per key (may be fractional: 0.5 is one every 2s).", Required: true, Schema: map[string]any{"exclusiveMinimum": 0, "maximum": MaxRateLimit}},
 	"RateLimit.burst": {Desc: "Requests allowed at once above the rate (the bucket's size). Default: the rate, at least 1.", Schema: map[string]any{"minimum": 1}},
-	"RateLimit.key": {Desc: "What a bucket belongs to: ip (the client's address) or header:<Name> (e.g. header:X-API-Key).",
-		Default: DefaultRateLimitKey, Schema: map[string]any{"pattern": "^(ip|header:" + strings.TrimPrefix(tokenPattern, "^") + ")"}},
+	"RateLimit.key": {Desc: "What a bucket belongs to: ip (the client's address), header:<Name> (e.g. header:X-API-Key) or jwt_sub (the subject auth verified; needs auth on the route).",
+		Default: DefaultRateLimitKey, Schema: map[string]any{"pattern": "^(ip|jwt_sub|header:" + strings.TrimPrefix(tokenPattern, "^") + ")"}},
+
+	"Route.auth":         {Desc: "Authenticate every request at the gateway, with a bearer JWT or an API key; the service gets the verified subject in X-Berth-Subject (client-sent copies are removed). Refused requests get 401."},
+	"RouteAuth.jwt":      {Desc: "Accept bearer JWTs (RS256 or ES256) of an OpenID issuer."},
+	"RouteAuth.api_keys": {Desc: "Accept one of these API keys, sent in a header."},
+	"JWTAuth.issuer": {Desc: "The tokens' issuer (iss), where discovery finds the keys: an https URL (plain http only for a loopback host).", Required: true,
+		Schema: map[string]any{"pattern": "^https?://"}},
+	"JWTAuth.jwks_url": {Desc: "Where the issuer's keys are; default: from the issuer's discovery document.", Schema: map[string]any{"pattern": "^https?://"}},
+	"JWTAuth.audiences": {Desc: "Audiences (aud) accepted: the client IDs tokens are minted for.", Required: true,
+		Schema: map[string]any{"minItems": 1, "items": map[string]any{"type": "string", "minLength": 1}}},
+	"APIKeyAuth.header": {Desc: "Header that carries the key.", Default: DefaultAPIKeyHeader, Schema: map[string]any{"pattern": tokenPattern}},
+	"APIKeyAuth.keys": {Desc: "The SHA-256 digest of each key (64 hex characters; never the key itself) mapped to the subject the service is told.", Required: true,
+		Schema: map[string]any{"minProperties": 1, "propertyNames": map[string]any{"pattern": "^[0-9a-fA-F]{64}$"},
+			"additionalProperties": map[string]any{"type": "string", "minLength": 1, "maxLength": maxSubjectLen}}},
 
 	"Strategy.type": {Desc: "recreate (stop all, then start), rolling (replace instances a few at a time) or canary (run the new release beside the serving one and move traffic to it by weight, in steps).",
 		Default: DefaultStrategy, Schema: map[string]any{"enum": []any{StrategyRecreate, StrategyRolling, StrategyCanary}}},
@@ -280,4 +293,10 @@ var typeDocs = map[string]map[string]any{
 	"Retries":        {"description": "Retries of failed idempotent requests."},
 	"CircuitBreaker": {"description": "Stops calling a failing service for a while."},
 	"RateLimit":      {"description": "A token bucket per client."},
+	"RouteAuth": {
+		"description": "Edge authentication: jwt, api_keys, or both (either is accepted).",
+		"anyOf":       []any{map[string]any{"required": []any{"jwt"}}, map[string]any{"required": []any{"api_keys"}}},
+	},
+	"JWTAuth":    {"description": "Bearer JWTs of an OpenID issuer."},
+	"APIKeyAuth": {"description": "API keys, stored as their SHA-256 digests."},
 }

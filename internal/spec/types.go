@@ -128,6 +128,40 @@ type Route struct {
 	// MaxBody is the largest request body, a byte quantity ("10Mi");
 	// empty: the gateway's default (10 MiB).
 	MaxBody string `json:"max_body,omitempty"`
+	// Auth makes the gateway authenticate every request of the route; the
+	// service gets the verified identity in X-Berth-Subject. nil: none
+	// (and, being last and omitted, the canonical JSON of routes without
+	// it is what it was before the field existed).
+	Auth *RouteAuth `json:"auth,omitempty"`
+}
+
+// RouteAuth accepts a request that carries a valid bearer JWT of JWT's
+// issuer or one of APIKeys' keys (either, when both are set).
+type RouteAuth struct {
+	JWT     *JWTAuth    `json:"jwt,omitempty"`
+	APIKeys *APIKeyAuth `json:"api_keys,omitempty"`
+}
+
+// JWTAuth validates bearer JWTs against an OpenID issuer's keys.
+type JWTAuth struct {
+	// Issuer is the tokens' iss and where discovery finds the keys: an
+	// https URL (plain http only for a loopback host).
+	Issuer string `json:"issuer"`
+	// JWKSURL is where the keys are; empty: from the issuer's discovery
+	// document.
+	JWKSURL string `json:"jwks_url,omitempty"`
+	// Audiences are the aud values accepted (at least one).
+	Audiences []string `json:"audiences,omitempty"`
+}
+
+// APIKeyAuth accepts requests carrying one of the keys in a header. The
+// spec holds only each key's SHA-256 digest, never the key.
+type APIKeyAuth struct {
+	// Header carries the key (default X-API-Key).
+	Header string `json:"header,omitempty"`
+	// Keys maps the SHA-256 of each key (64 hex characters) to the
+	// subject the service is told.
+	Keys map[string]string `json:"keys,omitempty"`
 }
 
 // Retries retries failed idempotent requests on another instance.
@@ -166,6 +200,8 @@ const (
 	LBLeastRequest = "least_request"
 	RateKeyIP      = "ip"
 	RateKeyHeader  = "header:"
+	// RateKeySubject keys buckets by the verified subject; needs auth.
+	RateKeySubject = "jwt_sub"
 )
 
 // Strategy is how a new release replaces the running one.

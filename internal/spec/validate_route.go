@@ -100,7 +100,10 @@ func (v *validator) routePolicy(p string, r Route) {
 		v.breaker(join(p, "circuit_breaker"), cb)
 	}
 	if rl := r.RateLimit; rl != nil {
-		v.rateLimit(join(p, "rate_limit"), rl)
+		v.rateLimit(join(p, "rate_limit"), rl, r.Auth != nil)
+	}
+	if r.Auth != nil {
+		v.auth(join(p, "auth"), r.Auth)
 	}
 }
 
@@ -131,7 +134,7 @@ func (v *validator) breaker(p string, cb *CircuitBreaker) {
 	}
 }
 
-func (v *validator) rateLimit(p string, rl *RateLimit) {
+func (v *validator) rateLimit(p string, rl *RateLimit, hasAuth bool) {
 	if !(rl.Rate > 0 && rl.Rate <= MaxRateLimit) { // NaN fails too
 		v.add(join(p, "rate"), "%g is out of range: requests per second, greater than 0 and at most %g", rl.Rate, float64(MaxRateLimit))
 	}
@@ -145,10 +148,12 @@ func (v *validator) rateLimit(p string, rl *RateLimit) {
 		if name := strings.TrimPrefix(k, RateKeyHeader); !isToken(name) || len(name) > 256 {
 			v.add(join(p, "key"), "%s: %s is not a header name", quoteShort(k), quoteShort(name))
 		}
-	case k == "jwt_sub":
-		v.add(join(p, "key"), "jwt_sub needs an auth policy, which routes cannot declare yet; use ip or header:<Name>")
+	case k == RateKeySubject:
+		if !hasAuth {
+			v.add(join(p, "key"), "jwt_sub needs an auth policy on the route (auth: {jwt: ...} or {api_keys: ...}); or use ip or header:<Name>")
+		}
 	default:
-		v.add(join(p, "key"), "expected ip or header:<Name>, got %s", quoteShort(k))
+		v.add(join(p, "key"), "expected ip, header:<Name> or jwt_sub, got %s", quoteShort(k))
 	}
 }
 

@@ -26,6 +26,8 @@ type Client struct {
 	watchIdle time.Duration
 	// retryMin and retryMax bound Watch's wait between reconnects.
 	retryMin, retryMax time.Duration
+	// watchState, when set, is told when a watch stream opens and drops.
+	watchState func(err error)
 }
 
 // Option configures a Client.
@@ -44,6 +46,14 @@ func WithHTTPClient(hc *http.Client) Option {
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option {
 	return func(c *Client) { c.userAgent = ua }
+}
+
+// WithWatchState calls fn each time a Watch stream opens (err nil) and each
+// time one drops or cannot be opened (err says why), before Watch waits to
+// reconnect; a follower can log that it lost the server, and when it got
+// it back. fn runs on Watch's goroutine and must not block.
+func WithWatchState(fn func(err error)) Option {
+	return func(c *Client) { c.watchState = fn }
 }
 
 // New returns a client of the server at baseURL ("http://localhost:7700";

@@ -165,3 +165,12 @@ func (c *Client) Logs(ctx context.Context, app string, opts LogOptions) (io.Read
 	}
 	return resp.Body, nil
 }
+
+// GatewaySnapshot returns the routing table the control plane's gateway
+// serves, for a standalone gateway: load it, then follow Watch from its
+// Revision and fetch it again after events.
+func (c *Client) GatewaySnapshot(ctx context.Context) (api.GatewaySnapshot, error) {
+	var out api.GatewaySnapshot
+	err := c.do(ctx, http.MethodGet, "/api/v1/gateway/snapshot", nil, nil, &out)
+	return out, err
+}

@@ -38,6 +38,9 @@ func (c *Client) Watch(ctx context.Context, since int64, fn func(api.Event) erro
 		if errors.As(err, &fnErr) {
 			return fnErr.err
 		}
+		if c.watchState != nil {
+			c.watchState(err)
+		}
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && apiErr.Status < 500 {
 			return err
@@ -83,6 +86,9 @@ func (c *Client) watchOnce(ctx context.Context, since int64, fn func(api.Event) 
 		return false, err
 	}
 	defer resp.Body.Close()
+	if c.watchState != nil {
+		c.watchState(nil)
+	}
 	// The server sends a heartbeat every 15s; silence for longer means the
 	// connection died without a FIN (a sleeping laptop, a dropped NAT entry).
 	idle := time.AfterFunc(c.watchIdle, cancel)

@@ -1,4 +1,4 @@
-package server
+package routefeed
 
 import (
 	"encoding/json"
@@ -89,17 +89,20 @@ func TestRouteFeed(t *testing.T) {
 	if err := db.CreateRelease(ctx, store.Release{App: "shop", Number: 1, Spec: specJSON, State: api.ReleaseDeployed, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
+	rev, err := db.AppendEvent(ctx, store.Event{Kind: api.EventAppStatus, App: "shop", Time: now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	gw := gateway.New(gateway.Options{Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry()})
 	t.Cleanup(func() { _ = gw.Close() })
-	feed := &routeFeed{st: db, gw: gw, log: slog.New(slog.DiscardHandler)}
-	snap, err := feed.compile(ctx, 7)
+	snap, err := Compile(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []gateway.Route{{ID: "shop/0", App: "shop", Service: "web", Host: "shop.localhost", Path: "/",
 		Tracks: []gateway.Track{{Name: gateway.TrackStable, Release: 1, Weight: 100,
 			Endpoints: []gateway.Endpoint{{Addr: instance.Listener.Addr().String(), Instance: "web-1", Release: 1}}}}}}
-	if snap.Revision != 7 || !reflect.DeepEqual(snap.Routes, want) {
+	if snap.Revision != rev || rev == 0 || !reflect.DeepEqual(snap.Routes, want) {
 		t.Fatalf("snapshot %+v", snap)
 	}
 	if err := gw.Load(snap); err != nil {

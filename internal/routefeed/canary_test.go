@@ -1,4 +1,4 @@
-package server
+package routefeed
 
 import (
 	"context"
@@ -69,8 +69,7 @@ func TestRouteFeedCanary(t *testing.T) {
 	}
 	gw := gateway.New(gateway.Options{Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry()})
 	t.Cleanup(func() { _ = gw.Close() })
-	feed := &routeFeed{st: db, gw: gw, log: slog.New(slog.DiscardHandler)}
-	snap, err := feed.compile(ctx, 3)
+	snap, err := Compile(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +142,7 @@ func TestRouteFeedCanary(t *testing.T) {
 	if _, err := db.UpdateRelease(ctx, rel); err != nil {
 		t.Fatal(err)
 	}
-	snap, err = feed.compile(ctx, 4)
+	snap, err = Compile(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,8 +185,7 @@ func TestRouteFeedCanaryRecordIgnored(t *testing.T) {
 			}
 		}
 	}
-	feed := &routeFeed{st: db, log: slog.New(slog.DiscardHandler)}
-	snap, err := feed.compile(ctx, 1)
+	snap, err := Compile(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
