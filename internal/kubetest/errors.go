@@ -1,0 +1,12 @@
+package kubetest
+
+import "errors"
+
+// Sentinel errors, checked with errors.Is.
+var (
+	// ErrBinariesMissing means the control-plane binaries are not built (or
+	// were built for another version); `make kube-testenv` builds them.
+	ErrBinariesMissing = errors.New("kubetest: control-plane binaries missing")
+	// ErrNotReady means the cluster did not become ready in time.
+	ErrNotReady = errors.New("kubetest: cluster not ready")
+)

@@ -1,0 +1,61 @@
+package kubetest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// waitReady waits until the API server is ready, exactly nodes nodes are
+// Ready, and the default namespace has its default service account: without
+// it the API refuses pods, so a test that creates one at once would fail
+// now and then.
+func (c *Cluster) waitReady(ctx context.Context, nodes int) error {
+	var last string
+	check := func() bool {
+		if _, err := c.Kubectl(ctx, "get", "--raw", "/readyz"); err != nil {
+			last = "API server not ready: " + err.Error()
+			return false
+		}
+		out, err := c.Kubectl(ctx, "get", "nodes", "-o",
+			`jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+		if err != nil {
+			last = "list nodes: " + err.Error()
+			return false
+		}
+		ready, total := countReady(string(out))
+		if total != nodes || ready != nodes {
+			last = fmt.Sprintf("%d of %d nodes Ready, want %d", ready, total, nodes)
+			return false
+		}
+		if _, err := c.Kubectl(ctx, "get", "serviceaccount", "default", "-n", "default", "-o", "name"); err != nil {
+			last = "no default service account yet: " + err.Error()
+			return false
+		}
+		return true
+	}
+	for !check() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w: %s", ErrNotReady, ctx.Err(), last)
+		case <-time.After(pollInterval):
+		}
+	}
+	return nil
+}
+
+// countReady counts the lines "name=True" among "name=<status>" lines.
+func countReady(out string) (ready, total int) {
+	for line := range strings.Lines(out) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		total++
+		if strings.HasSuffix(line, "=True") {
+			ready++
+		}
+	}
+	return ready, total
+}
