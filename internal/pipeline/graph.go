@@ -15,7 +15,7 @@ func (v *validator) cycles(p *Pipeline) {
 		first := slices.IndexFunc(p.Steps, func(s Step) bool { return s.Name == c[0] })
 		line := 0
 		if v.dec != nil && first >= 0 {
-			line = v.dec.lineOf(index("steps", first))
+			line = v.dec.LineOf(index("steps", first))
 		}
 		v.problems = append(v.problems, spec.Problem{Path: "steps", Message: "cycle " + strings.Join(c, " -> "), Line: line})
 	}

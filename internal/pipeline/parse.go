@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"fmt"
-	"reflect"
 	"sort"
 
 	"github.com/berthdev/berth/internal/spec"
@@ -29,17 +28,16 @@ func Parse(data []byte) (*Pipeline, error) {
 	if len(problems) > 0 {
 		return nil, &spec.ValidationError{Problems: problems}
 	}
-	d := newDecoder(root)
 	p := &Pipeline{}
-	d.value(root, reflect.ValueOf(p).Elem(), "")
-	if d.exhausted {
+	d := spec.DecodeStrict(root, p, decodeOptions)
+	if d.Exhausted() {
 		// Only part of the pipeline was read; checking it would be noise.
-		return nil, &spec.ValidationError{Problems: capProblems(d.problems)}
+		return nil, &spec.ValidationError{Problems: capProblems(d.Problems())}
 	}
 	p.SetDefaults()
 	v := &validator{dec: d}
 	v.pipeline(p)
-	all := append(d.problems, v.problems...)
+	all := append(d.Problems(), v.problems...)
 	if len(all) > 0 {
 		sortProblems(all)
 		return nil, &spec.ValidationError{Problems: capProblems(all)}

@@ -38,16 +38,16 @@ type validator struct {
 	problems []spec.Problem
 	// dec, for a pipeline read from YAML, gives lines and the paths that
 	// failed to decode (not checked again).
-	dec *decoder
+	dec *spec.Decoded
 }
 
 func (v *validator) add(path, format string, args ...any) {
 	line := 0
 	if v.dec != nil {
-		if v.dec.isFailed(path) {
+		if v.dec.IsFailed(path) {
 			return
 		}
-		line = v.dec.lineOf(path)
+		line = v.dec.LineOf(path)
 	}
 	v.problems = append(v.problems, spec.Problem{Path: path, Message: fmt.Sprintf(format, args...), Line: line})
 }
@@ -207,7 +207,7 @@ func (v *validator) kind(sp string, s *Step) {
 	}
 	switch len(set) {
 	case 0:
-		if v.dec != nil && v.dec.isFailed(join(sp, "run")) {
+		if v.dec != nil && v.dec.IsFailed(join(sp, "run")) {
 			return // "run: [..]" was already reported as a type error
 		}
 		v.add(sp, "a step needs exactly one of run, deploy, approval or notify; it has none")

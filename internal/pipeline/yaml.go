@@ -47,12 +47,12 @@ func parseYAML(data []byte) (root *yaml.Node, problems []spec.Problem) {
 		}
 		root = root.Content[0]
 	}
-	r := resolve(root)
-	if r == nil || isNull(r) {
+	r := spec.ResolveNode(root)
+	if r == nil || spec.IsNullNode(r) {
 		return nil, []spec.Problem{emptyDocument}
 	}
 	if r.Kind != yaml.MappingNode {
-		return nil, []spec.Problem{{Message: "expected a mapping with on and steps at the top of the document, got " + describe(r), Line: r.Line}}
+		return nil, []spec.Problem{{Message: "expected a mapping with on and steps at the top of the document, got " + spec.DescribeNode(r), Line: r.Line}}
 	}
 	return r, nil
 }
@@ -70,50 +70,4 @@ func syntaxProblem(err error) spec.Problem {
 		return spec.Problem{Message: "invalid YAML: " + m[2], Line: line}
 	}
 	return spec.Problem{Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-}
-
-// resolve follows an alias to the node it names (nil for a chain of
-// aliases too long to be anything but hostile).
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
-		n = n.Alias
-	}
-	if n != nil && n.Kind == yaml.AliasNode {
-		return nil
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-// describe says what a node is, for "expected X, got Y" messages.
-func describe(n *yaml.Node) string {
-	if n == nil {
-		return "an alias"
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		v := []rune(n.Value)
-		s := string(v)
-		if len(v) > 40 {
-			s = string(v[:40]) + "..."
-		}
-		switch tag := n.ShortTag(); {
-		case tag == "!!str":
-			return strconv.Quote(s)
-		case tag == "!!null":
-			return "null"
-		case !strings.HasPrefix(tag, "!!"):
-			return fmt.Sprintf("%s with tag %s", strconv.Quote(s), tag)
-		default:
-			return s
-		}
-	}
-	return "an unsupported YAML node"
 }

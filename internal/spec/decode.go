@@ -31,6 +31,9 @@ type decoder struct {
 	// rather than doing work quadratic in the document's size.
 	steps, limit int
 	exhausted    bool
+	// opts adapts the walk to a document other than berth.yaml (see
+	// DecodeStrict); the zero value is berth.yaml's behaviour.
+	opts DecodeOptions
 }
 
 func newDecoder(root *yaml.Node) *decoder {
@@ -300,14 +303,17 @@ func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
 	if isNull(n) {
 		return
 	}
-	const want = `a duration like "5s" or "1m30s"`
+	want, unit := `a duration like "5s" or "1m30s"`, "s"
+	if d.opts.DurationExample != "" {
+		want, unit = "a duration like "+d.opts.DurationExample, d.opts.DurationUnit
+	}
 	if n.Kind != yaml.ScalarNode {
 		d.typeErr(path, n, want)
 		return
 	}
 	switch n.ShortTag() {
 	case "!!int", "!!float":
-		d.fail(path, n.Line, "expected %s, got %s (add a unit, e.g. \"%ss\")", want, describe(n), n.Value)
+		d.fail(path, n.Line, "expected %s, got %s (add a unit, e.g. \"%s%s\")", want, describe(n), n.Value, unit)
 		return
 	case "!!str":
 	default:
@@ -455,6 +461,9 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		key := p.key.Value
 		fp := join(path, key)
 		f, ok := fs.byName[key]
+		if !ok && d.opts.SkipKey != nil && d.opts.SkipKey(path, key) {
+			continue
+		}
 		if !ok {
 			if s := suggest(key, fs.names); s != "" {
 				d.report(fp, p.key.Line, "unknown field; did you mean %q?", s)
