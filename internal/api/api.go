@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/runtime"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
@@ -119,6 +120,10 @@ type route struct {
 	method string
 	path   string
 	public bool // no token needed
+	// perm is the permission the route needs; every non-public route
+	// declares one (a test fails otherwise). Handlers of team objects
+	// check it against the object's team with s.authorize.
+	perm   rbac.Permission
 	handle handlerFunc
 }
 
@@ -126,23 +131,23 @@ func (s *server) routes() []route {
 	return []route{
 		{method: http.MethodGet, path: "/healthz", public: true, handle: s.healthz},
 		{method: http.MethodGet, path: "/api/v1/openapi.json", public: true, handle: s.openAPI},
-		{method: http.MethodGet, path: "/api/v1/version", handle: s.version},
-		{method: http.MethodPut, path: "/api/v1/blobs/{digest}", handle: s.putBlob},
-		{method: http.MethodPost, path: "/api/v1/validate", handle: s.validate},
-		{method: http.MethodPost, path: "/api/v1/apply", handle: s.apply},
-		{method: http.MethodGet, path: "/api/v1/apps", handle: s.listApps},
-		{method: http.MethodGet, path: "/api/v1/apps/{app}", handle: s.getApp},
-		{method: http.MethodDelete, path: "/api/v1/apps/{app}", handle: s.deleteApp},
-		{method: http.MethodGet, path: "/api/v1/apps/{app}/releases", handle: s.listReleases},
-		{method: http.MethodGet, path: "/api/v1/apps/{app}/releases/{release}", handle: s.getRelease},
-		{method: http.MethodGet, path: "/api/v1/apps/{app}/diff", handle: s.diff},
-		{method: http.MethodPost, path: "/api/v1/apps/{app}/rollback", handle: s.rollback},
-		{method: http.MethodPost, path: "/api/v1/apps/{app}/rollout", handle: s.rollout},
-		{method: http.MethodPost, path: "/api/v1/apps/{app}/promote", handle: s.promote},
-		{method: http.MethodPost, path: "/api/v1/apps/{app}/abort", handle: s.abort},
-		{method: http.MethodGet, path: "/api/v1/apps/{app}/logs", handle: s.logs},
-		{method: http.MethodGet, path: "/api/v1/watch", handle: s.watch},
-		{method: http.MethodGet, path: "/api/v1/gateway/snapshot", handle: s.gatewaySnapshot},
+		{method: http.MethodGet, path: "/api/v1/version", perm: rbac.AppsRead, handle: s.version},
+		{method: http.MethodPut, path: "/api/v1/blobs/{digest}", perm: rbac.AppsDeploy, handle: s.putBlob},
+		{method: http.MethodPost, path: "/api/v1/validate", perm: rbac.AppsRead, handle: s.validate},
+		{method: http.MethodPost, path: "/api/v1/apply", perm: rbac.AppsDeploy, handle: s.apply},
+		{method: http.MethodGet, path: "/api/v1/apps", perm: rbac.AppsRead, handle: s.listApps},
+		{method: http.MethodGet, path: "/api/v1/apps/{app}", perm: rbac.AppsRead, handle: s.getApp},
+		{method: http.MethodDelete, path: "/api/v1/apps/{app}", perm: rbac.AppsDelete, handle: s.deleteApp},
+		{method: http.MethodGet, path: "/api/v1/apps/{app}/releases", perm: rbac.AppsRead, handle: s.listReleases},
+		{method: http.MethodGet, path: "/api/v1/apps/{app}/releases/{release}", perm: rbac.AppsRead, handle: s.getRelease},
+		{method: http.MethodGet, path: "/api/v1/apps/{app}/diff", perm: rbac.AppsRead, handle: s.diff},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/rollback", perm: rbac.AppsDeploy, handle: s.rollback},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/rollout", perm: rbac.AppsDeploy, handle: s.rollout},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/promote", perm: rbac.AppsDeploy, handle: s.promote},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/abort", perm: rbac.AppsDeploy, handle: s.abort},
+		{method: http.MethodGet, path: "/api/v1/apps/{app}/logs", perm: rbac.AppsRead, handle: s.logs},
+		{method: http.MethodGet, path: "/api/v1/watch", perm: rbac.AppsRead, handle: s.watch},
+		{method: http.MethodGet, path: "/api/v1/gateway/snapshot", perm: rbac.ClustersManage, handle: s.gatewaySnapshot},
 	}
 }
 

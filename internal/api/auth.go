@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/store"
 )
 
@@ -131,7 +132,11 @@ func (s *server) requireToken(next http.Handler) http.Handler {
 			return
 		}
 		logger := s.loggerFrom(r.Context()).With("token_id", t.ID)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxLogger, logger)))
+		ctx := context.WithValue(r.Context(), ctxLogger, logger)
+		// Until users and teams are stored, the one kind of token is the
+		// operator's: a platform admin.
+		ctx = withPrincipal(ctx, rbac.Principal{Subject: t.ID, PlatformAdmin: true})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -16,6 +16,10 @@ import (
 // reconciler last observed.
 type App struct {
 	Name string
+	// Team is the ID of the team that owns the app ("" for apps created
+	// before teams existed; the identity bootstrap assigns them). App
+	// names are unique across teams.
+	Team string
 	// LatestRelease is the highest release number created.
 	LatestRelease int
 	// TargetRelease is the release the reconciler must converge to.

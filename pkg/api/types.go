@@ -33,6 +33,7 @@ const (
 	CodeInvalid      = "invalid"      // 422: the spec or body fails validation
 	CodeBadRequest   = "bad_request"  // 400: malformed body
 	CodeUnauthorized = "unauthorized" // 401
+	CodeForbidden    = "forbidden"    // 403: a member whose role or token scope lacks the permission
 	CodeNotFound     = "not_found"    // 404
 	CodeConflict     = "conflict"     // 409
 	CodeTooLarge     = "too_large"    // 413

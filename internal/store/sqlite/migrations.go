@@ -71,6 +71,11 @@ CREATE TABLE tokens (
 -- The canary release of an app as JSON (see canaryRow), NULL when none.
 ALTER TABLE apps ADD COLUMN canary TEXT;
 `},
+	{version: 3, name: "apps.team", sql: `
+-- The owning team's ID; '' for apps from before teams.
+ALTER TABLE apps ADD COLUMN team TEXT NOT NULL DEFAULT '';
+CREATE INDEX apps_team ON apps (team, name);
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction
