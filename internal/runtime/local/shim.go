@@ -149,7 +149,11 @@ func (s *supervisor) run(ctx context.Context) error {
 	}
 	defer func() { _ = out.Close() }()
 	s.out = out
-	s.env = childEnv(s.spec.Env)
+	secretEnv, err := readSecrets(".")
+	if err != nil {
+		return err
+	}
+	s.env = childEnv(s.spec.Env, secretEnv)
 	s.cg = setupCgroups(s.spec.ID+"."+s.spec.UID, wantedLimits(s.spec.Resources))
 	defer s.cg.remove()
 	s.update(func(st *instanceState) { st.Limits, st.Cgroups = s.cg.summary, s.cg.dirs })
@@ -325,7 +329,7 @@ func newProcess(is instanceSpec, env []string, out *os.File) *exec.Cmd {
 
 // childEnv is exactly the instance's environment, plus the few variables
 // from the shim's own environment a program expects to find.
-func childEnv(env map[string]string) []string {
+func childEnv(env, secretEnv map[string]string) []string {
 	all := map[string]string{}
 	for _, k := range []string{"PATH", "HOME", "LANG", "TZ"} {
 		if v, ok := os.LookupEnv(k); ok {
@@ -333,6 +337,9 @@ func childEnv(env map[string]string) []string {
 		}
 	}
 	for k, v := range env {
+		all[k] = v
+	}
+	for k, v := range secretEnv {
 		all[k] = v
 	}
 	out := make([]string, 0, len(all))
