@@ -66,6 +66,10 @@ type Options struct {
 	// AllocPort returns a free local port for a service's stable address
 	// (default svcproxy.FreePort).
 	AllocPort func() (int, error)
+	// Secrets hands out the values of the secrets a service names and masks
+	// them in what the reconciler shows of instances (internal/secretstore).
+	// nil: a release whose services name secrets fails with SecretMissing.
+	Secrets Secrets
 	// DrainDelay is how long ready instances are out of the rotation
 	// before they are stopped (see drain.go); 0 means the default,
 	// negative stops them in the same pass.
