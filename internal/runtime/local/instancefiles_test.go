@@ -74,3 +74,37 @@ func TestSecretsAndConfigFiles(t *testing.T) {
 		t.Errorf("config folder: %v, %v; want mode 0700", fi, err)
 	}
 }
+
+// What the shim records of a process's last output (state.json, which the
+// server shows in status and failure messages) has its secrets masked.
+func TestShimMasksSecretsInLastOutput(t *testing.T) {
+	t.Parallel()
+	const canary = "canary-leak-93ab1f-Qw"
+	dir := t.TempDir()
+	rt := newTestRuntime(t, dir)
+	w := testProgWorkload(t, "wl-leak", "envdump", map[string]string{"MARK_FILE": filepath.Join(t.TempDir(), "mark"), "LEAK": "1"})
+	w.Secrets = map[string]string{"SECRET": canary}
+	if err := rt.Apply(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	var tail []string
+	eventually(t, 10*time.Second, "the process exited with its last output recorded", func() string {
+		ws := mustStatus(t, rt, w.ID)
+		if len(ws.Instances) == 0 || ws.Instances[0].LastExit == nil {
+			return describe(ws)
+		}
+		tail = ws.Instances[0].LastExit.LogTail
+		return ""
+	})
+	joined := strings.Join(tail, "\n")
+	if strings.Contains(joined, canary) || !strings.Contains(joined, "connecting with password ***") {
+		t.Errorf("last output = %q, want the secret masked as ***", tail)
+	}
+	state, err := os.ReadFile(filepath.Join(rt.layout.instance(w.ID, 0), fileState))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(state, []byte(canary)) {
+		t.Errorf("state.json holds the secret")
+	}
+}

@@ -3,10 +3,10 @@ package local
 import (
 	"crypto/sha256"
 	"fmt"
-	"path/filepath"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -133,6 +133,11 @@ func progEnvDump() int {
 		mark("config error: %v", err)
 	}
 	mark("secret %x config %q", sum[:8], conf)
+	if os.Getenv("LEAK") != "" {
+		// A careless program prints its secret and dies.
+		fmt.Println("connecting with password " + os.Getenv("SECRET"))
+		return 3
+	}
 	fmt.Println("started")
 	for {
 		time.Sleep(time.Hour)
