@@ -141,8 +141,7 @@ func (r *runner) newConfigGetCmd() *cobra.Command {
 				fmt.Fprintf(r.Stderr, "No config for %s (%s) yet; set some with \"berth config set %s KEY=VALUE\".\n", args[0], cs.Env, args[0])
 				return nil
 			}
-			renderConfig(r.Stdout, cs)
-			return nil
+			return renderConfig(r.Stdout, cs)
 		}),
 	}
 	addEnvFlag(cmd, &env)
@@ -151,7 +150,7 @@ func (r *runner) newConfigGetCmd() *cobra.Command {
 	return cmd
 }
 
-func renderConfig(w io.Writer, cs api.ConfigSet) {
+func renderConfig(w io.Writer, cs api.ConfigSet) error {
 	fmt.Fprintf(w, "# %s (%s) version %d", cs.App, cs.Env, cs.Version)
 	if cs.Comment != "" {
 		fmt.Fprintf(w, ": %s", oneLine(cs.Comment))
@@ -167,7 +166,9 @@ func renderConfig(w io.Writer, cs api.ConfigSet) {
 	for _, k := range keys {
 		row(t, k, oneLine(cs.Entries[k]))
 	}
-	t.Flush()
+	if err := t.Flush(); err != nil {
+		return err
+	}
 	if len(cs.Files) > 0 {
 		t = newTable(w)
 		row(t, "FILE", "BYTES")
@@ -179,8 +180,9 @@ func renderConfig(w io.Writer, cs api.ConfigSet) {
 		for _, n := range names {
 			row(t, n, len(cs.Files[n]))
 		}
-		t.Flush()
+		return t.Flush()
 	}
+	return nil
 }
 
 func (r *runner) newConfigHistoryCmd() *cobra.Command {

@@ -88,7 +88,7 @@ func RotateKey(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 	if err != nil {
 		return RotateResult{}, fmt.Errorf("rotate-key: open store: %w", err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	n, err := secretstore.Rotate(ctx, db, ring, next)
 	if err != nil {
 		return RotateResult{}, fmt.Errorf("rotate-key: nothing was changed: %w", err)
