@@ -94,6 +94,9 @@ type Reconciler struct {
 	// never do; direct callers might).
 	locks sync.Map // app -> *sync.Mutex
 
+	// maskers caches, per app, the masker of its secret values (secrets.go).
+	maskers sync.Map // app -> *secrets.Masker
+
 	// applyErrs remembers the last refusal of a workload by the runtime, by
 	// workload ID, so a deadline failure can say why instances never came.
 	applyErrs sync.Map // workload ID -> string

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/berthdev/berth/internal/identity/secrets"
+	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
 
@@ -64,3 +65,33 @@ func (f fixedSecrets) Resolve(_ context.Context, _, _ string, names []string) (m
 }
 
 func (f fixedSecrets) Values(context.Context, string) ([]string, error) { return f, nil }
+
+// changingSecrets is a store whose values change under the reconciler.
+type changingSecrets struct{ vals *[]string }
+
+func (c changingSecrets) Resolve(_ context.Context, _, _ string, names []string) (map[string]string, error) {
+	return map[string]string{names[0]: (*c.vals)[0]}, nil
+}
+
+func (c changingSecrets) Values(context.Context, string) ([]string, error) { return *c.vals, nil }
+
+// The masker is cached, and built again once a workload received values.
+func TestMaskerRefreshedWhenValuesAreHandedOut(t *testing.T) {
+	t.Parallel()
+	vals := []string{"first-value"}
+	r := &Reconciler{opts: Options{Secrets: changingSecrets{&vals}}}
+	if got := r.masker(t.Context(), "shop").Mask("x first-value"); got != "x ***" {
+		t.Fatalf("first masker: %q", got)
+	}
+	vals = []string{"second-value"}
+	if got := r.masker(t.Context(), "shop").Mask("x second-value"); got != "x second-value" {
+		t.Errorf("the cached masker was rebuilt without a reason: %q", got)
+	}
+	p := &pass{r: r, app: store.App{Name: "shop"}}
+	if _, err := p.secretsOf(t.Context(), []string{"A"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.masker(t.Context(), "shop").Mask("x second-value"); got != "x ***" {
+		t.Errorf("after values were handed out the masker is stale: %q", got)
+	}
+}

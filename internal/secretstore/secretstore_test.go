@@ -24,7 +24,7 @@ type fixture struct {
 	ss   *secretstore.Store
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "berth.db")
 	db, err := sqlite.Open(t.Context(), path)
@@ -43,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{db: db, path: path, key: key, ss: secretstore.New(db, ring)}
 }
 
-func (f *fixture) app(t *testing.T, name, team string) {
+func (f *fixture) app(t testing.TB, name, team string) {
 	t.Helper()
 	now := time.Now().UTC()
 	if err := f.db.CreateApp(t.Context(), store.App{Name: name, Team: team, CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -51,7 +51,7 @@ func (f *fixture) app(t *testing.T, name, team string) {
 	}
 }
 
-func (f *fixture) set(t *testing.T, team, app, name, value string) {
+func (f *fixture) set(t testing.TB, team, app, name, value string) {
 	t.Helper()
 	env, keyID, err := f.ss.Seal(team, app, name, []byte(value))
 	if err != nil {
