@@ -19,6 +19,7 @@ func newServerCmd() *cobra.Command {
 	var (
 		dataDir, listen, gatewayListen string
 		gatewayTLS, certDir, accessLog string
+		masterKeyFile                  string
 		logLevel                       slog.Level
 	)
 	cmd := &cobra.Command{
@@ -50,6 +51,7 @@ Apps keep running when the server stops; the next server adopts them.`,
 				GatewayTLSListen: gatewayTLS,
 				GatewayCertDir:   certDir,
 				GatewayAccessLog: accessLog,
+				MasterKeyFile:    masterKeyFile,
 				ShimCommand:      []string{exe, shimName},
 				Version:          version,
 				Logger:           logger,
@@ -64,7 +66,57 @@ Apps keep running when the server stops; the next server adopts them.`,
 	cmd.Flags().StringVar(&certDir, "gateway-cert-dir", "",
 		"directory of NAME.crt + NAME.key pairs the HTTPS gateway serves by SNI (default: self-signed certificates, for local use)")
 	cmd.Flags().StringVar(&accessLog, "gateway-access-log", "", "file the gateway appends JSON access lines to (\"-\": standard error; default none)")
+	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "",
+		"file holding the key secrets are encrypted with (default <data-dir>/master.key, created when absent; $BERTH_MASTER_KEY wins)")
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
+	cmd.AddCommand(newRotateKeyCmd())
+	return cmd
+}
+
+func newRotateKeyCmd() *cobra.Command {
+	var dataDir, masterKeyFile, newKeyFile string
+	cmd := &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Re-encrypt every secret under a new master key (with the server stopped)",
+		Long: `Re-encrypt every secret under a new master key, in one transaction.
+
+Stop the server first: rotation is offline, and refuses to run while a
+server uses the data directory. With a key file (the default
+<data-dir>/master.key) a new key is generated, written beside it as
+master.key.new before anything is re-encrypted, and then swapped in; the old
+key is kept as master.key.old until you remove it. With BERTH_MASTER_KEY,
+give the new key with --new-key-file and set BERTH_MASTER_KEY to it before
+starting the server again. Running it again after an interruption finishes
+the job.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dataDir == "" {
+				d, err := defaultDataDir(os.Getenv)
+				if err != nil {
+					return err
+				}
+				dataDir = d
+			}
+			res, err := server.RotateKey(cmd.Context(), server.RotateConfig{
+				DataDir: dataDir, MasterKeyFile: masterKeyFile, NewKeyFile: newKeyFile,
+			})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "re-encrypted %d secrets: key %s -> %s\n", res.Rotated, res.OldKeyID, res.NewKeyID)
+			switch {
+			case res.KeyFile == "":
+				fmt.Fprintf(out, "now set BERTH_MASTER_KEY to the new key (the content of %s) and start the server\n", newKeyFile)
+			default:
+				fmt.Fprintf(out, "the new key is in %s; back it up. The old key is in %s: remove it once backups hold the new one\n", res.KeyFile, res.OldKeyFile)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "the server's data directory (default $BERTH_DATA_DIR, else $XDG_DATA_HOME/berth or ~/.local/share/berth)")
+	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "", "the current key file (default <data-dir>/master.key)")
+	cmd.Flags().StringVar(&newKeyFile, "new-key-file", "", "the key to move to (default: a new random key)")
 	return cmd
 }
 

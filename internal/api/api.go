@@ -39,7 +39,10 @@ type Deps struct {
 	// Notify wakes the reconciler for an app after a write; nil is allowed.
 	Notify func(app string)
 	// Logs serves GET .../logs; nil answers 503.
-	Logs    LogSource
+	Logs LogSource
+	// Secrets seals secret values; nil (no master key) answers 503 to
+	// writes of secrets.
+	Secrets SecretSealer
 	Logger  *slog.Logger
 	Now     func() time.Time
 	Version api.Version
@@ -146,6 +149,14 @@ func (s *server) routes() []route {
 		{method: http.MethodPost, path: "/api/v1/apps/{app}/promote", perm: rbac.AppsDeploy, handle: s.promote},
 		{method: http.MethodPost, path: "/api/v1/apps/{app}/abort", perm: rbac.AppsDeploy, handle: s.abort},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/logs", perm: rbac.AppsRead, handle: s.logs},
+		{method: http.MethodGet, path: "/api/v1/apps/{app}/config", perm: rbac.ConfigRead, handle: s.getConfig},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/config", perm: rbac.ConfigWrite, handle: s.setConfig},
+		{method: http.MethodGet, path: "/api/v1/apps/{app}/config/history", perm: rbac.ConfigRead, handle: s.configHistory},
+		{method: http.MethodGet, path: "/api/v1/apps/{app}/config/diff", perm: rbac.ConfigRead, handle: s.diffConfig},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/config/rollback", perm: rbac.ConfigWrite, handle: s.rollbackConfig},
+		{method: http.MethodGet, path: "/api/v1/apps/{app}/secrets", perm: rbac.SecretsRead, handle: s.listSecrets},
+		{method: http.MethodPut, path: "/api/v1/apps/{app}/secrets/{name}", perm: rbac.SecretsWrite, handle: s.setSecret},
+		{method: http.MethodDelete, path: "/api/v1/apps/{app}/secrets/{name}", perm: rbac.SecretsWrite, handle: s.deleteSecret},
 		{method: http.MethodGet, path: "/api/v1/watch", perm: rbac.AppsRead, handle: s.watch},
 		{method: http.MethodGet, path: "/api/v1/gateway/snapshot", perm: rbac.ClustersManage, handle: s.gatewaySnapshot},
 	}

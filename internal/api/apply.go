@@ -83,12 +83,16 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 		case a.Deleting:
 			return errAppDeleting
 		}
+		snap, err := configSnapshot(r.Context(), tx, a, ps.app)
+		if err != nil {
+			return err
+		}
 		if a.TargetRelease > 0 {
 			target, err := tx.GetRelease(r.Context(), name, a.TargetRelease)
 			if err != nil {
 				return fmt.Errorf("get release %s/%d: %w", name, a.TargetRelease, err)
 			}
-			if target.SpecHash == hash {
+			if target.SpecHash == hash && sameConfig(target.Config, snap) {
 				resp.Release = target.Number
 				resp.Revision, err = tx.LastRevision(r.Context())
 				return err
@@ -96,7 +100,7 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 		}
 		rel := store.Release{
 			App: name, Number: a.LatestRelease + 1, Spec: json.RawMessage(ps.canonical),
-			SpecHash: hash, Source: req.Source, Cause: "apply",
+			SpecHash: hash, Source: req.Source, Cause: "apply", Config: snap,
 			State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
 		}
 		rev, err := s.createRelease(r.Context(), tx, a, isNew, rel, appliedData{Cause: rel.Cause, SpecHash: hash, Source: req.Source})

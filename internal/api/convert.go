@@ -38,6 +38,7 @@ func toAPIRelease(r store.Release) api.Release {
 		Reason:     r.Reason,
 		Message:    r.Message,
 		CreatedAt:  r.CreatedAt,
+		Config:     r.Config,
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 // testServer is the API on a real HTTP server over a real SQLite file.
 type testServer struct {
 	*httptest.Server
+	dir   string // the data dir: berth.db, blobs, admin-token
 	db    *sqlite.DB
 	blobs *blob.Store
 	token string
@@ -65,7 +66,7 @@ func newTestServer(t *testing.T, mod ...func(*Deps)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{db: db, blobs: blobs, token: strings.TrimSpace(string(tok)),
+	ts := &testServer{dir: dir, db: db, blobs: blobs, token: strings.TrimSpace(string(tok)),
 		clock: &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}}
 	d := Deps{
 		Store: db, Blobs: blobs, Logger: logger, Now: ts.clock.Now,

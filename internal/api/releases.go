@@ -78,11 +78,21 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		// The code and spec go back; the configuration stays what the
+		// config set and secrets say now (they have their own history).
+		sp, err := specOf(from)
+		if err != nil {
+			return err
+		}
+		snap, err := configSnapshot(r.Context(), tx, a, sp)
+		if err != nil {
+			return err
+		}
 		now := s.Now().UTC()
 		rel := store.Release{
 			App: name, Number: a.LatestRelease + 1, Spec: from.Spec, SpecHash: from.SpecHash,
 			Source: from.Source, Artifacts: maps.Clone(from.Artifacts), Cause: "rollback",
-			RollbackOf: from.Number, State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
+			RollbackOf: from.Number, Config: snap, State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
 		}
 		data := appliedData{Cause: rel.Cause, SpecHash: rel.SpecHash, Source: rel.Source, RollbackOf: from.Number}
 		rev, err := s.createRelease(r.Context(), tx, a, false, rel, data)

@@ -129,7 +129,7 @@ then deploy with "berth apply -f DIR".`,
 		}
 	}
 	add("deploy", r.newApplyCmd(), r.newValidateCmd(), r.newRolloutCmd(), r.newPromoteCmd(), r.newAbortCmd(),
-		r.newRollbackCmd(), r.newDeleteCmd())
+		r.newRollbackCmd(), r.newDeleteCmd(), r.newConfigCmd(), r.newSecretCmd())
 	add("inspect", r.newAppsCmd(), r.newStatusCmd(), r.newReleasesCmd(), r.newDiffCmd(), r.newLogsCmd())
 	add("setup", r.newLoginCmd(), r.newContextCmd(), r.newVersionCmd(), r.newGatewayCmd())
 	for _, c := range r.Commands {

@@ -65,7 +65,7 @@ func (p *pass) canary(ctx context.Context, target *release, serving, eff **relea
 	}
 
 	if reason, msg, failed := p.canaryFailure(target, c, obs); failed {
-		p.log.Warn("canary release failed; aborting it", "release", target.number(), "reason", reason, "message", msg)
+		p.log.Warn("canary release failed; aborting it", "release", target.number(), "reason", reason, "message", p.masker(ctx).Mask(msg))
 		if err := p.fail(ctx, target, reason, msg); err != nil {
 			return Result{}, false, err
 		}

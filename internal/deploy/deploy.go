@@ -66,6 +66,10 @@ type Options struct {
 	// AllocPort returns a free local port for a service's stable address
 	// (default svcproxy.FreePort).
 	AllocPort func() (int, error)
+	// Secrets hands out the values of the secrets a service names and masks
+	// them in what the reconciler shows of instances (internal/secretstore).
+	// nil: a release whose services name secrets fails with SecretMissing.
+	Secrets Secrets
 	// DrainDelay is how long ready instances are out of the rotation
 	// before they are stopped (see drain.go); 0 means the default,
 	// negative stops them in the same pass.
@@ -89,6 +93,9 @@ type Reconciler struct {
 	// locks keeps Reconcile calls for one app from overlapping (workers
 	// never do; direct callers might).
 	locks sync.Map // app -> *sync.Mutex
+
+	// maskers caches, per app, the masker of its secret values (secrets.go).
+	maskers sync.Map // app -> *secrets.Masker
 
 	// applyErrs remembers the last refusal of a workload by the runtime, by
 	// workload ID, so a deadline failure can say why instances never came.

@@ -48,15 +48,18 @@ func (r *Reconciler) Logs(ctx context.Context, app, service string, opts runtime
 		}
 		rcs = append(rcs, rc)
 	}
+	var out io.ReadCloser
 	switch {
 	case len(rcs) == 0:
 		return nil, fmt.Errorf("%w: no running workload for %s/%s", ErrNotFound, app, service)
 	case len(rcs) == 1:
-		return rcs[0], nil
+		out = rcs[0]
 	case !opts.Follow:
-		return &concatReader{rcs: rcs}, nil
+		out = &concatReader{rcs: rcs}
+	default:
+		out = mergeLines(rcs)
 	}
-	return mergeLines(rcs), nil
+	return r.maskLogs(ctx, app, out), nil
 }
 
 func hasInstance(w runtime.WorkloadStatus, id string) bool {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/build"
+	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/spec"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
@@ -62,6 +63,11 @@ type pass struct {
 	releases map[int]*release
 	now      time.Time
 	log      *slog.Logger
+	// configs caches config set versions read in this pass, by release;
+	// mask is the masker of the app's secrets, once built (see secrets.go).
+	configs map[int]store.ConfigVersion
+	mask    *secrets.Masker
+	masked  bool
 }
 
 func (p *pass) run(ctx context.Context) (Result, error) {
@@ -109,7 +115,7 @@ func (p *pass) run(ctx context.Context) (Result, error) {
 	}
 	if rollout {
 		if reason, msg, failed := p.detectFailure(target, obs); failed {
-			p.log.Warn("release failed", "release", target.number(), "reason", reason, "message", msg)
+			p.log.Warn("release failed", "release", target.number(), "reason", reason, "message", p.masker(ctx).Mask(msg))
 			if err := p.fail(ctx, target, reason, msg); err != nil {
 				return Result{}, err
 			}
@@ -186,6 +192,9 @@ func (p *pass) prepare(ctx context.Context, target *release) error {
 		if err := p.updateReleases(ctx, target); err != nil {
 			return err
 		}
+	}
+	if failed, err := p.checkSecrets(ctx, target); failed || err != nil {
+		return err
 	}
 	var missing []string
 	for _, svc := range target.order {
@@ -308,8 +317,9 @@ func (p *pass) supersedeAbandoned(ctx context.Context) error {
 }
 
 // fail marks rel failed; the caller converges back to the serving release.
+// The message may quote an instance's output: secrets are masked in it.
 func (p *pass) fail(ctx context.Context, rel *release, reason, msg string) error {
-	rel.rec.State, rel.rec.Reason, rel.rec.Message = api.ReleaseFailed, reason, msg
+	rel.rec.State, rel.rec.Reason, rel.rec.Message = api.ReleaseFailed, reason, p.masker(ctx).Mask(msg)
 	rel.rec.UpdatedAt = p.now
 	return p.updateReleases(ctx, rel)
 }
@@ -378,7 +388,7 @@ func (p *pass) execute(ctx context.Context, pl plan) []error {
 			}
 			continue
 		}
-		w, err := p.workload(s.release, s.service, s.replicas)
+		w, err := p.workload(ctx, s.release, s.service, s.replicas)
 		if err != nil {
 			errs = append(errs, err)
 			continue

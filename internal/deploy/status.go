@@ -298,6 +298,7 @@ func sameStatus(a, b api.AppStatus) bool {
 // writeStatus stores st, with an app.status event, when it differs from
 // what the app record holds.
 func (p *pass) writeStatus(ctx context.Context, st api.AppStatus) error {
+	st = maskStatus(p.masker(ctx), st)
 	keepTransitions(p.app.Status.Conditions, st.Conditions)
 	if sameStatus(p.app.Status, st) {
 		return nil

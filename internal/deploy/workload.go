@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"path/filepath"
 	"sort"
@@ -19,16 +20,27 @@ import (
 // function of the release and the app's ports only, so rebuilding it to
 // change the replica count of an old release changes nothing else (the
 // runtime would otherwise restart its instances).
-func (p *pass) workload(relNum int, svc string, replicas int) (runtime.Workload, error) {
+func (p *pass) workload(ctx context.Context, relNum int, svc string, replicas int) (runtime.Workload, error) {
 	rel := p.releases[relNum]
 	s := rel.service(svc)
 	if s == nil {
 		return runtime.Workload{}, fmt.Errorf("workload %s: release %d or its service is not readable", WorkloadID(p.app.Name, svc, relNum), relNum)
 	}
-	env := map[string]string{
-		spec.EnvApp:     p.app.Name,
-		spec.EnvService: svc,
-		spec.EnvRelease: strconv.Itoa(relNum),
+	cfg, err := p.configOf(ctx, rel)
+	if err != nil {
+		return runtime.Workload{}, err
+	}
+	// Config entries first: Berth's own variables win over them.
+	env := maps.Clone(cfg.Entries)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env[spec.EnvApp] = p.app.Name
+	env[spec.EnvService] = svc
+	env[spec.EnvRelease] = strconv.Itoa(relNum)
+	sec, err := p.secretsOf(ctx, s.Secrets)
+	if err != nil {
+		return runtime.Workload{}, fmt.Errorf("workload %s: %w", WorkloadID(p.app.Name, svc, relNum), err)
 	}
 	for _, dep := range s.DependsOn {
 		port := p.app.Ports[dep]
@@ -57,6 +69,8 @@ func (p *pass) workload(relNum int, svc string, replicas int) (runtime.Workload,
 		Dir:      rel.rec.Artifacts[svc].Dir,
 		Env:      env,
 		Volumes:  vols,
+		Files:    cfg.Files,
+		Secrets:  sec,
 	}, nil
 }
 

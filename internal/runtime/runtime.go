@@ -34,6 +34,14 @@ type Workload struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Volumes maps a volume name to where its data lives on this runtime.
 	Volumes map[string]string `json:"volumes,omitempty"`
+	// Files are config files (name -> content) each instance finds in the
+	// folder named by BERTH_CONFIG_DIR, readable only by its user.
+	Files map[string]string `json:"files,omitempty"`
+	// Secrets are environment variables holding secret values. They are
+	// never encoded with the workload (no JSON, no hash, no status): a
+	// runtime hands them only to the instance. Which values a workload
+	// gets is fixed by its release (the ID), so they need no hash.
+	Secrets map[string]string `json:"-"`
 }
 
 // InstanceState is the life-cycle state of one instance.

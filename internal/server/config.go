@@ -27,6 +27,13 @@ type Config struct {
 	// ShimEnv is added to the environment of started shims (tests use it to
 	// make a test binary act as the shim).
 	ShimEnv []string
+	// MasterKeyFile holds the key secrets are encrypted with; "" means
+	// <DataDir>/master.key, created (mode 0600) when absent. The
+	// BERTH_MASTER_KEY environment variable wins over any file.
+	MasterKeyFile string
+	// LookupEnv reads the environment (os.LookupEnv when nil); tests set
+	// BERTH_MASTER_KEY through it.
+	LookupEnv func(string) (string, bool)
 	// Version is reported by /api/v1/version.
 	Version string
 	// Logger receives the server's logs; nil means slog.Default().

@@ -25,6 +25,7 @@ import (
 	"github.com/berthdev/berth/internal/gateway"
 	"github.com/berthdev/berth/internal/gateway/policy"
 	"github.com/berthdev/berth/internal/runtime/local"
+	"github.com/berthdev/berth/internal/secretstore"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/sqlite"
 	"github.com/berthdev/berth/internal/svcproxy"
@@ -63,6 +64,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if _, err := api.EnsureAdminToken(ctx, st, cfg.DataDir, time.Now().UTC(), logger); err != nil {
 		return fmt.Errorf("server: admin token: %w", err)
 	}
+	ring, err := loadKeyring(ctx, st, cfg, logger)
+	if err != nil {
+		return err
+	}
+	secretStore := secretstore.New(st, ring)
 	blobs, err := blob.New(filepath.Join(cfg.DataDir, "blobs"))
 	if err != nil {
 		return err
@@ -90,6 +96,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Proxy:     proxy,
 		Logger:    logger,
 		VolumeDir: filepath.Join(cfg.DataDir, "volumes"),
+		Secrets:   secretStore,
 	})
 
 	handler := api.New(api.Deps{
@@ -97,6 +104,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Blobs:   blobs,
 		Notify:  rec.Notify,
 		Logs:    rec,
+		Secrets: secretStore,
 		Logger:  logger,
 		Version: versionInfo(cfg.Version),
 		Changes: changes,

@@ -10,6 +10,8 @@ const (
 	EnvService  = "BERTH_SERVICE"
 	EnvRelease  = "BERTH_RELEASE"
 	EnvInstance = "BERTH_INSTANCE"
+	// EnvConfigDir is the folder holding the app's config set files.
+	EnvConfigDir = "BERTH_CONFIG_DIR"
 	// ReservedEnvPrefix starts every variable Berth sets, now or later.
 	ReservedEnvPrefix = "BERTH_"
 	// EnvVolumePrefix + VolumeEnvStem(name) holds a volume's host folder.

@@ -296,6 +296,23 @@ func TestParseInvalid(t *testing.T) {
 			},
 		},
 		{
+			desc: "bad secret names",
+			yaml: "name: app\nservices:\n  web: {image: x, depends_on: [api], env: {TOKEN: a}, secrets: [DB_PASSWORD, 9x, PORT, BERTH_KEY, API_URL, TOKEN, DB_PASSWORD]}\n  api: {image: y}\n",
+			want: []want{
+				{"services.web.secrets[1]", "not a secret name"},
+				{"services.web.secrets[2]", "PORT is reserved"},
+				{"services.web.secrets[3]", "reserved for variables Berth sets"},
+				{"services.web.secrets[4]", `address of dependency "api"`},
+				{"services.web.secrets[5]", "also set in services.web.env.TOKEN"},
+				{"services.web.secrets[6]", "listed twice (also services.web.secrets[0])"},
+			},
+		},
+		{
+			desc: "secrets is not a list of strings",
+			yaml: svc("    image: x\n    secrets: {A: b}\n"),
+			want: []want{{"services.web.secrets", ""}},
+		},
+		{
 			desc: "dangling, self and duplicate depends_on",
 			yaml: "name: app\nservices:\n  web: {image: x, depends_on: [apl, web, api, api]}\n  api: {image: x}\n",
 			want: []want{

@@ -166,6 +166,7 @@ var fieldDocs = map[string]fieldDoc{
 	"Service.resources":         {Desc: "Per-instance limits."},
 	"Service.volumes":           {Desc: "Persistent storage that outlives instances and releases."},
 	"Service.depends_on":        {Desc: "Services started first; each gets <NAME>_URL and <NAME>_ADDR variables.", Schema: map[string]any{"uniqueItems": true}},
+	"Service.secrets":           {Desc: "Names of the app's secrets (berth secret set) this service receives, each as an environment variable of the same name.", Schema: map[string]any{"uniqueItems": true, "items": map[string]any{"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": MaxSecretNameLen}}},
 	"Service.stop_grace_period": {Desc: "Time between SIGTERM and SIGKILL when an instance stops.", Default: durationDefault(DefaultStopGracePeriod)},
 
 	"Port.port":     {Desc: "Port number.", Required: true, Schema: map[string]any{"minimum": 1, "maximum": 65535}},

@@ -41,6 +41,9 @@ type Service struct {
 	Resources Resources `json:"resources,omitempty"`
 	Volumes   []Volume  `json:"volumes,omitempty"`
 	DependsOn []string  `json:"depends_on,omitempty"`
+	// Secrets names the app's secrets (berth secret set) this service
+	// receives, each as an environment variable of the same name.
+	Secrets []string `json:"secrets,omitempty"`
 	// StopGracePeriod is how long an instance has between SIGTERM and SIGKILL.
 	StopGracePeriod Duration `json:"stop_grace_period,omitempty"`
 }

@@ -141,6 +141,7 @@ func (v *validator) service(a *App, name string, s *Service) {
 	v.resources(join(p, "resources"), s.Resources)
 	v.volumes(join(p, "volumes"), s.Volumes)
 	v.dependsOn(a, p, name, s.DependsOn)
+	v.secrets(p, s)
 	if s.StopGracePeriod < 0 {
 		v.add(join(p, "stop_grace_period"), "%s must not be negative", s.StopGracePeriod)
 	}

@@ -73,12 +73,15 @@ type Release struct {
 	Artifacts  map[string]api.Artifact
 	Cause      string
 	RollbackOf int
-	State      string
-	Reason     string
-	Message    string
-	Version    int64
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Config is the config set and secret versions the release was made
+	// with (nil for releases from before config sets). Immutable.
+	Config    *api.ReleaseConfig
+	State     string
+	Reason    string
+	Message   string
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Event is one change record; Revision is assigned by the store in commit
@@ -154,6 +157,8 @@ type Tx interface {
 	Releases
 	Events
 	Tokens
+	Secrets
+	ConfigSets
 }
 
 // Store is a transactional store. Calls outside InTx run in their own

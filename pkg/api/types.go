@@ -244,6 +244,8 @@ type Release struct {
 	Reason     string              `json:"reason,omitempty"`
 	Message    string              `json:"message,omitempty"`
 	CreatedAt  time.Time           `json:"created_at"`
+	// Config is the config set and secret versions the release runs with.
+	Config *ReleaseConfig `json:"config,omitempty"`
 }
 
 // DiffResponse is the difference between two releases' specs.

@@ -105,6 +105,11 @@ func (r *Runtime) createInstance(w runtime.Workload, t instanceTemplate, n int) 
 	if err := os.MkdirAll(filepath.Join(dir, dirLogs), 0o755); err != nil {
 		return err
 	}
+	// Secrets and config files first: the shim starts once instance.json
+	// exists, and reads them then.
+	if err := writeInstanceFiles(dir, w); err != nil {
+		return err
+	}
 	if err := writeJSONAtomic(filepath.Join(dir, fileInstance), is); err != nil {
 		return err
 	}

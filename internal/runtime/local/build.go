@@ -177,6 +177,9 @@ func (r *Runtime) newInstanceSpec(w runtime.Workload, t instanceTemplate, n int)
 	}
 	env[spec.EnvPort] = strconv.Itoa(port)
 	env[spec.EnvInstance] = id
+	if len(w.Files) > 0 {
+		env[spec.EnvConfigDir] = filepath.Join(r.layout.instance(w.ID, n), dirConfig)
+	}
 	grace := w.Spec.StopGracePeriod.D()
 	if grace <= 0 {
 		grace = spec.DefaultStopGracePeriod.D()

@@ -23,6 +23,10 @@ const (
 	fileShimLog  = "shim.log"
 	fileOutput   = "output.log"
 	fileDirLock  = "runtime.lock"
+	// fileSecrets holds an instance's secret variables (mode 0600), apart
+	// from instance.json, so nothing else the runtime writes holds them.
+	fileSecrets = "secrets.json"
+	dirConfig   = "config"
 )
 
 // layout knows where things live under the runtime's Dir.

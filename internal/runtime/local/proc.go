@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -161,4 +162,14 @@ func terminateGroup(ctx context.Context, pid int, start uint64, grace time.Durat
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 	}
 	waitGone(ctx, pid, start, 2*time.Second)
+}
+
+// LockDir takes the lock a runtime holds on dir for its life, so another
+// tool (berth server rotate-key) can make sure no server runs on it; the
+// lock goes with the returned file's Close.
+func LockDir(dir string) (io.Closer, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("local runtime: %w", err)
+	}
+	return lockDir(dir)
 }

@@ -8,16 +8,19 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/runtime"
 )
 
@@ -88,6 +91,9 @@ type supervisor struct {
 	log  *slog.Logger
 	spec instanceSpec
 	env  []string
+	// mask hides the instance's secrets in what the shim records of its
+	// output (state.json's last lines, which the server shows).
+	mask *secrets.Masker
 	out  *rotatingWriter
 	ring lineRing
 	cg   *cgroupSet
@@ -149,7 +155,12 @@ func (s *supervisor) run(ctx context.Context) error {
 	}
 	defer func() { _ = out.Close() }()
 	s.out = out
-	s.env = childEnv(s.spec.Env)
+	secretEnv, err := readSecrets(".")
+	if err != nil {
+		return err
+	}
+	s.env = childEnv(s.spec.Env, secretEnv)
+	s.mask = secrets.NewMasker(slices.Collect(maps.Values(secretEnv))...)
 	s.cg = setupCgroups(s.spec.ID+"."+s.spec.UID, wantedLimits(s.spec.Resources))
 	defer s.cg.remove()
 	s.update(func(st *instanceState) { st.Limits, st.Cgroups = s.cg.summary, s.cg.dirs })
@@ -281,6 +292,9 @@ func (s *supervisor) runOnce(ctx context.Context, restart bool) (ranFor time.Dur
 
 	exit := exitOf(cmd.ProcessState)
 	exit.LogTail = s.ring.snapshot()
+	for i, l := range exit.LogTail {
+		exit.LogTail[i] = s.mask.Mask(l)
+	}
 	why = describeExit(exit)
 	if n := s.cg.oomKills(); n > oomBefore && oomBefore >= 0 {
 		why = fmt.Sprintf("killed by the kernel: out of memory (limit %s)", s.spec.Resources.Memory)
@@ -325,7 +339,7 @@ func newProcess(is instanceSpec, env []string, out *os.File) *exec.Cmd {
 
 // childEnv is exactly the instance's environment, plus the few variables
 // from the shim's own environment a program expects to find.
-func childEnv(env map[string]string) []string {
+func childEnv(env, secretEnv map[string]string) []string {
 	all := map[string]string{}
 	for _, k := range []string{"PATH", "HOME", "LANG", "TZ"} {
 		if v, ok := os.LookupEnv(k); ok {
@@ -333,6 +347,9 @@ func childEnv(env map[string]string) []string {
 		}
 	}
 	for k, v := range env {
+		all[k] = v
+	}
+	for k, v := range secretEnv {
 		all[k] = v
 	}
 	out := make([]string, 0, len(all))

@@ -1,10 +1,12 @@
 package local
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +31,8 @@ func testProg(name string) int {
 		return progAlloc()
 	case "spam":
 		return progSpam()
+	case "envdump":
+		return progEnvDump()
 	}
 	fmt.Fprintln(os.Stderr, "unknown test program", name)
 	return 2
@@ -115,6 +119,26 @@ func progSpam() int {
 		}
 	}
 	fmt.Println("spam done")
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// progEnvDump notes a hash of $SECRET (never the value) and the content of
+// $BERTH_CONFIG_DIR/app.conf, then runs until stopped.
+func progEnvDump() int {
+	sum := sha256.Sum256([]byte(os.Getenv("SECRET")))
+	conf, err := os.ReadFile(filepath.Join(os.Getenv("BERTH_CONFIG_DIR"), "app.conf"))
+	if err != nil {
+		mark("config error: %v", err)
+	}
+	mark("secret %x config %q", sum[:8], conf)
+	if os.Getenv("LEAK") != "" {
+		// A careless program prints its secret and dies.
+		fmt.Println("connecting with password " + os.Getenv("SECRET"))
+		return 3
+	}
+	fmt.Println("started")
 	for {
 		time.Sleep(time.Hour)
 	}

@@ -84,3 +84,47 @@ func (db *DB) GetTokenByHash(ctx context.Context, hash string) (store.Token, err
 func (db *DB) ListTokens(ctx context.Context) ([]store.Token, error) {
 	return db.reader().ListTokens(ctx)
 }
+
+func (db *DB) CreateSecret(ctx context.Context, s store.Secret) error {
+	return db.inWrite(ctx, func(o ops) error { return o.CreateSecret(ctx, s) })
+}
+
+func (db *DB) UpdateSecret(ctx context.Context, s store.Secret) (version int64, err error) {
+	err = db.inWrite(ctx, func(o ops) error {
+		version, err = o.UpdateSecret(ctx, s)
+		return err
+	})
+	return version, err
+}
+
+func (db *DB) RekeySecret(ctx context.Context, s store.Secret) error {
+	return db.inWrite(ctx, func(o ops) error { return o.RekeySecret(ctx, s) })
+}
+
+func (db *DB) GetSecret(ctx context.Context, app, name string) (store.Secret, error) {
+	return db.reader().GetSecret(ctx, app, name)
+}
+
+func (db *DB) ListSecrets(ctx context.Context, app string) ([]store.Secret, error) {
+	return db.reader().ListSecrets(ctx, app)
+}
+
+func (db *DB) DeleteSecret(ctx context.Context, app, name string) error {
+	return db.inWrite(ctx, func(o ops) error { return o.DeleteSecret(ctx, app, name) })
+}
+
+func (db *DB) CreateConfigVersion(ctx context.Context, v store.ConfigVersion) error {
+	return db.inWrite(ctx, func(o ops) error { return o.CreateConfigVersion(ctx, v) })
+}
+
+func (db *DB) GetConfigVersion(ctx context.Context, app, env string, version int) (store.ConfigVersion, error) {
+	return db.reader().GetConfigVersion(ctx, app, env, version)
+}
+
+func (db *DB) LatestConfigVersion(ctx context.Context, app, env string) (store.ConfigVersion, error) {
+	return db.reader().LatestConfigVersion(ctx, app, env)
+}
+
+func (db *DB) ListConfigVersions(ctx context.Context, app, env string) ([]store.ConfigVersion, error) {
+	return db.reader().ListConfigVersions(ctx, app, env)
+}

@@ -76,6 +76,40 @@ ALTER TABLE apps ADD COLUMN canary TEXT;
 ALTER TABLE apps ADD COLUMN team TEXT NOT NULL DEFAULT '';
 CREATE INDEX apps_team ON apps (team, name);
 `},
+	{version: 4, name: "secrets, config sets, releases.config", sql: `
+-- Encrypted secrets: only the envelope, never the value. The envelope is
+-- bound to (team, app, name) by its associated data.
+CREATE TABLE secrets (
+	app        TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	team       TEXT NOT NULL,
+	envelope   TEXT NOT NULL,
+	key_id     TEXT NOT NULL,
+	version    INTEGER NOT NULL,
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL,
+	PRIMARY KEY (app, name)
+) STRICT;
+
+-- Append-only config set versions per app and environment; entries and
+-- files are JSON objects.
+CREATE TABLE config_versions (
+	app         TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+	env         TEXT NOT NULL,
+	version     INTEGER NOT NULL,
+	entries     TEXT NOT NULL,
+	files       TEXT NOT NULL,
+	author      TEXT NOT NULL,
+	comment     TEXT NOT NULL,
+	rollback_of INTEGER NOT NULL,
+	created_at  TEXT NOT NULL,
+	PRIMARY KEY (app, env, version)
+) STRICT;
+
+-- The config set and secret versions a release runs with, as JSON; NULL
+-- for releases from before config sets.
+ALTER TABLE releases ADD COLUMN config TEXT;
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

@@ -9,7 +9,7 @@ import (
 	"github.com/berthdev/berth/internal/store"
 )
 
-const releaseColumns = `app, number, spec, spec_hash, source, artifacts, cause, rollback_of, state, reason, message, version, created_at, updated_at`
+const releaseColumns = `app, number, spec, spec_hash, source, artifacts, cause, rollback_of, state, reason, message, version, created_at, updated_at, config`
 
 func (o ops) CreateRelease(ctx context.Context, r store.Release) error {
 	what := fmt.Sprintf("release %s/%d", r.App, r.Number)
@@ -27,9 +27,15 @@ func (o ops) CreateRelease(ctx context.Context, r store.Release) error {
 	if err != nil {
 		return err
 	}
-	_, err = o.q.ExecContext(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	var config any
+	if r.Config != nil {
+		if config, err = marshal(what+": config", r.Config); err != nil {
+			return err
+		}
+	}
+	_, err = o.q.ExecContext(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.App, r.Number, spec, r.SpecHash, r.Source, artifacts, r.Cause, r.RollbackOf,
-		r.State, r.Reason, r.Message, r.Version, formatTime(r.CreatedAt), formatTime(r.UpdatedAt))
+		r.State, r.Reason, r.Message, r.Version, formatTime(r.CreatedAt), formatTime(r.UpdatedAt), config)
 	if err != nil {
 		return mapErr(err, "create", what, fmt.Sprintf("app %q", r.App))
 	}
@@ -116,18 +122,23 @@ func (o ops) DeleteReleases(ctx context.Context, app string) error {
 func scanRelease(s scanner) (store.Release, error) {
 	var (
 		r                    store.Release
-		spec                 *string
+		spec, config         *string
 		artifacts            string
 		createdAt, updatedAt string
 	)
 	if err := s.Scan(&r.App, &r.Number, &spec, &r.SpecHash, &r.Source, &artifacts, &r.Cause, &r.RollbackOf,
-		&r.State, &r.Reason, &r.Message, &r.Version, &createdAt, &updatedAt); err != nil {
+		&r.State, &r.Reason, &r.Message, &r.Version, &createdAt, &updatedAt, &config); err != nil {
 		return store.Release{}, err
 	}
 	r.Spec = fromRawJSON(spec)
 	var err error
 	if err = unmarshal("releases.artifacts", artifacts, &r.Artifacts); err != nil {
 		return store.Release{}, err
+	}
+	if config != nil {
+		if err = unmarshal("releases.config", *config, &r.Config); err != nil {
+			return store.Release{}, err
+		}
 	}
 	if r.CreatedAt, err = parseTime("releases.created_at", createdAt); err != nil {
 		return store.Release{}, err

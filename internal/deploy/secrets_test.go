@@ -1,0 +1,97 @@
+package deploy
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/berthdev/berth/internal/identity/secrets"
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/pkg/api"
+)
+
+func TestMaskStatus(t *testing.T) {
+	t.Parallel()
+	const secret = "hunter2-canary"
+	m := secrets.NewMasker(secret)
+	st := api.AppStatus{
+		Message:    "release 2 failed: last output: pw=" + secret,
+		Conditions: []api.Condition{{Type: api.ConditionFailed, Message: "said " + secret}},
+		Services: []api.ServiceStatus{{
+			Name:       "web",
+			Conditions: []api.Condition{{Message: secret}},
+			Instances: []api.Instance{{
+				ID: "web-1", Message: "exited: " + secret,
+				LastExit: &api.Exit{Code: 1, LogTail: []string{"ok", "password " + secret}},
+			}},
+		}},
+	}
+	orig := st.Services[0].Instances[0].LastExit.LogTail[1]
+	got := maskStatus(m, st)
+	if s := strings.Join([]string{got.Message, got.Conditions[0].Message, got.Services[0].Conditions[0].Message,
+		got.Services[0].Instances[0].Message, strings.Join(got.Services[0].Instances[0].LastExit.LogTail, "|")}, "\n"); strings.Contains(s, secret) || strings.Count(s, secrets.Mask) != 5 {
+		t.Errorf("masked status still shows the secret or lost text:\n%s", s)
+	}
+	if st.Services[0].Instances[0].LastExit.LogTail[1] != orig {
+		t.Error("maskStatus changed its input")
+	}
+	if got := maskStatus(nil, st); got.Message != st.Message {
+		t.Error("a nil masker changed the status")
+	}
+}
+
+func TestMaskLogs(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-canary"
+	r := &Reconciler{opts: Options{Secrets: fixedSecrets{secret}}}
+	src := io.NopCloser(strings.NewReader("web-1 | start\nweb-1 | pw=" + secret + "\nweb-1 | no newline " + secret))
+	rc := r.maskLogs(t.Context(), "shop", src)
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	want := "web-1 | start\nweb-1 | pw=***\nweb-1 | no newline ***"
+	if string(b) != want {
+		t.Errorf("masked logs = %q, want %q", b, want)
+	}
+}
+
+type fixedSecrets []string
+
+func (f fixedSecrets) Resolve(_ context.Context, _, _ string, names []string) (map[string]string, error) {
+	return nil, nil
+}
+
+func (f fixedSecrets) Values(context.Context, string) ([]string, error) { return f, nil }
+
+// changingSecrets is a store whose values change under the reconciler.
+type changingSecrets struct{ vals *[]string }
+
+func (c changingSecrets) Resolve(_ context.Context, _, _ string, names []string) (map[string]string, error) {
+	return map[string]string{names[0]: (*c.vals)[0]}, nil
+}
+
+func (c changingSecrets) Values(context.Context, string) ([]string, error) { return *c.vals, nil }
+
+// The masker is cached, and built again once a workload received values.
+func TestMaskerRefreshedWhenValuesAreHandedOut(t *testing.T) {
+	t.Parallel()
+	vals := []string{"first-value"}
+	r := &Reconciler{opts: Options{Secrets: changingSecrets{&vals}}}
+	if got := r.masker(t.Context(), "shop").Mask("x first-value"); got != "x ***" {
+		t.Fatalf("first masker: %q", got)
+	}
+	vals = []string{"second-value"}
+	if got := r.masker(t.Context(), "shop").Mask("x second-value"); got != "x second-value" {
+		t.Errorf("the cached masker was rebuilt without a reason: %q", got)
+	}
+	p := &pass{r: r, app: store.App{Name: "shop"}}
+	if _, err := p.secretsOf(t.Context(), []string{"A"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.masker(t.Context(), "shop").Mask("x second-value"); got != "x ***" {
+		t.Errorf("after values were handed out the masker is stale: %q", got)
+	}
+}

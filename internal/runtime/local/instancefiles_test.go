@@ -1,0 +1,110 @@
+package local
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Secrets reach the process's environment and config files its config
+// folder; the secret value is in no file of the runtime's folder but the
+// instance's own secrets.json (mode 0600), and config files are 0600.
+func TestSecretsAndConfigFiles(t *testing.T) {
+	t.Parallel()
+	const canary = "canary-local-7d1e0b-Xy"
+	dir := t.TempDir()
+	rt := newTestRuntime(t, dir)
+	markFile := filepath.Join(t.TempDir(), "mark")
+	w := testProgWorkload(t, "wl-envdump", "envdump", map[string]string{"MARK_FILE": markFile})
+	w.Secrets = map[string]string{"SECRET": canary}
+	w.Files = map[string]string{"app.conf": "level = debug\n"}
+	if err := rt.Apply(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(canary))
+	want := fmt.Sprintf("secret %x config %q", sum[:8], "level = debug\n")
+	eventually(t, 10*time.Second, "the instance saw its secret and config file", func() string {
+		b, _ := os.ReadFile(markFile)
+		if !strings.Contains(string(b), want) {
+			return fmt.Sprintf("mark file %q, want %q", b, want)
+		}
+		return ""
+	})
+	ws := mustStatus(t, rt, w.ID)
+	if strings.Contains(fmt.Sprint(ws), canary) {
+		t.Errorf("status holds the secret: %+v", ws)
+	}
+	inst := rt.layout.instance(w.ID, 0)
+	var secretFiles []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Type()&fs.ModeSocket != 0 {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil // a lock or a file removed meanwhile
+		}
+		if bytes.Contains(b, []byte(canary)) {
+			secretFiles = append(secretFiles, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(secretFiles) != 1 || secretFiles[0] != filepath.Join(inst, fileSecrets) {
+		t.Errorf("files holding the secret: %v, want only %s", secretFiles, filepath.Join(inst, fileSecrets))
+	}
+	for _, p := range []string{filepath.Join(inst, fileSecrets), filepath.Join(inst, dirConfig, "app.conf")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(inst, dirConfig)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("config folder: %v, %v; want mode 0700", fi, err)
+	}
+}
+
+// What the shim records of a process's last output (state.json, which the
+// server shows in status and failure messages) has its secrets masked.
+func TestShimMasksSecretsInLastOutput(t *testing.T) {
+	t.Parallel()
+	const canary = "canary-leak-93ab1f-Qw"
+	dir := t.TempDir()
+	rt := newTestRuntime(t, dir)
+	w := testProgWorkload(t, "wl-leak", "envdump", map[string]string{"MARK_FILE": filepath.Join(t.TempDir(), "mark"), "LEAK": "1"})
+	w.Secrets = map[string]string{"SECRET": canary}
+	if err := rt.Apply(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	var tail []string
+	eventually(t, 10*time.Second, "the process exited with its last output recorded", func() string {
+		ws := mustStatus(t, rt, w.ID)
+		if len(ws.Instances) == 0 || ws.Instances[0].LastExit == nil {
+			return describe(ws)
+		}
+		tail = ws.Instances[0].LastExit.LogTail
+		return ""
+	})
+	joined := strings.Join(tail, "\n")
+	if strings.Contains(joined, canary) || !strings.Contains(joined, "connecting with password ***") {
+		t.Errorf("last output = %q, want the secret masked as ***", tail)
+	}
+	state, err := os.ReadFile(filepath.Join(rt.layout.instance(w.ID, 0), fileState))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(state, []byte(canary)) {
+		t.Errorf("state.json holds the secret")
+	}
+}

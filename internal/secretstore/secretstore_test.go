@@ -1,0 +1,268 @@
+package secretstore_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berthdev/berth/internal/identity/secrets"
+	"github.com/berthdev/berth/internal/secretstore"
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/internal/store/sqlite"
+)
+
+const canary = "canary-5f1d2c-value-Zq9"
+
+type fixture struct {
+	db   *sqlite.DB
+	path string
+	key  secrets.Key
+	ss   *secretstore.Store
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "berth.db")
+	db, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	key, err := secrets.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := secrets.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{db: db, path: path, key: key, ss: secretstore.New(db, ring)}
+}
+
+func (f *fixture) app(t testing.TB, name, team string) {
+	t.Helper()
+	now := time.Now().UTC()
+	if err := f.db.CreateApp(t.Context(), store.App{Name: name, Team: team, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) set(t testing.TB, team, app, name, value string) {
+	t.Helper()
+	env, keyID, err := f.ss.Seal(team, app, name, []byte(value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := f.db.CreateSecret(t.Context(), store.Secret{Team: team, App: app, Name: name, Envelope: env, KeyID: keyID, Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.app(t, "shop", "team_a")
+	f.set(t, "team_a", "shop", "DB_PASSWORD", canary)
+	f.set(t, "team_a", "shop", "API_KEY", "k-123456")
+
+	tests := []struct {
+		desc    string
+		team    string
+		app     string
+		names   []string
+		want    map[string]string
+		wantErr error
+		errHas  string
+	}{
+		{desc: "named secrets", team: "team_a", app: "shop", names: []string{"DB_PASSWORD", "API_KEY"},
+			want: map[string]string{"DB_PASSWORD": canary, "API_KEY": "k-123456"}},
+		{desc: "no names", team: "team_a", app: "shop", want: map[string]string{}},
+		{desc: "unknown names are named", team: "team_a", app: "shop", names: []string{"DB_PASSWORD", "NOPE", "ALSO_NOPE"},
+			wantErr: secretstore.ErrUnknown, errHas: "ALSO_NOPE, NOPE"},
+		{desc: "another team's app", team: "team_b", app: "shop", names: []string{"DB_PASSWORD"}, wantErr: secretstore.ErrNoApp},
+		{desc: "missing app", team: "team_a", app: "blog", names: []string{"DB_PASSWORD"}, wantErr: secretstore.ErrNoApp},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			got, err := f.ss.Resolve(t.Context(), tc.team, tc.app, tc.names)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.errHas) {
+					t.Fatalf("err = %v, want %v naming %q", err, tc.wantErr, tc.errHas)
+				}
+				if strings.Contains(err.Error(), canary) {
+					t.Fatalf("error leaks the value: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d values, want %d", len(got), len(tc.want))
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s: wrong value", k)
+				}
+			}
+		})
+	}
+}
+
+// A ciphertext copied to another app's row, or renamed, does not decrypt.
+func TestMovedCiphertextFails(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	f.app(t, "shop", "team_a")
+	f.app(t, "blog", "team_b")
+	f.set(t, "team_a", "shop", "DB_PASSWORD", canary)
+	f.set(t, "team_b", "blog", "DB_PASSWORD", "blog-value")
+	src, err := f.db.GetSecret(ctx, "shop", "DB_PASSWORD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Into another team's app, team column included.
+	dst, err := f.db.GetSecret(ctx, "blog", "DB_PASSWORD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst.Envelope, dst.Team = src.Envelope, src.Team
+	if _, err := f.db.UpdateSecret(ctx, dst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ss.Resolve(ctx, "team_b", "blog", []string{"DB_PASSWORD"}); !errors.Is(err, secrets.ErrDecrypt) {
+		t.Errorf("moved to another app: err = %v, want ErrDecrypt", err)
+	}
+	// Under another name of the same app.
+	renamed := src
+	renamed.Name = "OTHER"
+	if err := f.db.CreateSecret(ctx, renamed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ss.Resolve(ctx, "team_a", "shop", []string{"OTHER"}); !errors.Is(err, secrets.ErrDecrypt) {
+		t.Errorf("renamed: err = %v, want ErrDecrypt", err)
+	}
+	// The original still opens.
+	if got, err := f.ss.Resolve(ctx, "team_a", "shop", []string{"DB_PASSWORD"}); err != nil || got["DB_PASSWORD"] != canary {
+		t.Errorf("original: err = %v", err)
+	}
+}
+
+func TestRotateKeepsEverySecretReadable(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	f.app(t, "shop", "team_a")
+	f.app(t, "legacy", "") // an app from before teams
+	want := map[string]map[string]string{
+		"shop":   {"A": canary, "B": "second-value", "PEM": "-----BEGIN-----\nabc\n-----END-----"},
+		"legacy": {"A": "legacy-value"},
+	}
+	for app, vals := range want {
+		team := "team_a"
+		if app == "legacy" {
+			team = ""
+		}
+		for n, v := range vals {
+			f.set(t, team, app, n, v)
+		}
+	}
+	before, err := f.db.ListSecrets(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, err := secrets.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldRing, err := secrets.NewKeyring(f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := secretstore.Rotate(ctx, f.db, oldRing, newKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 {
+		t.Errorf("rotated %d secrets, want 4", n)
+	}
+	after, err := f.db.ListSecrets(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range after {
+		if s.KeyID != newKey.ID() || s.Version != before[i].Version || s.Envelope == before[i].Envelope {
+			t.Errorf("%s/%s: key %s version %d (was %d), envelope changed %v", s.App, s.Name, s.KeyID, s.Version, before[i].Version, s.Envelope != before[i].Envelope)
+		}
+	}
+	// Only the new key is needed now.
+	newRing, err := secrets.NewKeyring(newKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := secretstore.New(f.db, newRing)
+	for app, vals := range want {
+		team := "team_a"
+		if app == "legacy" {
+			team = ""
+		}
+		names := make([]string, 0, len(vals))
+		for n := range vals {
+			names = append(names, n)
+		}
+		got, err := ss.Resolve(ctx, team, app, names)
+		if err != nil {
+			t.Fatalf("%s after rotation: %v", app, err)
+		}
+		for n, v := range vals {
+			if got[n] != v {
+				t.Errorf("%s/%s: wrong value after rotation", app, n)
+			}
+		}
+	}
+	// The old key alone no longer opens them; a second run changes nothing.
+	if _, err := secretstore.New(f.db, oldRing).Resolve(ctx, "team_a", "shop", []string{"A"}); !errors.Is(err, secrets.ErrUnknownKey) {
+		t.Errorf("old key after rotation: err = %v, want ErrUnknownKey", err)
+	}
+	both, err := secrets.NewKeyring(newKey, f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := secretstore.Rotate(ctx, f.db, both, newKey); err != nil || n != 0 {
+		t.Errorf("second rotation: %d, %v; want 0, nil", n, err)
+	}
+}
+
+// The value is in no file of the database: not the main file, not the WAL.
+func TestCanaryNotInDatabaseFiles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.app(t, "shop", "team_a")
+	f.set(t, "team_a", "shop", "DB_PASSWORD", canary)
+	if got, err := f.ss.Resolve(t.Context(), "team_a", "shop", []string{"DB_PASSWORD"}); err != nil || got["DB_PASSWORD"] != canary {
+		t.Fatalf("resolve: %v", err)
+	}
+	checked := 0
+	for _, p := range []string{f.path, f.path + "-wal", f.path + "-shm"} {
+		b, err := os.ReadFile(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		if bytes.Contains(b, []byte(canary)) {
+			t.Errorf("%s holds the secret in plaintext", filepath.Base(p))
+		}
+	}
+	if checked < 2 {
+		t.Errorf("checked %d database files, want the file and its WAL", checked)
+	}
+}

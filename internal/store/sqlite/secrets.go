@@ -1,0 +1,152 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/berthdev/berth/internal/store"
+)
+
+const secretColumns = `app, name, team, envelope, key_id, version, created_at, updated_at`
+
+func checkSecret(s store.Secret) error {
+	what := fmt.Sprintf("secret %s/%s", s.App, s.Name)
+	switch {
+	case s.App == "":
+		return fmt.Errorf("%s: app: must not be empty: %w", what, store.ErrInvalid)
+	case s.Name == "":
+		return fmt.Errorf("%s: name: must not be empty: %w", what, store.ErrInvalid)
+	case s.Envelope == "":
+		return fmt.Errorf("%s: envelope: must not be empty: %w", what, store.ErrInvalid)
+	case s.KeyID == "":
+		return fmt.Errorf("%s: key id: must not be empty: %w", what, store.ErrInvalid)
+	}
+	return nil
+}
+
+func (o ops) CreateSecret(ctx context.Context, s store.Secret) error {
+	if err := checkSecret(s); err != nil {
+		return err
+	}
+	_, err := o.q.ExecContext(ctx, `INSERT INTO secrets (`+secretColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.App, s.Name, s.Team, s.Envelope, s.KeyID, s.Version, formatTime(s.CreatedAt), formatTime(s.UpdatedAt))
+	if err != nil {
+		return mapErr(err, "create", fmt.Sprintf("secret %s/%s", s.App, s.Name), fmt.Sprintf("app %q", s.App))
+	}
+	return nil
+}
+
+func (o ops) UpdateSecret(ctx context.Context, s store.Secret) (int64, error) {
+	if err := checkSecret(s); err != nil {
+		return 0, err
+	}
+	var version int64
+	err := o.q.QueryRowContext(ctx, `UPDATE secrets
+SET team = ?, envelope = ?, key_id = ?, updated_at = ?, version = version + 1
+WHERE app = ? AND name = ? AND version = ?
+RETURNING version`,
+		s.Team, s.Envelope, s.KeyID, formatTime(s.UpdatedAt), s.App, s.Name, s.Version).Scan(&version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, o.whyNoSecret(ctx, s)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: update secret %s/%s: %w", s.App, s.Name, err)
+	}
+	return version, nil
+}
+
+func (o ops) RekeySecret(ctx context.Context, s store.Secret) error {
+	if err := checkSecret(s); err != nil {
+		return err
+	}
+	res, err := o.q.ExecContext(ctx, `UPDATE secrets SET envelope = ?, key_id = ? WHERE app = ? AND name = ? AND version = ?`,
+		s.Envelope, s.KeyID, s.App, s.Name, s.Version)
+	if err != nil {
+		return fmt.Errorf("sqlite: rekey secret %s/%s: %w", s.App, s.Name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return o.whyNoSecret(ctx, s)
+	}
+	return nil
+}
+
+// whyNoSecret tells a missing secret from a stale version.
+func (o ops) whyNoSecret(ctx context.Context, s store.Secret) error {
+	var current int64
+	err := o.q.QueryRowContext(ctx, `SELECT version FROM secrets WHERE app = ? AND name = ?`, s.App, s.Name).Scan(&current)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("secret %s/%s: %w", s.App, s.Name, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: secret %s/%s: %w", s.App, s.Name, err)
+	}
+	return fmt.Errorf("secret %s/%s: version %d, stored %d: %w", s.App, s.Name, s.Version, current, store.ErrConflict)
+}
+
+func (o ops) GetSecret(ctx context.Context, app, name string) (store.Secret, error) {
+	row := o.q.QueryRowContext(ctx, `SELECT `+secretColumns+` FROM secrets WHERE app = ? AND name = ?`, app, name)
+	s, err := scanSecret(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Secret{}, fmt.Errorf("secret %s/%s: %w", app, name, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Secret{}, fmt.Errorf("sqlite: get secret %s/%s: %w", app, name, err)
+	}
+	return s, nil
+}
+
+func (o ops) ListSecrets(ctx context.Context, app string) ([]store.Secret, error) {
+	q := `SELECT ` + secretColumns + ` FROM secrets WHERE app = ? ORDER BY name`
+	args := []any{app}
+	if app == "" {
+		q, args = `SELECT `+secretColumns+` FROM secrets ORDER BY app, name`, nil
+	}
+	rows, err := o.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list secrets of %q: %w", app, err)
+	}
+	defer rows.Close()
+	out := []store.Secret{}
+	for rows.Next() {
+		s, err := scanSecret(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list secrets of %q: %w", app, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list secrets of %q: %w", app, err)
+	}
+	return out, nil
+}
+
+func (o ops) DeleteSecret(ctx context.Context, app, name string) error {
+	res, err := o.q.ExecContext(ctx, `DELETE FROM secrets WHERE app = ? AND name = ?`, app, name)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete secret %s/%s: %w", app, name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("secret %s/%s: %w", app, name, store.ErrNotFound)
+	}
+	return nil
+}
+
+func scanSecret(sc scanner) (store.Secret, error) {
+	var (
+		s                    store.Secret
+		createdAt, updatedAt string
+	)
+	if err := sc.Scan(&s.App, &s.Name, &s.Team, &s.Envelope, &s.KeyID, &s.Version, &createdAt, &updatedAt); err != nil {
+		return store.Secret{}, err
+	}
+	var err error
+	if s.CreatedAt, err = parseTime("secrets.created_at", createdAt); err != nil {
+		return store.Secret{}, err
+	}
+	if s.UpdatedAt, err = parseTime("secrets.updated_at", updatedAt); err != nil {
+		return store.Secret{}, err
+	}
+	return s, nil
+}

@@ -1,0 +1,3 @@
+module example.com/configapp
+
+go 1.22
