@@ -154,6 +154,10 @@ type Tx interface {
 	Releases
 	Events
 	Tokens
+	Runs
+	Approvals
+	Deliveries
+	Pipelines
 }
 
 // Store is a transactional store. Calls outside InTx run in their own
