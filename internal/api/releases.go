@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 
+	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -84,8 +85,8 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 			Source: from.Source, Artifacts: maps.Clone(from.Artifacts), Cause: "rollback",
 			RollbackOf: from.Number, State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
 		}
-		data := appliedData{Cause: rel.Cause, SpecHash: rel.SpecHash, Source: rel.Source, RollbackOf: from.Number}
-		rev, err := s.createRelease(r.Context(), tx, a, false, rel, data)
+		data := release.AppliedData{Cause: rel.Cause, SpecHash: rel.SpecHash, Source: rel.Source, RollbackOf: from.Number}
+		rev, err := release.Create(r.Context(), tx, a, false, rel, data)
 		if err != nil {
 			return err
 		}
