@@ -2,7 +2,7 @@ package api
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"fmt"
 	"net/http"
 

@@ -52,4 +52,3 @@ func problemCount(n int) string {
 	}
 	return fmt.Sprintf("%d problems", n)
 }
-

@@ -170,4 +170,3 @@ func short(commit string) string {
 	}
 	return commit
 }
-

@@ -207,4 +207,3 @@ func (l *logReader) Close() error {
 	}
 	return nil
 }
-
