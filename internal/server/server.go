@@ -92,7 +92,13 @@ func Run(ctx context.Context, cfg Config) error {
 		VolumeDir: filepath.Join(cfg.DataDir, "volumes"),
 	})
 
+	pipes, err := newPipelines(ctx, cfg, st, blobs, rec.Notify, logger)
+	if err != nil {
+		return err
+	}
+
 	handler := api.New(api.Deps{
+		Pipelines: pipes,
 		Store:   st,
 		Blobs:   blobs,
 		Notify:  rec.Notify,
@@ -142,7 +148,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 4) // the reconciler and up to three servers
+	errc := make(chan error, 5) // the reconciler, the pipeline runner and up to three servers
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := pipes.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("pipelines: %w", err)
+		}
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
