@@ -22,8 +22,9 @@ func RunTerminal(s string) bool {
 }
 
 // Run is one run of an app's pipeline. Steps is rewritten as the run
-// proceeds; everything else but State, Reason, ExitCode, CancelRequested
-// and the times is fixed at creation.
+// proceeds; Ref and Commit are set when a run created with only a branch
+// starts (the branch is resolved then); everything else but State, Reason,
+// ExitCode, CancelRequested and the times is fixed at creation.
 type Run struct {
 	ID string
 	// App and Team: the app whose pipeline runs, and the app's team at the
@@ -125,8 +126,8 @@ type Runs interface {
 	// ListRuns returns the runs f selects, newest first (by creation, then
 	// number).
 	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
-	// UpdateRun writes the mutable fields (State, Reason, ExitCode,
-	// CancelRequested, Steps, StartedAt, FinishedAt, UpdatedAt) when
+	// UpdateRun writes the mutable fields (Ref, Commit, State, Reason,
+	// ExitCode, CancelRequested, Steps, StartedAt, FinishedAt, UpdatedAt) when
 	// r.Version matches, and bumps it; otherwise ErrConflict (ErrNotFound if
 	// missing). It returns the new version.
 	UpdateRun(ctx context.Context, r Run) (int64, error)

@@ -170,7 +170,6 @@ func (e *env) start() {
 	}()
 }
 
-
 func (e *env) stop() {
 	if e.cancel == nil {
 		return
@@ -247,4 +246,3 @@ func (m mapSecrets) Resolve(_ context.Context, _, _ string, names []string) (map
 	}
 	return out, nil
 }
-

@@ -393,4 +393,3 @@ steps:
 		t.Errorf("with a limit of 1 the second run started at %v, before the first ended at %v", rb.StartedAt, ra.FinishedAt)
 	}
 }
-

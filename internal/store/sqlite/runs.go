@@ -104,9 +104,9 @@ func (o ops) UpdateRun(ctx context.Context, r store.Run) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := o.q.ExecContext(ctx, `UPDATE runs SET state = ?, reason = ?, exit_code = ?, cancel_requested = ?, steps = ?,
+	res, err := o.q.ExecContext(ctx, `UPDATE runs SET ref = ?, commit_sha = ?, state = ?, reason = ?, exit_code = ?, cancel_requested = ?, steps = ?,
 started_at = ?, finished_at = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
-		r.State, r.Reason, r.ExitCode, r.CancelRequested, steps,
+		r.Ref, r.Commit, r.State, r.Reason, r.ExitCode, r.CancelRequested, steps,
 		formatTime(r.StartedAt), formatTime(r.FinishedAt), formatTime(r.UpdatedAt), r.ID, r.Version)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: update run %q: %w", r.ID, err)

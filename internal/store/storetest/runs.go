@@ -110,6 +110,7 @@ var runTests = []test{
 		r, err := s.GetRun(ctx, "shop.1")
 		must(t, err)
 		r.State, r.Reason, r.ExitCode, r.CancelRequested = store.RunFailed, "step test failed", 3, true
+		r.Ref, r.Commit = "refs/heads/dev", fmt.Sprintf("%040x", 99)
 		r.StartedAt, r.FinishedAt, r.UpdatedAt = t1, t1.Add(time.Second), t1
 		r.Steps[0] = store.RunStep{Name: "test", Kind: "run", Status: "failure", Attempt: 2, ExitCode: 3, Reason: "exit code 3", StartedAt: t1, FinishedAt: t1.Add(time.Second)}
 		v, err := s.UpdateRun(ctx, r)
