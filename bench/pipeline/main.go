@@ -77,7 +77,7 @@ func run(rounds, concurrent int) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	blobs, err := blob.New(filepath.Join(dataDir, "blobs"))
 	if err != nil {
 		return err
