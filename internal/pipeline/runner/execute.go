@@ -66,8 +66,16 @@ func (r *Runner) execute(ctx context.Context, run store.Run, a *activeRun) {
 			log.WarnContext(ctx, "closing a run log failed", "err", err)
 		}
 	}
-	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), errCancelled) {
-		res = failed("the server stopped during the run; re-run it with: berth run rerun %s", run.ID)
+	// A step or checkout that failed because the run's context ended failed
+	// for that reason: a cancel, or the server stopping.
+	if ctx.Err() != nil && res.state != store.RunSucceeded {
+		cause := context.Cause(ctx)
+		switch {
+		case !errors.Is(cause, errCancelled):
+			res = failed("the server stopped during the run; re-run it with: berth run rerun %s", run.ID)
+		case res.state == store.RunFailed:
+			res = outcome{state: store.RunCancelled, reason: "run " + cause.Error()}
+		}
 	}
 	wctx, done := context.WithTimeout(context.WithoutCancel(ctx), finalWrite)
 	defer done()
