@@ -61,10 +61,6 @@ func (r *Runner) execute(ctx context.Context, run store.Run, a *activeRun) {
 		res = failed("opening the run's log: %v", err)
 	} else {
 		res = r.drive(ctx, run, a, rl)
-		rl.note("run %s: %s", res.state, res.reason)
-		if err := rl.Close(); err != nil {
-			log.WarnContext(ctx, "closing a run log failed", "err", err)
-		}
 	}
 	// A step or checkout that failed because the run's context ended failed
 	// for that reason: a cancel, or the server stopping.
@@ -75,6 +71,14 @@ func (r *Runner) execute(ctx context.Context, run store.Run, a *activeRun) {
 			res = failed("the server stopped during the run; re-run it with: berth run rerun %s", run.ID)
 		case res.state == store.RunFailed:
 			res = outcome{state: store.RunCancelled, reason: "run " + cause.Error()}
+		}
+	}
+	if rl != nil {
+		// The log is complete before the end state is written: a follower
+		// that sees the run ended has read everything.
+		rl.note("run %s: %s", res.state, res.reason)
+		if err := rl.Close(); err != nil {
+			log.WarnContext(ctx, "closing a run log failed", "err", err)
 		}
 	}
 	wctx, done := context.WithTimeout(context.WithoutCancel(ctx), finalWrite)
