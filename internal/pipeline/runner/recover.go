@@ -60,8 +60,10 @@ func (r *Runner) recover(ctx context.Context) error {
 			fmt.Fprintf(f, "[berth] the server restarted during the run; it was marked failed\n")
 			f.Close()
 		}
-		_ = os.RemoveAll(filepath.Join(r.opts.WorkDir, run.ID))
-		r.log.WarnContext(ctx, "a run was interrupted by a server restart", "run", run.ID, "steps", were)
+		ws := filepath.Join(r.opts.WorkDir, run.ID)
+		killed := killOrphans(run.ID, ws)
+		_ = os.RemoveAll(ws)
+		r.log.WarnContext(ctx, "a run was interrupted by a server restart", "run", run.ID, "steps", were, "killed_process_groups", killed)
 	}
 	return nil
 }

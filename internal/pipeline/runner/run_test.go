@@ -3,6 +3,8 @@ package runner
 import (
 	"errors"
 	"io"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -338,6 +340,16 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The dead server's step, still running in its own process group.
+	orphan := exec.Command("sh", "-c", "sleep 300 & sleep 300")
+	orphan.Env = []string{"PATH=/usr/bin:/bin", "BERTH_RUN=" + crashed.ID, "BERTH_WORKSPACE=" + filepath.Join(e.r.opts.WorkDir, crashed.ID)}
+	orphan.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reaped := make(chan error, 1)
+	go func() { reaped <- orphan.Wait() }()
+	t.Cleanup(func() { _ = syscall.Kill(-orphan.Process.Pid, syscall.SIGKILL) })
 	// A run queued before the restart is started after it.
 	queued := e.manual("restart", nil)
 	e.start()
@@ -348,6 +360,11 @@ steps:
 	}
 	if s := stepOf(run, "build"); s.Status != "failure" || !strings.Contains(s.Reason, "server restarted") {
 		t.Errorf("interrupted step = %+v", s)
+	}
+	select {
+	case <-reaped:
+	case <-time.After(10 * time.Second):
+		t.Error("the interrupted run's leftover step process was not killed")
 	}
 	e.waitRun(queued.ID, "resumed", func(r store.Run) bool { return stepOf(r, "build").Status == "running" })
 

@@ -54,6 +54,9 @@ func (r *Runner) shellStep(ctx context.Context, env *runEnv, step *pipeline.Step
 	vars["BERTH_COMMIT"] = env.run.Commit
 	vars["BERTH_REF"] = env.run.Ref
 	vars["BERTH_TRIGGER"] = env.run.Trigger
+	// With BERTH_RUN, lets a restarted server find and kill the processes
+	// of a run it can no longer drive (see killOrphans).
+	vars["BERTH_WORKSPACE"] = env.ws.Root
 	values := slices.Collect(maps.Values(secrets))
 	env.log.addSecrets(values)
 	w := env.log.stepWriter(step.Name, values)
