@@ -226,3 +226,96 @@ func TestPipelineFromPushToRelease(t *testing.T) {
 		t.Errorf("bad run ID: exit %d, want 2\n%s", code, out)
 	}
 }
+
+// TestPipelineRunSurvivesServerCrash: the server is killed (SIGKILL) while
+// a step runs; the restarted server marks the run failed with the reason,
+// kills what the step left running, and re-running it works.
+func TestPipelineRunSurvivesServerCrash(t *testing.T) {
+	root, work := t.TempDir(), t.TempDir()
+	bare := filepath.Join(root, "crashy.git")
+	gitRun(t, root, "init", "-q", "--bare", bare)
+	url := serveGit(t, root) + "/crashy.git"
+	if err := os.MkdirAll(filepath.Join(work, ".berth"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := "name: crashy\nsource: {git: " + url + ", branch: main}\nservices:\n  web:\n    command: [sleep, \"100000\"]\n"
+	pl := "on: [manual]\nparams:\n  - {name: NAP, default: \"300\"}\nsteps:\n  - name: slow\n    run: echo started; sleep \"$NAP\"\n"
+	if err := os.WriteFile(filepath.Join(work, "berth.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, ".berth", "pipeline.yaml"), []byte(pl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitRun(t, work, "init", "-q")
+	gitRun(t, work, "add", "-A")
+	gitRun(t, work, "commit", "-q", "-m", "c1")
+	gitRun(t, work, "push", "-q", bare, "HEAD:refs/heads/main")
+
+	dataDir, apiAddr, gwAddr := t.TempDir(), freeAddr(t), freeAddr(t)
+	var s *server
+	cleanupApps(t, &s)
+	s = startServer(t, dataDir, apiAddr, gwAddr)
+	s.mustBerth("apply", "-f", filepath.Join(work, "berth.yaml"), "--wait=false")
+	s.mustBerth("pipeline", "run", "crashy")
+	var run api.Run
+	eventually(t, time.Minute, "the step runs", func() error {
+		out := s.mustBerth("run", "logs", "crashy.1")
+		if !strings.Contains(out, "[slow] started") {
+			return fmt.Errorf("log so far:\n%s", out)
+		}
+		return nil
+	})
+	sleepers := func() []int {
+		var pids []int
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+			if err == nil && bytes.Contains(env, []byte("BERTH_RUN=crashy.1\x00")) && bytes.Contains(env, []byte("BERTH_WORKSPACE=")) {
+				var pid int
+				fmt.Sscan(e.Name(), &pid)
+				if pidAlive(pid) {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		return pids
+	}
+	if len(sleepers()) == 0 {
+		t.Fatal("no step process found before the crash")
+	}
+	s.kill()
+	s = startServer(t, dataDir, apiAddr, gwAddr)
+	eventually(t, 30*time.Second, "the interrupted run is settled", func() error {
+		if err := json.Unmarshal([]byte(s.mustBerth("run", "show", "crashy.1", "-o", "json")), &run); err != nil {
+			return err
+		}
+		if run.State != api.RunFailed {
+			return fmt.Errorf("state %s", run.State)
+		}
+		return nil
+	})
+	if !strings.Contains(run.Reason, "the server restarted during the run (step slow was running)") {
+		t.Errorf("reason %q", run.Reason)
+	}
+	eventually(t, 10*time.Second, "the step's processes are gone", func() error {
+		if left := sleepers(); len(left) > 0 {
+			return fmt.Errorf("still running: %v", left)
+		}
+		return nil
+	})
+	out := s.mustBerth("run", "rerun", "crashy.1")
+	if !strings.Contains(out, "crashy.2 queued") {
+		t.Fatalf("rerun: %s", out)
+	}
+	s.mustBerth("run", "cancel", "crashy.2")
+	eventually(t, 30*time.Second, "the re-run is cancelled", func() error {
+		var r2 api.Run
+		if err := json.Unmarshal([]byte(s.mustBerth("run", "show", "crashy.2", "-o", "json")), &r2); err != nil {
+			return err
+		}
+		if r2.State != api.RunCancelled || r2.RerunOf != "crashy.1" {
+			return fmt.Errorf("crashy.2 = %s (rerun of %q)", r2.State, r2.RerunOf)
+		}
+		return nil
+	})
+}
