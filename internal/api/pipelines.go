@@ -12,6 +12,7 @@ import (
 
 	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/pipeline"
+	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -54,6 +55,8 @@ func pipelineError(err error) error {
 	case errors.Is(err, pipeline.ErrNoSource):
 		return conflict("%v: add source: {git: URL, branch: main} to berth.yaml and apply it", err)
 	case errors.Is(err, pipeline.ErrRunEnded), errors.Is(err, pipeline.ErrNoApproval), errors.Is(err, pipeline.ErrDecided):
+		return conflict("%v", err)
+	case errors.Is(err, release.ErrAppDeleting):
 		return conflict("%v", err)
 	case errors.Is(err, pipeline.ErrNotApprover):
 		return forbidden("%v", err)

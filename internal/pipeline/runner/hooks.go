@@ -15,6 +15,7 @@ import (
 
 	"github.com/berthdev/berth/internal/pipeline"
 	"github.com/berthdev/berth/internal/pipeline/webhook"
+	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/store"
 )
 
@@ -98,7 +99,7 @@ func (r *Runner) startFromHook(ctx context.Context, app string, ev *webhook.Even
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("%w: app %s no longer exists", webhook.ErrIgnored, app)
-	case errors.Is(err, pipeline.ErrNoSource):
+	case errors.Is(err, pipeline.ErrNoSource), errors.Is(err, release.ErrAppDeleting):
 		return fmt.Errorf("%w: %w", webhook.ErrIgnored, err)
 	case err != nil:
 		return err

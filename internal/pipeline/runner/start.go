@@ -12,6 +12,7 @@ import (
 
 	"github.com/berthdev/berth/internal/pipeline"
 	"github.com/berthdev/berth/internal/pipeline/gitsrc"
+	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/store"
 )
 
@@ -78,6 +79,9 @@ func (r *Runner) Start(ctx context.Context, req StartRequest) (store.Run, error)
 		a, err := tx.GetApp(ctx, req.App)
 		if err != nil {
 			return err
+		}
+		if a.Deleting {
+			return fmt.Errorf("app %s: %w", a.Name, release.ErrAppDeleting)
 		}
 		src, err := appSource(ctx, tx, a)
 		if err != nil {
