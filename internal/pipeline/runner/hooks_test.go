@@ -196,3 +196,52 @@ func TestWebhooksPerForge(t *testing.T) {
 		t.Errorf("unknown forge: %d, want 404", code)
 	}
 }
+
+// TestForkPullRequestGetsNoSecrets: a pull request from a fork runs, but a
+// step asking for a secret fails instead of receiving it.
+func TestForkPullRequestGetsNoSecrets(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{secrets: mapSecrets{"TOKEN": "fork-must-not-see-this"}})
+	rp := newRepo(t, "forked")
+	base := rp.commit(map[string]string{"berth.yaml": appSpec("forked", rp.URL), ".berth/pipeline.yaml": `on: [pull_request]
+steps:
+  - name: test
+    run: echo testing
+  - name: publish
+    secrets: [TOKEN]
+    run: echo "$TOKEN"
+`}, "base")
+	rp.branch("pr")
+	head := rp.commit(map[string]string{"change.txt": "x"}, "the fork's change")
+	gitCLI(t, rp.work, "push", "-q", "origin", "HEAD:refs/pull/7/head")
+	e.addApp("forked", "team_a", rp)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.r.ServeHook(w, r, "github", "forked")
+	}))
+	t.Cleanup(srv.Close)
+	d := delivery{forge: webhook.GitHub, event: "pull_request", id: "pr-1", payload: mustJSON(t, map[string]any{
+		"action": "opened", "number": 7,
+		"pull_request": map[string]any{
+			"head": map[string]any{"ref": "pr", "sha": head, "repo": map[string]any{"full_name": "mallory/forked", "clone_url": "https://example.com/mallory/forked.git"}},
+			"base": map[string]any{"ref": "main", "sha": base},
+		},
+		"repository": map[string]any{"full_name": "team/forked", "clone_url": rp.URL}, "sender": map[string]any{"login": "mallory"},
+	})}
+	secret := []byte(e.r.HookSecret("forked"))
+	if code := d.send(t, srv.URL, func(h http.Header, body []byte) { k, v := webhook.Sign(webhook.GitHub, secret, body); h.Set(k, v) }); code != http.StatusAccepted {
+		t.Fatalf("pull request delivery: %d", code)
+	}
+	run := e.waitEnd("forked.1")
+	if run.Trigger != "pull_request" || run.Commit != head || run.Ref != "refs/pull/7/head" {
+		t.Fatalf("run = %+v", run)
+	}
+	if s := stepOf(run, "test"); s.Status != "success" {
+		t.Errorf("test = %+v\n%s", s, e.log(run.ID))
+	}
+	if s := stepOf(run, "publish"); s.Status != "failure" || !strings.Contains(s.Reason, "pull requests from forks never get") {
+		t.Errorf("publish = %+v", s)
+	}
+	if strings.Contains(e.log(run.ID), "fork-must-not-see-this") {
+		t.Error("the secret reached the log")
+	}
+}
