@@ -176,6 +176,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.runCtx = ctx
 	r.mu.Unlock()
 	if err := r.recover(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: nothing was left half-done
+		}
 		return err
 	}
 	t := time.NewTicker(r.opts.Tick)
