@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 go run ./bench/berthbench coldstart -berth bin/berth
 go run ./bench/berthbench apply -berth bin/berth
 go run ./bench/berthbench memory -berth bin/berth
+go run ./bench/pipeline

@@ -21,6 +21,7 @@ func newServerCmd() *cobra.Command {
 		gatewayTLS, certDir, accessLog string
 		masterKeyFile                  string
 		logLevel                       slog.Level
+		pipes                          server.PipelineConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -54,6 +55,7 @@ Apps keep running when the server stops; the next server adopts them.`,
 				MasterKeyFile:    masterKeyFile,
 				ShimCommand:      []string{exe, shimName},
 				Version:          version,
+				Pipelines:        pipes,
 				Logger:           logger,
 			})
 		},
@@ -68,6 +70,14 @@ Apps keep running when the server stops; the next server adopts them.`,
 	cmd.Flags().StringVar(&accessLog, "gateway-access-log", "", "file the gateway appends JSON access lines to (\"-\": standard error; default none)")
 	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "",
 		"file holding the key secrets are encrypted with (default <data-dir>/master.key, created when absent; $BERTH_MASTER_KEY wins)")
+	cmd.Flags().StringVar(&pipes.WorkDir, "pipeline-workdir", "",
+		"where pipeline runs get their workspaces; must be outside the data dir (default <temp dir>/berth-pipelines-<hash of the data dir>)")
+	cmd.Flags().StringVar(&pipes.StepUser, "pipeline-step-user", "",
+		"user (name or uid:gid) pipeline steps run as when the server is root (default nobody)")
+	cmd.Flags().IntVar(&pipes.PerPipeline, "pipeline-max-per-app", 0, "most runs of one app's pipeline at once (default 2)")
+	cmd.Flags().IntVar(&pipes.PerTeam, "pipeline-max-per-team", 0, "most runs of one team's pipelines at once (default 8)")
+	cmd.Flags().BoolVar(&pipes.AllowPrivateNotify, "pipeline-allow-private-notify", false,
+		"let notify steps post to loopback, link-local and private addresses (off: pipelines cannot reach the server's network)")
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	cmd.AddCommand(newRotateKeyCmd())
 	return cmd

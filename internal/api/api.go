@@ -54,6 +54,8 @@ type Deps struct {
 	// its own writes; the server should hand the same Broadcaster to the
 	// reconciler. Watchers also poll every WatchPoll, so nil works (slower).
 	Changes *Broadcaster
+	// Pipelines drives pipeline runs; nil answers 503 on pipeline routes.
+	Pipelines Pipelines
 	// WatchPoll is the fallback poll interval of /watch (default 1s) and
 	// Heartbeat the interval of its keep-alive comments (default 15s).
 	WatchPoll time.Duration
@@ -159,6 +161,18 @@ func (s *server) routes() []route {
 		{method: http.MethodDelete, path: "/api/v1/apps/{app}/secrets/{name}", perm: rbac.SecretsWrite, handle: s.deleteSecret},
 		{method: http.MethodGet, path: "/api/v1/watch", perm: rbac.AppsRead, handle: s.watch},
 		{method: http.MethodGet, path: "/api/v1/gateway/snapshot", perm: rbac.ClustersManage, handle: s.gatewaySnapshot},
+		{method: http.MethodGet, path: "/api/v1/pipelines", perm: rbac.PipelinesRead, handle: s.listPipelines},
+		{method: http.MethodGet, path: "/api/v1/apps/{app}/pipeline", perm: rbac.PipelinesRead, handle: s.getPipeline},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/runs", perm: rbac.PipelinesRun, handle: s.startRun},
+		{method: http.MethodGet, path: "/api/v1/apps/{app}/runs", perm: rbac.PipelinesRead, handle: s.listRuns},
+		{method: http.MethodGet, path: "/api/v1/runs", perm: rbac.PipelinesRead, handle: s.listRuns},
+		{method: http.MethodGet, path: "/api/v1/runs/{run}", perm: rbac.PipelinesRead, handle: s.getRun},
+		{method: http.MethodGet, path: "/api/v1/runs/{run}/logs", perm: rbac.PipelinesRead, handle: s.runLogs},
+		{method: http.MethodPost, path: "/api/v1/runs/{run}/cancel", perm: rbac.PipelinesRun, handle: s.cancelRun},
+		{method: http.MethodPost, path: "/api/v1/runs/{run}/rerun", perm: rbac.PipelinesRun, handle: s.rerunRun},
+		{method: http.MethodPost, path: "/api/v1/runs/{run}/approve", perm: rbac.ApprovalsDecide, handle: s.approveRun},
+		{method: http.MethodPost, path: "/api/v1/runs/{run}/reject", perm: rbac.ApprovalsDecide, handle: s.rejectRun},
+		{method: http.MethodPost, path: "/api/v1/hooks/{forge}/{app}", public: true, handle: s.hook},
 	}
 }
 

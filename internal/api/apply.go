@@ -2,12 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -47,14 +47,6 @@ func (s *server) validate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// appliedData is the Data of an app.applied event.
-type appliedData struct {
-	Cause      string `json:"cause"`
-	SpecHash   string `json:"spec_hash"`
-	Source     string `json:"source,omitempty"`
-	RollbackOf int    `json:"rollback_of,omitempty"`
-}
-
 func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 	var req api.ApplyRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
@@ -68,49 +60,15 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := ps.app.Name
-	hash := specHash(ps.canonical, req.Source)
 	var resp api.ApplyResponse
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
-		now := s.Now().UTC()
-		resp = api.ApplyResponse{App: name}
-		a, err := tx.GetApp(r.Context(), name)
-		isNew := errors.Is(err, store.ErrNotFound)
-		switch {
-		case isNew:
-			a = store.App{Name: name, CreatedAt: now, Status: api.AppStatus{Phase: api.PhasePending}}
-		case err != nil:
-			return fmt.Errorf("get app %s: %w", name, err)
-		case a.Deleting:
-			return errAppDeleting
-		}
-		snap, err := configSnapshot(r.Context(), tx, a, ps.app)
-		if err != nil {
-			return err
-		}
-		if a.TargetRelease > 0 {
-			target, err := tx.GetRelease(r.Context(), name, a.TargetRelease)
-			if err != nil {
-				return fmt.Errorf("get release %s/%d: %w", name, a.TargetRelease, err)
-			}
-			if target.SpecHash == hash && sameConfig(target.Config, snap) {
-				resp.Release = target.Number
-				resp.Revision, err = tx.LastRevision(r.Context())
-				return err
-			}
-		}
-		rel := store.Release{
-			App: name, Number: a.LatestRelease + 1, Spec: json.RawMessage(ps.canonical),
-			SpecHash: hash, Source: req.Source, Cause: "apply", Config: snap,
-			State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
-		}
-		rev, err := s.createRelease(r.Context(), tx, a, isNew, rel, appliedData{Cause: rel.Cause, SpecHash: hash, Source: req.Source})
-		if err != nil {
-			return err
-		}
-		resp.Release, resp.Created, resp.Revision = rel.Number, true, rev
-		return nil
+		res, err := release.Apply(r.Context(), tx, release.Input{
+			Name: name, Canonical: ps.canonical, Source: req.Source, Cause: "apply", Now: s.Now(),
+		})
+		resp = api.ApplyResponse{App: name, Release: res.Release, Created: res.Created, Revision: res.Revision}
+		return err
 	})
-	if errors.Is(err, errAppDeleting) {
+	if errors.Is(err, release.ErrAppDeleting) {
 		return conflict("app %q is being deleted; apply again once it is gone", name)
 	}
 	if err != nil {
@@ -120,38 +78,6 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 	s.changed(name)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
-}
-
-// createRelease stores rel as the app's new target and records the event,
-// whose revision it returns. A new app is created in the same step, so no
-// app ever exists without a release.
-func (s *server) createRelease(ctx context.Context, tx store.Tx, a store.App, isNew bool, rel store.Release, data appliedData) (int64, error) {
-	now := rel.CreatedAt
-	a.LatestRelease, a.TargetRelease, a.UpdatedAt = rel.Number, rel.Number, now
-	if isNew {
-		// The app goes first: the release refers to it.
-		if err := tx.CreateApp(ctx, a); err != nil {
-			return 0, fmt.Errorf("create app %s: %w", a.Name, err)
-		}
-	}
-	if err := tx.CreateRelease(ctx, rel); err != nil {
-		return 0, fmt.Errorf("create release %s/%d: %w", rel.App, rel.Number, err)
-	}
-	if !isNew {
-		if _, err := tx.UpdateApp(ctx, a); err != nil {
-			return 0, fmt.Errorf("update app %s: %w", a.Name, err)
-		}
-	}
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return 0, fmt.Errorf("encode event: %w", err)
-	}
-	ev := store.Event{Kind: api.EventAppApplied, App: a.Name, Release: rel.Number, Time: now, Data: raw}
-	rev, err := tx.AppendEvent(ctx, ev)
-	if err != nil {
-		return 0, fmt.Errorf("append event: %w", err)
-	}
-	return rev, nil
 }
 
 // checkSource accepts "" or the digest of a stored source archive.

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/berthdev/berth/internal/identity/rbac"
+	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -228,7 +229,7 @@ func (s *server) writeConfigVersion(ctx context.Context, tx store.Tx, a store.Ap
 	}
 	c := toAPIConfig(v)
 	resp.Config = &c
-	if v.Env != releaseEnv(a) {
+	if v.Env != release.Env(a) {
 		return nil
 	}
 	rel, err := s.rollConfig(ctx, tx, a, "config")

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 
+	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -80,11 +81,11 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 		}
 		// The code and spec go back; the configuration stays what the
 		// config set and secrets say now (they have their own history).
-		sp, err := specOf(from)
+		sp, err := release.SpecOf(from)
 		if err != nil {
 			return err
 		}
-		snap, err := configSnapshot(r.Context(), tx, a, sp)
+		snap, err := release.ConfigSnapshot(r.Context(), tx, a, sp)
 		if err != nil {
 			return err
 		}
@@ -94,8 +95,8 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 			Source: from.Source, Artifacts: maps.Clone(from.Artifacts), Cause: "rollback",
 			RollbackOf: from.Number, Config: snap, State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
 		}
-		data := appliedData{Cause: rel.Cause, SpecHash: rel.SpecHash, Source: rel.Source, RollbackOf: from.Number}
-		rev, err := s.createRelease(r.Context(), tx, a, false, rel, data)
+		data := release.AppliedData{Cause: rel.Cause, SpecHash: rel.SpecHash, Source: rel.Source, RollbackOf: from.Number}
+		rev, err := release.Create(r.Context(), tx, a, false, rel, data)
 		if err != nil {
 			return err
 		}

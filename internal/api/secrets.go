@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/berthdev/berth/internal/identity/rbac"
+	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -148,7 +149,7 @@ func (s *server) deleteSecret(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return fmt.Errorf("get release %s/%d: %w", app, a.TargetRelease, err)
 			}
-			sp, err := specOf(target)
+			sp, err := release.SpecOf(target)
 			if err != nil {
 				return err
 			}

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -53,14 +51,4 @@ func problemCount(n int) string {
 		return "1 problem"
 	}
 	return fmt.Sprintf("%d problems", n)
-}
-
-// specHash identifies a release's content: the canonical spec and the
-// source archive together, so the same spec with new code is a new release.
-func specHash(canonical []byte, source string) string {
-	h := sha256.New()
-	h.Write(canonical)
-	h.Write([]byte("\n"))
-	h.Write([]byte(source))
-	return hex.EncodeToString(h.Sum(nil))
 }

@@ -120,6 +120,7 @@ then deploy with "berth apply -f DIR".`,
 	root.AddGroup(
 		&cobra.Group{ID: "deploy", Title: "Deploy commands:"},
 		&cobra.Group{ID: "inspect", Title: "Inspect commands:"},
+		&cobra.Group{ID: "pipelines", Title: "Pipeline commands:"},
 		&cobra.Group{ID: "setup", Title: "Setup commands:"},
 	)
 	add := func(group string, cmds ...*cobra.Command) {
@@ -131,6 +132,7 @@ then deploy with "berth apply -f DIR".`,
 	add("deploy", r.newApplyCmd(), r.newValidateCmd(), r.newRolloutCmd(), r.newPromoteCmd(), r.newAbortCmd(),
 		r.newRollbackCmd(), r.newDeleteCmd(), r.newConfigCmd(), r.newSecretCmd())
 	add("inspect", r.newAppsCmd(), r.newStatusCmd(), r.newReleasesCmd(), r.newDiffCmd(), r.newLogsCmd())
+	add("pipelines", r.newPipelineCmd(), r.newRunCmd(), r.newApproveCmd(), r.newRejectCmd())
 	add("setup", r.newLoginCmd(), r.newContextCmd(), r.newVersionCmd(), r.newGatewayCmd())
 	for _, c := range r.Commands {
 		r.wrapRunE(c)

@@ -2,7 +2,11 @@
 // the one process `berth server` runs.
 package server
 
-import "log/slog"
+import (
+	"log/slog"
+
+	"github.com/berthdev/berth/internal/pipeline/runner"
+)
 
 // Config is what `berth server` is started with.
 type Config struct {
@@ -36,6 +40,25 @@ type Config struct {
 	LookupEnv func(string) (string, bool)
 	// Version is reported by /api/v1/version.
 	Version string
+	// Pipelines configures the pipeline run driver.
+	Pipelines PipelineConfig
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
+}
+
+// PipelineConfig is the pipeline run driver's part of Config.
+type PipelineConfig struct {
+	// WorkDir holds run workspaces; it must be outside DataDir. ""
+	// means <temp dir>/berth-pipelines-<hash of DataDir>.
+	WorkDir string
+	// StepUser is who steps run as when the server is root ("" = nobody).
+	StepUser string
+	// PerPipeline and PerTeam cap concurrent runs (0: the defaults).
+	PerPipeline, PerTeam int
+	// AllowPrivateNotify lets notify steps post to loopback, link-local and
+	// private addresses.
+	AllowPrivateNotify bool
+	// Secrets resolves step secrets; nil means no secret store (a step
+	// naming a secret fails).
+	Secrets runner.SecretResolver
 }

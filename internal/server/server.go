@@ -99,15 +99,25 @@ func Run(ctx context.Context, cfg Config) error {
 		Secrets:   secretStore,
 	})
 
+	if cfg.Pipelines.Secrets == nil {
+		// Steps get the secrets of their app that they name.
+		cfg.Pipelines.Secrets = secretStore
+	}
+	pipes, err := newPipelines(ctx, cfg, st, blobs, rec.Notify, logger)
+	if err != nil {
+		return err
+	}
+
 	handler := api.New(api.Deps{
-		Store:   st,
-		Blobs:   blobs,
-		Notify:  rec.Notify,
-		Logs:    rec,
-		Secrets: secretStore,
-		Logger:  logger,
-		Version: versionInfo(cfg.Version),
-		Changes: changes,
+		Pipelines: pipes,
+		Store:     st,
+		Blobs:     blobs,
+		Notify:    rec.Notify,
+		Logs:      rec,
+		Secrets:   secretStore,
+		Logger:    logger,
+		Version:   versionInfo(cfg.Version),
+		Changes:   changes,
 	})
 
 	// /metrics is served on the API listener, beside the API; the gateway
@@ -150,7 +160,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 4) // the reconciler and up to three servers
+	errc := make(chan error, 5) // the reconciler, the pipeline runner and up to three servers
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := pipes.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("pipelines: %w", err)
+		}
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -159,6 +159,10 @@ type Tx interface {
 	Tokens
 	Secrets
 	ConfigSets
+	Runs
+	Approvals
+	Deliveries
+	Pipelines
 }
 
 // Store is a transactional store. Calls outside InTx run in their own

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"time"
 
 	"github.com/berthdev/berth/internal/store"
 )
@@ -127,4 +128,64 @@ func (db *DB) LatestConfigVersion(ctx context.Context, app, env string) (store.C
 
 func (db *DB) ListConfigVersions(ctx context.Context, app, env string) ([]store.ConfigVersion, error) {
 	return db.reader().ListConfigVersions(ctx, app, env)
+}
+
+func (db *DB) CreateRun(ctx context.Context, r store.Run) error {
+	return db.inWrite(ctx, func(o ops) error { return o.CreateRun(ctx, r) })
+}
+
+func (db *DB) GetRun(ctx context.Context, id string) (store.Run, error) {
+	return db.reader().GetRun(ctx, id)
+}
+
+func (db *DB) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
+	return db.reader().ListRuns(ctx, f)
+}
+
+func (db *DB) UpdateRun(ctx context.Context, r store.Run) (version int64, err error) {
+	err = db.inWrite(ctx, func(o ops) error {
+		version, err = o.UpdateRun(ctx, r)
+		return err
+	})
+	return version, err
+}
+
+func (db *DB) LastRunNumber(ctx context.Context, app string) (int, error) {
+	return db.reader().LastRunNumber(ctx, app)
+}
+
+func (db *DB) CreateApproval(ctx context.Context, a store.Approval) error {
+	return db.inWrite(ctx, func(o ops) error { return o.CreateApproval(ctx, a) })
+}
+
+func (db *DB) ListApprovals(ctx context.Context, run string) ([]store.Approval, error) {
+	return db.reader().ListApprovals(ctx, run)
+}
+
+func (db *DB) RecordDelivery(ctx context.Context, id string, at time.Time) (seen bool, err error) {
+	err = db.inWrite(ctx, func(o ops) error {
+		seen, err = o.RecordDelivery(ctx, id, at)
+		return err
+	})
+	return seen, err
+}
+
+func (db *DB) PruneDeliveries(ctx context.Context, before time.Time) (n int, err error) {
+	err = db.inWrite(ctx, func(o ops) error {
+		n, err = o.PruneDeliveries(ctx, before)
+		return err
+	})
+	return n, err
+}
+
+func (db *DB) PutPipeline(ctx context.Context, p store.PipelineState) error {
+	return db.inWrite(ctx, func(o ops) error { return o.PutPipeline(ctx, p) })
+}
+
+func (db *DB) GetPipeline(ctx context.Context, app string) (store.PipelineState, error) {
+	return db.reader().GetPipeline(ctx, app)
+}
+
+func (db *DB) ListPipelines(ctx context.Context) ([]store.PipelineState, error) {
+	return db.reader().ListPipelines(ctx)
 }

@@ -110,6 +110,62 @@ CREATE TABLE config_versions (
 -- for releases from before config sets.
 ALTER TABLE releases ADD COLUMN config TEXT;
 `},
+	{version: 5, name: "pipeline runs, approvals, webhook deliveries, pipeline state", sql: `
+CREATE TABLE runs (
+	id               TEXT PRIMARY KEY,
+	app              TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+	team             TEXT NOT NULL,
+	number           INTEGER NOT NULL,
+	trigger          TEXT NOT NULL,
+	ref              TEXT NOT NULL,
+	commit_sha       TEXT NOT NULL,
+	before_sha       TEXT NOT NULL,
+	params           TEXT NOT NULL,
+	detail           TEXT,
+	rerun_of         TEXT NOT NULL,
+	created_by       TEXT NOT NULL,
+	state            TEXT NOT NULL,
+	reason           TEXT NOT NULL,
+	exit_code        INTEGER NOT NULL,
+	cancel_requested INTEGER NOT NULL,
+	steps            TEXT NOT NULL,
+	version          INTEGER NOT NULL,
+	created_at       TEXT NOT NULL,
+	started_at       TEXT NOT NULL,
+	finished_at      TEXT NOT NULL,
+	updated_at       TEXT NOT NULL,
+	UNIQUE (app, number)
+) STRICT;
+-- The run driver's restart scan and the queue read runs by state.
+CREATE INDEX runs_state ON runs (state, created_at);
+
+CREATE TABLE approvals (
+	run      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	step     TEXT NOT NULL,
+	who      TEXT NOT NULL,
+	decision TEXT NOT NULL,
+	comment  TEXT NOT NULL,
+	time     TEXT NOT NULL,
+	seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+	UNIQUE (run, step, who)
+) STRICT;
+
+CREATE TABLE webhook_deliveries (
+	id          TEXT PRIMARY KEY,
+	received_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX webhook_deliveries_time ON webhook_deliveries (received_at);
+
+CREATE TABLE pipelines (
+	app            TEXT PRIMARY KEY REFERENCES apps (name) ON DELETE CASCADE,
+	team           TEXT NOT NULL,
+	definition     TEXT,
+	commit_sha     TEXT NOT NULL,
+	schedule       TEXT NOT NULL,
+	last_scheduled TEXT NOT NULL,
+	updated_at     TEXT NOT NULL
+) STRICT;
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

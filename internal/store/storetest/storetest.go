@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, eventTests...)
 	tests = append(tests, tokenTests...)
 	tests = append(tests, configSecretTests...)
+	tests = append(tests, runTests...)
 	tests = append(tests, txTests...)
 	tests = append(tests, concurrencyTests...)
 	for _, tc := range tests {

@@ -1,0 +1,172 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/berthdev/berth/internal/pipeline"
+	"github.com/berthdev/berth/internal/pipeline/sched"
+	"github.com/berthdev/berth/internal/release"
+	"github.com/berthdev/berth/internal/source"
+	"github.com/berthdev/berth/internal/spec"
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/pkg/api"
+)
+
+// releasePoll is how often the deploy step looks at its release.
+const releasePoll = 250 * time.Millisecond
+
+// deployStep releases the checkout, as the run's steps left it (with
+// their build outputs), through the same path as POST /api/v1/apply, and
+// waits until the reconciler has rolled it out: healthy is success, a
+// failed release fails the step.
+func (r *Runner) deployStep(ctx context.Context, env *runEnv, step *pipeline.Step) sched.Outcome {
+	if step.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, step.Timeout.D())
+		defer cancel()
+	}
+	target := step.Deploy.App
+	if target == "" {
+		target = env.run.App
+	}
+	app, canonical, err := readSpec(env.ws.Src)
+	if err != nil {
+		env.log.note("step %s: %v", step.Name, err)
+		return stepFailed(ctx, "%v", err)
+	}
+	if app.Name != target {
+		return stepFailed(ctx, "berth.yaml of the checkout is app %q; this step deploys %q", app.Name, target)
+	}
+	if target != env.run.App {
+		other, err := r.st.GetApp(ctx, target)
+		if err != nil || other.Team != env.run.Team {
+			// Another team's app does not exist for this pipeline.
+			return stepFailed(ctx, "app %q: not found in the pipeline's team", target)
+		}
+	}
+	if r.opts.Blobs == nil {
+		return stepFailed(ctx, "this server keeps no source archives")
+	}
+	digest, err := r.packSource(env)
+	if err != nil {
+		return stepFailed(ctx, "packing the checkout: %v", err)
+	}
+	var res release.Result
+	err = r.st.InTx(ctx, func(tx store.Tx) error {
+		res, err = release.Apply(ctx, tx, release.Input{
+			Name: target, Canonical: canonical, Source: digest, Cause: "pipeline", Team: env.run.Team, Now: r.opts.Now(),
+		})
+		return err
+	})
+	if errors.Is(err, release.ErrAppDeleting) {
+		return stepFailed(ctx, "app %s is being deleted", target)
+	}
+	if err != nil {
+		return stepFailed(ctx, "creating the release: %v", err)
+	}
+	r.opts.Notify(target)
+	if res.Created {
+		env.log.note("step %s: release %d of %s created in environment %s from commit %s", step.Name, res.Release, target, step.Deploy.Env, short(env.run.Commit))
+	} else {
+		env.log.note("step %s: release %d of %s already has this spec and source", step.Name, res.Release, target)
+	}
+	return r.waitRelease(ctx, env, step, target, res.Release)
+}
+
+func (r *Runner) waitRelease(ctx context.Context, env *runEnv, step *pipeline.Step, app string, n int) sched.Outcome {
+	t := time.NewTicker(releasePoll)
+	defer t.Stop()
+	last := ""
+	for {
+		rel, err := r.st.GetRelease(ctx, app, n)
+		if err == nil {
+			if rel.State != last {
+				env.log.note("step %s: release %d is %s %s", step.Name, n, rel.State, rel.Message)
+				last = rel.State
+			}
+			switch rel.State {
+			case api.ReleaseDeployed:
+				return sched.Outcome{Reason: fmt.Sprintf("release %d deployed", n)}
+			case api.ReleaseFailed:
+				return sched.Outcome{ExitCode: 1, Reason: fmt.Sprintf("release %d failed: %s %s", n, rel.Reason, rel.Message)}
+			case api.ReleaseSuperseded:
+				return sched.Outcome{ExitCode: 1, Reason: fmt.Sprintf("release %d was superseded before it became healthy", n)}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return sched.Outcome{ExitCode: 1, Reason: fmt.Sprintf("release %d was not healthy within %s", n, step.Timeout.D())}
+			}
+			return sched.Outcome{Cancelled: true, ExitCode: 1, Reason: "cancelled while waiting for the release"}
+		case <-t.C:
+		}
+	}
+}
+
+// readSpec reads berth.yaml (or berth.yml) at the root of the checkout
+// through a rooted view.
+func readSpec(dir string) (*spec.App, []byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer root.Close()
+	for _, name := range []string{"berth.yaml", "berth.yml"} {
+		f, err := root.Open(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading %s: %w", name, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+		f.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading %s: %w", name, err)
+		}
+		app, err := spec.Parse(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		canonical, err := app.Canonical()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return app, canonical, nil
+	}
+	return nil, nil, errors.New("the checkout has no berth.yaml at its root")
+}
+
+// packSource packs the checkout into the blob store and returns its digest.
+func (r *Runner) packSource(env *runEnv) (string, error) {
+	f, err := os.CreateTemp(env.ws.Root, "source-*.tar.gz")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	digest, err := source.Pack(env.ws.Src, f)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	if err := r.opts.Blobs.Put(digest, f, source.MaxArchiveSize+1); err != nil {
+		return "", err
+	}
+	return digest, nil
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}

@@ -1,0 +1,108 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/berthdev/berth/internal/pipeline"
+	"github.com/berthdev/berth/internal/pipeline/executor"
+	"github.com/berthdev/berth/internal/pipeline/sched"
+)
+
+// runStep runs one attempt of step and says how it ended.
+func (r *Runner) runStep(ctx context.Context, env *runEnv, step *pipeline.Step, outcomeSoFar string) sched.Outcome {
+	env.log.note("step %s started", step.Name)
+	switch step.Kind() {
+	case pipeline.KindRun:
+		return r.shellStep(ctx, env, step)
+	case pipeline.KindDeploy:
+		return r.deployStep(ctx, env, step)
+	case pipeline.KindApproval:
+		return r.approvalStep(ctx, env, step)
+	case pipeline.KindNotify:
+		return r.notifyStep(ctx, env, step, outcomeSoFar)
+	}
+	return sched.Outcome{ExitCode: 1, Reason: "the step has no kind"}
+}
+
+// stepFailed is the outcome of a step that could not do its work; a
+// cancelled run makes it a cancelled step instead.
+func stepFailed(ctx context.Context, format string, args ...any) sched.Outcome {
+	if ctx.Err() != nil {
+		return sched.Outcome{Cancelled: true, ExitCode: 1, Reason: "cancelled"}
+	}
+	return sched.Outcome{ExitCode: 1, Reason: fmt.Sprintf(format, args...)}
+}
+
+// shellStep runs a `run` step through the executor, with its secrets
+// masked in its log.
+func (r *Runner) shellStep(ctx context.Context, env *runEnv, step *pipeline.Step) sched.Outcome {
+	secrets, err := r.secretsFor(ctx, env, step)
+	if err != nil {
+		env.log.note("step %s: %v", step.Name, err)
+		return stepFailed(ctx, "%v", err)
+	}
+	vars := maps.Clone(env.params)
+	maps.Copy(vars, step.Env)
+	vars["BERTH_RUN"] = env.run.ID
+	vars["BERTH_APP"] = env.run.App
+	vars["BERTH_COMMIT"] = env.run.Commit
+	vars["BERTH_REF"] = env.run.Ref
+	vars["BERTH_TRIGGER"] = env.run.Trigger
+	// With BERTH_RUN, lets a restarted server find and kill the processes
+	// of a run it can no longer drive (see killOrphans).
+	vars["BERTH_WORKSPACE"] = env.ws.Root
+	values := slices.Collect(maps.Values(secrets))
+	env.log.addSecrets(values)
+	w := env.log.stepWriter(step.Name, values)
+	spec := executor.StepSpec{
+		RunID: env.run.ID, Name: step.Name, Script: step.Run, Image: step.Image,
+		Env: vars, Secrets: secrets, Timeout: step.Timeout.D(), Workspace: env.ws,
+		Artifacts: step.Artifacts, ArtifactDir: filepath.Join(env.ws.Root, "artifacts"),
+	}
+	if step.Cache != nil {
+		spec.Cache = &executor.CacheSpec{Key: step.Cache.Key, Paths: step.Cache.Paths, Dir: filepath.Join(r.opts.WorkDir, ".caches", env.run.App)}
+	}
+	res, err := r.opts.Executor.Run(ctx, spec, w)
+	if cerr := w.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	switch {
+	case res.Cancelled:
+		return sched.Outcome{Cancelled: true, ExitCode: res.ExitCode, Reason: "cancelled; its processes were stopped"}
+	case err != nil:
+		env.log.note("step %s: %v", step.Name, env.log.mask(err.Error()))
+		return stepFailed(ctx, "%s", env.log.mask(err.Error()))
+	case res.TimedOut:
+		return sched.Outcome{ExitCode: res.ExitCode, Reason: fmt.Sprintf("timed out after %s", step.Timeout.D())}
+	case res.ExitCode != 0:
+		return sched.Outcome{ExitCode: res.ExitCode, Reason: fmt.Sprintf("exit code %d", res.ExitCode)}
+	}
+	return sched.Outcome{}
+}
+
+// secretsFor resolves the secrets step names. Runs of pull requests from
+// forks get none: anyone can open one.
+func (r *Runner) secretsFor(ctx context.Context, env *runEnv, step *pipeline.Step) (map[string]string, error) {
+	if len(step.Secrets) == 0 {
+		return map[string]string{}, nil
+	}
+	if env.detail.FromFork {
+		return nil, fmt.Errorf("step %s asks for secrets (%s), which runs of pull requests from forks never get", step.Name, strings.Join(step.Secrets, ", "))
+	}
+	got, err := r.opts.Secrets.Resolve(ctx, env.run.Team, env.run.App, step.Secrets)
+	if err != nil {
+		return nil, fmt.Errorf("secrets for step %s: %w", step.Name, err)
+	}
+	for _, n := range step.Secrets {
+		if _, ok := got[n]; !ok {
+			return nil, fmt.Errorf("secrets for step %s: %w", step.Name, errors.New("secret "+n+" does not exist"))
+		}
+	}
+	return got, nil
+}

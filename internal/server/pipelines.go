@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/identity/rbac"
+	"github.com/berthdev/berth/internal/pipeline"
+	"github.com/berthdev/berth/internal/pipeline/executor/local"
+	"github.com/berthdev/berth/internal/pipeline/runner"
+	"github.com/berthdev/berth/internal/store"
+)
+
+// pipelines adapts the run driver to the API's Pipelines interface.
+type pipelines struct {
+	*runner.Runner
+}
+
+// newPipelines builds the local executor and the run driver.
+func newPipelines(ctx context.Context, cfg Config, st store.Store, blobs *blob.Store, notify func(string), logger *slog.Logger) (*pipelines, error) {
+	pc := cfg.Pipelines
+	work := pc.WorkDir
+	if work == "" {
+		// One folder per data directory, so two servers never share one.
+		sum := sha256.Sum256([]byte(cfg.DataDir))
+		work = filepath.Join(os.TempDir(), "berth-pipelines-"+hex.EncodeToString(sum[:6]))
+	}
+	exec, err := local.New(ctx, local.Options{Logger: logger, User: pc.StepUser})
+	if err != nil {
+		return nil, fmt.Errorf("server: pipeline executor: %w", err)
+	}
+	secrets := pc.Secrets
+	if secrets == nil {
+		secrets = runner.NoSecrets{}
+	}
+	r, err := runner.New(ctx, runner.Options{
+		Store: st, Blobs: blobs, Executor: exec, Secrets: secrets, Notify: notify,
+		DataDir: cfg.DataDir, WorkDir: work, Logger: logger,
+		PerPipeline: pc.PerPipeline, PerTeam: pc.PerTeam, AllowPrivateNotify: pc.AllowPrivateNotify,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return &pipelines{Runner: r}, nil
+}
+
+func (p *pipelines) StartRun(ctx context.Context, app, ref string, params map[string]string, by string) (store.Run, error) {
+	return p.Start(ctx, runner.StartRequest{App: app, Trigger: pipeline.EventManual, Ref: ref, Params: params, By: by})
+}
+
+func (p *pipelines) CancelRun(ctx context.Context, id, by string) (store.Run, error) {
+	return p.Cancel(ctx, id, by)
+}
+
+func (p *pipelines) RerunRun(ctx context.Context, id, by string) (store.Run, error) {
+	return p.Rerun(ctx, id, by)
+}
+
+func (p *pipelines) Decide(ctx context.Context, pr rbac.Principal, id, decision, comment string) (store.Run, error) {
+	return p.Runner.Decide(ctx, pr, id, decision, comment)
+}
+
+func (p *pipelines) RunLogs(ctx context.Context, id string, follow bool) (io.ReadCloser, error) {
+	return p.Logs(ctx, id, follow)
+}
+
+func (p *pipelines) ServeHook(w http.ResponseWriter, r *http.Request, forge, app string) {
+	p.Runner.ServeHook(w, r, forge, app)
+}

@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Run states. A run is queued until the run driver takes it, running until
+// every step ended, then one of the three end states.
+const (
+	RunQueued    = "queued"
+	RunRunning   = "running"
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+	RunCancelled = "cancelled"
+)
+
+// RunTerminal reports whether a run in state s has ended.
+func RunTerminal(s string) bool {
+	return s == RunSucceeded || s == RunFailed || s == RunCancelled
+}
+
+// Run is one run of an app's pipeline. Steps is rewritten as the run
+// proceeds; Ref and Commit are set when a run created with only a branch
+// starts (the branch is resolved then); everything else but State, Reason,
+// ExitCode, CancelRequested and the times is fixed at creation.
+type Run struct {
+	ID string
+	// App and Team: the app whose pipeline runs, and the app's team at the
+	// time the run was created (authorization checks this team).
+	App    string
+	Team   string
+	Number int // per app, from 1
+	// Trigger is what started the run: push, tag, pull_request, manual,
+	// schedule.
+	Trigger string
+	Ref     string
+	Commit  string
+	// Before is the commit the push replaced (for changed paths), "" if
+	// unknown.
+	Before string
+	Params map[string]string
+	// Detail holds the trigger's particulars as JSON (delivery ID, sender,
+	// changed paths, fork flag); the driver reads it back.
+	Detail json.RawMessage
+	// RerunOf is the ID of the run this one repeats, "" if none.
+	RerunOf string
+	// CreatedBy is the subject (token or user ID) or forge that started it.
+	CreatedBy string
+	State     string
+	Reason    string
+	ExitCode  int
+	// CancelRequested is set by a cancel request; the driver that owns the
+	// run stops it (and a driver that finds it on a queued run cancels it).
+	CancelRequested bool
+	Steps           []RunStep
+	Version         int64
+	CreatedAt       time.Time
+	StartedAt       time.Time
+	FinishedAt      time.Time
+	UpdatedAt       time.Time
+}
+
+// RunStep is one step's status within a run.
+type RunStep struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Status string `json:"status"`
+	// Attempt counts from 1; 0 before the first start.
+	Attempt    int       `json:"attempt"`
+	ExitCode   int       `json:"exit_code"`
+	Reason     string    `json:"reason,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// RunFilter selects runs for ListRuns; zero fields match everything.
+type RunFilter struct {
+	App    string
+	States []string
+	// Limit caps how many runs come back (newest first); 0 means no cap.
+	Limit int
+}
+
+// Approval is one person's decision on an approval step.
+type Approval struct {
+	Run  string
+	Step string
+	// Who is the deciding principal's subject (user or token ID).
+	Who      string
+	Decision string // approve | reject
+	Comment  string
+	Time     time.Time
+}
+
+// Approval decisions.
+const (
+	DecisionApprove = "approve"
+	DecisionReject  = "reject"
+)
+
+// PipelineState is what the server remembers of an app's pipeline between
+// runs: the last pipeline file it read (for `pipeline show` and the cron
+// schedule) and when the schedule last fired.
+type PipelineState struct {
+	App  string
+	Team string
+	// Definition is the parsed pipeline as JSON, read at Commit.
+	Definition json.RawMessage
+	Commit     string
+	// Schedule is the definition's cron expression, "" if none.
+	Schedule string
+	// LastScheduled is the last time the schedule fired (zero: never), so a
+	// restarted server neither fires twice nor forgets a due run.
+	LastScheduled time.Time
+	UpdatedAt     time.Time
+}
+
+// Runs stores pipeline runs.
+type Runs interface {
+	// CreateRun stores r; ErrExists if its ID or (App, Number) is taken,
+	// ErrNotFound if the app does not exist.
+	CreateRun(ctx context.Context, r Run) error
+	GetRun(ctx context.Context, id string) (Run, error)
+	// ListRuns returns the runs f selects, newest first (by creation, then
+	// number).
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	// UpdateRun writes the mutable fields (Ref, Commit, State, Reason,
+	// ExitCode, CancelRequested, Steps, StartedAt, FinishedAt, UpdatedAt) when
+	// r.Version matches, and bumps it; otherwise ErrConflict (ErrNotFound if
+	// missing). It returns the new version.
+	UpdateRun(ctx context.Context, r Run) (int64, error)
+	// LastRunNumber is the highest run number of app, 0 if none.
+	LastRunNumber(ctx context.Context, app string) (int, error)
+}
+
+// Approvals stores decisions on approval steps.
+type Approvals interface {
+	// CreateApproval stores a; ErrExists if a.Who already decided on that
+	// step of that run, ErrNotFound if the run does not exist.
+	CreateApproval(ctx context.Context, a Approval) error
+	// ListApprovals returns a run's decisions in the order made.
+	ListApprovals(ctx context.Context, run string) ([]Approval, error)
+}
+
+// Deliveries records webhook delivery IDs, so a replayed delivery is
+// refused also after a restart.
+type Deliveries interface {
+	// RecordDelivery stores id and reports whether it was stored before;
+	// two concurrent calls with one id: exactly one answers false.
+	RecordDelivery(ctx context.Context, id string, at time.Time) (seen bool, err error)
+	// PruneDeliveries forgets IDs recorded before t and returns how many.
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
+}
+
+// Pipelines stores the per-app pipeline state.
+type Pipelines interface {
+	// PutPipeline creates or replaces the app's state; ErrNotFound if the
+	// app does not exist.
+	PutPipeline(ctx context.Context, p PipelineState) error
+	GetPipeline(ctx context.Context, app string) (PipelineState, error)
+	ListPipelines(ctx context.Context) ([]PipelineState, error) // by app
+}

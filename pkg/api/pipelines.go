@@ -1,0 +1,94 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Run states.
+const (
+	RunQueued    = "queued"
+	RunRunning   = "running"
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+	RunCancelled = "cancelled"
+)
+
+// Pipeline is an app's pipeline as the server knows it.
+type Pipeline struct {
+	App  string `json:"app"`
+	Team string `json:"team,omitempty"`
+	// Git and Branch come from the app's berth.yaml (source).
+	Git    string `json:"git"`
+	Branch string `json:"branch"`
+	// Schedule is the cron expression of the pipeline file last read.
+	Schedule string `json:"schedule,omitempty"`
+	// Commit is where Definition was read, "" before the first run.
+	Commit     string          `json:"commit,omitempty"`
+	Definition json.RawMessage `json:"definition,omitempty"`
+	// Hooks are the webhook paths per forge (github, gitea, gitlab).
+	Hooks map[string]string `json:"hooks,omitempty"`
+	// HookSecret is given only to callers who may run the pipeline.
+	HookSecret string `json:"hook_secret,omitempty"`
+	LastRun    *Run   `json:"last_run,omitempty"`
+}
+
+// RunRequest starts a manual run.
+type RunRequest struct {
+	// Ref is a branch or tag; "" means the app's source branch.
+	Ref    string            `json:"ref,omitempty"`
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// DecisionRequest approves or rejects a run's waiting approval step.
+type DecisionRequest struct {
+	Comment string `json:"comment,omitempty"`
+}
+
+// Run is one run of an app's pipeline.
+type Run struct {
+	ID      string            `json:"id"`
+	App     string            `json:"app"`
+	Team    string            `json:"team,omitempty"`
+	Number  int               `json:"number"`
+	Trigger string            `json:"trigger"`
+	Ref     string            `json:"ref"`
+	Commit  string            `json:"commit,omitempty"`
+	Params  map[string]string `json:"params,omitempty"`
+	RerunOf string            `json:"rerun_of,omitempty"`
+	By      string            `json:"by,omitempty"`
+	State   string            `json:"state"`
+	Reason  string            `json:"reason,omitempty"`
+	// ExitCode is the exit code of the first step that failed.
+	ExitCode        int        `json:"exit_code"`
+	CancelRequested bool       `json:"cancel_requested,omitempty"`
+	Steps           []RunStep  `json:"steps"`
+	Approvals       []Approval `json:"approvals,omitempty"`
+	CreatedAt       time.Time  `json:"created_at"`
+	StartedAt       time.Time  `json:"started_at,omitzero"`
+	FinishedAt      time.Time  `json:"finished_at,omitzero"`
+}
+
+// RunStep is one step of a run.
+type RunStep struct {
+	Name string `json:"name"`
+	// Kind is run, deploy, approval or notify.
+	Kind string `json:"kind"`
+	// Status is pending, running, success, failure, skipped or cancelled.
+	Status     string    `json:"status"`
+	Attempt    int       `json:"attempt"`
+	ExitCode   int       `json:"exit_code"`
+	Reason     string    `json:"reason,omitempty"`
+	DurationMS int64     `json:"duration_ms,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// Approval is one decision on an approval step.
+type Approval struct {
+	Step     string    `json:"step"`
+	Who      string    `json:"who"`
+	Decision string    `json:"decision"` // approve | reject
+	Comment  string    `json:"comment,omitempty"`
+	Time     time.Time `json:"time"`
+}
