@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"time"
 
 	"github.com/berthdev/berth/internal/store"
 )
@@ -83,4 +84,16 @@ func (db *DB) GetTokenByHash(ctx context.Context, hash string) (store.Token, err
 
 func (db *DB) ListTokens(ctx context.Context) ([]store.Token, error) {
 	return db.reader().ListTokens(ctx)
+}
+
+func (db *DB) GetToken(ctx context.Context, id string) (store.Token, error) {
+	return db.reader().GetToken(ctx, id)
+}
+
+func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	return db.inWrite(ctx, func(o ops) error { return o.RevokeToken(ctx, id, at) })
+}
+
+func (db *DB) TouchToken(ctx context.Context, id string, at time.Time) error {
+	return db.inWrite(ctx, func(o ops) error { return o.TouchToken(ctx, id, at) })
 }

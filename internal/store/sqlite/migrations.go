@@ -76,6 +76,7 @@ ALTER TABLE apps ADD COLUMN canary TEXT;
 ALTER TABLE apps ADD COLUMN team TEXT NOT NULL DEFAULT '';
 CREATE INDEX apps_team ON apps (team, name);
 `},
+	{version: 4, name: "teams, users, members, invitations, sessions, audit; tokens of users and teams", sql: identitySchema},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction
