@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -40,6 +41,9 @@ func (s *server) validate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if err := s.authorizeAny(r.Context(), rbac.AppsRead); err != nil {
+		return err
+	}
 	if _, err := parseSpec(req.Spec); err != nil {
 		return err
 	}
@@ -68,6 +72,10 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := ps.app.Name
+	setAuditObject(r.Context(), "app/"+name)
+	// The team matters only for a new app (or when named); an existing
+	// app stays where it is.
+	team, teamErr := s.applyTeam(r.Context(), req.Team)
 	hash := specHash(ps.canonical, req.Source)
 	var resp api.ApplyResponse
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
@@ -77,11 +85,19 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 		isNew := errors.Is(err, store.ErrNotFound)
 		switch {
 		case isNew:
-			a = store.App{Name: name, CreatedAt: now, Status: api.AppStatus{Phase: api.PhasePending}}
+			if teamErr != nil {
+				return teamErr
+			}
+			a = store.App{Name: name, Team: team.ID, CreatedAt: now, Status: api.AppStatus{Phase: api.PhasePending}}
 		case err != nil:
 			return fmt.Errorf("get app %s: %w", name, err)
-		case a.Deleting:
-			return errAppDeleting
+		default:
+			if err := s.checkApplyOwner(r.Context(), a, req.Team, team, teamErr); err != nil {
+				return err
+			}
+			if a.Deleting {
+				return errAppDeleting
+			}
 		}
 		if a.TargetRelease > 0 {
 			target, err := tx.GetRelease(r.Context(), name, a.TargetRelease)

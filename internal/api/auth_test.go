@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	idtoken "github.com/berthdev/berth/internal/identity/token"
 	"github.com/berthdev/berth/internal/store/sqlite"
 )
 
@@ -38,8 +39,8 @@ func TestEnsureAdminToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := strings.TrimSpace(string(raw))
-	if !strings.HasPrefix(token, TokenPrefix) || len(token) < len(TokenPrefix)+50 {
-		t.Errorf("token %q lacks the prefix or entropy", token)
+	if kind, err := idtoken.Parse(token); err != nil || kind != idtoken.KindPersonal {
+		t.Errorf("token %q is not a personal token: %v", token, err)
 	}
 	tokens, err := db.ListTokens(ctx)
 	if err != nil || len(tokens) != 1 {
@@ -64,15 +65,6 @@ func TestEnsureAdminToken(t *testing.T) {
 	again, _ := os.ReadFile(path)
 	if string(again) != string(raw) {
 		t.Error("second start changed the token file")
-	}
-}
-
-func TestNewTokenIsRandom(t *testing.T) {
-	t.Parallel()
-	a, err1 := NewToken()
-	b, err2 := NewToken()
-	if err1 != nil || err2 != nil || a == b {
-		t.Fatalf("%q %q %v %v", a, b, err1, err2)
 	}
 }
 

@@ -2,11 +2,15 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/berthdev/berth/internal/identity/rbac"
+	"github.com/berthdev/berth/internal/store"
 )
 
 // watchBatch is how many events one store read returns; a follower far
@@ -23,6 +27,10 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	visible, err := s.eventFilter(ctx)
+	if err != nil {
+		return err
+	}
 	// Subscribe before the first read, so a change committed between the
 	// read and the wait still wakes us.
 	wake := s.Changes.Subscribe(ctx)
@@ -53,13 +61,16 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request) error {
 		}
 		buf.Reset()
 		for _, e := range events {
+			since = e.Revision
+			if !visible(e) {
+				continue
+			}
 			data, err := json.Marshal(toAPIEvent(e))
 			if err != nil {
 				s.loggerFrom(ctx).Error("watch: encode event", "revision", e.Revision, "err", err)
 				return nil
 			}
 			fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", e.Revision, e.Kind, data)
-			since = e.Revision
 		}
 		if buf.Len() > 0 {
 			if _, err := w.Write(buf.Bytes()); err != nil {
@@ -100,4 +111,33 @@ func watchStart(r *http.Request) (int64, error) {
 		return 0, invalidField(field, "%q is not a revision (0, 1, 2, ...)", v)
 	}
 	return n, nil
+}
+
+// eventFilter says which events the caller may see: those of apps in the
+// teams where it holds apps:read, decided when the stream opens (a
+// membership change applies at the next reconnect). An event of an app
+// that is gone is shown if its team was seen earlier in the stream, and
+// otherwise only to platform admins.
+func (s *server) eventFilter(ctx context.Context) (func(store.Event) bool, error) {
+	p, _ := principalFrom(ctx)
+	if p.PlatformAdmin && p.Can("", rbac.AppsRead) {
+		return func(store.Event) bool { return true }, nil // gateways follow every team
+	}
+	mine, err := s.teamsWith(ctx, rbac.AppsRead)
+	if err != nil {
+		return nil, err
+	}
+	teamOf := map[string]string{}
+	return func(e store.Event) bool {
+		team, ok := teamOf[e.App]
+		if !ok {
+			a, err := s.Store.GetApp(ctx, e.App)
+			if err != nil {
+				return false
+			}
+			team = a.Team
+			teamOf[e.App] = team
+		}
+		return mine[team]
+	}, nil
 }
