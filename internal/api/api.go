@@ -113,8 +113,15 @@ type server struct {
 
 // New returns the API's handler: /healthz and everything under /api/v1.
 func New(d Deps) http.Handler {
+	return newServer(d).handler()
+}
+
+func newServer(d Deps) *server {
 	d.setDefaults()
-	s := &server{Deps: d, pending: newPendingLogins()}
+	return &server{Deps: d, pending: newPendingLogins()}
+}
+
+func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
 	for _, rt := range s.routes() {

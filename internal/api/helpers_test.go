@@ -27,6 +27,7 @@ type testServer struct {
 	blobs *blob.Store
 	token string
 	clock *fakeClock
+	srv   *server
 
 	mu       sync.Mutex
 	notified []string
@@ -81,7 +82,8 @@ func newTestServer(t *testing.T, mod ...func(*Deps)) *testServer {
 	for _, m := range mod {
 		m(&d)
 	}
-	ts.Server = httptest.NewServer(New(d))
+	ts.srv = newServer(d)
+	ts.Server = httptest.NewServer(ts.srv.handler())
 	t.Cleanup(ts.Close)
 	return ts
 }
