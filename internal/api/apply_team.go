@@ -37,9 +37,14 @@ func (s *server) applyTeam(ctx context.Context, want string) (store.Team, error)
 	}
 	slices.Sort(choices)
 	if want != "" {
-		for id := range mine {
-			if names[id] == want || id == want {
-				return store.Team{ID: id, Name: names[id]}, nil
+		p, _ := principalFrom(ctx)
+		for id, name := range names {
+			if _, member := p.Role(id); member && (name == want || id == want) {
+				// A member who may not deploy here learns why (403).
+				if err := s.authorize(ctx, id, rbac.AppsDeploy, nil); err != nil {
+					return store.Team{}, err
+				}
+				return store.Team{ID: id, Name: name}, nil
 			}
 		}
 		// The same answer whether the team exists or not: a team the

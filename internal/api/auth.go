@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
 )
 
 // TokenPrefix starts every token Berth issues, so a leaked one is easy to

@@ -37,8 +37,8 @@ const ctxCaller ctxKey = 101
 // caller is who made the request.
 type caller struct {
 	principal rbac.Principal
-	user      store.User    // zero for team tokens and the old admin token
-	token     *store.Token  // nil for sessions
+	user      store.User     // zero for team tokens and the old admin token
+	token     *store.Token   // nil for sessions
 	session   *store.Session // nil for tokens
 }
 

@@ -28,6 +28,7 @@ type testServer struct {
 	token string
 	clock *fakeClock
 	srv   *server
+	dir   string // data directory: berth.db, admin-token
 
 	mu       sync.Mutex
 	notified []string
@@ -66,7 +67,7 @@ func newTestServer(t *testing.T, mod ...func(*Deps)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{db: db, blobs: blobs, token: strings.TrimSpace(string(tok)),
+	ts := &testServer{db: db, blobs: blobs, dir: dir, token: strings.TrimSpace(string(tok)),
 		clock: &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}}
 	d := Deps{
 		Store: db, Blobs: blobs, Logger: logger, Now: ts.clock.Now,
