@@ -20,6 +20,8 @@ func newServerCmd() *cobra.Command {
 		dataDir, listen, gatewayListen string
 		gatewayTLS, certDir, accessLog string
 		logLevel                       slog.Level
+		sso                            ssoFlags
+		secureCookies                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -42,6 +44,10 @@ Apps keep running when the server stops; the next server adopts them.`,
 			if err != nil {
 				return fmt.Errorf("find the berth binary for the shim: %w", err)
 			}
+			oidcCfg, err := sso.config(listen, os.Getenv)
+			if err != nil {
+				return err
+			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel}))
 			return server.Run(cmd.Context(), server.Config{
 				DataDir:          dataDir,
@@ -53,6 +59,8 @@ Apps keep running when the server stops; the next server adopts them.`,
 				ShimCommand:      []string{exe, shimName},
 				Version:          version,
 				Logger:           logger,
+				OIDC:             oidcCfg,
+				SecureCookies:    secureCookies,
 			})
 		},
 	}
@@ -64,6 +72,8 @@ Apps keep running when the server stops; the next server adopts them.`,
 	cmd.Flags().StringVar(&certDir, "gateway-cert-dir", "",
 		"directory of NAME.crt + NAME.key pairs the HTTPS gateway serves by SNI (default: self-signed certificates, for local use)")
 	cmd.Flags().StringVar(&accessLog, "gateway-access-log", "", "file the gateway appends JSON access lines to (\"-\": standard error; default none)")
+	cmd.Flags().BoolVar(&secureCookies, "secure-cookies", false, "mark console cookies Secure on plain HTTP (when a TLS proxy fronts the API)")
+	sso.register(cmd)
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	return cmd
 }

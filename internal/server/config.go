@@ -2,7 +2,11 @@
 // the one process `berth server` runs.
 package server
 
-import "log/slog"
+import (
+	"log/slog"
+
+	"github.com/berthdev/berth/internal/identity/oidclogin"
+)
 
 // Config is what `berth server` is started with.
 type Config struct {
@@ -29,6 +33,13 @@ type Config struct {
 	ShimEnv []string
 	// Version is reported by /api/v1/version.
 	Version string
+	// OIDC turns on single sign-on with an OpenID provider; nil leaves it
+	// off. Its GroupRoles name teams by name. The provider must answer
+	// discovery at start.
+	OIDC *oidclogin.Config
+	// SecureCookies marks console cookies Secure on plain HTTP too: set it
+	// when a TLS-terminating proxy fronts the API.
+	SecureCookies bool
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }

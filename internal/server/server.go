@@ -24,6 +24,7 @@ import (
 	"github.com/berthdev/berth/internal/deploy"
 	"github.com/berthdev/berth/internal/gateway"
 	"github.com/berthdev/berth/internal/gateway/policy"
+	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/runtime/local"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/sqlite"
@@ -92,7 +93,16 @@ func Run(ctx context.Context, cfg Config) error {
 		VolumeDir: filepath.Join(cfg.DataDir, "volumes"),
 	})
 
+	var sso *oidclogin.Client
+	if cfg.OIDC != nil {
+		if sso, err = oidclogin.New(ctx, *cfg.OIDC); err != nil {
+			return fmt.Errorf("server: single sign-on: %w", err)
+		}
+		logger.Info("single sign-on enabled", "issuer", cfg.OIDC.Issuer, "redirect_url", cfg.OIDC.RedirectURL)
+	}
 	handler := api.New(api.Deps{
+		OIDC:          sso,
+		SecureCookies: cfg.SecureCookies,
 		Store:   st,
 		Blobs:   blobs,
 		Notify:  rec.Notify,
