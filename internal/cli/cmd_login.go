@@ -30,7 +30,7 @@ sign-on: a listener on 127.0.0.1 receives a one-time code that only this
 process can redeem (PKCE), for a personal token valid 30 days.`,
 		Example: `  berth login http://localhost:7700 --token "$(cat ~/.local/share/berth/admin-token)"
   berth login https://berth.example.com --sso`,
-		Args:    argsExactly("URL"),
+		Args: argsExactly("URL"),
 		RunE: r.run(func(ctx context.Context, args []string) error {
 			if sso {
 				if token != "" {

@@ -103,13 +103,13 @@ func Run(ctx context.Context, cfg Config) error {
 	handler := api.New(api.Deps{
 		OIDC:          sso,
 		SecureCookies: cfg.SecureCookies,
-		Store:   st,
-		Blobs:   blobs,
-		Notify:  rec.Notify,
-		Logs:    rec,
-		Logger:  logger,
-		Version: versionInfo(cfg.Version),
-		Changes: changes,
+		Store:         st,
+		Blobs:         blobs,
+		Notify:        rec.Notify,
+		Logs:          rec,
+		Logger:        logger,
+		Version:       versionInfo(cfg.Version),
+		Changes:       changes,
 	})
 
 	// /metrics is served on the API listener, beside the API; the gateway

@@ -103,7 +103,7 @@ type Identity interface {
 	PutMember(ctx context.Context, m Member) error
 	GetMember(ctx context.Context, team, user string) (Member, error)
 	DeleteMember(ctx context.Context, team, user string) error
-	ListMembers(ctx context.Context, team string) ([]Member, error)   // ordered by user
+	ListMembers(ctx context.Context, team string) ([]Member, error)     // ordered by user
 	ListMemberships(ctx context.Context, user string) ([]Member, error) // ordered by team
 
 	// CreateInvitation stores inv; ErrExists if the ID or hash is taken,

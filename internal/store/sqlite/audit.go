@@ -64,7 +64,7 @@ func (o ops) ListAudit(ctx context.Context, q store.AuditQuery) ([]audit.Record,
 
 func scanAudit(s scanner) (audit.Record, error) {
 	var (
-		r                               audit.Record
+		r                              audit.Record
 		tm, outcome, details, redacted string
 	)
 	if err := s.Scan(&r.Seq, &tm, &r.Actor, &r.Team, &r.Action, &r.Object, &r.SourceIP, &r.RequestID, &outcome,

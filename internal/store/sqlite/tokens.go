@@ -122,7 +122,7 @@ func scanToken(s scanner) (store.Token, error) {
 	return t, nil
 }
 
-// formatOptTime stores the zero time as '' (never, or not yet).
+// formatOptTime stores the zero time as ” (never, or not yet).
 func formatOptTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
