@@ -60,6 +60,9 @@ func (s *server) audited(rt route, next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), ctxAudit, note)
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(ctx))
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
 		outcome := audit.OutcomeSuccess
 		switch {
 		case note.denied || rec.status == http.StatusUnauthorized || rec.status == http.StatusForbidden:

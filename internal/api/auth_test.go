@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	idtoken "github.com/berthdev/berth/internal/identity/token"
+	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/sqlite"
+	"github.com/berthdev/berth/pkg/api"
 )
 
 func TestEnsureAdminToken(t *testing.T) {
@@ -90,5 +93,43 @@ func TestBearerToken(t *testing.T) {
 				t.Fatalf("bearerToken(%q) = %q, %v", tc.header, token, ok)
 			}
 		})
+	}
+}
+
+// An old data directory: an app without a team and an admin token of the
+// old shape. The bootstrap moves the app into the default team and leaves
+// the token working as the platform admin.
+func TestBootstrapUpgradesOldDataDir(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	if err := ts.db.CreateApp(ctx, store.App{Name: "legacy", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	old := "berth_" + strings.Repeat("a", 52)
+	if err := ts.db.CreateToken(ctx, store.Token{ID: "tok_old", Name: "admin", Hash: HashToken(old), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := EnsureAdminToken(ctx, ts.db, ts.dir, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ts.db.GetApp(ctx, "legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := ts.db.GetTeamByName(ctx, DefaultTeam)
+	if err != nil || a.Team != def.ID {
+		t.Fatalf("app team %q, default team %+v %v", a.Team, def, err)
+	}
+	var who api.Whoami
+	ts.mustAs(t, old, http.StatusOK, http.MethodGet, "/api/v1/whoami", nil, &who)
+	if !who.PlatformAdmin || who.Token != "tok_old" {
+		t.Fatalf("old admin token acts as %+v", who)
+	}
+	var apps []api.App
+	ts.mustAs(t, old, http.StatusOK, http.MethodGet, "/api/v1/apps", nil, &apps)
+	if len(apps) != 1 || apps[0].Team != DefaultTeam {
+		t.Fatalf("apps %+v", apps)
 	}
 }

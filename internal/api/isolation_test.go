@@ -263,7 +263,13 @@ func (ts *testServer) isoCall(t *testing.T, method, path string, body any, c iso
 		}
 		rd = bytes.NewReader(j)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	// Streams (watch, logs) are cut short; other calls get time enough on
+	// a loaded machine.
+	limit := 10 * time.Second
+	if strings.HasSuffix(strings.SplitN(path, "?", 2)[0], "/watch") {
+		limit = 100 * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, ts.URL+path, rd)
 	if err != nil {

@@ -6,23 +6,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
-	zop "github.com/zitadel/oidc/v3/pkg/op"
-
-	"github.com/zitadel/oidc/v3/example/server/exampleop"
-	"github.com/zitadel/oidc/v3/example/server/storage"
-
 	"github.com/berthdev/berth/internal/identity/oidclogin"
+	"github.com/berthdev/berth/internal/identity/oidctest"
 	"github.com/berthdev/berth/pkg/api"
 )
 
@@ -30,28 +23,6 @@ import (
 // OpenID provider running in process on loopback (its user
 // "test-user@<host>" has the password "verysecure"). The browser is
 // net/http with a cookie jar.
-
-const (
-	opClientID     = "berth"
-	opClientSecret = "berth-client-secret"
-	opPassword     = "verysecure"
-)
-
-// groupStorage adds a "groups" claim to the example's ID tokens.
-type groupStorage struct {
-	*storage.Storage
-	groups map[string][]string
-}
-
-func (s *groupStorage) SetUserinfoFromRequest(ctx context.Context, ui *zoidc.UserInfo, req zop.IDTokenRequest, scopes []string) error {
-	if err := s.Storage.SetUserinfoFromRequest(ctx, ui, req, scopes); err != nil {
-		return err
-	}
-	if g, ok := s.groups[req.GetSubject()]; ok {
-		ui.AppendClaims("groups", g)
-	}
-	return nil
-}
 
 type ssoEnv struct {
 	ts     *testServer
@@ -67,25 +38,13 @@ func startSSO(t *testing.T) *ssoEnv {
 	// The localhost spelling of the same callback is registered too, so
 	// the provider would send codes there: Berth must refuse them itself.
 	alt := strings.Replace(cb, "127.0.0.1", "localhost", 1)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer := "http://" + ln.Addr().String()
-	st := &groupStorage{
-		Storage: storage.NewStorageWithClients(storage.NewUserStore(issuer),
-			map[string]*storage.Client{opClientID: storage.WebClient(opClientID, opClientSecret, cb, alt)}),
-		groups: map[string][]string{"id1": {"shop-devs", "platform", "unmapped"}},
-	}
-	srv := &http.Server{Handler: exampleop.SetupServer(issuer, st, nil, false), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	issuer := oidctest.Start(t, []string{"shop-devs", "platform", "unmapped"}, cb, alt).Issuer
 
 	ts.createTeam(t, "shop")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := oidclogin.New(ctx, oidclogin.Config{
-		Issuer: issuer, ClientID: opClientID, ClientSecret: opClientSecret, RedirectURL: cb,
+		Issuer: issuer, ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret, RedirectURL: cb,
 		GroupRoles: []oidclogin.GroupRole{
 			{Group: "shop-devs", Team: "shop", Role: "developer"},
 			{Group: "platform", Team: "shop", Role: "admin"},
@@ -99,8 +58,6 @@ func startSSO(t *testing.T) *ssoEnv {
 	ts.srv.OIDC = c // read by handlers at request time; no request has run yet
 	return &ssoEnv{ts: ts, issuer: issuer, cb: cb}
 }
-
-var loginFormID = regexp.MustCompile(`<input type="hidden" name="id" value="([^"]+)">`)
 
 // browser is a cookie-keeping client that stops before following a
 // redirect to stopAt (a URL prefix), returning that URL.
@@ -123,29 +80,10 @@ func newBrowser(stopAt string) *browser {
 	return b
 }
 
-// signIn opens start, signs in at the provider and returns the last
-// response (the callback's answer, or the redirect stopped at stopAt).
+// signIn signs in at the provider from start.
 func (e *ssoEnv) signIn(t *testing.T, b *browser, start string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := b.Get(start)
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := loginFormID.FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("start led to %s %s, not the login form: %.300s", resp.Request.URL, resp.Status, body)
-	}
-	u, _ := url.Parse(e.issuer)
-	form := url.Values{"id": {string(m[1])}, "username": {"test-user@" + u.Hostname()}, "password": {opPassword}}
-	resp, err = b.PostForm(e.issuer+"/login/username", form)
-	if err != nil {
-		t.Fatalf("login form: %v", err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, body
+	return (&oidctest.Provider{Issuer: e.issuer}).SignIn(t, b.Client, start)
 }
 
 func sessionCookieOf(resp *http.Response) string {
