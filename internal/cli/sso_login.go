@@ -32,11 +32,7 @@ func (r *runner) ssoLogin(ctx context.Context, base string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listen for the browser's return: %w", err)
 	}
-	type result struct {
-		code string
-		err  error
-	}
-	got := make(chan result, 1)
+	got := make(chan string, 1)
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path != "/callback" {
 			http.NotFound(w, req)
@@ -49,7 +45,7 @@ func (r *runner) ssoLogin(ctx context.Context, base string) (string, error) {
 		}
 		io.WriteString(w, "Berth: you are logged in; you may close this window.\n")
 		select {
-		case got <- result{code: q.Get("code")}:
+		case got <- q.Get("code"):
 		default:
 		}
 	})}
@@ -71,16 +67,16 @@ func (r *runner) ssoLogin(ctx context.Context, base string) (string, error) {
 	}
 	wait, cancel := context.WithTimeout(ctx, ssoTimeout)
 	defer cancel()
-	var res result
+	var code string
 	select {
-	case res = <-got:
+	case code = <-got:
 	case <-wait.Done():
 		if errors.Is(wait.Err(), context.DeadlineExceeded) {
 			return "", failed(fmt.Errorf("no sign-in within %s; run berth login --sso again", ssoTimeout), "")
 		}
 		return "", wait.Err()
 	}
-	tok, err := c.ExchangeCLICode(ctx, res.code, verifier)
+	tok, err := c.ExchangeCLICode(ctx, code, verifier)
 	if err != nil {
 		return "", err
 	}

@@ -65,7 +65,7 @@ func Start(t *testing.T, groups []string, redirectURIs ...string) *Provider {
 	// nil logger: SetupServer would otherwise replace the default logger.
 	srv := &http.Server{Handler: exampleop.SetupServer(issuer, st, nil, false), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { _ = srv.Close() })
 	return &Provider{Issuer: issuer}
 }
 
