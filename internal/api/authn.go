@@ -228,3 +228,46 @@ func mutating(method string) bool {
 	}
 	return true
 }
+
+// recheck identifies the request's caller again from the store, for long
+// streams: a token revoked or expired, a session ended or a user disabled
+// since the stream opened is an error; otherwise the caller with its
+// memberships as they are now.
+func (s *server) recheck(ctx context.Context) (*caller, error) {
+	c := callerFrom(ctx)
+	if c == nil {
+		return nil, reason401("no caller")
+	}
+	now := s.Now()
+	out := &caller{principal: c.principal}
+	switch {
+	case c.token != nil:
+		t, err := s.Store.GetToken(ctx, c.token.ID)
+		if err != nil {
+			return nil, fmt.Errorf("token %s: %w", c.token.ID, err)
+		}
+		if !t.RevokedAt.IsZero() || (!t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)) {
+			return nil, reason401("token " + t.ID + " was revoked or expired")
+		}
+		out.token = &t
+	case c.session != nil:
+		se, err := s.Store.GetSessionByHash(ctx, c.session.Hash)
+		if err != nil {
+			return nil, fmt.Errorf("session: %w", err)
+		}
+		if !now.Before(se.ExpiresAt) {
+			return nil, reason401("session expired")
+		}
+		out.session = &se
+	}
+	if c.user.ID != "" {
+		u, err := s.activeUser(ctx, c.user.ID)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.fillUser(ctx, out, u); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -13,6 +13,9 @@ import (
 	"github.com/berthdev/berth/internal/store"
 )
 
+// recheckEvery is how often a watch stream checks its credential again.
+const recheckEvery = 5 * time.Second
+
 // watchBatch is how many events one store read returns; a follower far
 // behind catches up in batches without one huge read.
 const watchBatch = 500
@@ -51,7 +54,22 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request) error {
 	heartbeat := time.NewTicker(s.Heartbeat)
 	defer heartbeat.Stop()
 	var buf bytes.Buffer
+	checked := s.Now()
 	for {
+		// A stream outlives the call that opened it: every few seconds the
+		// credential is checked again (revoked, expired, user disabled)
+		// and the team filter rebuilt from the memberships as they are now.
+		if now := s.Now(); now.Sub(checked) >= recheckEvery {
+			checked = now
+			c, err := s.recheck(ctx)
+			if err != nil {
+				s.loggerFrom(ctx).Info("watch: credential no longer valid; closing the stream", "reason", err)
+				return nil
+			}
+			if visible, err = s.eventFilter(withPrincipal(ctx, c.principal)); err != nil {
+				return nil
+			}
+		}
 		events, err := s.Store.ListEvents(ctx, since, watchBatch)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -114,8 +132,7 @@ func watchStart(r *http.Request) (int64, error) {
 }
 
 // eventFilter says which events the caller may see: those of apps in the
-// teams where it holds apps:read, decided when the stream opens (a
-// membership change applies at the next reconnect). An event of an app
+// teams where it holds apps:read (watch rebuilds it every recheckEvery). An event of an app
 // that is gone is shown if its team was seen earlier in the stream, and
 // otherwise only to platform admins.
 func (s *server) eventFilter(ctx context.Context) (func(store.Event) bool, error) {
