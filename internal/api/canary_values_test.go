@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"os"
@@ -125,7 +126,7 @@ func TestCanaryValuesNeverLeak(t *testing.T) {
 
 func mustJSON(t *testing.T, b []byte, v any) {
 	t.Helper()
-	if err := jsonUnmarshal(b, v); err != nil {
+	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decode %s: %v", b, err)
 	}
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -124,7 +123,3 @@ func (ts *testServer) sessionFor(t *testing.T, userID string) (string, string) {
 	t.Fatalf("login set no %s cookie", SessionCookie)
 	return "", ""
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-func stringsContains(s, sub string) bool { return strings.Contains(s, sub) }

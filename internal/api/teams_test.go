@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,10 +141,8 @@ func TestRoleRules(t *testing.T) {
 	t.Run("another team's app name answers 409 and nothing else", func(t *testing.T) {
 		ts.applyIn(t, "blog", specV1) // "shop" app owned by blog
 		status, b := ts.callAs(t, adminTok, http.MethodPost, "/api/v1/apply", api.ApplyRequest{Spec: specV2})
-		if status != http.StatusConflict || contains(b, "blog") {
+		if status != http.StatusConflict || strings.Contains(string(b), "blog") {
 			t.Fatalf("%d %s", status, b)
 		}
 	})
 }
-
-func contains(b []byte, s string) bool { return stringsContains(string(b), s) }

@@ -51,4 +51,3 @@ func TestWatchByTeam(t *testing.T) {
 		}
 	}
 }
-
