@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/identity/audit"
 	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
@@ -18,11 +19,28 @@ import (
 const txAttempts = 5
 
 // inTx runs fn in a transaction, again when it fails with a version
-// conflict; fn must therefore read everything it writes from tx.
+// conflict; fn must therefore read everything it writes from tx. On an
+// audited route the success record is appended in the same transaction,
+// so a change is never committed without its record.
 func (s *server) inTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	note := auditFrom(ctx)
 	var err error
 	for range txAttempts {
-		err = s.Store.InTx(ctx, fn)
+		err = s.Store.InTx(ctx, func(tx store.Tx) error {
+			if err := fn(tx); err != nil {
+				return err
+			}
+			if note == nil || note.written {
+				return nil
+			}
+			if _, err := tx.AppendAudit(ctx, note.record(s.Now(), audit.OutcomeSuccess, 0)); err != nil {
+				return fmt.Errorf("audit record: %w", err)
+			}
+			return nil
+		})
+		if err == nil && note != nil {
+			note.written = true
+		}
 		if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrExists) {
 			return err
 		}

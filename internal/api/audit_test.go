@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -9,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berthdev/berth/internal/identity/audit"
 	"github.com/berthdev/berth/internal/identity/rbac"
+	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
 
@@ -150,5 +154,40 @@ func TestAuditVisibility(t *testing.T) {
 	}
 	if !applied {
 		t.Errorf("team A's records lack the apply: %+v", all)
+	}
+}
+
+// failingAuditTx is a store whose transactions cannot append audit records.
+type failingAuditStore struct{ store.Store }
+
+type failingAuditTx struct{ store.Tx }
+
+func (failingAuditTx) AppendAudit(context.Context, audit.Record) (audit.Record, error) {
+	return audit.Record{}, errors.New("disk full")
+}
+
+func (s failingAuditStore) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	return s.Store.InTx(ctx, func(tx store.Tx) error { return fn(failingAuditTx{tx}) })
+}
+
+// TestAuditInTheChangesTransaction: a change whose record cannot be
+// written is not made.
+func TestAuditInTheChangesTransaction(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(d *Deps) { d.Store = failingAuditStore{d.Store} })
+	status, b := ts.call(t, http.MethodPost, "/api/v1/apply", api.ApplyRequest{Spec: specV1})
+	if status != http.StatusInternalServerError {
+		t.Fatalf("apply without its audit record: %d %s", status, b)
+	}
+	if _, err := ts.db.GetApp(t.Context(), "shop"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the app exists without an audit record: %v", err)
+	}
+	recs, err := ts.db.ListAudit(t.Context(), store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := recs[len(recs)-1]
+	if last.Action != "app.apply" || last.Outcome != "failure" {
+		t.Fatalf("last record %+v, want the failed apply", last)
 	}
 }

@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"maps"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/berthdev/berth/internal/identity/audit"
 )
@@ -17,11 +19,36 @@ const ctxAudit ctxKey = 102
 
 // auditNote is what the handlers tell the middleware about one call.
 type auditNote struct {
-	actor   string
-	team    string
-	object  string
-	denied  bool
-	details map[string]string
+	action    string
+	sourceIP  string
+	requestID string
+	path      string
+	actor     string
+	team      string
+	object    string
+	denied    bool
+	details   map[string]string
+	// written: the record went into the transaction of the change (see
+	// inTx), so the middleware writes none.
+	written bool
+}
+
+// record is the audit record of the call so far, with outcome and, when
+// known, the HTTP status.
+func (n *auditNote) record(now time.Time, outcome audit.Outcome, status int) audit.Record {
+	object := n.object
+	if object == "" {
+		object = n.path
+	}
+	details := maps.Clone(n.details)
+	if details == nil {
+		details = map[string]string{}
+	}
+	if status != 0 {
+		details["status"] = http.StatusText(status)
+	}
+	return audit.Record{Time: now.UTC(), Actor: n.actor, Team: n.team, Action: n.action, Object: object,
+		SourceIP: n.sourceIP, RequestID: n.requestID, Outcome: outcome, Details: details}
 }
 
 func auditFrom(ctx context.Context) *auditNote {
@@ -56,10 +83,17 @@ func setAuditDetail(ctx context.Context, k, v string) {
 // audited writes one audit record after the call, whatever its outcome.
 func (s *server) audited(rt route, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		note := &auditNote{actor: "anonymous"}
+		ip := r.RemoteAddr
+		if h, _, err := net.SplitHostPort(ip); err == nil {
+			ip = h
+		}
+		note := &auditNote{action: rt.action, actor: "anonymous", sourceIP: ip, requestID: requestID(r.Context()), path: r.URL.Path}
 		ctx := context.WithValue(r.Context(), ctxAudit, note)
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(ctx))
+		if note.written {
+			return
+		}
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
@@ -70,25 +104,10 @@ func (s *server) audited(rt route, next http.Handler) http.Handler {
 		case rec.status >= 400:
 			outcome = audit.OutcomeFailure
 		}
-		object := note.object
-		if object == "" {
-			object = r.URL.Path
-		}
-		ip := r.RemoteAddr
-		if h, _, err := net.SplitHostPort(ip); err == nil {
-			ip = h
-		}
-		record := audit.Record{
-			Time: s.Now().UTC(), Actor: note.actor, Team: note.team, Action: rt.action, Object: object,
-			SourceIP: ip, RequestID: requestID(ctx), Outcome: outcome, Details: note.details,
-		}
-		if record.Details == nil {
-			record.Details = map[string]string{}
-		}
-		record.Details["status"] = http.StatusText(rec.status)
+		record := note.record(s.Now(), outcome, rec.status)
 		// The caller may be gone; the record is still owed.
 		if _, err := s.Store.AppendAudit(context.WithoutCancel(ctx), record); err != nil {
-			s.loggerFrom(ctx).Error("audit record not written", "action", rt.action, "object", object, "err", err)
+			s.loggerFrom(ctx).Error("audit record not written", "action", rt.action, "object", record.Object, "err", err)
 		}
 	})
 }
