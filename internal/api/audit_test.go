@@ -175,19 +175,37 @@ func (s failingAuditStore) InTx(ctx context.Context, fn func(tx store.Tx) error)
 func TestAuditInTheChangesTransaction(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, func(d *Deps) { d.Store = failingAuditStore{d.Store} })
-	status, b := ts.call(t, http.MethodPost, "/api/v1/apply", api.ApplyRequest{Spec: specV1})
-	if status != http.StatusInternalServerError {
-		t.Fatalf("apply without its audit record: %d %s", status, b)
+	ctx := t.Context()
+	tests := []struct {
+		desc, method, path, action string
+		body                       any
+		made                       func() bool
+	}{
+		{desc: "apply", method: http.MethodPost, path: "/api/v1/apply", action: "app.apply", body: api.ApplyRequest{Spec: specV1},
+			made: func() bool { _, err := ts.db.GetApp(ctx, "shop"); return err == nil }},
+		{desc: "team", method: http.MethodPost, path: "/api/v1/teams", action: "team.create", body: api.CreateTeamRequest{Name: "blog"},
+			made: func() bool { _, err := ts.db.GetTeamByName(ctx, "blog"); return err == nil }},
+		{desc: "user", method: http.MethodPost, path: "/api/v1/users", action: "user.create", body: api.CreateUserRequest{Email: "x@example.com"},
+			made: func() bool { _, err := ts.db.GetUserByEmail(ctx, "x@example.com"); return err == nil }},
+		{desc: "invitation", method: http.MethodPost, path: "/api/v1/teams/default/invitations", action: "invitation.create", body: api.CreateInvitationRequest{Role: "viewer"},
+			made: func() bool { d, _ := ts.db.GetTeamByName(ctx, "default"); invs, _ := ts.db.ListInvitations(ctx, d.ID); return len(invs) > 0 }},
 	}
-	if _, err := ts.db.GetApp(t.Context(), "shop"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("the app exists without an audit record: %v", err)
-	}
-	recs, err := ts.db.ListAudit(t.Context(), store.AuditQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := recs[len(recs)-1]
-	if last.Action != "app.apply" || last.Outcome != "failure" {
-		t.Fatalf("last record %+v, want the failed apply", last)
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			status, b := ts.call(t, tc.method, tc.path, tc.body)
+			if status != http.StatusInternalServerError {
+				t.Fatalf("%s without its audit record: %d %s", tc.desc, status, b)
+			}
+			if tc.made() {
+				t.Fatalf("%s was made without an audit record", tc.desc)
+			}
+			recs, err := ts.db.ListAudit(ctx, store.AuditQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := recs[len(recs)-1]; last.Action != tc.action || last.Outcome != "failure" {
+				t.Fatalf("last record %+v, want the failed %s", last, tc.action)
+			}
+		})
 	}
 }

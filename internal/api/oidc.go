@@ -270,10 +270,10 @@ func (s *server) cliExchange(w http.ResponseWriter, r *http.Request) error {
 	}
 	row := store.Token{ID: newID("tok"), Name: "berth login --sso", Hash: st.Hash, Kind: string(token.KindPersonal), User: code.user,
 		Scope: string(st.Scope), Last4: st.Last4, ExpiresAt: st.ExpiresAt, CreatedAt: now}
-	if err := s.Store.CreateToken(r.Context(), row); err != nil {
+	setAuditObject(r.Context(), "token/"+row.ID)
+	if err := s.inTx(r.Context(), func(tx store.Tx) error { return tx.CreateToken(r.Context(), row) }); err != nil {
 		return fmt.Errorf("store token: %w", err)
 	}
-	setAuditObject(r.Context(), "token/"+row.ID)
 	out := toAPIToken(row, nil)
 	out.Token = tok
 	writeJSON(w, http.StatusCreated, out)

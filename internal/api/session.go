@@ -109,7 +109,7 @@ func (s *server) startSession(w http.ResponseWriter, r *http.Request, u store.Us
 	value, csrf := randomSecret(), randomSecret()
 	se := store.Session{ID: newID("ses"), Hash: token.Hash(value), CSRFHash: token.Hash(csrf), User: u.ID,
 		CreatedAt: now, ExpiresAt: now.Add(s.SessionTTL)}
-	if err := s.Store.CreateSession(r.Context(), se); err != nil {
+	if err := s.inTx(r.Context(), func(tx store.Tx) error { return tx.CreateSession(r.Context(), se) }); err != nil {
 		return api.LoginResponse{}, fmt.Errorf("create session: %w", err)
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -125,7 +125,13 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) error {
 	if c == nil || c.session == nil {
 		return invalidField("session", "this call was made with a token, not a session; revoke tokens with DELETE /api/v1/tokens/{id}")
 	}
-	if err := s.Store.DeleteSession(r.Context(), c.session.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err := s.inTx(r.Context(), func(tx store.Tx) error {
+		if err := tx.DeleteSession(r.Context(), c.session.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,

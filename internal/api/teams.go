@@ -86,7 +86,10 @@ func (s *server) createTeam(w http.ResponseWriter, r *http.Request) error {
 	now := s.Now().UTC()
 	t := store.Team{ID: newID("team"), Name: req.Name, CreatedAt: now}
 	c := callerFrom(r.Context())
-	err := s.Store.InTx(r.Context(), func(tx store.Tx) error {
+	if n := auditFrom(r.Context()); n != nil {
+		n.team = t.ID
+	}
+	err := s.inTx(r.Context(), func(tx store.Tx) error {
 		if err := tx.CreateTeam(r.Context(), t); err != nil {
 			return err
 		}
@@ -100,9 +103,6 @@ func (s *server) createTeam(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		return fmt.Errorf("create team: %w", err)
-	}
-	if n := auditFrom(r.Context()); n != nil {
-		n.team = t.ID
 	}
 	writeJSON(w, http.StatusCreated, api.Team{ID: t.ID, Name: t.Name, Role: string(rbac.RoleOwner), CreatedAt: t.CreatedAt})
 	return nil
@@ -165,7 +165,7 @@ func (s *server) setRole(w http.ResponseWriter, r *http.Request) error {
 	missing := notFound("user %q is not a member of team %q; invite them with POST /api/v1/teams/%s/invitations", userID, t.Name, t.Name)
 	p, _ := principalFrom(r.Context())
 	var out api.Member
-	err = s.Store.InTx(r.Context(), func(tx store.Tx) error {
+	err = s.inTx(r.Context(), func(tx store.Tx) error {
 		m, err := tx.GetMember(r.Context(), t.ID, userID)
 		switch {
 		case errors.Is(err, store.ErrNotFound) && p.PlatformAdmin:
@@ -205,7 +205,7 @@ func (s *server) removeMember(w http.ResponseWriter, r *http.Request) error {
 	}
 	userID := r.PathValue("user")
 	setAuditObject(r.Context(), "member/"+t.Name+"/"+userID)
-	err = s.Store.InTx(r.Context(), func(tx store.Tx) error {
+	err = s.inTx(r.Context(), func(tx store.Tx) error {
 		m, err := tx.GetMember(r.Context(), t.ID, userID)
 		if errors.Is(err, store.ErrNotFound) {
 			return notFound("user %q is not a member of team %q", userID, t.Name)
@@ -275,11 +275,11 @@ func (s *server) createInvitation(w http.ResponseWriter, r *http.Request) error 
 	code := "berth_inv_" + randomSecret()
 	inv := store.Invitation{ID: newID("inv"), Hash: token.Hash(code), Team: t.ID, Role: string(role),
 		Email: strings.TrimSpace(req.Email), CreatedBy: callerFrom(r.Context()).actor(), CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	if err := s.Store.CreateInvitation(r.Context(), inv); err != nil {
-		return fmt.Errorf("create invitation: %w", err)
-	}
 	setAuditObject(r.Context(), "invitation/"+inv.ID)
 	setAuditDetail(r.Context(), "role", inv.Role)
+	if err := s.inTx(r.Context(), func(tx store.Tx) error { return tx.CreateInvitation(r.Context(), inv) }); err != nil {
+		return fmt.Errorf("create invitation: %w", err)
+	}
 	out := toAPIInvitation(inv, t.Name)
 	out.Token = code
 	writeJSON(w, http.StatusCreated, out)
@@ -301,7 +301,7 @@ func (s *server) acceptInvitation(w http.ResponseWriter, r *http.Request) error 
 	}
 	invalid := notFound("invitation not found, used or expired; ask for a new one")
 	var joined store.Invitation
-	err := s.Store.InTx(r.Context(), func(tx store.Tx) error {
+	err := s.inTx(r.Context(), func(tx store.Tx) error {
 		inv, err := tx.AcceptInvitation(r.Context(), token.Hash(req.Token), c.user.ID, s.Now().UTC())
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 			return invalid
@@ -313,6 +313,9 @@ func (s *server) acceptInvitation(w http.ResponseWriter, r *http.Request) error 
 			return invalid // rolls the acceptance back: the code stays usable by its addressee
 		}
 		joined = inv
+		if n := auditFrom(r.Context()); n != nil {
+			n.team, n.object = inv.Team, "invitation/"+inv.ID
+		}
 		cur, err := tx.GetMember(r.Context(), inv.Team, c.user.ID)
 		if err == nil && rbac.Role(cur.Role).AtLeast(rbac.Role(inv.Role)) {
 			return nil // an invitation never lowers a role
@@ -322,9 +325,6 @@ func (s *server) acceptInvitation(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		auditFrom(r.Context()).deny()
 		return err
-	}
-	if n := auditFrom(r.Context()); n != nil {
-		n.team, n.object = joined.Team, "invitation/"+joined.ID
 	}
 	t, err := s.Store.GetTeam(r.Context(), joined.Team)
 	if err != nil {
@@ -375,12 +375,12 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) error {
 		}
 		u.PasswordHash = h
 	}
-	if err := s.Store.CreateUser(r.Context(), u); errors.Is(err, store.ErrExists) {
+	setAuditObject(r.Context(), "user/"+u.ID)
+	if err := s.inTx(r.Context(), func(tx store.Tx) error { return tx.CreateUser(r.Context(), u) }); errors.Is(err, store.ErrExists) {
 		return conflict("a user with email %q exists already", email)
 	} else if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	setAuditObject(r.Context(), "user/"+u.ID)
 	writeJSON(w, http.StatusCreated, toAPIUser(u))
 	return nil
 }

@@ -111,11 +111,11 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("make token: %w", err)
 	}
 	row.Kind, row.Hash, row.Last4, row.ExpiresAt = string(kind), st.Hash, st.Last4, st.ExpiresAt
-	if err := s.Store.CreateToken(r.Context(), row); err != nil {
-		return fmt.Errorf("store token: %w", err)
-	}
 	setAuditObject(r.Context(), "token/"+row.ID)
 	setAuditDetail(r.Context(), "scope", row.Scope)
+	if err := s.inTx(r.Context(), func(tx store.Tx) error { return tx.CreateToken(r.Context(), row) }); err != nil {
+		return fmt.Errorf("store token: %w", err)
+	}
 	names, err := s.teamNames(r.Context())
 	if err != nil {
 		return err
@@ -152,7 +152,7 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if err := s.Store.RevokeToken(r.Context(), id, s.Now().UTC()); err != nil {
+	if err := s.inTx(r.Context(), func(tx store.Tx) error { return tx.RevokeToken(r.Context(), id, s.Now().UTC()) }); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
