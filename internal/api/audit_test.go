@@ -188,7 +188,11 @@ func TestAuditInTheChangesTransaction(t *testing.T) {
 		{desc: "user", method: http.MethodPost, path: "/api/v1/users", action: "user.create", body: api.CreateUserRequest{Email: "x@example.com"},
 			made: func() bool { _, err := ts.db.GetUserByEmail(ctx, "x@example.com"); return err == nil }},
 		{desc: "invitation", method: http.MethodPost, path: "/api/v1/teams/default/invitations", action: "invitation.create", body: api.CreateInvitationRequest{Role: "viewer"},
-			made: func() bool { d, _ := ts.db.GetTeamByName(ctx, "default"); invs, _ := ts.db.ListInvitations(ctx, d.ID); return len(invs) > 0 }},
+			made: func() bool {
+				d, _ := ts.db.GetTeamByName(ctx, "default")
+				invs, _ := ts.db.ListInvitations(ctx, d.ID)
+				return len(invs) > 0
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
