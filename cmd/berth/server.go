@@ -22,6 +22,8 @@ func newServerCmd() *cobra.Command {
 		masterKeyFile                  string
 		logLevel                       slog.Level
 		pipes                          server.PipelineConfig
+		sso                            ssoFlags
+		secureCookies                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -44,6 +46,10 @@ Apps keep running when the server stops; the next server adopts them.`,
 			if err != nil {
 				return fmt.Errorf("find the berth binary for the shim: %w", err)
 			}
+			oidcCfg, err := sso.config(listen, os.Getenv)
+			if err != nil {
+				return err
+			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel}))
 			return server.Run(cmd.Context(), server.Config{
 				DataDir:          dataDir,
@@ -57,6 +63,8 @@ Apps keep running when the server stops; the next server adopts them.`,
 				Version:          version,
 				Pipelines:        pipes,
 				Logger:           logger,
+				OIDC:             oidcCfg,
+				SecureCookies:    secureCookies,
 			})
 		},
 	}
@@ -78,6 +86,8 @@ Apps keep running when the server stops; the next server adopts them.`,
 	cmd.Flags().IntVar(&pipes.PerTeam, "pipeline-max-per-team", 0, "most runs of one team's pipelines at once (default 8)")
 	cmd.Flags().BoolVar(&pipes.AllowPrivateNotify, "pipeline-allow-private-notify", false,
 		"let notify steps post to loopback, link-local and private addresses (off: pipelines cannot reach the server's network)")
+	cmd.Flags().BoolVar(&secureCookies, "secure-cookies", false, "mark console cookies Secure on plain HTTP (when a TLS proxy fronts the API)")
+	sso.register(cmd)
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	cmd.AddCommand(newRotateKeyCmd())
 	return cmd

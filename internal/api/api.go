@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/identity/loginlimit"
+	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/runtime"
 	"github.com/berthdev/berth/internal/store"
@@ -60,6 +62,17 @@ type Deps struct {
 	// Heartbeat the interval of its keep-alive comments (default 15s).
 	WatchPoll time.Duration
 	Heartbeat time.Duration
+	// OIDC signs users in with an OpenID provider; nil turns SSO off.
+	// Its GroupRoles name teams by name.
+	OIDC *oidclogin.Client
+	// SecureCookies marks session cookies Secure even on plain HTTP (set it
+	// when a TLS proxy fronts the server); requests that arrive over TLS
+	// always get Secure cookies.
+	SecureCookies bool
+	// SessionTTL is how long a console session lasts (default 12h).
+	SessionTTL time.Duration
+	// LoginLimit throttles password logins; nil uses loginlimit's defaults.
+	LoginLimit *loginlimit.Limiter
 }
 
 func (d *Deps) setDefaults() {
@@ -87,23 +100,42 @@ func (d *Deps) setDefaults() {
 	if d.Heartbeat <= 0 {
 		d.Heartbeat = defaultHeartbeat
 	}
+	if d.SessionTTL <= 0 {
+		d.SessionTTL = defaultSessionTTL
+	}
+	if d.LoginLimit == nil {
+		d.LoginLimit, _ = loginlimit.New(loginlimit.Config{}) // the defaults are valid
+	}
 }
 
 // server holds the dependencies the handlers share.
 type server struct {
 	Deps
+	// pending holds SSO logins between start and callback, and the codes
+	// handed to CLI logins.
+	pending *pendingLogins
 }
 
 // New returns the API's handler: /healthz and everything under /api/v1.
 func New(d Deps) http.Handler {
+	return newServer(d).handler()
+}
+
+func newServer(d Deps) *server {
 	d.setDefaults()
-	s := &server{Deps: d}
+	return &server{Deps: d, pending: newPendingLogins()}
+}
+
+func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
 	for _, rt := range s.routes() {
 		h := s.wrap(rt.handle)
 		if !rt.public {
-			h = s.requireToken(h)
+			h = s.authenticate(h)
+		}
+		if rt.action != "" {
+			h = s.audited(rt, h)
 		}
 		mux.Handle(rt.method+" "+rt.path, h)
 		allowed[rt.path] = append(allowed[rt.path], rt.method)
@@ -128,7 +160,11 @@ type route struct {
 	// perm is the permission the route needs; every non-public route
 	// declares one (a test fails otherwise). Handlers of team objects
 	// check it against the object's team with s.authorize.
-	perm   rbac.Permission
+	perm rbac.Permission
+	// action names the route in audit records ("app.apply"); every
+	// mutating route has one (a test fails otherwise), and a route with
+	// one is audited.
+	action string
 	handle handlerFunc
 }
 
@@ -137,42 +173,67 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: "/healthz", public: true, handle: s.healthz},
 		{method: http.MethodGet, path: "/api/v1/openapi.json", public: true, handle: s.openAPI},
 		{method: http.MethodGet, path: "/api/v1/version", perm: rbac.AppsRead, handle: s.version},
-		{method: http.MethodPut, path: "/api/v1/blobs/{digest}", perm: rbac.AppsDeploy, handle: s.putBlob},
-		{method: http.MethodPost, path: "/api/v1/validate", perm: rbac.AppsRead, handle: s.validate},
-		{method: http.MethodPost, path: "/api/v1/apply", perm: rbac.AppsDeploy, handle: s.apply},
+		{method: http.MethodPut, path: "/api/v1/blobs/{digest}", perm: rbac.AppsDeploy, action: "blob.upload", handle: s.putBlob},
+		{method: http.MethodPost, path: "/api/v1/validate", perm: rbac.AppsRead, action: "spec.validate", handle: s.validate},
+		{method: http.MethodPost, path: "/api/v1/apply", perm: rbac.AppsDeploy, action: "app.apply", handle: s.apply},
 		{method: http.MethodGet, path: "/api/v1/apps", perm: rbac.AppsRead, handle: s.listApps},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}", perm: rbac.AppsRead, handle: s.getApp},
-		{method: http.MethodDelete, path: "/api/v1/apps/{app}", perm: rbac.AppsDelete, handle: s.deleteApp},
+		{method: http.MethodDelete, path: "/api/v1/apps/{app}", perm: rbac.AppsDelete, action: "app.delete", handle: s.deleteApp},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/releases", perm: rbac.AppsRead, handle: s.listReleases},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/releases/{release}", perm: rbac.AppsRead, handle: s.getRelease},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/diff", perm: rbac.AppsRead, handle: s.diff},
-		{method: http.MethodPost, path: "/api/v1/apps/{app}/rollback", perm: rbac.AppsDeploy, handle: s.rollback},
-		{method: http.MethodPost, path: "/api/v1/apps/{app}/rollout", perm: rbac.AppsDeploy, handle: s.rollout},
-		{method: http.MethodPost, path: "/api/v1/apps/{app}/promote", perm: rbac.AppsDeploy, handle: s.promote},
-		{method: http.MethodPost, path: "/api/v1/apps/{app}/abort", perm: rbac.AppsDeploy, handle: s.abort},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/rollback", perm: rbac.AppsDeploy, action: "app.rollback", handle: s.rollback},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/rollout", perm: rbac.AppsDeploy, action: "app.rollout", handle: s.rollout},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/promote", perm: rbac.AppsDeploy, action: "app.promote", handle: s.promote},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/abort", perm: rbac.AppsDeploy, action: "app.abort", handle: s.abort},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/logs", perm: rbac.AppsRead, handle: s.logs},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/config", perm: rbac.ConfigRead, handle: s.getConfig},
-		{method: http.MethodPost, path: "/api/v1/apps/{app}/config", perm: rbac.ConfigWrite, handle: s.setConfig},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/config", perm: rbac.ConfigWrite, action: "config.set", handle: s.setConfig},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/config/history", perm: rbac.ConfigRead, handle: s.configHistory},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/config/diff", perm: rbac.ConfigRead, handle: s.diffConfig},
-		{method: http.MethodPost, path: "/api/v1/apps/{app}/config/rollback", perm: rbac.ConfigWrite, handle: s.rollbackConfig},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/config/rollback", perm: rbac.ConfigWrite, action: "config.rollback", handle: s.rollbackConfig},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/secrets", perm: rbac.SecretsRead, handle: s.listSecrets},
-		{method: http.MethodPut, path: "/api/v1/apps/{app}/secrets/{name}", perm: rbac.SecretsWrite, handle: s.setSecret},
-		{method: http.MethodDelete, path: "/api/v1/apps/{app}/secrets/{name}", perm: rbac.SecretsWrite, handle: s.deleteSecret},
+		{method: http.MethodPut, path: "/api/v1/apps/{app}/secrets/{name}", perm: rbac.SecretsWrite, action: "secret.set", handle: s.setSecret},
+		{method: http.MethodDelete, path: "/api/v1/apps/{app}/secrets/{name}", perm: rbac.SecretsWrite, action: "secret.delete", handle: s.deleteSecret},
 		{method: http.MethodGet, path: "/api/v1/watch", perm: rbac.AppsRead, handle: s.watch},
 		{method: http.MethodGet, path: "/api/v1/gateway/snapshot", perm: rbac.ClustersManage, handle: s.gatewaySnapshot},
 		{method: http.MethodGet, path: "/api/v1/pipelines", perm: rbac.PipelinesRead, handle: s.listPipelines},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/pipeline", perm: rbac.PipelinesRead, handle: s.getPipeline},
-		{method: http.MethodPost, path: "/api/v1/apps/{app}/runs", perm: rbac.PipelinesRun, handle: s.startRun},
+		{method: http.MethodPost, path: "/api/v1/apps/{app}/runs", perm: rbac.PipelinesRun, action: "run.start", handle: s.startRun},
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/runs", perm: rbac.PipelinesRead, handle: s.listRuns},
 		{method: http.MethodGet, path: "/api/v1/runs", perm: rbac.PipelinesRead, handle: s.listRuns},
 		{method: http.MethodGet, path: "/api/v1/runs/{run}", perm: rbac.PipelinesRead, handle: s.getRun},
 		{method: http.MethodGet, path: "/api/v1/runs/{run}/logs", perm: rbac.PipelinesRead, handle: s.runLogs},
-		{method: http.MethodPost, path: "/api/v1/runs/{run}/cancel", perm: rbac.PipelinesRun, handle: s.cancelRun},
-		{method: http.MethodPost, path: "/api/v1/runs/{run}/rerun", perm: rbac.PipelinesRun, handle: s.rerunRun},
-		{method: http.MethodPost, path: "/api/v1/runs/{run}/approve", perm: rbac.ApprovalsDecide, handle: s.approveRun},
-		{method: http.MethodPost, path: "/api/v1/runs/{run}/reject", perm: rbac.ApprovalsDecide, handle: s.rejectRun},
-		{method: http.MethodPost, path: "/api/v1/hooks/{forge}/{app}", public: true, handle: s.hook},
+		{method: http.MethodPost, path: "/api/v1/runs/{run}/cancel", perm: rbac.PipelinesRun, action: "run.cancel", handle: s.cancelRun},
+		{method: http.MethodPost, path: "/api/v1/runs/{run}/rerun", perm: rbac.PipelinesRun, action: "run.rerun", handle: s.rerunRun},
+		{method: http.MethodPost, path: "/api/v1/runs/{run}/approve", perm: rbac.ApprovalsDecide, action: "run.approve", handle: s.approveRun},
+		{method: http.MethodPost, path: "/api/v1/runs/{run}/reject", perm: rbac.ApprovalsDecide, action: "run.reject", handle: s.rejectRun},
+		{method: http.MethodPost, path: "/api/v1/hooks/{forge}/{app}", public: true, action: "run.webhook", handle: s.hook},
+
+		// Identity: logins, the caller, teams, members, invitations, users,
+		// tokens and the audit log.
+		{method: http.MethodPost, path: "/api/v1/auth/login", public: true, action: "session.login", handle: s.login},
+		{method: http.MethodPost, path: "/api/v1/auth/logout", perm: rbac.AppsRead, action: "session.logout", handle: s.logout},
+		{method: http.MethodGet, path: "/api/v1/auth/oidc/start", public: true, handle: s.oidcStart},
+		{method: http.MethodGet, path: "/api/v1/auth/oidc/callback", public: true, action: "session.sso_login", handle: s.oidcCallback},
+		{method: http.MethodPost, path: "/api/v1/auth/cli/exchange", public: true, action: "token.cli_login", handle: s.cliExchange},
+		{method: http.MethodGet, path: "/api/v1/whoami", perm: rbac.AppsRead, handle: s.whoami},
+		{method: http.MethodGet, path: "/api/v1/teams", perm: rbac.MembersRead, handle: s.listTeams},
+		{method: http.MethodPost, path: "/api/v1/teams", perm: rbac.TeamsManage, action: "team.create", handle: s.createTeam},
+		{method: http.MethodGet, path: "/api/v1/teams/{team}", perm: rbac.MembersRead, handle: s.getTeam},
+		{method: http.MethodGet, path: "/api/v1/teams/{team}/members", perm: rbac.MembersRead, handle: s.listMembers},
+		{method: http.MethodPut, path: "/api/v1/teams/{team}/members/{user}", perm: rbac.MembersManage, action: "member.set_role", handle: s.setRole},
+		{method: http.MethodDelete, path: "/api/v1/teams/{team}/members/{user}", perm: rbac.MembersManage, action: "member.remove", handle: s.removeMember},
+		{method: http.MethodGet, path: "/api/v1/teams/{team}/invitations", perm: rbac.MembersManage, handle: s.listInvitations},
+		{method: http.MethodPost, path: "/api/v1/teams/{team}/invitations", perm: rbac.MembersManage, action: "invitation.create", handle: s.createInvitation},
+		{method: http.MethodPost, path: "/api/v1/invitations/accept", perm: rbac.MembersRead, action: "invitation.accept", handle: s.acceptInvitation},
+		{method: http.MethodGet, path: "/api/v1/users", perm: rbac.MembersManage, handle: s.listUsers},
+		{method: http.MethodPost, path: "/api/v1/users", perm: rbac.MembersManage, action: "user.create", handle: s.createUser},
+		{method: http.MethodGet, path: "/api/v1/tokens", perm: rbac.AppsRead, handle: s.listTokens},
+		{method: http.MethodPost, path: "/api/v1/tokens", perm: rbac.AppsRead, action: "token.create", handle: s.createToken},
+		{method: http.MethodDelete, path: "/api/v1/tokens/{token}", perm: rbac.AppsRead, action: "token.revoke", handle: s.revokeToken},
+		{method: http.MethodGet, path: "/api/v1/audit", perm: rbac.AuditRead, handle: s.listAudit},
+		{method: http.MethodGet, path: "/api/v1/audit/verify", perm: rbac.AuditRead, handle: s.verifyAudit},
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/identity/audit"
+	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
@@ -17,11 +19,28 @@ import (
 const txAttempts = 5
 
 // inTx runs fn in a transaction, again when it fails with a version
-// conflict; fn must therefore read everything it writes from tx.
+// conflict; fn must therefore read everything it writes from tx. On an
+// audited route the success record is appended in the same transaction,
+// so a change is never committed without its record.
 func (s *server) inTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	note := auditFrom(ctx)
 	var err error
 	for range txAttempts {
-		err = s.Store.InTx(ctx, fn)
+		err = s.Store.InTx(ctx, func(tx store.Tx) error {
+			if err := fn(tx); err != nil {
+				return err
+			}
+			if note == nil || note.written {
+				return nil
+			}
+			if _, err := tx.AppendAudit(ctx, note.record(s.Now(), audit.OutcomeSuccess, 0)); err != nil {
+				return fmt.Errorf("audit record: %w", err)
+			}
+			return nil
+		})
+		if err == nil && note != nil {
+			note.written = true
+		}
 		if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrExists) {
 			return err
 		}
@@ -38,6 +57,9 @@ func (s *server) changed(app string) {
 func (s *server) validate(w http.ResponseWriter, r *http.Request) error {
 	var req api.ApplyRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.authorizeAny(r.Context(), rbac.AppsRead); err != nil {
 		return err
 	}
 	if _, err := parseSpec(req.Spec); err != nil {
@@ -60,10 +82,27 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := ps.app.Name
+	setAuditObject(r.Context(), "app/"+name)
+	// The team matters only for a new app (or when named); an existing
+	// app stays where it is.
+	team, teamErr := s.applyTeam(r.Context(), req.Team)
 	var resp api.ApplyResponse
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
+		a, err := tx.GetApp(r.Context(), name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if teamErr != nil {
+				return teamErr
+			}
+		case err != nil:
+			return fmt.Errorf("get app %s: %w", name, err)
+		default:
+			if err := s.checkApplyOwner(r.Context(), a, req.Team, team, teamErr); err != nil {
+				return err
+			}
+		}
 		res, err := release.Apply(r.Context(), tx, release.Input{
-			Name: name, Canonical: ps.canonical, Source: req.Source, Cause: "apply", Now: s.Now(),
+			Name: name, Team: team.ID, Canonical: ps.canonical, Source: req.Source, Cause: "apply", Now: s.Now(),
 		})
 		resp = api.ApplyResponse{App: name, Release: res.Release, Created: res.Created, Revision: res.Revision}
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -14,9 +15,19 @@ func (s *server) listApps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list apps: %w", err)
 	}
+	mine, err := s.teamsWith(r.Context(), rbac.AppsRead)
+	if err != nil {
+		return err
+	}
+	names, err := s.teamNames(r.Context())
+	if err != nil {
+		return err
+	}
 	out := make([]api.App, 0, len(apps))
 	for _, a := range apps {
-		out = append(out, toAPIApp(a))
+		if mine[a.Team] {
+			out = append(out, withTeam(toAPIApp(a), names, a.Team))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -27,11 +38,15 @@ func (s *server) getApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := loadApp(r.Context(), s.Store, name)
+	a, err := s.loadApp(r.Context(), s.Store, name, rbac.AppsRead)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toAPIApp(a))
+	names, err := s.teamNames(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, withTeam(toAPIApp(a), names, a.Team))
 	return nil
 }
 
@@ -44,7 +59,7 @@ func (s *server) deleteApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	var out store.App
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
-		a, err := loadApp(r.Context(), tx, name)
+		a, err := s.loadApp(r.Context(), tx, name, rbac.AppsDelete)
 		if err != nil {
 			return err
 		}
@@ -76,6 +91,10 @@ func (s *server) deleteApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.loggerFrom(r.Context()).Info("deletion requested", "app", name)
 	s.changed(name)
-	writeJSON(w, http.StatusAccepted, toAPIApp(out))
+	names, err := s.teamNames(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, withTeam(toAPIApp(out), names, out.Team))
 	return nil
 }

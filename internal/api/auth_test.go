@@ -2,13 +2,17 @@ package api
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	idtoken "github.com/berthdev/berth/internal/identity/token"
+	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/sqlite"
+	"github.com/berthdev/berth/pkg/api"
 )
 
 func TestEnsureAdminToken(t *testing.T) {
@@ -38,8 +42,8 @@ func TestEnsureAdminToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := strings.TrimSpace(string(raw))
-	if !strings.HasPrefix(token, TokenPrefix) || len(token) < len(TokenPrefix)+50 {
-		t.Errorf("token %q lacks the prefix or entropy", token)
+	if kind, err := idtoken.Parse(token); err != nil || kind != idtoken.KindPersonal {
+		t.Errorf("token %q is not a personal token: %v", token, err)
 	}
 	tokens, err := db.ListTokens(ctx)
 	if err != nil || len(tokens) != 1 {
@@ -67,15 +71,6 @@ func TestEnsureAdminToken(t *testing.T) {
 	}
 }
 
-func TestNewTokenIsRandom(t *testing.T) {
-	t.Parallel()
-	a, err1 := NewToken()
-	b, err2 := NewToken()
-	if err1 != nil || err2 != nil || a == b {
-		t.Fatalf("%q %q %v %v", a, b, err1, err2)
-	}
-}
-
 func TestBearerToken(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -98,5 +93,43 @@ func TestBearerToken(t *testing.T) {
 				t.Fatalf("bearerToken(%q) = %q, %v", tc.header, token, ok)
 			}
 		})
+	}
+}
+
+// An old data directory: an app without a team and an admin token of the
+// old shape. The bootstrap moves the app into the default team and leaves
+// the token working as the platform admin.
+func TestBootstrapUpgradesOldDataDir(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	if err := ts.db.CreateApp(ctx, store.App{Name: "legacy", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	old := "berth_" + strings.Repeat("a", 52)
+	if err := ts.db.CreateToken(ctx, store.Token{ID: "tok_old", Name: "admin", Hash: HashToken(old), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := EnsureAdminToken(ctx, ts.db, ts.dir, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ts.db.GetApp(ctx, "legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := ts.db.GetTeamByName(ctx, DefaultTeam)
+	if err != nil || a.Team != def.ID {
+		t.Fatalf("app team %q, default team %+v %v", a.Team, def, err)
+	}
+	var who api.Whoami
+	ts.mustAs(t, old, http.StatusOK, http.MethodGet, "/api/v1/whoami", nil, &who)
+	if !who.PlatformAdmin || who.Token != "tok_old" {
+		t.Fatalf("old admin token acts as %+v", who)
+	}
+	var apps []api.App
+	ts.mustAs(t, old, http.StatusOK, http.MethodGet, "/api/v1/apps", nil, &apps)
+	if len(apps) != 1 || apps[0].Team != DefaultTeam {
+		t.Fatalf("apps %+v", apps)
 	}
 }

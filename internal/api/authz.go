@@ -34,8 +34,13 @@ func principalFrom(ctx context.Context) (rbac.Principal, bool) {
 // returns for a missing object, so the two cannot be told apart. A member
 // whose role or token scope lacks perm gets 403.
 func (s *server) authorize(ctx context.Context, team string, perm rbac.Permission, notFoundErr error) error {
+	note := auditFrom(ctx)
+	if note != nil && team != "" {
+		note.team = team
+	}
 	p, ok := principalFrom(ctx)
 	if !ok {
+		note.deny()
 		return notFoundErr
 	}
 	err := rbac.Authorize(p, team, perm)
@@ -43,9 +48,14 @@ func (s *server) authorize(ctx context.Context, team string, perm rbac.Permissio
 	case err == nil:
 		return nil
 	case errors.Is(err, rbac.ErrNotFound):
+		note.deny()
 		return notFoundErr
 	case errors.Is(err, rbac.ErrForbidden):
-		return forbidden("this needs the %s permission, which your role or token scope lacks", perm)
+		note.deny()
+		if min, _ := rbac.MinScope(perm); p.Scope != "" && !p.Scope.Includes(min) {
+			return forbidden("this needs the %s permission, which a %s-scoped token lacks (it needs scope %s)", perm, p.Scope, min)
+		}
+		return forbidden("this needs the %s permission, which your role lacks", perm)
 	default:
 		return fmt.Errorf("authorize %s: %w", perm, err)
 	}
@@ -53,4 +63,57 @@ func (s *server) authorize(ctx context.Context, team string, perm rbac.Permissio
 
 func forbidden(format string, args ...any) *httpError {
 	return newError(http.StatusForbidden, api.CodeForbidden, format, args...)
+}
+
+// teamsWith lists the IDs of the teams in which the caller holds perm: a
+// platform admin's are every team. Lists are filtered with it.
+func (s *server) teamsWith(ctx context.Context, perm rbac.Permission) (map[string]bool, error) {
+	p, ok := principalFrom(ctx)
+	if !ok {
+		return map[string]bool{}, nil
+	}
+	out := map[string]bool{}
+	if p.PlatformAdmin {
+		teams, err := s.Store.ListTeams(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list teams: %w", err)
+		}
+		for _, t := range teams {
+			if p.Can(t.ID, perm) {
+				out[t.ID] = true
+			}
+		}
+		return out, nil
+	}
+	for team := range p.Teams {
+		if p.Can(team, perm) {
+			out[team] = true
+		}
+	}
+	return out, nil
+}
+
+// authorizeAny is authorize for calls about no one team's object
+// (validate, blob uploads): the caller must hold perm in some team.
+func (s *server) authorizeAny(ctx context.Context, perm rbac.Permission) error {
+	teams, err := s.teamsWith(ctx, perm)
+	if err != nil {
+		return err
+	}
+	if len(teams) == 0 {
+		auditFrom(ctx).deny()
+		return forbidden("this needs the %s permission in at least one team, which your roles or token scope lack", perm)
+	}
+	return nil
+}
+
+// platformAdmin answers notFoundErr unless the caller is a platform admin
+// whose token scope allows perm.
+func (s *server) platformAdmin(ctx context.Context, perm rbac.Permission, notFoundErr error) error {
+	p, _ := principalFrom(ctx)
+	if !p.PlatformAdmin {
+		auditFrom(ctx).deny()
+		return notFoundErr
+	}
+	return s.authorize(ctx, "", perm, notFoundErr)
 }

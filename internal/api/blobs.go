@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/pkg/api"
 )
 
@@ -16,6 +17,12 @@ func (s *server) putBlob(w http.ResponseWriter, r *http.Request) error {
 	digest := r.PathValue("digest")
 	if !blob.ValidDigest(digest) {
 		return invalidField("digest", "%q is not a digest (sha256:<64 lower-case hex digits>)", digest)
+	}
+	setAuditObject(r.Context(), "blob/"+digest)
+	// Archives are content-addressed and shared: anyone who may deploy
+	// somewhere may upload one; a release names it inside its own team.
+	if err := s.authorizeAny(r.Context(), rbac.AppsDeploy); err != nil {
+		return err
 	}
 	if s.Blobs == nil {
 		return newError(http.StatusServiceUnavailable, api.CodeUnavailable, "this server does not store source archives")

@@ -19,19 +19,6 @@ import (
 // an old one. A write that changes what the app's instances see creates a
 // release (see configroll.go).
 
-// loadAppFor loads the app named in the path and checks the caller may use
-// perm on it; another team's app answers the same 404 as a missing one.
-func (s *server) loadAppFor(ctx context.Context, st store.Apps, name string, perm rbac.Permission) (store.App, error) {
-	a, err := loadApp(ctx, st, name)
-	if err != nil {
-		return store.App{}, err
-	}
-	if err := s.authorize(ctx, a.Team, perm, notFound("app %q not found", name)); err != nil {
-		return store.App{}, err
-	}
-	return a, nil
-}
-
 func toAPIConfig(v store.ConfigVersion) api.ConfigSet {
 	entries := v.Entries
 	if entries == nil {
@@ -96,7 +83,7 @@ func (s *server) getConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.loadAppFor(r.Context(), s.Store, name, rbac.ConfigRead); err != nil {
+	if _, err := s.loadApp(r.Context(), s.Store, name, rbac.ConfigRead); err != nil {
 		return err
 	}
 	var v store.ConfigVersion
@@ -121,7 +108,7 @@ func (s *server) configHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.loadAppFor(r.Context(), s.Store, name, rbac.ConfigRead); err != nil {
+	if _, err := s.loadApp(r.Context(), s.Store, name, rbac.ConfigRead); err != nil {
 		return err
 	}
 	vs, err := s.Store.ListConfigVersions(r.Context(), name, env)
@@ -155,7 +142,7 @@ func (s *server) setConfig(w http.ResponseWriter, r *http.Request) error {
 	var resp api.ConfigChange
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
 		resp = api.ConfigChange{}
-		a, err := s.loadAppFor(r.Context(), tx, name, rbac.ConfigWrite)
+		a, err := s.loadApp(r.Context(), tx, name, rbac.ConfigWrite)
 		if err != nil {
 			return err
 		}
@@ -276,7 +263,7 @@ func (s *server) rollbackConfig(w http.ResponseWriter, r *http.Request) error {
 	var resp api.ConfigChange
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
 		resp = api.ConfigChange{}
-		a, err := s.loadAppFor(r.Context(), tx, name, rbac.ConfigWrite)
+		a, err := s.loadApp(r.Context(), tx, name, rbac.ConfigWrite)
 		if err != nil {
 			return err
 		}
@@ -331,7 +318,7 @@ func (s *server) diffConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.loadAppFor(r.Context(), s.Store, name, rbac.ConfigRead); err != nil {
+	if _, err := s.loadApp(r.Context(), s.Store, name, rbac.ConfigRead); err != nil {
 		return err
 	}
 	latest, err := latestConfig(r.Context(), s.Store, name, env)

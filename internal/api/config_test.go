@@ -9,31 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/secretstore"
 	"github.com/berthdev/berth/pkg/api"
 )
-
-// lockedBuffer collects the server's log for a test to search.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // withSecrets gives the test server a secret store with a fresh key and a
 // debug log collected in logs.

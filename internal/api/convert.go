@@ -24,6 +24,12 @@ func toAPIApp(a store.App) api.App {
 	}
 }
 
+// withTeam sets the app's team name from names (team ID -> name).
+func withTeam(a api.App, names map[string]string, team string) api.App {
+	a.Team = names[team]
+	return a
+}
+
 func toAPIRelease(r store.Release) api.Release {
 	return api.Release{
 		App:        r.App,

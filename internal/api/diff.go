@@ -6,6 +6,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/pkg/api"
 )
 
@@ -25,7 +26,7 @@ func (s *server) diff(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := loadApp(r.Context(), s.Store, name); err != nil {
+	if _, err := s.loadApp(r.Context(), s.Store, name, rbac.AppsRead); err != nil {
 		return err
 	}
 	texts := make([]string, 2)

@@ -28,6 +28,7 @@ type testServer struct {
 	blobs *blob.Store
 	token string
 	clock *fakeClock
+	srv   *server
 
 	mu       sync.Mutex
 	notified []string
@@ -82,7 +83,8 @@ func newTestServer(t *testing.T, mod ...func(*Deps)) *testServer {
 	for _, m := range mod {
 		m(&d)
 	}
-	ts.Server = httptest.NewServer(New(d))
+	ts.srv = newServer(d)
+	ts.Server = httptest.NewServer(ts.srv.handler())
 	t.Cleanup(ts.Close)
 	return ts
 }

@@ -74,11 +74,25 @@ func (s *server) jsonError(err error) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for this; the text is stable.
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if protectedFields[field] {
+			// Fields that decide who owns or may do what are refused
+			// loudly where a call does not take them (accepting an
+			// invitation cannot pick its team or role).
+			return invalidField(field, "may not be set in this call: it is decided by the server, not the caller")
+		}
 		return badRequest("unknown field %q in the JSON body", field).
 			withDetails(api.FieldError{Field: field, Message: "unknown field"})
 	default:
 		return badRequest("malformed JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
+}
+
+// protectedFields are the ownership and privilege fields: sent to a call
+// that does not take them, they answer 422 naming the field instead of the
+// 400 of any unknown field.
+var protectedFields = map[string]bool{
+	"team": true, "team_id": true, "owner": true, "role": true, "user": true, "user_id": true,
+	"platform_admin": true, "created_by": true, "accepted_by": true, "scope": true, "kind": true,
 }
 
 // jsonKind names a Go kind the way a JSON author would.

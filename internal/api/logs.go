@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/runtime"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -34,7 +35,7 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) error {
 			return invalidField("tail", "%q is not a number of lines (0 for all)", v)
 		}
 	}
-	a, err := loadApp(r.Context(), s.Store, name)
+	a, err := s.loadApp(r.Context(), s.Store, name, rbac.AppsRead)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/store"
 )
 
@@ -35,14 +36,20 @@ func positiveInt(field, value string) (int, error) {
 	return n, nil
 }
 
-// loadApp reads an app, answering 404 for an unknown one.
-func loadApp(ctx context.Context, st store.Apps, name string) (store.App, error) {
+// loadApp reads an app the caller may use perm on. An unknown app and an
+// app of a team the caller is not in answer the same 404.
+func (s *server) loadApp(ctx context.Context, st store.Apps, name string, perm rbac.Permission) (store.App, error) {
+	setAuditObject(ctx, "app/"+name)
+	missing := notFound("app %q not found", name)
 	a, err := st.GetApp(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.App{}, notFound("app %q not found", name)
+		return store.App{}, missing
 	}
 	if err != nil {
 		return store.App{}, fmt.Errorf("get app %s: %w", name, err)
+	}
+	if err := s.authorize(ctx, a.Team, perm, missing); err != nil {
+		return store.App{}, err
 	}
 	return a, nil
 }

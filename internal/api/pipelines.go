@@ -95,7 +95,7 @@ func (s *server) pathAppFor(r *http.Request, perm rbac.Permission) (store.App, e
 	if err != nil {
 		return store.App{}, err
 	}
-	return s.loadAppFor(r.Context(), s.Store, name, perm)
+	return s.loadApp(r.Context(), s.Store, name, perm)
 }
 
 func subject(ctx context.Context) string {

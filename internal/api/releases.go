@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 
+	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
@@ -16,7 +17,7 @@ func (s *server) listReleases(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := loadApp(r.Context(), s.Store, name); err != nil {
+	if _, err := s.loadApp(r.Context(), s.Store, name, rbac.AppsRead); err != nil {
 		return err
 	}
 	rels, err := s.Store.ListReleases(r.Context(), name)
@@ -40,7 +41,7 @@ func (s *server) getRelease(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := loadApp(r.Context(), s.Store, name); err != nil {
+	if _, err := s.loadApp(r.Context(), s.Store, name, rbac.AppsRead); err != nil {
 		return err
 	}
 	rel, err := loadRelease(r.Context(), s.Store, name, n)
@@ -68,7 +69,7 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp := api.ApplyResponse{App: name, Created: true}
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
-		a, err := loadApp(r.Context(), tx, name)
+		a, err := s.loadApp(r.Context(), tx, name, rbac.AppsDeploy)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/spec"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
@@ -162,7 +163,7 @@ func (s *server) changeCanary(w http.ResponseWriter, r *http.Request, name strin
 	ctx := r.Context()
 	var resp api.RolloutResponse
 	err := s.inTx(ctx, func(tx store.Tx) error {
-		c, err := readCanaryCall(ctx, tx, name)
+		c, err := s.readCanaryCall(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -206,8 +207,8 @@ func (s *server) changeCanary(w http.ResponseWriter, r *http.Request, name strin
 }
 
 // readCanaryCall loads the app, its target release and its serving one.
-func readCanaryCall(ctx context.Context, tx store.Tx, name string) (*canaryCall, error) {
-	a, err := loadApp(ctx, tx, name)
+func (s *server) readCanaryCall(ctx context.Context, tx store.Tx, name string) (*canaryCall, error) {
+	a, err := s.loadApp(ctx, tx, name, rbac.AppsDeploy)
 	if err != nil {
 		return nil, err
 	}

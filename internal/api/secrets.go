@@ -37,7 +37,7 @@ func (s *server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.loadAppFor(r.Context(), s.Store, name, rbac.SecretsRead); err != nil {
+	if _, err := s.loadApp(r.Context(), s.Store, name, rbac.SecretsRead); err != nil {
 		return err
 	}
 	rows, err := s.Store.ListSecrets(r.Context(), name)
@@ -75,7 +75,7 @@ func (s *server) setSecret(w http.ResponseWriter, r *http.Request) error {
 	var resp api.ConfigChange
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
 		resp, status = api.ConfigChange{}, http.StatusOK
-		a, err := s.loadAppFor(r.Context(), tx, app, rbac.SecretsWrite)
+		a, err := s.loadApp(r.Context(), tx, app, rbac.SecretsWrite)
 		if err != nil {
 			return err
 		}
@@ -132,7 +132,7 @@ func (s *server) deleteSecret(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
-		a, err := s.loadAppFor(r.Context(), tx, app, rbac.SecretsWrite)
+		a, err := s.loadApp(r.Context(), tx, app, rbac.SecretsWrite)
 		if err != nil {
 			return err
 		}

@@ -2,12 +2,19 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/berthdev/berth/internal/identity/rbac"
+	"github.com/berthdev/berth/internal/store"
 )
+
+// recheckEvery is how often a watch stream checks its credential again.
+const recheckEvery = 5 * time.Second
 
 // watchBatch is how many events one store read returns; a follower far
 // behind catches up in batches without one huge read.
@@ -23,6 +30,10 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	visible, err := s.eventFilter(ctx)
+	if err != nil {
+		return err
+	}
 	// Subscribe before the first read, so a change committed between the
 	// read and the wait still wakes us.
 	wake := s.Changes.Subscribe(ctx)
@@ -43,7 +54,22 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request) error {
 	heartbeat := time.NewTicker(s.Heartbeat)
 	defer heartbeat.Stop()
 	var buf bytes.Buffer
+	checked := s.Now()
 	for {
+		// A stream outlives the call that opened it: every few seconds the
+		// credential is checked again (revoked, expired, user disabled)
+		// and the team filter rebuilt from the memberships as they are now.
+		if now := s.Now(); now.Sub(checked) >= recheckEvery {
+			checked = now
+			c, err := s.recheck(ctx)
+			if err != nil {
+				s.loggerFrom(ctx).Info("watch: credential no longer valid; closing the stream", "reason", err)
+				return nil
+			}
+			if visible, err = s.eventFilter(withPrincipal(ctx, c.principal)); err != nil {
+				return nil
+			}
+		}
 		events, err := s.Store.ListEvents(ctx, since, watchBatch)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -53,13 +79,16 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request) error {
 		}
 		buf.Reset()
 		for _, e := range events {
+			since = e.Revision
+			if !visible(e) {
+				continue
+			}
 			data, err := json.Marshal(toAPIEvent(e))
 			if err != nil {
 				s.loggerFrom(ctx).Error("watch: encode event", "revision", e.Revision, "err", err)
 				return nil
 			}
 			fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", e.Revision, e.Kind, data)
-			since = e.Revision
 		}
 		if buf.Len() > 0 {
 			if _, err := w.Write(buf.Bytes()); err != nil {
@@ -100,4 +129,32 @@ func watchStart(r *http.Request) (int64, error) {
 		return 0, invalidField(field, "%q is not a revision (0, 1, 2, ...)", v)
 	}
 	return n, nil
+}
+
+// eventFilter says which events the caller may see: those of apps in the
+// teams where it holds apps:read (watch rebuilds it every recheckEvery). An event of an app
+// that is gone is shown if its team was seen earlier in the stream, and
+// otherwise only to platform admins.
+func (s *server) eventFilter(ctx context.Context) (func(store.Event) bool, error) {
+	p, _ := principalFrom(ctx)
+	if p.PlatformAdmin && p.Can("", rbac.AppsRead) {
+		return func(store.Event) bool { return true }, nil // gateways follow every team
+	}
+	mine, err := s.teamsWith(ctx, rbac.AppsRead)
+	if err != nil {
+		return nil, err
+	}
+	teamOf := map[string]string{}
+	return func(e store.Event) bool {
+		team, ok := teamOf[e.App]
+		if !ok {
+			a, err := s.Store.GetApp(ctx, e.App)
+			if err != nil {
+				return false
+			}
+			team = a.Team
+			teamOf[e.App] = team
+		}
+		return mine[team]
+	}, nil
 }

@@ -30,6 +30,9 @@ type Options struct {
 	// PollInterval is how often waiting commands re-read the app when the
 	// watch stream is quiet (default 1s).
 	PollInterval time.Duration
+	// OpenBrowser opens a URL for `berth login --sso`; nil runs xdg-open
+	// (open on macOS). Tests play the browser here.
+	OpenBrowser func(url string) error
 	// Commands are added to the root command (cmd/berth adds server and
 	// shim). Their errors are mapped to exit codes like the built-in ones.
 	Commands []*cobra.Command
@@ -65,6 +68,8 @@ type runner struct {
 	// contextName is --context: which saved context to use (or, for login,
 	// to save).
 	contextName string
+	// team is apply's --team.
+	team string
 }
 
 // Execute runs the command line args (without the program name) and
@@ -134,6 +139,8 @@ then deploy with "berth apply -f DIR".`,
 	add("inspect", r.newAppsCmd(), r.newStatusCmd(), r.newReleasesCmd(), r.newDiffCmd(), r.newLogsCmd())
 	add("pipelines", r.newPipelineCmd(), r.newRunCmd(), r.newApproveCmd(), r.newRejectCmd())
 	add("setup", r.newLoginCmd(), r.newContextCmd(), r.newVersionCmd(), r.newGatewayCmd())
+	root.AddGroup(&cobra.Group{ID: "identity", Title: "Teams and access:"})
+	add("identity", r.newWhoamiCmd(), r.newTeamCmd(), r.newUserCmd(), r.newInviteCmd(), r.newRoleCmd(), r.newTokenCmd(), r.newAuditCmd())
 	for _, c := range r.Commands {
 		r.wrapRunE(c)
 		if !c.Hidden {

@@ -48,6 +48,7 @@ it failed or --timeout passed.`,
 	_ = cmd.MarkFlagRequired("filename")
 	cmd.Flags().BoolVar(&wait, "wait", true, "follow the rollout until the release is deployed or failed")
 	cmd.Flags().DurationVar(&timeout, "timeout", defaultTimeout, "how long --wait waits")
+	cmd.Flags().StringVar(&r.team, "team", "", "team that owns a new app (default: your only team)")
 	return cmd
 }
 
@@ -64,7 +65,7 @@ func (r *runner) apply(ctx context.Context, file string, wait bool, timeout time
 	if err != nil {
 		return err
 	}
-	res, err := c.Apply(ctx, api.ApplyRequest{Spec: string(raw), Source: digest})
+	res, err := c.Apply(ctx, api.ApplyRequest{Spec: string(raw), Source: digest, Team: r.team})
 	if err != nil {
 		return serverInvalid(err, specFile)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/berthdev/berth/internal/pipeline/runner"
+	"github.com/berthdev/berth/internal/identity/oidclogin"
 )
 
 // Config is what `berth server` is started with.
@@ -42,6 +43,13 @@ type Config struct {
 	Version string
 	// Pipelines configures the pipeline run driver.
 	Pipelines PipelineConfig
+	// OIDC turns on single sign-on with an OpenID provider; nil leaves it
+	// off. Its GroupRoles name teams by name. The provider must answer
+	// discovery at start.
+	OIDC *oidclogin.Config
+	// SecureCookies marks console cookies Secure on plain HTTP too: set it
+	// when a TLS-terminating proxy fronts the API.
+	SecureCookies bool
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }

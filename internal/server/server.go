@@ -24,6 +24,7 @@ import (
 	"github.com/berthdev/berth/internal/deploy"
 	"github.com/berthdev/berth/internal/gateway"
 	"github.com/berthdev/berth/internal/gateway/policy"
+	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/runtime/local"
 	"github.com/berthdev/berth/internal/secretstore"
 	"github.com/berthdev/berth/internal/store"
@@ -108,16 +109,25 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	var sso *oidclogin.Client
+	if cfg.OIDC != nil {
+		if sso, err = oidclogin.New(ctx, *cfg.OIDC); err != nil {
+			return fmt.Errorf("server: single sign-on: %w", err)
+		}
+		logger.Info("single sign-on enabled", "issuer", cfg.OIDC.Issuer, "redirect_url", cfg.OIDC.RedirectURL)
+	}
 	handler := api.New(api.Deps{
-		Pipelines: pipes,
-		Store:     st,
-		Blobs:     blobs,
-		Notify:    rec.Notify,
-		Logs:      rec,
-		Secrets:   secretStore,
-		Logger:    logger,
-		Version:   versionInfo(cfg.Version),
-		Changes:   changes,
+		OIDC:          sso,
+		SecureCookies: cfg.SecureCookies,
+		Pipelines:     pipes,
+		Store:         st,
+		Blobs:         blobs,
+		Notify:        rec.Notify,
+		Logs:          rec,
+		Secrets:       secretStore,
+		Logger:        logger,
+		Version:       versionInfo(cfg.Version),
+		Changes:       changes,
 	})
 
 	// /metrics is served on the API listener, beside the API; the gateway

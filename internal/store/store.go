@@ -97,10 +97,24 @@ type Event struct {
 
 // Token is an API token; only its hash is kept.
 type Token struct {
-	ID        string
-	Name      string
-	Hash      string // hex sha256 of the token
-	CreatedAt time.Time
+	ID   string
+	Name string
+	Hash string // hex sha256 of the token
+	// Kind is "pat" (personal: acts as User) or "tt" (team: acts in Team
+	// with Role); "" is the bootstrap admin token of old data directories,
+	// which acts as a platform admin.
+	Kind  string
+	User  string // owner of a personal token; creator of a team token
+	Team  string // team of a team token
+	Role  string // role of a team token in Team
+	Scope string // read | deploy | admin
+	Last4 string // the token's last four characters, for lists
+	// ExpiresAt zero means never; LastUsedAt and RevokedAt zero mean not
+	// yet.
+	ExpiresAt  time.Time
+	LastUsedAt time.Time
+	RevokedAt  time.Time
+	CreatedAt  time.Time
 }
 
 // Apps stores app records.
@@ -149,6 +163,14 @@ type Tokens interface {
 	CreateToken(ctx context.Context, t Token) error // ErrExists if the ID or hash is taken
 	GetTokenByHash(ctx context.Context, hash string) (Token, error)
 	ListTokens(ctx context.Context) ([]Token, error) // ordered by ID
+	// GetToken reads a token by ID; ErrNotFound if missing.
+	GetToken(ctx context.Context, id string) (Token, error)
+	// RevokeToken sets RevokedAt (once: a second revoke keeps the first
+	// time); ErrNotFound if missing.
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// TouchToken sets LastUsedAt to at when at is later; ErrNotFound if
+	// missing.
+	TouchToken(ctx context.Context, id string, at time.Time) error
 }
 
 // Tx is the set of aggregates usable inside one transaction.
@@ -163,6 +185,7 @@ type Tx interface {
 	Approvals
 	Deliveries
 	Pipelines
+	Identity
 }
 
 // Store is a transactional store. Calls outside InTx run in their own

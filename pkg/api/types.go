@@ -42,6 +42,8 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	// CodeUnavailable means a part the call needs is not running (503).
 	CodeUnavailable = "unavailable"
+	// CodeTooManyRequests answers a throttled login (429, with Retry-After).
+	CodeTooManyRequests = "too_many_requests"
 )
 
 // ApplyRequest creates a release of an app from a spec. Spec is the
@@ -51,6 +53,9 @@ const (
 type ApplyRequest struct {
 	Spec   string `json:"spec"`
 	Source string `json:"source,omitempty"`
+	// Team (name) owns a new app; "" means the caller's only team. An
+	// existing app stays in its team.
+	Team string `json:"team,omitempty"`
 }
 
 // ApplyResponse says which release the apply produced.
@@ -202,7 +207,9 @@ const (
 
 // App is an app with its current state.
 type App struct {
-	Name          string    `json:"name"`
+	Name string `json:"name"`
+	// Team is the name of the team that owns the app.
+	Team          string    `json:"team,omitempty"`
 	LatestRelease int       `json:"latest_release"`
 	TargetRelease int       `json:"target_release"`
 	Status        AppStatus `json:"status"`

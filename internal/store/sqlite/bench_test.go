@@ -3,7 +3,9 @@ package sqlite_test
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/berthdev/berth/internal/identity/audit"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/sqlite"
 )
@@ -45,4 +47,17 @@ func BenchmarkGetAppParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAppendAudit is what every mutating API call adds: a read of
+// the chain's head and one durable commit.
+func BenchmarkAppendAudit(b *testing.B) {
+	db := benchDB(b)
+	r := audit.Record{Time: time.Now(), Actor: "user_1", Team: "team_1", Action: "app.apply", Object: "app/shop",
+		SourceIP: "127.0.0.1", RequestID: "r", Outcome: audit.OutcomeSuccess, Details: map[string]string{"status": "OK"}}
+	for b.Loop() {
+		if _, err := db.AppendAudit(b.Context(), r); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

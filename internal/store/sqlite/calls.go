@@ -189,3 +189,15 @@ func (db *DB) GetPipeline(ctx context.Context, app string) (store.PipelineState,
 func (db *DB) ListPipelines(ctx context.Context) ([]store.PipelineState, error) {
 	return db.reader().ListPipelines(ctx)
 }
+
+func (db *DB) GetToken(ctx context.Context, id string) (store.Token, error) {
+	return db.reader().GetToken(ctx, id)
+}
+
+func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	return db.inWrite(ctx, func(o ops) error { return o.RevokeToken(ctx, id, at) })
+}
+
+func (db *DB) TouchToken(ctx context.Context, id string, at time.Time) error {
+	return db.inWrite(ctx, func(o ops) error { return o.TouchToken(ctx, id, at) })
+}

@@ -166,6 +166,7 @@ CREATE TABLE pipelines (
 	updated_at     TEXT NOT NULL
 ) STRICT;
 `},
+	{version: 6, name: "teams, users, members, invitations, sessions, audit; tokens of users and teams", sql: identitySchema},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

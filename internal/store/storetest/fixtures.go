@@ -66,7 +66,8 @@ func testRelease(app string, n int) store.Release {
 }
 
 func testToken(id string) store.Token {
-	return store.Token{ID: id, Name: "token " + id, Hash: fmt.Sprintf("%064x", id), CreatedAt: t0}
+	return store.Token{ID: id, Name: "token " + id, Hash: fmt.Sprintf("%064x", id), CreatedAt: t0,
+		Kind: "pat", User: "user_" + id, Scope: "deploy", Last4: "x7ka", ExpiresAt: t1}
 }
 
 // normApp is a as the store must return it: times in UTC, and an empty
@@ -123,7 +124,11 @@ func checkRelease(t *testing.T, what string, got, want store.Release) {
 func checkToken(t *testing.T, what string, got, want store.Token) {
 	t.Helper()
 	checkUTC(t, what+": CreatedAt", got.CreatedAt)
-	want.CreatedAt = want.CreatedAt.UTC()
+	for _, tm := range []*time.Time{&want.CreatedAt, &want.ExpiresAt, &want.LastUsedAt, &want.RevokedAt} {
+		if !tm.IsZero() {
+			*tm = tm.UTC()
+		}
+	}
 	if got != want {
 		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
 	}

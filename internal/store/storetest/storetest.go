@@ -27,6 +27,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, tokenTests...)
 	tests = append(tests, configSecretTests...)
 	tests = append(tests, runTests...)
+	tests = append(tests, identityTests...)
+	tests = append(tests, auditTests...)
 	tests = append(tests, txTests...)
 	tests = append(tests, concurrencyTests...)
 	for _, tc := range tests {
