@@ -108,3 +108,36 @@ func TestShimMasksSecretsInLastOutput(t *testing.T) {
 		t.Errorf("state.json holds the secret")
 	}
 }
+
+// The server's master key (BERTH_MASTER_KEY) never reaches a shim's
+// environment: shims outlive the server, and /proc/<pid>/environ of a
+// process of the same user is readable by the apps it runs. Not parallel:
+// it sets the test binary's environment, which the runtime hands to shims.
+func TestShimEnvironmentHasNoMasterKey(t *testing.T) {
+	const canary = "master-key-canary-5b2f0c"
+	t.Setenv("BERTH_MASTER_KEY", canary)
+	rt := newTestRuntime(t, "")
+	w := testProgWorkload(t, "wl-shimenv", "envdump", map[string]string{"MARK_FILE": filepath.Join(t.TempDir(), "mark")})
+	if err := rt.Apply(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	eventually(t, 10*time.Second, "the shim recorded its pid", func() string {
+		st, err := readState(rt.layout.instance(w.ID, 0))
+		if err != nil || st.ShimPID == 0 {
+			return fmt.Sprintf("no shim pid yet (%v)", err)
+		}
+		pid = st.ShimPID
+		return ""
+	})
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(environ, []byte(envShim+"=")) {
+		t.Fatalf("pid %d is not the shim: environment lacks %s", pid, envShim)
+	}
+	if bytes.Contains(environ, []byte(canary)) {
+		t.Errorf("the shim (pid %d) has the server's BERTH_MASTER_KEY in its environment", pid)
+	}
+}
