@@ -66,7 +66,9 @@ func (p *pass) secretsOf(ctx context.Context, names []string) (map[string]string
 	if err == nil {
 		// Values about to reach an instance may be new: the app's masker
 		// is built again from the store the next time it is needed.
+		p.r.maskersMu.Lock()
 		p.r.maskers.Delete(p.app.Name)
+		p.r.maskersMu.Unlock()
 		p.masked = false
 	}
 	return vals, err
@@ -114,6 +116,11 @@ func (r *Reconciler) masker(ctx context.Context, app string) *secrets.Masker {
 	if r.opts.Secrets == nil {
 		return nil
 	}
+	if m, ok := r.maskers.Load(app); ok {
+		return m.(*secrets.Masker)
+	}
+	r.maskersMu.Lock()
+	defer r.maskersMu.Unlock()
 	if m, ok := r.maskers.Load(app); ok {
 		return m.(*secrets.Masker)
 	}
