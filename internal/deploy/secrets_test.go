@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -166,5 +167,28 @@ func TestMaskerBuiltDuringSecretChangeIsNotKept(t *testing.T) {
 	}
 	if got := r.masker(t.Context(), "shop").Mask("pw=new-value"); got != "pw=***" {
 		t.Errorf("after the new value was handed out, the cached masker shows it: %q", got)
+	}
+}
+
+// partlyReadable is a store where one secret of the app does not open.
+type partlyReadable struct{ readable string }
+
+func (p partlyReadable) Resolve(context.Context, string, string, []string) (map[string]string, error) {
+	return nil, nil
+}
+
+func (p partlyReadable) Values(context.Context, string) ([]string, error) {
+	return []string{p.readable}, secrets.ErrDecrypt
+}
+
+// One unreadable secret does not unmask the app's other secrets.
+func TestMaskerWithAnUnreadableSecret(t *testing.T) {
+	t.Parallel()
+	r := &Reconciler{opts: Options{Secrets: partlyReadable{"readable-canary"}}, log: slog.New(slog.DiscardHandler)}
+	if got := r.masker(t.Context(), "shop").Mask("pw=readable-canary"); got != "pw=***" {
+		t.Errorf("masked = %q, want the readable secret masked", got)
+	}
+	if _, cached := r.maskers.Load("shop"); cached {
+		t.Error("a masker missing an unreadable secret was cached; the next pass would not try again")
 	}
 }
