@@ -198,10 +198,22 @@ func applyConfigUpdate(latest store.ConfigVersion, u api.ConfigUpdate) (store.Co
 	if len(next.Entries) > maxConfigEntries {
 		details = append(details, api.FieldError{Field: "set", Message: fmt.Sprintf("the config set would hold %d entries; at most %d", len(next.Entries), maxConfigEntries)})
 	}
+	if n := envBytes(next.Entries); n > maxConfigEnvBytes {
+		details = append(details, api.FieldError{Field: "set", Message: fmt.Sprintf("the config set's entries would take %d bytes of environment; at most %d (use files for large content)", n, maxConfigEnvBytes)})
+	}
 	if len(next.Files) > maxConfigFiles {
 		details = append(details, api.FieldError{Field: "files", Message: fmt.Sprintf("the config set would hold %d files; at most %d", len(next.Files), maxConfigFiles)})
 	}
 	return next, fieldErrors(details)
+}
+
+// envBytes is the room entries take in a process's environment.
+func envBytes(entries map[string]string) int {
+	n := 0
+	for k, v := range entries {
+		n += len(k) + len(v) + 2 // '=' and the terminating NUL
+	}
+	return n
 }
 
 // writeConfigVersion appends v (its Version set) and rolls the app when

@@ -302,3 +302,32 @@ func mustDecode(t *testing.T, b []byte, v any) {
 		t.Fatalf("decode %s: %v", b, err)
 	}
 }
+
+// Entries become every instance's environment, which an exec refuses past
+// 2 MiB: a set that would outgrow the bound is a 422 naming "set", with
+// nothing stored, even when each request and value is within its limits.
+func TestConfigEntriesBoundedInTotal(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.mustCall(t, http.StatusOK, http.MethodPost, "/api/v1/apply", api.ApplyRequest{Spec: specV1}, nil)
+	batch := func(prefix string) api.ConfigUpdate {
+		u := api.ConfigUpdate{Set: map[string]string{}}
+		for i := range 10 {
+			u.Set[fmt.Sprintf("%s_%d", prefix, i)] = strings.Repeat("v", maxConfigValueLen-64)
+		}
+		return u
+	}
+	ts.mustCall(t, http.StatusOK, http.MethodPost, "/api/v1/apps/shop/config", batch("A"), nil)
+	status, b := ts.call(t, http.MethodPost, "/api/v1/apps/shop/config", batch("B"))
+	if status != http.StatusUnprocessableEntity {
+		t.Fatalf("a config set of %d KiB of entries: status %d, want 422: %.300s", 20*maxConfigValueLen>>10, status, b)
+	}
+	if e := decodeError(t, b); len(e.Details) != 1 || e.Details[0].Field != "set" {
+		t.Errorf("error %+v, want one detail naming set", e)
+	}
+	var cs api.ConfigSet
+	ts.mustCall(t, http.StatusOK, http.MethodGet, "/api/v1/apps/shop/config", nil, &cs)
+	if cs.Version != 1 || len(cs.Entries) != 10 {
+		t.Errorf("after the refused write: version %d with %d entries, want version 1 with 10", cs.Version, len(cs.Entries))
+	}
+}

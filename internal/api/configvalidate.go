@@ -23,6 +23,11 @@ const (
 	maxConfigFileName  = 128
 	maxCommentLen      = 1024
 	maxSecretValueLen  = 64 << 10
+	// maxConfigEnvBytes bounds all entries together ("KEY=value\0" each):
+	// Linux refuses an exec whose arguments and environment pass 2 MiB (a
+	// quarter of the default 8 MiB stack), and the instance also gets its
+	// spec's env and its secrets. 500 entries of 32 KiB would be 16 MiB.
+	maxConfigEnvBytes = 512 << 10
 )
 
 var (

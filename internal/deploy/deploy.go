@@ -96,6 +96,10 @@ type Reconciler struct {
 
 	// maskers caches, per app, the masker of its secret values (secrets.go).
 	maskers sync.Map // app -> *secrets.Masker
+	// maskersMu orders building a masker with dropping it: a masker built
+	// from values read before a secret changed must not be stored after
+	// the drop that follows the change.
+	maskersMu sync.Mutex
 
 	// applyErrs remembers the last refusal of a workload by the runtime, by
 	// workload ID, so a deadline failure can say why instances never came.

@@ -29,7 +29,8 @@ type Secrets interface {
 	// Resolve returns the values of the named secrets of app (owned by
 	// team); an unknown name fails with secretstore.ErrUnknown.
 	Resolve(ctx context.Context, team, app string, names []string) (map[string]string, error)
-	// Values returns every secret value of app, to mask.
+	// Values returns every secret value of app, to mask; with an error,
+	// the values that could be read.
 	Values(ctx context.Context, app string) ([]string, error)
 }
 
@@ -66,7 +67,9 @@ func (p *pass) secretsOf(ctx context.Context, names []string) (map[string]string
 	if err == nil {
 		// Values about to reach an instance may be new: the app's masker
 		// is built again from the store the next time it is needed.
+		p.r.maskersMu.Lock()
 		p.r.maskers.Delete(p.app.Name)
+		p.r.maskersMu.Unlock()
 		p.masked = false
 	}
 	return vals, err
@@ -117,15 +120,20 @@ func (r *Reconciler) masker(ctx context.Context, app string) *secrets.Masker {
 	if m, ok := r.maskers.Load(app); ok {
 		return m.(*secrets.Masker)
 	}
-	vals, err := r.opts.Secrets.Values(ctx, app)
-	if err != nil {
-		// Without the values nothing can be masked; the instances cannot
-		// have received values that do not decrypt either. Not cached:
-		// the next pass tries again.
-		r.log.Warn("secrets of the app are not readable; output is shown unmasked", "app", app, "err", err)
-		return nil
+	r.maskersMu.Lock()
+	defer r.maskersMu.Unlock()
+	if m, ok := r.maskers.Load(app); ok {
+		return m.(*secrets.Masker)
 	}
+	vals, err := r.opts.Secrets.Values(ctx, app)
 	m := secrets.NewMasker(vals...)
+	if err != nil {
+		// The values that opened are masked; those that did not cannot
+		// have reached an instance from here either. Not cached: the next
+		// pass tries again.
+		r.log.Warn("some secrets of the app are not readable; they are not masked", "app", app, "masked", m.Len(), "err", err)
+		return m
+	}
 	r.maskers.Store(app, m)
 	return m
 }

@@ -3,8 +3,11 @@ package deploy
 import (
 	"context"
 	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/store"
@@ -93,5 +96,99 @@ func TestMaskerRefreshedWhenValuesAreHandedOut(t *testing.T) {
 	}
 	if got := r.masker(t.Context(), "shop").Mask("x second-value"); got != "x ***" {
 		t.Errorf("after values were handed out the masker is stale: %q", got)
+	}
+}
+
+// blockingSecrets answers Values with what the store held when the call
+// began, once release is closed: a masker being built while a secret is
+// changed.
+type blockingSecrets struct {
+	mu      sync.Mutex
+	vals    []string
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingSecrets) set(v string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.vals = []string{v}
+}
+
+func (b *blockingSecrets) Resolve(_ context.Context, _, _ string, names []string) (map[string]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return map[string]string{names[0]: b.vals[0]}, nil
+}
+
+func (b *blockingSecrets) Values(context.Context, string) ([]string, error) {
+	b.mu.Lock()
+	vals := append([]string(nil), b.vals...)
+	b.mu.Unlock()
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return vals, nil
+}
+
+// A masker built from the values read before a secret changed must not
+// stay cached once a workload received the new value: the new value would
+// then show unmasked in logs until the next workload is built.
+func TestMaskerBuiltDuringSecretChangeIsNotKept(t *testing.T) {
+	t.Parallel()
+	sec := &blockingSecrets{vals: []string{"old-value"}, started: make(chan struct{}, 1), release: make(chan struct{})}
+	r := &Reconciler{opts: Options{Secrets: sec}}
+	built := make(chan struct{})
+	go func() {
+		defer close(built)
+		r.masker(context.Background(), "shop") // a log stream starts
+	}()
+	<-sec.started
+	// Meanwhile the secret is set and a workload receives the new value.
+	sec.set("new-value")
+	handed := make(chan error, 1)
+	go func() {
+		p := &pass{r: r, app: store.App{Name: "shop"}}
+		_, err := p.secretsOf(context.Background(), []string{"A"})
+		handed <- err
+	}()
+	// Let the hand-out finish first if it does not wait for the build.
+	select {
+	case err := <-handed:
+		handed <- err
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(sec.release)
+	<-built
+	if err := <-handed; err != nil {
+		t.Fatal(err)
+	}
+	if got := r.masker(t.Context(), "shop").Mask("pw=new-value"); got != "pw=***" {
+		t.Errorf("after the new value was handed out, the cached masker shows it: %q", got)
+	}
+}
+
+// partlyReadable is a store where one secret of the app does not open.
+type partlyReadable struct{ readable string }
+
+func (p partlyReadable) Resolve(context.Context, string, string, []string) (map[string]string, error) {
+	return nil, nil
+}
+
+func (p partlyReadable) Values(context.Context, string) ([]string, error) {
+	return []string{p.readable}, secrets.ErrDecrypt
+}
+
+// One unreadable secret does not unmask the app's other secrets.
+func TestMaskerWithAnUnreadableSecret(t *testing.T) {
+	t.Parallel()
+	r := &Reconciler{opts: Options{Secrets: partlyReadable{"readable-canary"}}, log: slog.New(slog.DiscardHandler)}
+	if got := r.masker(t.Context(), "shop").Mask("pw=readable-canary"); got != "pw=***" {
+		t.Errorf("masked = %q, want the readable secret masked", got)
+	}
+	if _, cached := r.maskers.Load("shop"); cached {
+		t.Error("a masker missing an unreadable secret was cached; the next pass would not try again")
 	}
 }

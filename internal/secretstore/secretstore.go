@@ -102,7 +102,9 @@ func (s *Store) Resolve(ctx context.Context, team, app string, names []string) (
 }
 
 // Values returns every secret value of app, to mask them in what the
-// server shows of the app's output.
+// server shows of the app's output. A secret that does not open is named
+// in the error, and the values that open are returned all the same: one
+// unreadable secret must not unmask the others.
 func (s *Store) Values(ctx context.Context, app string) ([]string, error) {
 	a, err := s.st.GetApp(ctx, app)
 	if err != nil {
@@ -113,23 +115,23 @@ func (s *Store) Values(ctx context.Context, app string) ([]string, error) {
 		return nil, fmt.Errorf("secrets of app %q: %w", app, err)
 	}
 	out := make([]string, 0, len(rows))
+	var errs []error
 	for _, r := range rows {
 		v, err := s.open(a.Team, r)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		out = append(out, v)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
-// Masker masks every secret value of app.
+// Masker masks every secret value of app that opens; the error names those
+// that do not.
 func (s *Store) Masker(ctx context.Context, app string) (*secrets.Masker, error) {
 	vals, err := s.Values(ctx, app)
-	if err != nil {
-		return nil, err
-	}
-	return secrets.NewMasker(vals...), nil
+	return secrets.NewMasker(vals...), err
 }
 
 // open decrypts row for the app's current team. When the app changed

@@ -266,3 +266,33 @@ func TestCanaryNotInDatabaseFiles(t *testing.T) {
 		t.Errorf("checked %d database files, want the file and its WAL", checked)
 	}
 }
+
+// One secret that does not open (sealed for another row, or with a key not
+// loaded) must not cost the masking of the others: Values returns every
+// value that opens, and an error naming the ones that do not.
+func TestValuesDespiteAnUnreadableSecret(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	f.app(t, "shop", "team_a")
+	f.set(t, "team_a", "shop", "DB_PASSWORD", canary)
+	moved, err := f.db.GetSecret(ctx, "shop", "DB_PASSWORD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved.Name = "A_MOVED" // sorts first: its envelope is bound to DB_PASSWORD
+	if err := f.db.CreateSecret(ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := f.ss.Values(ctx, "shop")
+	if !errors.Is(err, secrets.ErrDecrypt) || !strings.Contains(err.Error(), "A_MOVED") {
+		t.Errorf("Values error = %v, want ErrDecrypt naming A_MOVED", err)
+	}
+	if len(vals) != 1 || vals[0] != canary {
+		t.Errorf("Values = %d values, want the one that opens", len(vals))
+	}
+	m, err := f.ss.Masker(ctx, "shop")
+	if err == nil || m.Mask("pw="+canary) != "pw=***" {
+		t.Errorf("Masker: err = %v; it must still mask the readable secret", err)
+	}
+}

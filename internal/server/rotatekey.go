@@ -27,6 +27,17 @@ type RotateConfig struct {
 	NewKeyFile string
 	LookupEnv  func(string) (string, bool)
 	Logger     *slog.Logger
+	// stop, when set, is called after each step; an error ends the
+	// rotation there as a crash would (tests cut it short with it).
+	stop func(step string) error
+}
+
+// step reports a finished step of a rotation to cfg.stop.
+func (cfg RotateConfig) step(name string) error {
+	if cfg.stop == nil {
+		return nil
+	}
+	return cfg.stop(name)
 }
 
 // RotateResult says what a rotation did.
@@ -77,6 +88,16 @@ func RotateKey(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 	if err != nil {
 		return RotateResult{}, err
 	}
+	if !fromEnv {
+		// The new key's name must be on disk before a secret is sealed
+		// with it: the file itself is synced, its directory entry not.
+		if err := syncDir(filepath.Dir(pending)); err != nil {
+			return RotateResult{}, err
+		}
+	}
+	if err := cfg.step("new key written"); err != nil {
+		return RotateResult{}, err
+	}
 	if next.ID() == old.ID() {
 		return RotateResult{}, fmt.Errorf("rotate-key: the new key is the current key (%s)", old.ID())
 	}
@@ -95,13 +116,22 @@ func RotateKey(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 	}
 	res := RotateResult{Rotated: n, OldKeyID: old.ID(), NewKeyID: next.ID()}
 	logger.Info("secrets re-encrypted", "count", n, "from", old.ID(), "to", next.ID())
+	if err := cfg.step("re-encrypted"); err != nil {
+		return res, err
+	}
 	if fromEnv {
 		// The operator holds the new key and sets the variable to it.
 		return res, nil
 	}
+	// The old key is copied aside and the new one renamed over the key
+	// file, so that a key file exists at every moment: a server started
+	// on a directory without one would make up a new key.
 	res.KeyFile, res.OldKeyFile = path, path+".old"
-	if err := os.Rename(path, res.OldKeyFile); err != nil {
+	if err := keepKey(res.OldKeyFile, old); err != nil {
 		return res, fmt.Errorf("rotate-key: secrets use the new key in %s, but keeping the old key failed: %w", pending, err)
+	}
+	if err := cfg.step("old key kept"); err != nil {
+		return res, err
 	}
 	if err := os.Rename(pending, path); err != nil {
 		return res, fmt.Errorf("rotate-key: secrets use the new key in %s, but moving it to %s failed: %w", pending, path, err)
@@ -135,6 +165,22 @@ func newKeyFor(cfg RotateConfig, pending string, fromEnv bool) (secrets.Key, err
 		return secrets.Key{}, fmt.Errorf("rotate-key: new key: %w", err)
 	}
 	return k, nil
+}
+
+// keepKey writes k to path (0600), replacing what is there, atomically.
+func keepKey(path string, k secrets.Key) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // nothing left after the rename
+	_, werr := f.WriteString(k.Encode() + "\n")
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // writeKeyFile writes k to path (0600) unless path already holds k; a

@@ -213,3 +213,53 @@ func TestMasterKeyLoading(t *testing.T) {
 		}
 	})
 }
+
+// A rotation killed after any of its steps leaves a data directory whose
+// server loads a key file (it never makes up a new key) and reads every
+// secret, and rotate-key run again finishes the job.
+func TestRotationKilledAfterEachStep(t *testing.T) {
+	t.Parallel()
+	for _, step := range []string{"new key written", "re-encrypted", "old key kept"} {
+		t.Run(step, func(t *testing.T) {
+			t.Parallel()
+			dataDir := t.TempDir()
+			oldKey, _ := secrets.GenerateKey()
+			keyFile := filepath.Join(dataDir, MasterKeyFileName)
+			writeKey(t, keyFile, oldKey)
+			seedSecret(t, dataDir, oldKey, "v1")
+			killed := errors.New("killed")
+			cfg := RotateConfig{DataDir: dataDir, LookupEnv: noEnv, stop: func(s string) error {
+				if s == step {
+					return killed
+				}
+				return nil
+			}}
+			if _, err := RotateKey(t.Context(), cfg); !errors.Is(err, killed) {
+				t.Fatalf("rotation cut short after %q: %v", step, err)
+			}
+			if _, err := os.Stat(keyFile); err != nil {
+				t.Errorf("after the cut the key file is gone (a server would create a new key): %v", err)
+			}
+			if v, err := readSecret(t, dataDir, Config{LookupEnv: noEnv}); err != nil || v != "v1" {
+				t.Fatalf("a server started after the cut: %q %v", v, err)
+			}
+			cfg.stop = nil
+			res, err := RotateKey(t.Context(), cfg)
+			if err != nil {
+				t.Fatalf("rotate again: %v", err)
+			}
+			if _, err := os.Stat(keyFile + newKeySuffix); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s left behind: %v", keyFile+newKeySuffix, err)
+			}
+			if got, _, err := secrets.LoadMasterKey(keyFile, nil); err != nil || got.ID() != res.NewKeyID {
+				t.Errorf("key file holds %s (%v), want the new key %s", got.ID(), err, res.NewKeyID)
+			}
+			if err := os.Remove(res.OldKeyFile); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := readSecret(t, dataDir, Config{LookupEnv: noEnv}); err != nil || v != "v1" {
+				t.Fatalf("with the new key alone: %q %v", v, err)
+			}
+		})
+	}
+}

@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/runtime"
 )
 
@@ -151,6 +153,16 @@ func (r *Runtime) forgetStarts(dir string) {
 	}
 }
 
+// shimEnviron is the server's environment without the master key: a shim
+// outlives the server, and its /proc environ is readable by every process
+// of the same user, the apps included. It needs no secret of the server's.
+func shimEnviron() []string {
+	env := os.Environ()
+	return slices.DeleteFunc(env, func(kv string) bool {
+		return strings.HasPrefix(kv, secrets.EnvMasterKey+"=")
+	})
+}
+
 // startShim starts a detached shim for the instance in dir.
 func (r *Runtime) startShim(dir string) error {
 	// Each shim appends a few lines; keep one older file, not a lifetime.
@@ -169,7 +181,7 @@ func (r *Runtime) startShim(dir string) error {
 	args := append(append([]string(nil), r.opts.ShimCommand[1:]...), "--dir", dir)
 	cmd := exec.Command(r.opts.ShimCommand[0], args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), r.opts.ShimEnv...)
+	cmd.Env = append(shimEnviron(), r.opts.ShimEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf // stdin stays /dev/null
 	// Its own session: no signal sent to the server's process group or
 	// terminal reaches the shim.

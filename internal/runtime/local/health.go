@@ -12,16 +12,21 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/runtime"
 	"github.com/berthdev/berth/internal/spec"
 )
 
 // checker runs one instance's health check.
 type checker struct {
-	h      spec.Health
-	port   int
-	dir    string
-	env    []string
+	h    spec.Health
+	port int
+	dir  string
+	env  []string
+	// mask hides the instance's secrets in an exec check's output, which
+	// runs with them and becomes the instance's message; it must act
+	// before the output is cut short, or a cut secret slips past it.
+	mask   *secrets.Masker
 	client *http.Client
 }
 
@@ -122,7 +127,7 @@ func (c *checker) check(ctx context.Context) error {
 			return fmt.Errorf("timed out after %s", c.h.Timeout.D())
 		}
 		if err != nil {
-			if s := lastLine(out); s != "" {
+			if s := lastLine([]byte(c.mask.Mask(string(out)))); s != "" {
 				return fmt.Errorf("%w: %s", err, s)
 			}
 			return err
@@ -174,6 +179,7 @@ func (s *supervisor) watchHealth(ctx context.Context, gen int) {
 		return
 	}
 	c := newChecker(*s.spec.Health, s.spec.Port, s.spec.Dir, s.env)
+	c.mask = s.mask
 	if !sleep(ctx, c.h.InitialDelay.D()) {
 		return
 	}

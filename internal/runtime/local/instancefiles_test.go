@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berthdev/berth/internal/spec"
 )
 
 // Secrets reach the process's environment and config files its config
@@ -106,5 +108,94 @@ func TestShimMasksSecretsInLastOutput(t *testing.T) {
 	}
 	if bytes.Contains(state, []byte(canary)) {
 		t.Errorf("state.json holds the secret")
+	}
+}
+
+// The server's master key (BERTH_MASTER_KEY) never reaches a shim's
+// environment: shims outlive the server, and /proc/<pid>/environ of a
+// process of the same user is readable by the apps it runs. Not parallel:
+// it sets the test binary's environment, which the runtime hands to shims.
+func TestShimEnvironmentHasNoMasterKey(t *testing.T) {
+	const canary = "master-key-canary-5b2f0c"
+	t.Setenv("BERTH_MASTER_KEY", canary)
+	rt := newTestRuntime(t, "")
+	w := testProgWorkload(t, "wl-shimenv", "envdump", map[string]string{"MARK_FILE": filepath.Join(t.TempDir(), "mark")})
+	if err := rt.Apply(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	eventually(t, 10*time.Second, "the shim recorded its pid", func() string {
+		st, err := readState(rt.layout.instance(w.ID, 0))
+		if err != nil || st.ShimPID == 0 {
+			return fmt.Sprintf("no shim pid yet (%v)", err)
+		}
+		pid = st.ShimPID
+		return ""
+	})
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(environ, []byte(envShim+"=")) {
+		t.Fatalf("pid %d is not the shim: environment lacks %s", pid, envShim)
+	}
+	if bytes.Contains(environ, []byte(canary)) {
+		t.Errorf("the shim (pid %d) has the server's BERTH_MASTER_KEY in its environment", pid)
+	}
+}
+
+// A failing exec health check runs with the instance's secrets, and its
+// last line of output becomes the instance's message (state.json, status).
+// The secret is masked there, also when the line is longer than the 200
+// bytes kept: a secret cut short would slip past any later masking.
+func TestShimMasksSecretsInHealthCheckOutput(t *testing.T) {
+	t.Parallel()
+	const canary = "canary-health-6e04d2-Zt"
+	tests := []struct {
+		desc    string
+		padding int
+	}{
+		{desc: "short line", padding: 1},
+		// 170 bytes of padding and 17 of text: the 200 bytes kept end
+		// inside the secret.
+		{desc: "line cut inside the secret", padding: 170},
+	}
+	for i, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			rt := newTestRuntime(t, "")
+			w := testProgWorkload(t, fmt.Sprintf("wl-healthleak-%d", i), "envdump", map[string]string{"MARK_FILE": filepath.Join(t.TempDir(), "mark")})
+			w.Secrets = map[string]string{"SECRET": canary}
+			script := fmt.Sprintf(`printf '%%0%dd auth failed for %%s\n' 0 "$SECRET"; exit 1`, tt.padding)
+			w.Spec.Health = &spec.Health{
+				Exec:             &spec.ExecCheck{Command: []string{"sh", "-c", script}},
+				Interval:         spec.Duration(100 * time.Millisecond),
+				Timeout:          spec.Duration(2 * time.Second),
+				FailureThreshold: 1,
+				SuccessThreshold: 1,
+			}
+			if err := rt.Apply(t.Context(), w); err != nil {
+				t.Fatal(err)
+			}
+			var msg string
+			eventually(t, 10*time.Second, "the health check failed with its output in the message", func() string {
+				ws := mustStatus(t, rt, w.ID)
+				if len(ws.Instances) == 0 || !strings.Contains(ws.Instances[0].Message, "auth failed") {
+					return describe(ws)
+				}
+				msg = ws.Instances[0].Message
+				return ""
+			})
+			if strings.Contains(msg, canary[:8]) {
+				t.Errorf("instance message %q holds (part of) the secret", msg)
+			}
+			state, err := os.ReadFile(filepath.Join(rt.layout.instance(w.ID, 0), fileState))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(state, []byte(canary[:8])) {
+				t.Errorf("state.json holds (part of) the secret: %s", state)
+			}
+		})
 	}
 }
