@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -60,7 +62,11 @@ services:
 const pipeFile = `on: [push, manual]
 steps:
   - name: build
-    run: mkdir -p bin && echo "built from $BERTH_COMMIT" > bin/built && echo "built $BERTH_REF"
+    secrets: [BUILD_TOKEN]
+    run: |
+      mkdir -p bin && echo "built from $BERTH_COMMIT" > bin/built && echo "built $BERTH_REF"
+      echo "token is $BUILD_TOKEN"
+      echo "token sha $(printf %s "$BUILD_TOKEN" | sha256sum | cut -c1-16)"
     artifacts: [bin/]
   - name: approve
     needs: [build]
@@ -109,6 +115,13 @@ func TestPipelineFromPushToRelease(t *testing.T) {
 	// The app exists before its pipeline: applied by hand, without the
 	// artifact its build needs, so release 1 fails to build.
 	s.mustBerth("apply", "-f", filepath.Join(work, "berth.yaml"), "--wait=false")
+	// The build step names an app secret: the server's secret store hands
+	// it to the step, and its log shows it masked.
+	const buildToken = "pipe-secret-Vq93-build-token"
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	must(os.WriteFile(tokenFile, []byte(buildToken), 0o600))
+	s.mustBerth("secret", "set", "pipeshop", "BUILD_TOKEN", "--from-file", tokenFile)
+	tokenSum := sha256.Sum256([]byte(buildToken))
 	var p api.Pipeline
 	must(json.Unmarshal([]byte(s.mustBerth("pipeline", "show", "pipeshop", "-o", "json")), &p))
 	if p.Git != url || p.Branch != "main" || p.HookSecret == "" || p.Hooks["github"] != "/api/v1/hooks/github/pipeshop" {
@@ -188,7 +201,10 @@ func TestPipelineFromPushToRelease(t *testing.T) {
 		t.Errorf("a second approval by the same caller: exit %d, want 1\n%s", code, out)
 	}
 	logs := s.mustBerth("run", "logs", "pipeshop.1", "-f") // returns when the run ends
-	for _, want := range []string{"[build] built refs/heads/main", "step approve succeeded", "release 2 of pipeshop created in environment prod", "release 2 is deployed", "run succeeded"} {
+	if strings.Contains(logs, buildToken) {
+		t.Errorf("run log shows the secret:\n%s", logs)
+	}
+	for _, want := range []string{"[build] built refs/heads/main", "token is ***", "token sha " + hex.EncodeToString(tokenSum[:])[:16], "step approve succeeded", "release 2 of pipeshop created in environment prod", "release 2 is deployed", "run succeeded"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("run log lacks %q:\n%s", want, logs)
 		}
