@@ -331,3 +331,37 @@ func TestConfigEntriesBoundedInTotal(t *testing.T) {
 		t.Errorf("after the refused write: version %d with %d entries, want version 1 with 10", cs.Version, len(cs.Entries))
 	}
 }
+
+// TestSecretInUseByServingReleaseStays: while the target release (which no
+// longer names the secret) rolls out, the release still serving does; its
+// next instance start needs the secret, so removing it is refused until
+// the target serves.
+func TestSecretInUseByServingReleaseStays(t *testing.T) {
+	t.Parallel()
+	var ts *testServer
+	ts = newTestServer(t, withSecrets(t, &ts, &lockedBuffer{}))
+	ctx := t.Context()
+	ts.mustCall(t, http.StatusOK, http.MethodPost, "/api/v1/apply", api.ApplyRequest{Spec: secretSpec}, nil)
+	ts.mustCall(t, http.StatusCreated, http.MethodPut, "/api/v1/apps/shop/secrets/DB_PASSWORD", api.SecretValue{Value: "in-use-value"}, nil)
+	noSecret := strings.Replace(secretSpec, "    secrets: [DB_PASSWORD]\n", "", 1)
+	var applied api.ApplyResponse
+	ts.mustCall(t, http.StatusOK, http.MethodPost, "/api/v1/apply", api.ApplyRequest{Spec: noSecret}, &applied)
+	serve := func(n int) {
+		t.Helper()
+		a, err := ts.db.GetApp(ctx, "shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Status.Serving = n
+		if _, err := ts.db.UpdateApp(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serve(applied.Release - 1) // the reconciler has not moved traffic yet
+	status, b := ts.call(t, http.MethodDelete, "/api/v1/apps/shop/secrets/DB_PASSWORD", nil)
+	if status != http.StatusConflict || !strings.Contains(string(b), fmt.Sprintf("of release %d", applied.Release-1)) {
+		t.Fatalf("delete while the serving release names it: %d %s, want 409 naming release %d", status, b, applied.Release-1)
+	}
+	serve(applied.Release)
+	ts.mustCall(t, http.StatusNoContent, http.MethodDelete, "/api/v1/apps/shop/secrets/DB_PASSWORD", nil, nil)
+}

@@ -141,15 +141,17 @@ func (s *server) deleteSecret(w http.ResponseWriter, r *http.Request) error {
 		} else if err != nil {
 			return fmt.Errorf("get secret %s/%s: %w", app, name, err)
 		}
-		// A secret the target release's services name stays: removing it
-		// would fail the next instance start. Remove the name from
-		// berth.yaml and apply first.
-		if a.TargetRelease > 0 {
-			target, err := tx.GetRelease(r.Context(), app, a.TargetRelease)
+		// A secret that a release with instances (the target, the one
+		// still serving while the target rolls out or has failed, a
+		// canary) names stays: removing it would fail the next instance
+		// start of that release. Remove the name from berth.yaml and apply
+		// first.
+		for _, n := range releasesInUse(a) {
+			rel, err := tx.GetRelease(r.Context(), app, n)
 			if err != nil {
-				return fmt.Errorf("get release %s/%d: %w", app, a.TargetRelease, err)
+				return fmt.Errorf("get release %s/%d: %w", app, n, err)
 			}
-			sp, err := release.SpecOf(target)
+			sp, err := release.SpecOf(rel)
 			if err != nil {
 				return err
 			}
@@ -162,7 +164,7 @@ func (s *server) deleteSecret(w http.ResponseWriter, r *http.Request) error {
 			if len(users) > 0 {
 				slices.Sort(users)
 				return conflict("secret %s is used by service %s of release %d; remove it from their secrets in berth.yaml and apply first",
-					name, strings.Join(users, ", "), target.Number)
+					name, strings.Join(users, ", "), rel.Number)
 			}
 		}
 		if err := tx.DeleteSecret(r.Context(), app, name); err != nil {
@@ -176,4 +178,21 @@ func (s *server) deleteSecret(w http.ResponseWriter, r *http.Request) error {
 	s.loggerFrom(r.Context()).Info("secret removed", "app", app, "secret", name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// releasesInUse are the releases of a that may start instances: the
+// target, the serving one and a canary, each once.
+func releasesInUse(a store.App) []int {
+	var out []int
+	add := func(n int) {
+		if n > 0 && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	add(a.TargetRelease)
+	add(a.Status.Serving)
+	if a.Canary != nil {
+		add(a.Canary.Release)
+	}
+	return out
 }
