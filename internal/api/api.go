@@ -148,6 +148,10 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/apps/{app}/logs", perm: rbac.AppsRead, handle: s.logs},
 		{method: http.MethodGet, path: "/api/v1/watch", perm: rbac.AppsRead, handle: s.watch},
 		{method: http.MethodGet, path: "/api/v1/gateway/snapshot", perm: rbac.ClustersManage, handle: s.gatewaySnapshot},
+		{method: http.MethodPost, path: "/api/v1/clusters", perm: rbac.ClustersManage, handle: s.addCluster},
+		{method: http.MethodGet, path: "/api/v1/clusters", perm: rbac.ClustersManage, handle: s.listClusters},
+		{method: http.MethodGet, path: "/api/v1/clusters/{cluster}", perm: rbac.ClustersManage, handle: s.getCluster},
+		{method: http.MethodDelete, path: "/api/v1/clusters/{cluster}", perm: rbac.ClustersManage, handle: s.removeCluster},
 	}
 }
 

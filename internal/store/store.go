@@ -148,12 +148,44 @@ type Tokens interface {
 	ListTokens(ctx context.Context) ([]Token, error) // ordered by ID
 }
 
+// Cluster is a Kubernetes cluster Berth deploys to. Its credentials are
+// kept apart (ClusterCredentials) so that reading or listing clusters
+// never loads them.
+type Cluster struct {
+	Name string
+	// Server is the API server's URL, as the kubeconfig names it.
+	Server string
+	// Context is the kubeconfig context the cluster was added from.
+	Context string
+	// InCluster means the server's own service account reaches the
+	// cluster (Berth runs inside it); there are no stored credentials.
+	InCluster bool
+	CreatedAt time.Time
+}
+
+// Clusters stores clusters and their credentials.
+type Clusters interface {
+	// CreateCluster stores c and its credentials (a kubeconfig reduced to
+	// one context; nil for an in-cluster one); ErrExists if the name is
+	// taken.
+	CreateCluster(ctx context.Context, c Cluster, kubeconfig []byte) error
+	GetCluster(ctx context.Context, name string) (Cluster, error)
+	ListClusters(ctx context.Context) ([]Cluster, error) // ordered by name
+	// ClusterCredentials returns the stored kubeconfig; ErrNotFound if
+	// the cluster is missing.
+	ClusterCredentials(ctx context.Context, name string) ([]byte, error)
+	// DeleteCluster removes the cluster and its credentials; ErrNotFound
+	// if missing.
+	DeleteCluster(ctx context.Context, name string) error
+}
+
 // Tx is the set of aggregates usable inside one transaction.
 type Tx interface {
 	Apps
 	Releases
 	Events
 	Tokens
+	Clusters
 }
 
 // Store is a transactional store. Calls outside InTx run in their own

@@ -84,3 +84,23 @@ func (db *DB) GetTokenByHash(ctx context.Context, hash string) (store.Token, err
 func (db *DB) ListTokens(ctx context.Context) ([]store.Token, error) {
 	return db.reader().ListTokens(ctx)
 }
+
+func (db *DB) CreateCluster(ctx context.Context, c store.Cluster, kubeconfig []byte) error {
+	return db.inWrite(ctx, func(o ops) error { return o.CreateCluster(ctx, c, kubeconfig) })
+}
+
+func (db *DB) GetCluster(ctx context.Context, name string) (store.Cluster, error) {
+	return db.reader().GetCluster(ctx, name)
+}
+
+func (db *DB) ListClusters(ctx context.Context) ([]store.Cluster, error) {
+	return db.reader().ListClusters(ctx)
+}
+
+func (db *DB) ClusterCredentials(ctx context.Context, name string) ([]byte, error) {
+	return db.reader().ClusterCredentials(ctx, name)
+}
+
+func (db *DB) DeleteCluster(ctx context.Context, name string) error {
+	return db.inWrite(ctx, func(o ops) error { return o.DeleteCluster(ctx, name) })
+}

@@ -76,6 +76,22 @@ ALTER TABLE apps ADD COLUMN canary TEXT;
 ALTER TABLE apps ADD COLUMN team TEXT NOT NULL DEFAULT '';
 CREATE INDEX apps_team ON apps (team, name);
 `},
+	{version: 4, name: "clusters", sql: `
+-- Kubernetes clusters. Credentials live in their own table, read only
+-- by ClusterCredentials, so no listing or join ever carries them.
+CREATE TABLE clusters (
+	name       TEXT PRIMARY KEY,
+	server     TEXT NOT NULL,
+	context    TEXT NOT NULL,
+	in_cluster INTEGER NOT NULL,
+	created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE cluster_credentials (
+	cluster    TEXT PRIMARY KEY REFERENCES clusters (name) ON DELETE CASCADE,
+	kubeconfig BLOB NOT NULL
+) STRICT;
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction
