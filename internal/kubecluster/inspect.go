@@ -12,7 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/discovery"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 )
 
@@ -28,25 +29,31 @@ type Info struct {
 }
 
 // Probe checks that the cluster answers and accepts the credentials.
-func Probe(ctx context.Context, client kubernetes.Interface, name string) error {
-	if _, err := client.Discovery().ServerVersion(); err != nil {
+func Probe(ctx context.Context, client discovery.ServerVersionInterface, name string) error {
+	if _, err := client.ServerVersion(); err != nil {
 		return Classify(name, err)
 	}
 	return ctx.Err()
 }
 
-// Inspect reads the cluster's version and its nodes' capacity.
+// Inspect reads the cluster's version and its nodes' capacity. It uses
+// only the discovery and core clients: the full clientset would add every
+// API group's client to the server binary.
 func Inspect(ctx context.Context, cfg *rest.Config, name string) (Info, error) {
-	client, err := kubernetes.NewForConfig(cfg)
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return Info{}, fmt.Errorf("cluster %s: %w: %w", name, ErrBadKubeconfig, err)
 	}
-	v, err := client.Discovery().ServerVersion()
+	core, err := corev1client.NewForConfig(cfg)
+	if err != nil {
+		return Info{}, fmt.Errorf("cluster %s: %w: %w", name, ErrBadKubeconfig, err)
+	}
+	v, err := disco.ServerVersion()
 	if err != nil {
 		return Info{}, Classify(name, err)
 	}
 	info := Info{Version: v.GitVersion}
-	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nodes, err := core.Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return Info{}, Classify(name, err)
 	}

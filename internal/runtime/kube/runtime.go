@@ -95,7 +95,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", opts.Cluster, err)
 	}
-	if err := kubecluster.Probe(ctx, client, opts.Cluster); err != nil {
+	if err := kubecluster.Probe(ctx, client.Discovery(), opts.Cluster); err != nil {
 		return nil, err
 	}
 
