@@ -152,6 +152,10 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/clusters", perm: rbac.ClustersManage, handle: s.listClusters},
 		{method: http.MethodGet, path: "/api/v1/clusters/{cluster}", perm: rbac.ClustersManage, handle: s.getCluster},
 		{method: http.MethodDelete, path: "/api/v1/clusters/{cluster}", perm: rbac.ClustersManage, handle: s.removeCluster},
+		{method: http.MethodPost, path: "/api/v1/envs", perm: rbac.EnvsManage, handle: s.createEnvironment},
+		{method: http.MethodGet, path: "/api/v1/envs", perm: rbac.EnvsManage, handle: s.listEnvironments},
+		{method: http.MethodGet, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, handle: s.getEnvironment},
+		{method: http.MethodDelete, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, handle: s.removeEnvironment},
 	}
 }
 

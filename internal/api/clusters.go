@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,6 +148,11 @@ func (s *server) removeCluster(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.clusterAuthorize(r.Context()); err != nil {
 		return err
+	}
+	if envs, err := s.clusterInUse(r.Context(), name); err != nil {
+		return fmt.Errorf("remove cluster %s: %w", name, err)
+	} else if len(envs) > 0 {
+		return conflict("cluster %q is used by environments %s; remove them first with \"berth env remove\"", name, strings.Join(envs, ", "))
 	}
 	if err := s.Store.DeleteCluster(r.Context(), name); errors.Is(err, store.ErrNotFound) {
 		return notFound("cluster %q not found", name)

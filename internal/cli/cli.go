@@ -131,7 +131,7 @@ then deploy with "berth apply -f DIR".`,
 	add("deploy", r.newApplyCmd(), r.newValidateCmd(), r.newRolloutCmd(), r.newPromoteCmd(), r.newAbortCmd(),
 		r.newRollbackCmd(), r.newDeleteCmd())
 	add("inspect", r.newAppsCmd(), r.newStatusCmd(), r.newReleasesCmd(), r.newDiffCmd(), r.newLogsCmd())
-	add("setup", r.newLoginCmd(), r.newContextCmd(), r.newVersionCmd(), r.newGatewayCmd(), r.newClusterCmd())
+	add("setup", r.newLoginCmd(), r.newContextCmd(), r.newVersionCmd(), r.newGatewayCmd(), r.newClusterCmd(), r.newEnvCmd())
 	for _, c := range r.Commands {
 		r.wrapRunE(c)
 		if !c.Hidden {

@@ -179,6 +179,28 @@ type Clusters interface {
 	DeleteCluster(ctx context.Context, name string) error
 }
 
+// Environment is where apps deployed to it run: a namespace of a cluster.
+type Environment struct {
+	Name      string
+	Cluster   string
+	Namespace string
+	// StorageClass of volume claims; "" for the cluster's default.
+	StorageClass string
+	CreatedAt    time.Time
+}
+
+// Environments stores environments. A cluster and namespace belong to at
+// most one environment (two would fight over the same objects).
+type Environments interface {
+	// CreateEnvironment stores e; ErrExists if the name, or the cluster
+	// and namespace, are taken.
+	CreateEnvironment(ctx context.Context, e Environment) error
+	GetEnvironment(ctx context.Context, name string) (Environment, error)
+	ListEnvironments(ctx context.Context) ([]Environment, error) // ordered by name
+	// DeleteEnvironment removes it; ErrNotFound if missing.
+	DeleteEnvironment(ctx context.Context, name string) error
+}
+
 // Tx is the set of aggregates usable inside one transaction.
 type Tx interface {
 	Apps
@@ -186,6 +208,7 @@ type Tx interface {
 	Events
 	Tokens
 	Clusters
+	Environments
 }
 
 // Store is a transactional store. Calls outside InTx run in their own

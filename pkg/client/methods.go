@@ -201,3 +201,29 @@ func (c *Client) GetCluster(ctx context.Context, name string) (api.Cluster, erro
 func (c *Client) RemoveCluster(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/api/v1/clusters/"+url.PathEscape(name), nil, nil, nil)
 }
+
+// CreateEnvironment creates an environment: a namespace of a cluster.
+func (c *Client) CreateEnvironment(ctx context.Context, req api.EnvironmentRequest) (api.Environment, error) {
+	var out api.Environment
+	err := c.do(ctx, http.MethodPost, "/api/v1/envs", nil, req, &out)
+	return out, err
+}
+
+// ListEnvironments returns the environments, by name.
+func (c *Client) ListEnvironments(ctx context.Context) ([]api.Environment, error) {
+	var out []api.Environment
+	err := c.do(ctx, http.MethodGet, "/api/v1/envs", nil, nil, &out)
+	return out, err
+}
+
+// GetEnvironment returns one environment.
+func (c *Client) GetEnvironment(ctx context.Context, name string) (api.Environment, error) {
+	var out api.Environment
+	err := c.do(ctx, http.MethodGet, "/api/v1/envs/"+url.PathEscape(name), nil, nil, &out)
+	return out, err
+}
+
+// RemoveEnvironment removes an environment.
+func (c *Client) RemoveEnvironment(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/envs/"+url.PathEscape(name), nil, nil, nil)
+}

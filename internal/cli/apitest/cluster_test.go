@@ -39,6 +39,19 @@ func TestClusterCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(res.stdout), &c); err != nil || c.Health.AllocatablePods == 0 || c.Server != kc.Server {
 		t.Fatalf("show -o json: %v %+v", err, c)
 	}
+
+	// Environments name a cluster and a namespace.
+	e.must(2, []string{"env", "create", "staging", "--namespace", "shop"}, "--cluster is required")
+	e.must(2, []string{"env", "create", "staging", "--cluster", "nope", "--namespace", "shop"}, `no cluster named "nope"`)
+	e.must(2, []string{"env", "create", "staging", "--cluster", "prod", "--namespace", "Shop_1"}, "namespace", "not a Kubernetes namespace name")
+	e.must(0, []string{"env", "create", "staging", "--cluster", "prod", "--namespace", "shop-staging"}, "Created environment staging: cluster prod, namespace shop-staging.")
+	e.must(1, []string{"env", "create", "again", "--cluster", "prod", "--namespace", "shop-staging"}, "already exists")
+	e.must(0, []string{"env", "list"}, "staging prod shop-staging -")
+	e.must(0, []string{"env", "show", "staging"}, "Namespace: shop-staging")
+	e.must(1, []string{"cluster", "remove", "prod"}, "used by environments staging")
+	e.must(0, []string{"env", "remove", "staging"}, "Removed environment staging")
+	e.must(1, []string{"env", "show", "staging"}, `environment "staging" not found`)
+
 	e.must(0, []string{"cluster", "remove", "prod"}, "Removed cluster prod")
 	e.must(1, []string{"cluster", "show", "prod"}, `cluster "prod" not found; see "berth cluster list"`)
 }

@@ -104,3 +104,19 @@ func (db *DB) ClusterCredentials(ctx context.Context, name string) ([]byte, erro
 func (db *DB) DeleteCluster(ctx context.Context, name string) error {
 	return db.inWrite(ctx, func(o ops) error { return o.DeleteCluster(ctx, name) })
 }
+
+func (db *DB) CreateEnvironment(ctx context.Context, e store.Environment) error {
+	return db.inWrite(ctx, func(o ops) error { return o.CreateEnvironment(ctx, e) })
+}
+
+func (db *DB) GetEnvironment(ctx context.Context, name string) (store.Environment, error) {
+	return db.reader().GetEnvironment(ctx, name)
+}
+
+func (db *DB) ListEnvironments(ctx context.Context) ([]store.Environment, error) {
+	return db.reader().ListEnvironments(ctx)
+}
+
+func (db *DB) DeleteEnvironment(ctx context.Context, name string) error {
+	return db.inWrite(ctx, func(o ops) error { return o.DeleteEnvironment(ctx, name) })
+}

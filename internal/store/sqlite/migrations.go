@@ -92,6 +92,18 @@ CREATE TABLE cluster_credentials (
 	kubeconfig BLOB NOT NULL
 ) STRICT;
 `},
+	{version: 5, name: "environments", sql: `
+-- An environment is a namespace of a cluster; one environment per
+-- namespace, or two would fight over its objects.
+CREATE TABLE environments (
+	name          TEXT PRIMARY KEY,
+	cluster       TEXT NOT NULL,
+	namespace     TEXT NOT NULL,
+	storage_class TEXT NOT NULL,
+	created_at    TEXT NOT NULL,
+	UNIQUE (cluster, namespace)
+) STRICT;
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

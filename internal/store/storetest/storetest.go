@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, eventTests...)
 	tests = append(tests, tokenTests...)
 	tests = append(tests, clusterTests...)
+	tests = append(tests, environmentTests...)
 	tests = append(tests, txTests...)
 	tests = append(tests, concurrencyTests...)
 	for _, tc := range tests {
