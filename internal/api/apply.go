@@ -67,6 +67,9 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkSource(req.Source); err != nil {
 		return err
 	}
+	if err := s.checkEnv(r.Context(), req.Env, ps.app); err != nil {
+		return err
+	}
 	name := ps.app.Name
 	hash := specHash(ps.canonical, req.Source)
 	var resp api.ApplyResponse
@@ -77,11 +80,13 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 		isNew := errors.Is(err, store.ErrNotFound)
 		switch {
 		case isNew:
-			a = store.App{Name: name, CreatedAt: now, Status: api.AppStatus{Phase: api.PhasePending}}
+			a = store.App{Name: name, CreatedAt: now, Status: api.AppStatus{Phase: api.PhasePending}, Env: req.Env}
 		case err != nil:
 			return fmt.Errorf("get app %s: %w", name, err)
 		case a.Deleting:
 			return errAppDeleting
+		case a.Env != req.Env:
+			return envMismatch{app: name, has: a.Env, asked: req.Env}
 		}
 		if a.TargetRelease > 0 {
 			target, err := tx.GetRelease(r.Context(), name, a.TargetRelease)
@@ -108,6 +113,10 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 	})
 	if errors.Is(err, errAppDeleting) {
 		return conflict("app %q is being deleted; apply again once it is gone", name)
+	}
+	var mismatch envMismatch
+	if errors.As(err, &mismatch) {
+		return mismatch.httpError()
 	}
 	if err != nil {
 		return fmt.Errorf("apply %s: %w", name, err)

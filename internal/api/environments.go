@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/store"
@@ -109,6 +110,19 @@ func (s *server) removeEnvironment(w http.ResponseWriter, r *http.Request) error
 	}
 	if err := s.envAuthorize(r.Context()); err != nil {
 		return err
+	}
+	apps, err := s.Store.ListApps(r.Context())
+	if err != nil {
+		return fmt.Errorf("remove environment %s: %w", name, err)
+	}
+	var using []string
+	for _, a := range apps {
+		if a.Env == name {
+			using = append(using, a.Name)
+		}
+	}
+	if len(using) > 0 {
+		return conflict("environment %q runs apps %s; delete them first with \"berth delete\"", name, strings.Join(using, ", "))
 	}
 	if err := s.Store.DeleteEnvironment(r.Context(), name); errors.Is(err, store.ErrNotFound) {
 		return notFound("environment %q not found", name)

@@ -32,7 +32,10 @@ type App struct {
 	Deleting bool
 	// Canary is the canary release running beside the serving one, nil
 	// when there is none.
-	Canary    *Canary
+	Canary *Canary
+	// Env is the environment the app runs in (a cluster namespace); ""
+	// for the server's local runtime. Set when the app is created.
+	Env       string
 	Status    api.AppStatus
 	Version   int64 // optimistic concurrency: bumped by every update
 	CreatedAt time.Time

@@ -51,6 +51,9 @@ const (
 type ApplyRequest struct {
 	Spec   string `json:"spec"`
 	Source string `json:"source,omitempty"`
+	// Env is the environment to run a new app in ("" for the server's
+	// local runtime); an existing app must be applied to its own.
+	Env string `json:"env,omitempty"`
 }
 
 // ApplyResponse says which release the apply produced.
@@ -208,6 +211,9 @@ type App struct {
 	Status        AppStatus `json:"status"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// Env is the environment the app runs in; "" for the server's own
+	// (local) runtime.
+	Env string `json:"env,omitempty"`
 }
 
 // Release states.

@@ -104,6 +104,10 @@ CREATE TABLE environments (
 	UNIQUE (cluster, namespace)
 ) STRICT;
 `},
+	{version: 6, name: "apps.env", sql: `
+-- The environment an app runs in; '' for the local runtime.
+ALTER TABLE apps ADD COLUMN env TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction
