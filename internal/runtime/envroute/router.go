@@ -26,11 +26,12 @@ type Router struct {
 	resolve Resolver
 	open    Opener
 
-	mu    sync.Mutex
-	envs  map[string]runtime.Runtime
-	subs  map[*subscription]struct{}
-	ctx   context.Context // ends at Close
-	close context.CancelFunc
+	mu      sync.Mutex
+	envs    map[string]runtime.Runtime
+	opening map[string]*opening // environments being opened
+	subs    map[*subscription]struct{}
+	ctx     context.Context // ends at Close
+	close   context.CancelFunc
 }
 
 var _ runtime.Runtime = (*Router)(nil)
@@ -39,7 +40,7 @@ var _ runtime.Runtime = (*Router)(nil)
 func New(def runtime.Runtime, resolve Resolver, open Opener) *Router {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Router{def: def, resolve: resolve, open: open,
-		envs: map[string]runtime.Runtime{}, subs: map[*subscription]struct{}{}, ctx: ctx, close: cancel}
+		envs: map[string]runtime.Runtime{}, opening: map[string]*opening{}, subs: map[*subscription]struct{}{}, ctx: ctx, close: cancel}
 }
 
 // forApp is the runtime of app's environment, opened if need be.
@@ -55,26 +56,65 @@ func (r *Router) forApp(ctx context.Context, app string) (runtime.Runtime, strin
 	return rt, env, err
 }
 
+// opening is one attempt to open an environment; callers for the same
+// environment wait for it instead of connecting twice.
+type opening struct {
+	done chan struct{}
+	rt   runtime.Runtime
+	err  error
+}
+
+// env is the environment's runtime, opened if need be. Opening waits for
+// the cluster (up to its timeouts), so it happens outside the lock: an
+// unreachable cluster stalls only the apps of its environments, never the
+// local ones. A failed open is not kept: the next call tries again.
 func (r *Router) env(ctx context.Context, env string) (runtime.Runtime, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if rt, ok := r.envs[env]; ok {
+		r.mu.Unlock()
 		return rt, nil
 	}
 	if r.ctx.Err() != nil {
+		r.mu.Unlock()
 		return nil, errors.New("envroute: closed")
 	}
-	// Opening waits for the cluster (bounded by ctx); holding the lock
-	// keeps one runtime per environment.
-	rt, err := r.open(ctx, env)
-	if err != nil {
-		return nil, fmt.Errorf("environment %s: %w", env, err)
+	o, waiting := r.opening[env]
+	if !waiting {
+		o = &opening{done: make(chan struct{})}
+		r.opening[env] = o
 	}
-	r.envs[env] = rt
-	for s := range r.subs {
-		s.follow(rt)
+	r.mu.Unlock()
+	if waiting {
+		select {
+		case <-o.done:
+			return o.rt, o.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("environment %s: still opening: %w", env, ctx.Err())
+		}
 	}
-	return rt, nil
+
+	o.rt, o.err = r.open(ctx, env)
+	if o.err != nil {
+		o.err = fmt.Errorf("environment %s: %w", env, o.err)
+	}
+	r.mu.Lock()
+	delete(r.opening, env)
+	if o.err == nil {
+		if r.ctx.Err() != nil { // closed while opening
+			if c, ok := o.rt.(runtime.Closer); ok {
+				_ = c.Close()
+			}
+			o.rt, o.err = nil, errors.New("envroute: closed")
+		} else {
+			r.envs[env] = o.rt
+			for s := range r.subs {
+				s.follow(o.rt)
+			}
+		}
+	}
+	r.mu.Unlock()
+	close(o.done)
+	return o.rt, o.err
 }
 
 // all is the default runtime and every opened one.

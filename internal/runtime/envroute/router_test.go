@@ -47,7 +47,8 @@ func TestRouter(t *testing.T) {
 	}
 	def := newKube("local-stand-in")
 	defer def.Close()
-	envs := map[string]string{"a": "", "b": "staging", "c": "broken"}
+	envs := map[string]string{"a": "", "b": "staging", "c": "broken", "s": "slow"}
+	release := make(chan struct{})
 	opened := 0
 	r := New(def,
 		func(_ context.Context, app string) (string, error) {
@@ -58,8 +59,12 @@ func TestRouter(t *testing.T) {
 			return env, nil
 		},
 		func(_ context.Context, env string) (runtime.Runtime, error) {
-			if env == "broken" {
+			switch env {
+			case "broken":
 				return nil, errors.New("cluster eu: cluster unreachable: connection refused")
+			case "slow":
+				<-release // a cluster that takes its time to answer
+				return nil, errors.New("cluster slow: cluster unreachable: i/o timeout")
 			}
 			opened++
 			return newKube("env-" + env), nil
@@ -82,6 +87,24 @@ func TestRouter(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "environment broken") || !strings.Contains(err.Error(), "cluster unreachable") {
 		t.Fatalf("apply to an environment that cannot be opened: %v", err)
 	}
+	// While one environment is being opened, the others (and the default
+	// runtime) are served.
+	slow := make(chan error, 1)
+	go func() { slow <- r.Apply(ctx, workload("s")) }()
+	time.Sleep(200 * time.Millisecond)
+	quick, qcancel := context.WithTimeout(ctx, 2*time.Second)
+	if _, err := r.Status(quick, "a-web-r1"); err != nil {
+		t.Errorf("Status of a local app while an environment opens: %v", err)
+	}
+	if err := r.Apply(quick, workload("b")); err != nil {
+		t.Errorf("Apply to another environment while one opens: %v", err)
+	}
+	qcancel()
+	close(release)
+	if err := <-slow; err == nil || !strings.Contains(err.Error(), "environment slow") {
+		t.Errorf("Apply to the slow environment: %v", err)
+	}
+
 	for ns, want := range map[string]string{"local-stand-in": "a-web-r1", "env-staging": "b-web-r1"} {
 		out, err := c.Kubectl(ctx, "-n", ns, "get", "deployments", "-o", "name")
 		if err != nil || strings.TrimSpace(string(out)) != "deployment.apps/"+want {
