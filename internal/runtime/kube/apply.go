@@ -28,6 +28,8 @@ func (r *Runtime) Apply(ctx context.Context, w runtime.Workload) error {
 	if err != nil {
 		return err
 	}
+	unlock := r.wlocks.lock(w.ID)
+	defer unlock()
 	r.mu.Lock()
 	r.desired[w.ID] = w
 	delete(r.deleting, w.ID)

@@ -18,6 +18,8 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	if r.closed() {
 		return ErrClosed
 	}
+	unlock := r.wlocks.lock(id)
+	defer unlock()
 	r.mu.Lock()
 	delete(r.desired, id)
 	r.deleting[id] = true

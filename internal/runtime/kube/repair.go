@@ -50,6 +50,8 @@ func (r *Runtime) repairLoop() {
 }
 
 func (r *Runtime) repairOne(id string) {
+	unlock := r.wlocks.lock(id)
+	defer unlock()
 	r.mu.Lock()
 	w, want := r.desired[id]
 	want = want && !r.deleting[id]

@@ -51,6 +51,8 @@ type Runtime struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	wlocks workloadLocks
+
 	mu       sync.Mutex
 	desired  map[string]runtime.Workload // what Apply was last told, for drift repair
 	deleting map[string]bool             // workloads Delete is removing: not repaired
