@@ -10,6 +10,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 
 	"github.com/berthdev/berth/internal/kubetest"
 	"github.com/berthdev/berth/internal/runtime"
@@ -404,4 +405,23 @@ func TestLogsOfSimulatedPods(t *testing.T) {
 		t.Errorf("log error %q does not name the instance %s", err, ws.Instances[0].ID)
 	}
 	t.Logf("logs of a simulated pod: %v", err)
+}
+
+// The config from a kubeconfig carries a request timeout (so adding an
+// unreachable cluster fails fast); the runtime's own client must not, or
+// informers' watches and followed logs would be cut every 15 seconds.
+func TestRuntimeClientHasNoRequestTimeout(t *testing.T) {
+	t.Parallel()
+	c := sharedCluster(t)
+	if cfg := restConfig(t, c); cfg.Timeout == 0 {
+		t.Fatal("the kubeconfig's config has no timeout; this test checks nothing")
+	}
+	rt := newRuntime(t, c)
+	rc, ok := rt.client.CoreV1().RESTClient().(*rest.RESTClient)
+	if !ok || rc.Client == nil {
+		t.Fatalf("REST client %T", rt.client.CoreV1().RESTClient())
+	}
+	if rc.Client.Timeout != 0 {
+		t.Errorf("the runtime's HTTP client times out after %s", rc.Client.Timeout)
+	}
 }

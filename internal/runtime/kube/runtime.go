@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -89,16 +90,29 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		log = slog.Default()
 	}
 	log = log.With("cluster", opts.Cluster, "namespace", opts.Namespace)
+	// The probe has a timeout, so an address that swallows packets fails
+	// fast; the runtime's own client has none (an http.Client timeout
+	// would cut informers' watches and followed logs): its calls are
+	// bounded by their contexts.
+	probeCfg := rest.CopyConfig(opts.Config)
+	if probeCfg.Timeout == 0 {
+		probeCfg.Timeout = kubecluster.Timeout
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(probeCfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", opts.Cluster, err)
+	}
+	if err := kubecluster.Probe(ctx, disco, opts.Cluster); err != nil {
+		return nil, err
+	}
 	cfg := rest.CopyConfig(opts.Config)
+	cfg.Timeout = 0
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "berth"
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", opts.Cluster, err)
-	}
-	if err := kubecluster.Probe(ctx, client.Discovery(), opts.Cluster); err != nil {
-		return nil, err
 	}
 
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
