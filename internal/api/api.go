@@ -234,6 +234,14 @@ func (s *server) routes() []route {
 		{method: http.MethodDelete, path: "/api/v1/tokens/{token}", perm: rbac.AppsRead, action: "token.revoke", handle: s.revokeToken},
 		{method: http.MethodGet, path: "/api/v1/audit", perm: rbac.AuditRead, handle: s.listAudit},
 		{method: http.MethodGet, path: "/api/v1/audit/verify", perm: rbac.AuditRead, handle: s.verifyAudit},
+		{method: http.MethodPost, path: "/api/v1/clusters", perm: rbac.ClustersManage, action: "cluster.add", handle: s.addCluster},
+		{method: http.MethodGet, path: "/api/v1/clusters", perm: rbac.ClustersManage, handle: s.listClusters},
+		{method: http.MethodGet, path: "/api/v1/clusters/{cluster}", perm: rbac.ClustersManage, handle: s.getCluster},
+		{method: http.MethodDelete, path: "/api/v1/clusters/{cluster}", perm: rbac.ClustersManage, action: "cluster.remove", handle: s.removeCluster},
+		{method: http.MethodPost, path: "/api/v1/envs", perm: rbac.EnvsManage, action: "env.create", handle: s.createEnvironment},
+		{method: http.MethodGet, path: "/api/v1/envs", perm: rbac.EnvsManage, handle: s.listEnvironments},
+		{method: http.MethodGet, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, handle: s.getEnvironment},
+		{method: http.MethodDelete, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, action: "env.remove", handle: s.removeEnvironment},
 	}
 }
 

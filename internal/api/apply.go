@@ -81,6 +81,9 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkSource(req.Source); err != nil {
 		return err
 	}
+	if err := s.checkEnv(r.Context(), req.Env, ps.app); err != nil {
+		return err
+	}
 	name := ps.app.Name
 	setAuditObject(r.Context(), "app/"+name)
 	// The team matters only for a new app (or when named); an existing
@@ -100,15 +103,22 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 			if err := s.checkApplyOwner(r.Context(), a, req.Team, team, teamErr); err != nil {
 				return err
 			}
+			if !a.Deleting && a.Env != req.Env {
+				return envMismatch{app: name, has: a.Env, asked: req.Env}
+			}
 		}
 		res, err := release.Apply(r.Context(), tx, release.Input{
-			Name: name, Team: team.ID, Canonical: ps.canonical, Source: req.Source, Cause: "apply", Now: s.Now(),
+			Name: name, Team: team.ID, Env: req.Env, Canonical: ps.canonical, Source: req.Source, Cause: "apply", Now: s.Now(),
 		})
 		resp = api.ApplyResponse{App: name, Release: res.Release, Created: res.Created, Revision: res.Revision}
 		return err
 	})
 	if errors.Is(err, release.ErrAppDeleting) {
 		return conflict("app %q is being deleted; apply again once it is gone", name)
+	}
+	var mismatch envMismatch
+	if errors.As(err, &mismatch) {
+		return mismatch.httpError()
 	}
 	if err != nil {
 		return fmt.Errorf("apply %s: %w", name, err)

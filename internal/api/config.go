@@ -75,7 +75,7 @@ func (s *server) getConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	env, err := envParam(r)
+	env, err := configEnvParam(r)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (s *server) configHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	env, err := envParam(r)
+	env, err := configEnvParam(r)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (s *server) setConfig(w http.ResponseWriter, r *http.Request) error {
 	if err := validateConfigUpdate(&u); err != nil {
 		return err
 	}
-	env, _ := checkEnv("env", u.Env)
+	env, _ := checkConfigEnv("env", u.Env)
 	var resp api.ConfigChange
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
 		resp = api.ConfigChange{}
@@ -262,7 +262,7 @@ func (s *server) rollbackConfig(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	env, err := checkEnv("env", req.Env)
+	env, err := checkConfigEnv("env", req.Env)
 	if err != nil {
 		return err
 	}
@@ -318,7 +318,7 @@ func (s *server) diffConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	env, err := envParam(r)
+	env, err := configEnvParam(r)
 	if err != nil {
 		return err
 	}

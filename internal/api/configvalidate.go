@@ -37,13 +37,13 @@ var (
 	errNoChanges = "nothing to change: give set, unset, files or remove_files"
 )
 
-// envParam is the env query parameter: a DNS label, default "default".
-func envParam(r *http.Request) (string, error) {
+// configEnvParam is the env query parameter: a DNS label, default "default".
+func configEnvParam(r *http.Request) (string, error) {
 	env := r.URL.Query().Get("env")
-	return checkEnv("env", env)
+	return checkConfigEnv("env", env)
 }
 
-func checkEnv(field, env string) (string, error) {
+func checkConfigEnv(field, env string) (string, error) {
 	if env == "" {
 		return api.DefaultConfigEnv, nil
 	}
@@ -85,7 +85,7 @@ func validateConfigUpdate(u *api.ConfigUpdate) error {
 	add := func(f, format string, args ...any) {
 		details = append(details, api.FieldError{Field: f, Message: fmt.Sprintf(format, args...)})
 	}
-	if _, err := checkEnv("env", u.Env); err != nil {
+	if _, err := checkConfigEnv("env", u.Env); err != nil {
 		add("env", "%q is not an environment name (lower-case letters, digits and '-', 1 to 63 characters)", u.Env)
 	}
 	if len(u.Set) == 0 && len(u.Unset) == 0 && len(u.Files) == 0 && len(u.RemoveFiles) == 0 {

@@ -21,6 +21,7 @@ func toAPIApp(a store.App) api.App {
 		Status:        status,
 		CreatedAt:     a.CreatedAt,
 		UpdatedAt:     a.UpdatedAt,
+		Env:           a.Env,
 	}
 }
 

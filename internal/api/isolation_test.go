@@ -103,9 +103,9 @@ func TestIsolationMatrix(t *testing.T) {
 	digest := "sha256:" + hex.EncodeToString(sum[:])
 
 	// One fixture per path parameter: team A's objects.
-	fixtures := map[string]string{"app": "shop-a", "release": "1", "team": teamA.ID, "user": userA.ID, "token": tokA.ID, "digest": digest, "name": "DB_PASSWORD", "run": "shop-a.1"}
+	fixtures := map[string]string{"app": "shop-a", "release": "1", "team": teamA.ID, "user": userA.ID, "token": tokA.ID, "digest": digest, "name": "DB_PASSWORD", "run": "shop-a.1", "cluster": "c1", "env": "prod"}
 	// Values that name nothing, for the "same as missing" comparison.
-	missing := map[string]string{"app": "nope-zz", "release": "7", "team": "team_0000000000000000", "user": "user_0000000000000000", "token": "tok_0000000000000000", "digest": digest, "name": "NOPE_ZZ", "run": "nope-zz.7"}
+	missing := map[string]string{"app": "nope-zz", "release": "7", "team": "team_0000000000000000", "user": "user_0000000000000000", "token": "tok_0000000000000000", "digest": digest, "name": "NOPE_ZZ", "run": "nope-zz.7", "cluster": "nope-cluster", "env": "nope-env"}
 	// What of team A must never show in an answer to B (names B did not send).
 	secretsOfA := []string{"team-a", "alice@a.example", invA.ID, invA.Token, "team-a-secret-value"}
 
@@ -184,6 +184,17 @@ func TestIsolationMatrix(t *testing.T) {
 		"POST /api/v1/runs/{run}/approve":            {teamObject: true, body: api.DecisionRequest{}},
 		"POST /api/v1/runs/{run}/reject":             {teamObject: true, body: api.DecisionRequest{}},
 		"POST /api/v1/hooks/{forge}/{app}":           {skip: "public; verified by the hook's signature, tested by the webhook tests"},
+		// Clusters and environments are the platform's: nobody of team B
+		// (no platform admin) may touch them, and the 403 comes before any
+		// lookup, so it says nothing of what exists.
+		"POST /api/v1/clusters":             {body: map[string]string{"name": "c1", "kubeconfig": "x"}, allowed: []int{403}},
+		"GET /api/v1/clusters":              {allowed: []int{403}},
+		"GET /api/v1/clusters/{cluster}":    {allowed: []int{403}},
+		"DELETE /api/v1/clusters/{cluster}": {allowed: []int{403}},
+		"POST /api/v1/envs":                 {body: map[string]string{"name": "prod", "cluster": "c1", "namespace": "shop"}, allowed: []int{403}},
+		"GET /api/v1/envs":                  {allowed: []int{403}},
+		"GET /api/v1/envs/{env}":            {allowed: []int{403}},
+		"DELETE /api/v1/envs/{env}":         {allowed: []int{403}},
 	}
 
 	before := ts.stateOf(t, ctx, teamA.ID)

@@ -138,7 +138,7 @@ then deploy with "berth apply -f DIR".`,
 		r.newRollbackCmd(), r.newDeleteCmd(), r.newConfigCmd(), r.newSecretCmd())
 	add("inspect", r.newAppsCmd(), r.newStatusCmd(), r.newReleasesCmd(), r.newDiffCmd(), r.newLogsCmd())
 	add("pipelines", r.newPipelineCmd(), r.newRunCmd(), r.newApproveCmd(), r.newRejectCmd())
-	add("setup", r.newLoginCmd(), r.newContextCmd(), r.newVersionCmd(), r.newGatewayCmd())
+	add("setup", r.newLoginCmd(), r.newContextCmd(), r.newVersionCmd(), r.newGatewayCmd(), r.newClusterCmd(), r.newEnvCmd())
 	root.AddGroup(&cobra.Group{ID: "identity", Title: "Teams and access:"})
 	add("identity", r.newWhoamiCmd(), r.newTeamCmd(), r.newUserCmd(), r.newInviteCmd(), r.newRoleCmd(), r.newTokenCmd(), r.newAuditCmd())
 	for _, c := range r.Commands {

@@ -22,6 +22,7 @@ const defaultTimeout = 5 * time.Minute
 func (r *runner) newApplyCmd() *cobra.Command {
 	var (
 		file    string
+		env     string
 		wait    bool
 		timeout time.Duration
 	)
@@ -41,18 +42,19 @@ it failed or --timeout passed.`,
 			if timeout <= 0 {
 				return usageErrorf("--timeout must be positive, got %s", timeout)
 			}
-			return r.apply(ctx, file, wait, timeout)
+			return r.apply(ctx, file, env, wait, timeout)
 		}),
 	}
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "berth.yaml, or the folder holding it (required)")
 	_ = cmd.MarkFlagRequired("filename")
+	cmd.Flags().StringVar(&env, "env", "", "environment to run a new app in (see \"berth env list\"); default: the server's local runtime")
 	cmd.Flags().BoolVar(&wait, "wait", true, "follow the rollout until the release is deployed or failed")
 	cmd.Flags().DurationVar(&timeout, "timeout", defaultTimeout, "how long --wait waits")
 	cmd.Flags().StringVar(&r.team, "team", "", "team that owns a new app (default: your only team)")
 	return cmd
 }
 
-func (r *runner) apply(ctx context.Context, file string, wait bool, timeout time.Duration) error {
+func (r *runner) apply(ctx context.Context, file, env string, wait bool, timeout time.Duration) error {
 	_, raw, dir, specFile, err := loadSpec(file)
 	if err != nil {
 		return err
@@ -65,7 +67,7 @@ func (r *runner) apply(ctx context.Context, file string, wait bool, timeout time
 	if err != nil {
 		return err
 	}
-	res, err := c.Apply(ctx, api.ApplyRequest{Spec: string(raw), Source: digest, Team: r.team})
+	res, err := c.Apply(ctx, api.ApplyRequest{Spec: string(raw), Source: digest, Team: r.team, Env: env})
 	if err != nil {
 		return serverInvalid(err, specFile)
 	}

@@ -19,9 +19,14 @@ import (
 // and artifacts is created, and the reconciler rolls it out like any
 // other: new instances get the new values, old ones stop.
 
-// Env is the config set environment a release of a reads. Apps do not run
-// in named environments yet; when they do, this is the app's.
-func Env(store.App) string { return api.DefaultConfigEnv }
+// Env is the config set environment a release of a reads: the app's
+// environment, or "default" for an app on the local runtime.
+func Env(a store.App) string {
+	if a.Env != "" {
+		return a.Env
+	}
+	return api.DefaultConfigEnv
+}
 
 // SecretNames are the secrets the services of sp name, sorted, once each.
 func SecretNames(sp *spec.App) []string {

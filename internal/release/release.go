@@ -30,8 +30,10 @@ type Input struct {
 	Source string
 	// Cause says what made the release: apply, pipeline.
 	Cause string
-	// Team is set on an app this call creates; an existing app keeps its own.
+	// Team and Env are set on an app this call creates; an existing app
+	// keeps its own.
 	Team string
+	Env  string
 	Now  time.Time
 }
 
@@ -75,7 +77,7 @@ func Apply(ctx context.Context, tx store.Tx, in Input) (Result, error) {
 	isNew := errors.Is(err, store.ErrNotFound)
 	switch {
 	case isNew:
-		a = store.App{Name: in.Name, Team: in.Team, CreatedAt: now, Status: api.AppStatus{Phase: api.PhasePending}}
+		a = store.App{Name: in.Name, Team: in.Team, Env: in.Env, CreatedAt: now, Status: api.AppStatus{Phase: api.PhasePending}}
 	case err != nil:
 		return res, fmt.Errorf("get app %s: %w", in.Name, err)
 	case a.Deleting:

@@ -100,6 +100,10 @@ type WorkloadStatus struct {
 	// can tell when an address it handed out has changed. nil when the
 	// runtime does not report it.
 	Env map[string]string `json:"env,omitempty"`
+	// Message says why the workload lacks instances it should have when
+	// no instance can say it (a quota exceeded, a rollout stuck); "" when
+	// nothing is known to be wrong.
+	Message string `json:"message,omitempty"`
 }
 
 // EventType says what happened to a workload.

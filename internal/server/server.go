@@ -25,6 +25,7 @@ import (
 	"github.com/berthdev/berth/internal/gateway"
 	"github.com/berthdev/berth/internal/gateway/policy"
 	"github.com/berthdev/berth/internal/identity/oidclogin"
+	"github.com/berthdev/berth/internal/runtime/envroute"
 	"github.com/berthdev/berth/internal/runtime/local"
 	"github.com/berthdev/berth/internal/secretstore"
 	"github.com/berthdev/berth/internal/store"
@@ -88,11 +89,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("server: local runtime: %w", err)
 	}
 	defer func() { _ = rt.Close() }()
+	// Apps of an environment run on its cluster; the others locally.
+	router := envroute.New(rt, appEnv(st), openEnv(st, logger))
+	defer func() { _ = router.Close() }()
 	proxy := svcproxy.New(logger)
 	defer func() { _ = proxy.Close() }()
 	rec := deploy.New(deploy.Options{
 		Store:     st,
-		Runtime:   rt,
+		Runtime:   router,
 		Builder:   builder,
 		Proxy:     proxy,
 		Logger:    logger,

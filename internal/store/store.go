@@ -32,7 +32,10 @@ type App struct {
 	Deleting bool
 	// Canary is the canary release running beside the serving one, nil
 	// when there is none.
-	Canary    *Canary
+	Canary *Canary
+	// Env is the environment the app runs in (a cluster namespace); ""
+	// for the server's local runtime. Set when the app is created.
+	Env       string
 	Status    api.AppStatus
 	Version   int64 // optimistic concurrency: bumped by every update
 	CreatedAt time.Time
@@ -173,6 +176,59 @@ type Tokens interface {
 	TouchToken(ctx context.Context, id string, at time.Time) error
 }
 
+// Cluster is a Kubernetes cluster Berth deploys to. Its credentials are
+// kept apart (ClusterCredentials) so that reading or listing clusters
+// never loads them.
+type Cluster struct {
+	Name string
+	// Server is the API server's URL, as the kubeconfig names it.
+	Server string
+	// Context is the kubeconfig context the cluster was added from.
+	Context string
+	// InCluster means the server's own service account reaches the
+	// cluster (Berth runs inside it); there are no stored credentials.
+	InCluster bool
+	CreatedAt time.Time
+}
+
+// Clusters stores clusters and their credentials.
+type Clusters interface {
+	// CreateCluster stores c and its credentials (a kubeconfig reduced to
+	// one context; nil for an in-cluster one); ErrExists if the name is
+	// taken.
+	CreateCluster(ctx context.Context, c Cluster, kubeconfig []byte) error
+	GetCluster(ctx context.Context, name string) (Cluster, error)
+	ListClusters(ctx context.Context) ([]Cluster, error) // ordered by name
+	// ClusterCredentials returns the stored kubeconfig; ErrNotFound if
+	// the cluster is missing.
+	ClusterCredentials(ctx context.Context, name string) ([]byte, error)
+	// DeleteCluster removes the cluster and its credentials; ErrNotFound
+	// if missing.
+	DeleteCluster(ctx context.Context, name string) error
+}
+
+// Environment is where apps deployed to it run: a namespace of a cluster.
+type Environment struct {
+	Name      string
+	Cluster   string
+	Namespace string
+	// StorageClass of volume claims; "" for the cluster's default.
+	StorageClass string
+	CreatedAt    time.Time
+}
+
+// Environments stores environments. A cluster and namespace belong to at
+// most one environment (two would fight over the same objects).
+type Environments interface {
+	// CreateEnvironment stores e; ErrExists if the name, or the cluster
+	// and namespace, are taken.
+	CreateEnvironment(ctx context.Context, e Environment) error
+	GetEnvironment(ctx context.Context, name string) (Environment, error)
+	ListEnvironments(ctx context.Context) ([]Environment, error) // ordered by name
+	// DeleteEnvironment removes it; ErrNotFound if missing.
+	DeleteEnvironment(ctx context.Context, name string) error
+}
+
 // Tx is the set of aggregates usable inside one transaction.
 type Tx interface {
 	Apps
@@ -186,6 +242,8 @@ type Tx interface {
 	Deliveries
 	Pipelines
 	Identity
+	Clusters
+	Environments
 }
 
 // Store is a transactional store. Calls outside InTx run in their own

@@ -56,6 +56,9 @@ type ApplyRequest struct {
 	// Team (name) owns a new app; "" means the caller's only team. An
 	// existing app stays in its team.
 	Team string `json:"team,omitempty"`
+	// Env is the environment to run a new app in ("" for the server's
+	// local runtime); an existing app must be applied to its own.
+	Env string `json:"env,omitempty"`
 }
 
 // ApplyResponse says which release the apply produced.
@@ -215,6 +218,9 @@ type App struct {
 	Status        AppStatus `json:"status"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// Env is the environment the app runs in; "" for the server's own
+	// (local) runtime.
+	Env string `json:"env,omitempty"`
 }
 
 // Release states.

@@ -113,3 +113,6 @@ func IsInvalid(err error) bool {
 	s := statusOf(err)
 	return s == http.StatusUnprocessableEntity || s == http.StatusBadRequest
 }
+
+// IsConflict reports whether the server answered 409 (e.g. a name taken).
+func IsConflict(err error) bool { return statusOf(err) == http.StatusConflict }

@@ -174,3 +174,56 @@ func (c *Client) GatewaySnapshot(ctx context.Context) (api.GatewaySnapshot, erro
 	err := c.do(ctx, http.MethodGet, "/api/v1/gateway/snapshot", nil, nil, &out)
 	return out, err
 }
+
+// AddCluster adds a Kubernetes cluster; the server checks that it answers
+// and accepts the credentials before storing it.
+func (c *Client) AddCluster(ctx context.Context, req api.ClusterRequest) (api.Cluster, error) {
+	var out api.Cluster
+	err := c.do(ctx, http.MethodPost, "/api/v1/clusters", nil, req, &out)
+	return out, err
+}
+
+// ListClusters returns the clusters with their health checked now.
+func (c *Client) ListClusters(ctx context.Context) ([]api.Cluster, error) {
+	var out []api.Cluster
+	err := c.do(ctx, http.MethodGet, "/api/v1/clusters", nil, nil, &out)
+	return out, err
+}
+
+// GetCluster returns one cluster with its health checked now.
+func (c *Client) GetCluster(ctx context.Context, name string) (api.Cluster, error) {
+	var out api.Cluster
+	err := c.do(ctx, http.MethodGet, "/api/v1/clusters/"+url.PathEscape(name), nil, nil, &out)
+	return out, err
+}
+
+// RemoveCluster forgets a cluster and its credentials.
+func (c *Client) RemoveCluster(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/clusters/"+url.PathEscape(name), nil, nil, nil)
+}
+
+// CreateEnvironment creates an environment: a namespace of a cluster.
+func (c *Client) CreateEnvironment(ctx context.Context, req api.EnvironmentRequest) (api.Environment, error) {
+	var out api.Environment
+	err := c.do(ctx, http.MethodPost, "/api/v1/envs", nil, req, &out)
+	return out, err
+}
+
+// ListEnvironments returns the environments, by name.
+func (c *Client) ListEnvironments(ctx context.Context) ([]api.Environment, error) {
+	var out []api.Environment
+	err := c.do(ctx, http.MethodGet, "/api/v1/envs", nil, nil, &out)
+	return out, err
+}
+
+// GetEnvironment returns one environment.
+func (c *Client) GetEnvironment(ctx context.Context, name string) (api.Environment, error) {
+	var out api.Environment
+	err := c.do(ctx, http.MethodGet, "/api/v1/envs/"+url.PathEscape(name), nil, nil, &out)
+	return out, err
+}
+
+// RemoveEnvironment removes an environment.
+func (c *Client) RemoveEnvironment(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/envs/"+url.PathEscape(name), nil, nil, nil)
+}

@@ -58,6 +58,12 @@ type Harness struct {
 	// ProcessGone reports whether an instance's process has ended. Nil
 	// skips the checks that need it.
 	ProcessGone func(t *testing.T, inst runtime.Instance) bool
+	// Simulated says instances are simulated (Kubernetes nodes run by
+	// kwok): pods become Running and Ready, but no process runs the test
+	// app, so it never crashes, never fails its health check and prints
+	// nothing. The cases that observe the app itself (crash on start,
+	// unhealthy, logs) are skipped, naming this capability.
+	Simulated bool
 	// Timeout bounds each wait for the runtime to converge; default 20s.
 	Timeout time.Duration
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/berthdev/berth/internal/store"
 )
 
-const appColumns = `name, latest_release, target_release, ports, deleting, status, version, created_at, updated_at, canary, team`
+const appColumns = `name, latest_release, target_release, ports, deleting, status, version, created_at, updated_at, canary, team, env`
 
 func (o ops) CreateApp(ctx context.Context, a store.App) error {
 	if a.Name == "" {
@@ -27,9 +27,9 @@ func (o ops) CreateApp(ctx context.Context, a store.App) error {
 	if err != nil {
 		return err
 	}
-	_, err = o.q.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = o.q.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.Name, a.LatestRelease, a.TargetRelease, ports, a.Deleting, status, a.Version,
-		formatTime(a.CreatedAt), formatTime(a.UpdatedAt), canary, a.Team)
+		formatTime(a.CreatedAt), formatTime(a.UpdatedAt), canary, a.Team, a.Env)
 	if err != nil {
 		return mapErr(err, "create", fmt.Sprintf("app %q", a.Name), "")
 	}
@@ -86,10 +86,10 @@ func (o ops) UpdateApp(ctx context.Context, a store.App) (int64, error) {
 	// isolation level.
 	var version int64
 	err = o.q.QueryRowContext(ctx, `UPDATE apps
-SET latest_release = ?, target_release = ?, ports = ?, deleting = ?, status = ?, canary = ?, team = ?, updated_at = ?, version = version + 1
+SET latest_release = ?, target_release = ?, ports = ?, deleting = ?, status = ?, canary = ?, team = ?, env = ?, updated_at = ?, version = version + 1
 WHERE name = ? AND version = ?
 RETURNING version`,
-		a.LatestRelease, a.TargetRelease, ports, a.Deleting, status, canary, a.Team, formatTime(a.UpdatedAt),
+		a.LatestRelease, a.TargetRelease, ports, a.Deleting, status, canary, a.Team, a.Env, formatTime(a.UpdatedAt),
 		a.Name, a.Version).Scan(&version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, o.whyNoApp(ctx, a.Name, a.Version)
@@ -138,7 +138,7 @@ func scanApp(s scanner) (store.App, error) {
 		canary               *string
 	)
 	if err := s.Scan(&a.Name, &a.LatestRelease, &a.TargetRelease, &ports, &a.Deleting, &status,
-		&a.Version, &createdAt, &updatedAt, &canary, &a.Team); err != nil {
+		&a.Version, &createdAt, &updatedAt, &canary, &a.Team, &a.Env); err != nil {
 		return store.App{}, err
 	}
 	var err error

@@ -201,3 +201,39 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 func (db *DB) TouchToken(ctx context.Context, id string, at time.Time) error {
 	return db.inWrite(ctx, func(o ops) error { return o.TouchToken(ctx, id, at) })
 }
+
+func (db *DB) CreateCluster(ctx context.Context, c store.Cluster, kubeconfig []byte) error {
+	return db.inWrite(ctx, func(o ops) error { return o.CreateCluster(ctx, c, kubeconfig) })
+}
+
+func (db *DB) GetCluster(ctx context.Context, name string) (store.Cluster, error) {
+	return db.reader().GetCluster(ctx, name)
+}
+
+func (db *DB) ListClusters(ctx context.Context) ([]store.Cluster, error) {
+	return db.reader().ListClusters(ctx)
+}
+
+func (db *DB) ClusterCredentials(ctx context.Context, name string) ([]byte, error) {
+	return db.reader().ClusterCredentials(ctx, name)
+}
+
+func (db *DB) DeleteCluster(ctx context.Context, name string) error {
+	return db.inWrite(ctx, func(o ops) error { return o.DeleteCluster(ctx, name) })
+}
+
+func (db *DB) CreateEnvironment(ctx context.Context, e store.Environment) error {
+	return db.inWrite(ctx, func(o ops) error { return o.CreateEnvironment(ctx, e) })
+}
+
+func (db *DB) GetEnvironment(ctx context.Context, name string) (store.Environment, error) {
+	return db.reader().GetEnvironment(ctx, name)
+}
+
+func (db *DB) ListEnvironments(ctx context.Context) ([]store.Environment, error) {
+	return db.reader().ListEnvironments(ctx)
+}
+
+func (db *DB) DeleteEnvironment(ctx context.Context, name string) error {
+	return db.inWrite(ctx, func(o ops) error { return o.DeleteEnvironment(ctx, name) })
+}

@@ -167,6 +167,38 @@ CREATE TABLE pipelines (
 ) STRICT;
 `},
 	{version: 6, name: "teams, users, members, invitations, sessions, audit; tokens of users and teams", sql: identitySchema},
+	{version: 7, name: "clusters", sql: `
+-- Kubernetes clusters. Credentials live in their own table, read only
+-- by ClusterCredentials, so no listing or join ever carries them.
+CREATE TABLE clusters (
+	name       TEXT PRIMARY KEY,
+	server     TEXT NOT NULL,
+	context    TEXT NOT NULL,
+	in_cluster INTEGER NOT NULL,
+	created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE cluster_credentials (
+	cluster    TEXT PRIMARY KEY REFERENCES clusters (name) ON DELETE CASCADE,
+	kubeconfig BLOB NOT NULL
+) STRICT;
+`},
+	{version: 8, name: "environments", sql: `
+-- An environment is a namespace of a cluster; one environment per
+-- namespace, or two would fight over its objects.
+CREATE TABLE environments (
+	name          TEXT PRIMARY KEY,
+	cluster       TEXT NOT NULL,
+	namespace     TEXT NOT NULL,
+	storage_class TEXT NOT NULL,
+	created_at    TEXT NOT NULL,
+	UNIQUE (cluster, namespace)
+) STRICT;
+`},
+	{version: 9, name: "apps.env", sql: `
+-- The environment an app runs in; '' for the local runtime.
+ALTER TABLE apps ADD COLUMN env TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

@@ -85,6 +85,7 @@ var appTests = []test{
 		a.Ports = map[string]int{"web": 41005}
 		a.Deleting = true
 		a.Team = "team_b"
+		a.Env = "staging"
 		a.Status = api.AppStatus{Release: 3, Phase: api.PhaseProgressing}
 		a.UpdatedAt = t1
 		a.CreatedAt = t1 // ignored: CreatedAt is kept from CreateApp

@@ -24,6 +24,7 @@ func testApp(name string) store.App {
 	return store.App{
 		Name:          name,
 		Team:          "team_a",
+		Env:           "prod",
 		LatestRelease: 2,
 		TargetRelease: 1,
 		Ports:         map[string]int{"web": 41001, "api": 41002},

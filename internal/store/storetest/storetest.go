@@ -29,6 +29,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, runTests...)
 	tests = append(tests, identityTests...)
 	tests = append(tests, auditTests...)
+	tests = append(tests, clusterTests...)
+	tests = append(tests, environmentTests...)
 	tests = append(tests, txTests...)
 	tests = append(tests, concurrencyTests...)
 	for _, tc := range tests {

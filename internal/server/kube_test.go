@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berthdev/berth/internal/kubetest"
+	"github.com/berthdev/berth/pkg/api"
+	"github.com/berthdev/berth/pkg/client"
+)
+
+// An app applied to an environment runs on its cluster: the server's
+// reconciler drives the Kubernetes runtime through the environment router,
+// against a real control plane (kwok nodes).
+func TestAppInKubernetesEnvironment(t *testing.T) {
+	kc := kubetest.Start(t, kubetest.Options{Nodes: 2})
+	dataDir := t.TempDir()
+	apiAddr, gwAddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{
+			DataDir: dataDir, Listen: apiAddr, GatewayListen: gwAddr,
+			ShimCommand: []string{os.Args[0]}, ShimEnv: []string{envShim + "=1"},
+			Logger: slog.New(slog.DiscardHandler),
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	var token []byte
+	for i := 0; ; i++ {
+		var err error
+		if token, err = os.ReadFile(filepath.Join(dataDir, "admin-token")); err == nil {
+			if resp, err := http.Get("http://" + apiAddr + "/healthz"); err == nil {
+				resp.Body.Close()
+				break
+			}
+		}
+		if i > 200 {
+			t.Fatalf("server did not start: %v", err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	c := client.New("http://"+apiAddr, strings.TrimSpace(string(token)))
+	admin, err := os.ReadFile(kc.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddCluster(t.Context(), api.ClusterRequest{Name: "kwok", Kubeconfig: string(admin)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateEnvironment(t.Context(), api.EnvironmentRequest{Name: "staging", Cluster: "kwok", Namespace: "shop-staging"}); err != nil {
+		t.Fatal(err)
+	}
+	spec := `name: shop
+services:
+  web:
+    image: registry.berth.test/shop-web:1
+    ports: [8080]
+    replicas: 2
+    health: {http: {path: /healthz}, interval: 1s}
+`
+	res, err := c.Apply(t.Context(), api.ApplyRequest{Spec: spec, Env: "staging"})
+	if err != nil || res.Release != 1 {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	a := waitRelease(t, c, "shop", 1, api.ReleaseDeployed)
+	if a.Env != "staging" {
+		t.Errorf("app env %q", a.Env)
+	}
+	out, err := kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "deployment", "shop-web-r1", "-o", "jsonpath={.status.readyReplicas}")
+	if err != nil || string(out) != "2" {
+		t.Fatalf("deployment on the cluster: ready %q, %v", out, err)
+	}
+
+	if err := c.DeleteApp(t.Context(), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if _, err := c.GetApp(t.Context(), "shop"); client.IsNotFound(err) {
+			break
+		}
+		if i > 300 {
+			t.Fatal("app not deleted within 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out, err = kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "deployments,services", "-o", "name")
+	if err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Fatalf("objects left on the cluster after delete: %q %v", out, err)
+	}
+}

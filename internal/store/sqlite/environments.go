@@ -1,0 +1,86 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/berthdev/berth/internal/store"
+)
+
+func (o ops) CreateEnvironment(ctx context.Context, e store.Environment) error {
+	switch {
+	case e.Name == "":
+		return fmt.Errorf("environment name: must not be empty: %w", store.ErrInvalid)
+	case e.Cluster == "" || e.Namespace == "":
+		return fmt.Errorf("environment %q: cluster and namespace: must not be empty: %w", e.Name, store.ErrInvalid)
+	}
+	_, err := o.q.ExecContext(ctx, `INSERT INTO environments (name, cluster, namespace, storage_class, created_at) VALUES (?, ?, ?, ?, ?)`,
+		e.Name, e.Cluster, e.Namespace, e.StorageClass, formatTime(e.CreatedAt))
+	if err != nil {
+		return mapErr(err, "create", fmt.Sprintf("environment %q (cluster %q namespace %q)", e.Name, e.Cluster, e.Namespace), "")
+	}
+	return nil
+}
+
+const envColumns = `name, cluster, namespace, storage_class, created_at`
+
+func (o ops) GetEnvironment(ctx context.Context, name string) (store.Environment, error) {
+	e, err := scanEnvironment(o.q.QueryRowContext(ctx, `SELECT `+envColumns+` FROM environments WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Environment{}, fmt.Errorf("environment %q: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Environment{}, fmt.Errorf("sqlite: get environment %q: %w", name, err)
+	}
+	return e, nil
+}
+
+func (o ops) ListEnvironments(ctx context.Context) ([]store.Environment, error) {
+	rows, err := o.q.QueryContext(ctx, `SELECT `+envColumns+` FROM environments ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list environments: %w", err)
+	}
+	defer rows.Close()
+	out := []store.Environment{}
+	for rows.Next() {
+		e, err := scanEnvironment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list environments: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list environments: %w", err)
+	}
+	return out, nil
+}
+
+func (o ops) DeleteEnvironment(ctx context.Context, name string) error {
+	res, err := o.q.ExecContext(ctx, `DELETE FROM environments WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete environment %q: %w", name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: delete environment %q: %w", name, err)
+	} else if n == 0 {
+		return fmt.Errorf("environment %q: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
+
+func scanEnvironment(s scanner) (store.Environment, error) {
+	var (
+		e         store.Environment
+		createdAt string
+	)
+	if err := s.Scan(&e.Name, &e.Cluster, &e.Namespace, &e.StorageClass, &createdAt); err != nil {
+		return store.Environment{}, err
+	}
+	var err error
+	if e.CreatedAt, err = parseTime("environments.created_at", createdAt); err != nil {
+		return store.Environment{}, err
+	}
+	return e, nil
+}
