@@ -277,7 +277,7 @@ func listen(cfg Config, gw *gateway.Gateway, f *follower, reg *prometheus.Regist
 		if err != nil {
 			return fail(fmt.Errorf("gateway: listen on %s: %w", cfg.Listen, err))
 		}
-		s.add("http", gw.NewServer(), ln)
+		s.add("http", gw.NewServer(), gw.Listener(ln))
 	}
 	if cfg.TLSListen != "" {
 		tlsCfg, err := gw.TLSConfig()
