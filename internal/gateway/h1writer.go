@@ -110,7 +110,7 @@ func (w *h1writer) Write(p []byte) (int, error) {
 		}
 		w.sendHead(w.cl < 0)
 		if len(w.pending) > 0 {
-			w.body(w.pending)
+			_, _ = w.body(w.pending)
 			w.pending = w.pending[:0]
 		}
 	}
