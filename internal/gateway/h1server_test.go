@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -167,7 +168,16 @@ func TestOwnServerCloseDrains(t *testing.T) {
 	if _, err := idleBR.ReadByte(); err == nil {
 		t.Error("idle connection still open after Close")
 	}
+	drainer := ln.(interface{ Drain(context.Context) error })
+	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := drainer.Drain(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Drain with a request in flight: %v, want the deadline", err)
+	}
 	close(release)
+	if err := drainer.Drain(t.Context()); err != nil {
+		t.Errorf("Drain: %v", err)
+	}
 	res, body := readResp(t, busyBR, "GET")
 	if res.StatusCode != 200 || body != "done" {
 		t.Errorf("request in flight: %d %q", res.StatusCode, body)

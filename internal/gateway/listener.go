@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Listener wraps a plain (not TLS) listener for the gateway's own
@@ -27,8 +29,9 @@ import (
 // connection (see docs/gateway.md, "Performance").
 //
 // Close stops accepting, closes idle connections at once and the others
-// after their response in progress. Requests on connections handed to
-// the http.Server are drained by its Shutdown as usual.
+// after their response in progress; the listener's Drain(ctx) method
+// waits for those. Requests on connections handed to the http.Server are
+// drained by its Shutdown as usual.
 func (g *Gateway) Listener(ln net.Listener) net.Listener {
 	l := &h1Listener{
 		g:       g,
@@ -118,6 +121,28 @@ func (l *h1Listener) Close() error {
 }
 
 func (l *h1Listener) Addr() net.Addr { return l.inner.Addr() }
+
+// Drain waits, after Close, until every connection the gateway's server
+// serves itself has ended (each closes after its response in progress),
+// or ctx ends. http.Server.Shutdown waits for the connections it was
+// handed, not for these: call both.
+func (l *h1Listener) Drain(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		l.mu.Lock()
+		n := len(l.conns)
+		l.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
 
 func (l *h1Listener) forget(c *h1conn) {
 	l.mu.Lock()
