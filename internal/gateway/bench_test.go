@@ -213,7 +213,11 @@ func TestCPUPerRequest(t *testing.T) {
 		}
 		srv := g.NewServer()
 		srv.Handler = h
-		go func() { _ = srv.Serve(ln) }()
+		sl := ln
+		if h == http.Handler(g) {
+			sl = g.Listener(ln) // the gateway's own server, as berth serves it
+		}
+		go func() { _ = srv.Serve(sl) }()
 		defer srv.Close()
 		// Warm up connections and pools first.
 		fmt.Fprintf(stdin, "%s %g %d\n", ln.Addr(), 0.3, 64)
@@ -253,7 +257,9 @@ func TestCPUPerRequest(t *testing.T) {
 	modes := []struct {
 		name string
 		h    http.Handler
-	}{{"direct", direct}, {"reverseproxy", reverseProxyBaseline(backendAddr)}, {"berth", g}}
+	}{
+		{"direct", direct}, {"reverseproxy", reverseProxyBaseline(backendAddr)}, {"berth-nethttp", berthNetHTTP{g}}, {"berth", g},
+	}
 	results := map[string][]result{}
 	for range rounds {
 		for _, m := range modes {
@@ -270,6 +276,12 @@ func TestCPUPerRequest(t *testing.T) {
 		t.Logf("median %-12s %6.1f µs CPU/request  %8.0f req/s  (%.2fx reverseproxy CPU)", m.name, r.cpuPerReq, r.rps, r.cpuPerReq/base.cpuPerReq)
 	}
 }
+
+// berthNetHTTP is the gateway behind net/http's server (as on TLS
+// listeners), for comparison with its own server.
+type berthNetHTTP struct{ g *Gateway }
+
+func (b berthNetHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.g.ServeHTTP(w, r) }
 
 // BenchmarkGateway runs everything in one process, for profiles and
 // allocation counts: go test -bench Gateway -benchmem -cpuprofile cpu.out

@@ -131,7 +131,15 @@ func (g *Gateway) compileRoute(rc Route, st *routeState, ups map[string]*upstrea
 		rt.lb = lbLeastRequest
 	}
 	rt.retry = newRetryConf(rc.Policy.Retry)
-	rt.m = g.metrics.forRoute(rc)
+	if st.m == nil || st.mApp != rc.App {
+		// A new route, or one that moved to another app: resolve its
+		// series afresh (also its tracks' and endpoints').
+		st.m, st.mApp = g.metrics.forRoute(rc), rc.App
+		for _, ts := range st.tracks {
+			ts.m, ts.epM = nil, nil
+		}
+	}
+	rt.m = st.m
 
 	for _, tc := range rc.Tracks {
 		t := &track{
@@ -141,9 +149,21 @@ func (g *Gateway) compileRoute(rc Route, st *routeState, ups map[string]*upstrea
 			state:      st.trackState(tc.Name),
 			releaseHdr: []string{strconv.Itoa(tc.Release)},
 			cookieHdr:  []string{StickyCookie + "=" + tc.Name + "; Path=/; HttpOnly; SameSite=Lax"},
-			m:          g.metrics.forTrack(rc, tc.Name),
+		}
+		ts := t.state
+		if ts.m == nil {
+			ts.m = g.metrics.forTrack(rc, tc.Name)
+		}
+		t.m = ts.m
+		if ts.epM == nil {
+			ts.epM = map[string]*endpointMetrics{}
 		}
 		for _, ec := range tc.Endpoints {
+			em := ts.epM[ec.Addr]
+			if em == nil {
+				em = g.metrics.forEndpoint(rc, tc.Name, ec.Addr)
+				ts.epM[ec.Addr] = em
+			}
 			e := &endpoint{
 				addr:       ec.Addr,
 				instance:   ec.Instance,
@@ -151,7 +171,7 @@ func (g *Gateway) compileRoute(rc Route, st *routeState, ups map[string]*upstrea
 				releaseHdr: t.releaseHdr,
 				up:         g.upstream(ec.Addr, ups),
 				st:         st.endpointState(ec.Addr),
-				m:          g.metrics.forEndpoint(rc, tc.Name, ec.Addr),
+				m:          em,
 			}
 			if ec.Release != 0 && ec.Release != tc.Release {
 				e.release = ec.Release
@@ -179,6 +199,19 @@ func (s *routeState) prune(rt *route) {
 		keepT[t.name] = true
 		for _, e := range t.eps {
 			keepE[e.addr] = true
+		}
+		// Endpoint series the track lost are deleted by metrics.retire:
+		// forget their children so a returning endpoint gets live ones.
+		if len(t.state.epM) > len(t.eps) {
+			inTrack := make(map[string]bool, len(t.eps))
+			for _, e := range t.eps {
+				inTrack[e.addr] = true
+			}
+			for a := range t.state.epM {
+				if !inTrack[a] {
+					delete(t.state.epM, a)
+				}
+			}
 		}
 	}
 	for n := range s.tracks {

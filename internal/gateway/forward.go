@@ -132,8 +132,7 @@ func writeHead(bw *bufio.Writer, r *http.Request, reqID string, bodyLen int64, u
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	case bodyLen > 0 || methodHasBody(r.Method):
 		bw.WriteString("Content-Length: ")
-		var b [20]byte
-		bw.Write(strconv.AppendInt(b[:0], bodyLen, 10))
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), bodyLen, 10))
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("\r\n")

@@ -114,6 +114,9 @@ type reqState struct {
 	bodyBuf   *[]byte
 	head      respHead
 	rw        respWriter
+	idHdr     [1]string // backs the X-Request-Id the gateway adds
+	conn      *h1conn   // the gateway's own server's connection; nil: net/http's
+	headLen   int       // the request head's size, when conn is set
 }
 
 var statePool = sync.Pool{New: func() any { return new(reqState) }}
@@ -127,6 +130,7 @@ func (rs *reqState) reset() {
 	clear(rs.triedBuf[:])
 	*rs = reqState{head: head}
 	rs.tried = rs.triedBuf[:0]
+	rs.head.ctype = -1
 }
 
 type stateKey struct{}
@@ -149,6 +153,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// serveH1 is ServeHTTP for the gateway's own server: the request state
+// is found through the connection, whose context already carries it.
+func (g *Gateway) serveH1(w http.ResponseWriter, r *http.Request, c *h1conn, headLen int) {
+	rs := statePool.Get().(*reqState)
+	if rs.tried == nil {
+		rs.reset()
+	}
+	rs.start = time.Now()
+	rs.conn, rs.headLen = c, headLen
+	c.rs = rs
+	defer g.done(r, rs)
+	g.serve(w, r, rs)
+	if rs.abort {
+		panic(http.ErrAbortHandler)
+	}
+}
+
 func (g *Gateway) done(r *http.Request, rs *reqState) {
 	g.finish(r, rs)
 	rs.reset()
@@ -156,7 +177,7 @@ func (g *Gateway) done(r *http.Request, rs *reqState) {
 }
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rs *reqState) {
-	rs.reqID = ensureRequestID(r)
+	rs.reqID = ensureRequestID(r, rs)
 	rt := g.table.Load().match(r)
 	if rt == nil {
 		g.metrics.noRoute.Inc()
@@ -165,7 +186,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rs *reqState) {
 	}
 	rs.rt = rt
 	rs.tr = rt.chooseTrack(r, rs)
-	if headerSize(r) > g.opts.MaxHeaderBytes {
+	size := rs.headLen
+	if rs.conn == nil {
+		size = headerSize(r)
+	}
+	if size > g.opts.MaxHeaderBytes {
 		g.fail(w, r, rs, http.StatusRequestHeaderFieldsTooLarge, "berth gateway: request header too large")
 		return
 	}
@@ -174,7 +199,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rs *reqState) {
 		return
 	}
 	rs.rw = respWriter{w: w}
-	rt.handler.ServeHTTP(&rs.rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
+	if rs.conn != nil {
+		// The connection's context leads to rs already.
+		rt.handler.ServeHTTP(&rs.rw, r)
+	} else {
+		rt.handler.ServeHTTP(&rs.rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
+	}
 	if !rs.proxied {
 		rs.status, rs.bytes = rs.rw.status, rs.rw.n
 		if rs.status == 0 {
@@ -189,8 +219,14 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rs *reqState) {
 type innerHandler struct{ g *Gateway }
 
 func (h *innerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rs, ok := r.Context().Value(stateKey{}).(*reqState)
-	if !ok {
+	var rs *reqState
+	switch v := r.Context().Value(stateKey{}).(type) {
+	case *reqState:
+		rs = v
+	case *h1conn:
+		rs = v.rs
+	}
+	if rs == nil {
 		http.Error(w, "berth gateway: policy handler called outside the gateway", http.StatusInternalServerError)
 		return
 	}
@@ -216,12 +252,13 @@ func headerSize(r *http.Request) int {
 
 // ensureRequestID returns the request's X-Request-ID, generating one (and
 // adding it to the request) when the client sent none usable.
-func ensureRequestID(r *http.Request) string {
+func ensureRequestID(r *http.Request, rs *reqState) string {
 	if v := r.Header[hdrRequestID]; len(v) > 0 && v[0] != "" && len(v[0]) <= 128 {
 		return v[0]
 	}
 	id := newRequestID()
-	r.Header[hdrRequestID] = []string{id}
+	rs.idHdr[0] = id
+	r.Header[hdrRequestID] = rs.idHdr[:]
 	return id
 }
 

@@ -32,6 +32,7 @@ func front(t testing.TB, g *Gateway) string {
 	t.Helper()
 	s := httptest.NewUnstartedServer(nil)
 	s.Config = g.NewServer()
+	s.Listener = g.Listener(s.Listener)
 	s.Start()
 	t.Cleanup(s.Close)
 	return s.URL

@@ -207,7 +207,7 @@ func (g *Gateway) try(r *http.Request, rs *reqState, ep *endpoint, now, deadline
 		}
 		return nil, failDial, err
 	}
-	rs.wait = waiter{pc: pc, ctx: ctx, final: deadline}
+	rs.wait = waiter{pc: pc, ctx: ctx, final: deadline, client: rs.conn}
 	rs.wait.arm(now)
 
 	sendLen := bodyLen
@@ -316,9 +316,15 @@ func (g *Gateway) respond(w http.ResponseWriter, r *http.Request, rs *reqState, 
 		g.failTry(w, r, rs, failProto, errors.New("switched protocols unasked"), time.Now())
 		return
 	}
+	if fw := ownWriter(w); fw != nil && head.status != http.StatusSwitchingProtocols {
+		rs.status = head.status
+		g.respondOwn(w, fw, r, rs, pc, resetDeadline, deadline)
+		return
+	}
 	h := w.Header()
-	vals := make([]string, len(head.fields))
-	for i, f := range head.fields {
+	fields := head.strFields()
+	vals := make([]string, len(fields))
+	for i, f := range fields {
 		if head.status == http.StatusSwitchingProtocols {
 			if f.key == "Keep-Alive" || f.key == "Proxy-Connection" || f.key == "Transfer-Encoding" || f.key == "Content-Length" {
 				continue
@@ -359,6 +365,34 @@ func (g *Gateway) respond(w http.ResponseWriter, r *http.Request, rs *reqState, 
 	}
 
 	events := isEventStream(h)
+	g.copyBody(w, r, rs, pc, events, resetDeadline, deadline)
+}
+
+// ownWriter returns the gateway's own server's writer when the proxy
+// writes to it directly (or through the gateway's own recorder only), so
+// the response head can go straight into its buffer.
+func ownWriter(w http.ResponseWriter) *h1writer {
+	switch w := w.(type) {
+	case *h1writer:
+		return w
+	case *respWriter:
+		fw, _ := w.w.(*h1writer)
+		return fw
+	}
+	return nil
+}
+
+func (g *Gateway) respondOwn(w http.ResponseWriter, fw *h1writer, r *http.Request, rs *reqState, pc *pconn, resetDeadline bool, deadline time.Time) {
+	fw.proxyHead(&rs.head, rs)
+	if rw, ok := w.(*respWriter); ok {
+		rw.status = rs.head.status
+	}
+	g.copyBody(w, r, rs, pc, rs.head.eventStream(), resetDeadline, deadline)
+}
+
+// copyBody streams the response body after its head.
+func (g *Gateway) copyBody(w http.ResponseWriter, r *http.Request, rs *reqState, pc *pconn, events, resetDeadline bool, deadline time.Time) {
+	head := &rs.head
 	stream := head.chunked || head.contentLength < 0 || events
 	switch {
 	case events:

@@ -23,6 +23,10 @@ type respHead struct {
 	close         bool // the connection cannot be reused after this response
 	dropped       []string
 	sawByte       bool // some of the response arrived (decides whether a retry is safe)
+	hasDate       bool
+	hasReqID      bool // X-Request-Id
+	ctype         int  // index in spans of Content-Type; -1: none
+	fieldsMade    bool // fields hold the spans as strings (see strFields)
 
 	scratch []byte
 	spans   []span
@@ -59,6 +63,7 @@ const maxKeptScratch = 32 << 10
 
 func (h *respHead) reset() {
 	h.status, h.contentLength, h.chunked, h.close, h.sawByte = 0, -1, false, false, false
+	h.hasDate, h.hasReqID, h.ctype, h.fieldsMade = false, false, -1, false
 	if cap(h.scratch) > maxKeptScratch || cap(h.fields) > 256 {
 		h.scratch, h.fields, h.spans = nil, nil, nil
 	}
@@ -218,6 +223,12 @@ func (h *respHead) addField(line []byte) error {
 		}
 	case hiConnection:
 		h.connectionTokens(val)
+	case hiDate:
+		h.hasDate = true
+	case hiRequestID:
+		h.hasReqID = true
+	case hiContentType:
+		h.ctype = len(h.spans)
 	}
 	h.spans = append(h.spans, sp)
 	return nil
@@ -241,11 +252,21 @@ func (h *respHead) connectionTokens(val []byte) {
 	}
 }
 
-// finish turns the scratch space into the one string the fields share.
+// finish completes the parse.
 func (h *respHead) finish() {
 	if h.chunked {
 		h.contentLength = -1
 	}
+}
+
+// strFields turns the scratch space into the one string the fields
+// share; only responses passed on through a header map need them (the
+// gateway's own server writes the spans as they are).
+func (h *respHead) strFields() []hdrField {
+	if h.fieldsMade {
+		return h.fields
+	}
+	h.fieldsMade = true
 	s := string(h.scratch)
 	for _, sp := range h.spans {
 		f := hdrField{val: s[sp.vs:sp.ve]}
@@ -256,6 +277,27 @@ func (h *respHead) finish() {
 		}
 		h.fields = append(h.fields, f)
 	}
+	return h.fields
+}
+
+// eventStream reports a Content-Type of text/event-stream.
+func (h *respHead) eventStream() bool {
+	if h.ctype < 0 {
+		return false
+	}
+	sp := h.spans[h.ctype]
+	return bytes.HasPrefix(h.scratch[sp.vs:sp.ve], []byte("text/event-stream"))
+}
+
+// skipBytes is skip for a field name that is not interned (so none of the
+// fixed hop-by-hop names).
+func (h *respHead) skipBytes(k []byte) bool {
+	for _, d := range h.dropped {
+		if d == string(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // noBody reports responses that never have a body whatever their header
@@ -318,10 +360,14 @@ var commonHeaders = []string{
 	"Grpc-Status", "Grpc-Message", "Proxy-Authenticate", "Proxy-Connection", "Te",
 }
 
+// Indexes in commonHeaders the parser looks for.
 const (
-	hiContentLength = iota
-	hiTransferEncoding
-	hiConnection
+	hiContentLength    = 0
+	hiTransferEncoding = 1
+	hiConnection       = 2
+	hiContentType      = 3
+	hiDate             = 4
+	hiRequestID        = 24
 )
 
 var commonIndex = func() map[string]int {

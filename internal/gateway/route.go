@@ -77,6 +77,10 @@ type routeState struct {
 	tracks map[string]*trackState
 	eps    map[string]*endpointState // by address
 	chain  *chainState
+	// The route's metric children, resolved once and kept while the route
+	// keeps its app (label lookups are most of a large table's Load).
+	m    *routeMetrics
+	mApp string
 }
 
 // trackState keeps a track's round-robin position and serialises
@@ -84,6 +88,10 @@ type routeState struct {
 type trackState struct {
 	rr atomic.Uint64
 	mu sync.Mutex
+	// Metric children of the track and of its endpoints (by address);
+	// written by Load only, under the gateway's load lock.
+	m   *trackMetrics
+	epM map[string]*endpointMetrics
 }
 
 // endpointState is an endpoint's load and health, kept across reloads.

@@ -30,6 +30,9 @@ type waiter struct {
 	pc    *pconn
 	ctx   context.Context
 	final time.Time
+	// client, for the gateway's own server: its context is the
+	// connection's, so whether the client left is looked up here.
+	client *h1conn
 }
 
 // arm sets the connection's deadline for the next wait: the final
@@ -56,7 +59,7 @@ func (w *waiter) fill(br *bufio.Reader) error {
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return err
 		}
-		if w.ctx.Err() != nil {
+		if w.ctx.Err() != nil || (w.client != nil && w.client.gone()) {
 			return errClientGone
 		}
 		now := time.Now()

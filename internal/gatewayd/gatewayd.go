@@ -175,6 +175,13 @@ func Run(ctx context.Context, cfg Config) error {
 	for _, srv := range srvs.servers {
 		_ = srv.Shutdown(shutCtx)
 	}
+	// The gateway's own HTTP/1.1 server finishes its requests in flight
+	// too (Shutdown closed its listener).
+	for _, ln := range srvs.listeners {
+		if d, ok := ln.(interface{ Drain(context.Context) error }); ok {
+			_ = d.Drain(shutCtx)
+		}
+	}
 	wg.Wait()
 	log.Info("berth gateway stopped")
 	return err
@@ -277,7 +284,7 @@ func listen(cfg Config, gw *gateway.Gateway, f *follower, reg *prometheus.Regist
 		if err != nil {
 			return fail(fmt.Errorf("gateway: listen on %s: %w", cfg.Listen, err))
 		}
-		s.add("http", gw.NewServer(), ln)
+		s.add("http", gw.NewServer(), gw.Listener(ln))
 	}
 	if cfg.TLSListen != "" {
 		tlsCfg, err := gw.TLSConfig()

@@ -273,6 +273,18 @@ func TestFollow(t *testing.T) {
 	cp.serve(2, "v2", shopSpec(spec.Route{}))
 	a.answers(t, "v2")
 	b.answers(t, "v2")
+	// A gateway saves a table after it serves it (a synced write, slow on
+	// a busy disk): wait for the save before relying on it below.
+	eventually(t, 5*time.Second, "the state file holds revision 2", func() error {
+		st, err := loadState(state, "http://"+cp.addr+"/")
+		if err != nil {
+			return err
+		}
+		if st.Snapshot.Revision != 2 {
+			return fmt.Errorf("revision %d", st.Snapshot.Revision)
+		}
+		return nil
+	})
 
 	cp.stop()
 	eventually(t, 5*time.Second, "the gateway notices", func() error {

@@ -199,7 +199,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if gwLn != nil {
 		servers = append(servers, gw.NewServer())
-		listeners = append(listeners, gwLn)
+		listeners = append(listeners, gw.Listener(gwLn))
 	}
 	if gwTLSLn != nil {
 		srv := gw.NewServer()

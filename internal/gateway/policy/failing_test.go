@@ -69,6 +69,7 @@ func TestBrokenBackendsThroughTheGateway(t *testing.T) {
 	t.Cleanup(func() { _ = g.Close() })
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config = g.NewServer()
+	srv.Listener = g.Listener(srv.Listener)
 	srv.Start()
 	t.Cleanup(srv.Close)
 
