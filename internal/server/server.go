@@ -235,6 +235,13 @@ func Run(ctx context.Context, cfg Config) error {
 	for _, srv := range servers {
 		_ = srv.Shutdown(shutCtx)
 	}
+	// The gateway's own HTTP/1.1 connections are not net/http's to wait
+	// for: let their requests in flight finish too.
+	for _, ln := range listeners {
+		if d, ok := ln.(interface{ Drain(context.Context) error }); ok {
+			_ = d.Drain(shutCtx)
+		}
+	}
 	wg.Wait()
 	logger.Info("berth server stopped; running apps keep running")
 	return err
