@@ -81,7 +81,9 @@ func (f fixedSecrets) ResolveVersions(_ context.Context, _, _ string, names []st
 	return nil, nil
 }
 
-func (f fixedSecrets) ValuesWith(context.Context, string, map[string][]int64) ([]string, error) { return f, nil }
+func (f fixedSecrets) ValuesWith(context.Context, string, map[string][]int64) ([]string, error) {
+	return f, nil
+}
 
 // changingSecrets is a store whose values change under the reconciler.
 type changingSecrets struct{ vals *[]string }
@@ -90,7 +92,9 @@ func (c changingSecrets) ResolveVersions(_ context.Context, _, _ string, names [
 	return map[string]string{names[0]: (*c.vals)[0]}, nil
 }
 
-func (c changingSecrets) ValuesWith(context.Context, string, map[string][]int64) ([]string, error) { return *c.vals, nil }
+func (c changingSecrets) ValuesWith(context.Context, string, map[string][]int64) ([]string, error) {
+	return *c.vals, nil
+}
 
 // The masker is cached, and built again once a workload received values.
 func TestMaskerRefreshedWhenValuesAreHandedOut(t *testing.T) {
