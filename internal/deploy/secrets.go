@@ -26,12 +26,16 @@ const (
 // Secrets is what the reconciler needs of the secret store
 // (internal/secretstore.Store implements it).
 type Secrets interface {
-	// Resolve returns the values of the named secrets of app (owned by
-	// team); an unknown name fails with secretstore.ErrUnknown.
-	Resolve(ctx context.Context, team, app string, names []string) (map[string]string, error)
-	// Values returns every secret value of app, to mask; with an error,
-	// the values that could be read.
-	Values(ctx context.Context, app string) ([]string, error)
+	// ResolveVersions returns the values of the named secrets of app
+	// (owned by team) at the versions a release recorded (nil: the
+	// current values; see secretstore.Store.ResolveVersions for version
+	// 0); a name not set at that version fails with
+	// secretstore.ErrUnknown.
+	ResolveVersions(ctx context.Context, team, app string, names []string, versions map[string]int64) (map[string]string, error)
+	// ValuesWith returns every current secret value of app and those of
+	// the given versions (name -> versions), to mask; with an error, the
+	// values that could be read.
+	ValuesWith(ctx context.Context, app string, versions map[string][]int64) ([]string, error)
 }
 
 // configOf is the config set version rel was made with (empty when none).
@@ -54,16 +58,19 @@ func (p *pass) configOf(ctx context.Context, rel *release) (store.ConfigVersion,
 	return v, nil
 }
 
-// secretsOf decrypts the named secrets, only now that a workload is built
-// for the runtime.
-func (p *pass) secretsOf(ctx context.Context, names []string) (map[string]string, error) {
+// secretsOf decrypts the named secrets at the versions rel recorded, only
+// now that a workload of rel is built for the runtime. Those versions are
+// part of the release, so the workload ID (which names the release) is
+// what identifies the values too: a changed secret is a new release, and
+// instances of an older one keep getting its values.
+func (p *pass) secretsOf(ctx context.Context, rel *release, names []string) (map[string]string, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
 	if p.r.opts.Secrets == nil {
 		return nil, fmt.Errorf("secrets %v: %w: this server has no master key", names, secretstore.ErrUnknown)
 	}
-	vals, err := p.r.opts.Secrets.Resolve(ctx, p.app.Team, p.app.Name, names)
+	vals, err := p.r.opts.Secrets.ResolveVersions(ctx, p.app.Team, p.app.Name, names, recordedVersions(rel))
 	if err == nil {
 		// Values about to reach an instance may be new: the app's masker
 		// is built again from the store the next time it is needed.
@@ -73,6 +80,20 @@ func (p *pass) secretsOf(ctx context.Context, names []string) (map[string]string
 		p.masked = false
 	}
 	return vals, err
+}
+
+// recordedVersions are the secret versions rel was made with; nil for a
+// release from before they were recorded (it gets the current values).
+func recordedVersions(rel *release) map[string]int64 {
+	c := rel.rec.Config
+	if c == nil {
+		return nil
+	}
+	if c.Secrets == nil {
+		// Recorded, with no secret set: each is version 0.
+		return map[string]int64{}
+	}
+	return c.Secrets
 }
 
 // checkSecrets fails target, before anything is built or started, when a
@@ -87,7 +108,7 @@ func (p *pass) checkSecrets(ctx context.Context, target *release) (failed bool, 
 			}
 		}
 	}
-	_, err = p.secretsOf(ctx, names)
+	_, err = p.secretsOf(ctx, target, names)
 	switch {
 	case err == nil:
 		return false, nil
@@ -113,6 +134,10 @@ func (p *pass) masker(ctx context.Context) *secrets.Masker {
 // The masker is cached per app: building it reads and decrypts every
 // secret of the app (about 0.4 ms for ten), too much for every pass. Values
 // reach instances only through secretsOf, which drops the cached one.
+// Beside the current values it masks those of the versions recorded by
+// the releases that have or may get instances (versionsInUse): those of
+// a release still serving or draining after a secret changed print the
+// earlier value.
 func (r *Reconciler) masker(ctx context.Context, app string) *secrets.Masker {
 	if r.opts.Secrets == nil {
 		return nil
@@ -125,7 +150,9 @@ func (r *Reconciler) masker(ctx context.Context, app string) *secrets.Masker {
 	if m, ok := r.maskers.Load(app); ok {
 		return m.(*secrets.Masker)
 	}
-	vals, err := r.opts.Secrets.Values(ctx, app)
+	versions, verr := r.versionsInUse(ctx, app)
+	vals, err := r.opts.Secrets.ValuesWith(ctx, app, versions)
+	err = errors.Join(verr, err)
 	m := secrets.NewMasker(vals...)
 	if err != nil {
 		// The values that opened are masked; those that did not cannot
@@ -136,6 +163,55 @@ func (r *Reconciler) masker(ctx context.Context, app string) *secrets.Masker {
 	}
 	r.maskers.Store(app, m)
 	return m
+}
+
+// versionsInUse are the secret versions (name -> versions) recorded by
+// the releases of app that have or may get instances: the target, a
+// canary, the serving release (as the API last wrote it and as the
+// reconciler picks it) and any with a workload in the runtime (one still
+// draining). A gone app has none.
+func (r *Reconciler) versionsInUse(ctx context.Context, app string) (map[string][]int64, error) {
+	a, err := r.store.GetApp(ctx, app)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secret versions in use by %s: %w", app, err)
+	}
+	use := map[int]bool{a.TargetRelease: true, a.Status.Serving: true}
+	if a.Canary != nil {
+		use[a.Canary.Release] = true
+	}
+	list, err := r.rt.List(ctx, app)
+	if err != nil {
+		return nil, fmt.Errorf("secret versions in use by %s: %w", app, err)
+	}
+	for _, w := range list {
+		use[w.Release] = true
+	}
+	recs, err := r.store.ListReleases(ctx, app)
+	if err != nil {
+		return nil, fmt.Errorf("secret versions in use by %s: %w", app, err)
+	}
+	serving := 0
+	for _, rec := range recs {
+		if rec.State == api.ReleaseDeployed {
+			serving = max(serving, rec.Number)
+		}
+	}
+	use[serving] = true
+	out := map[string][]int64{}
+	for _, rec := range recs {
+		if !use[rec.Number] || rec.Config == nil {
+			continue
+		}
+		for name, v := range rec.Config.Secrets {
+			if !slices.Contains(out[name], v) {
+				out[name] = append(out[name], v)
+			}
+		}
+	}
+	return out, nil
 }
 
 // maskStatus returns st with every message and output line masked.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/internal/store/sqlite"
 	"github.com/berthdev/berth/pkg/api"
 )
 
@@ -47,7 +49,7 @@ func TestMaskStatus(t *testing.T) {
 func TestMaskLogs(t *testing.T) {
 	t.Parallel()
 	const secret = "s3cr3t-canary"
-	r := &Reconciler{opts: Options{Secrets: fixedSecrets{secret}}}
+	r := maskingReconciler(t, fixedSecrets{secret})
 	src := io.NopCloser(strings.NewReader("web-1 | start\nweb-1 | pw=" + secret + "\nweb-1 | no newline " + secret))
 	rc := r.maskLogs(t.Context(), "shop", src)
 	b, err := io.ReadAll(rc)
@@ -61,28 +63,44 @@ func TestMaskLogs(t *testing.T) {
 	}
 }
 
+// maskingReconciler is a Reconciler over sec, an empty SQLite store and a
+// fake runtime: enough to build maskers of an app it does not know.
+func maskingReconciler(t *testing.T, sec Secrets) *Reconciler {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &Reconciler{opts: Options{Secrets: sec}, store: db, rt: newFakeRuntime(), log: slog.New(slog.DiscardHandler)}
+}
+
 type fixedSecrets []string
 
-func (f fixedSecrets) Resolve(_ context.Context, _, _ string, names []string) (map[string]string, error) {
+func (f fixedSecrets) ResolveVersions(_ context.Context, _, _ string, names []string, _ map[string]int64) (map[string]string, error) {
 	return nil, nil
 }
 
-func (f fixedSecrets) Values(context.Context, string) ([]string, error) { return f, nil }
+func (f fixedSecrets) ValuesWith(context.Context, string, map[string][]int64) ([]string, error) {
+	return f, nil
+}
 
 // changingSecrets is a store whose values change under the reconciler.
 type changingSecrets struct{ vals *[]string }
 
-func (c changingSecrets) Resolve(_ context.Context, _, _ string, names []string) (map[string]string, error) {
+func (c changingSecrets) ResolveVersions(_ context.Context, _, _ string, names []string, _ map[string]int64) (map[string]string, error) {
 	return map[string]string{names[0]: (*c.vals)[0]}, nil
 }
 
-func (c changingSecrets) Values(context.Context, string) ([]string, error) { return *c.vals, nil }
+func (c changingSecrets) ValuesWith(context.Context, string, map[string][]int64) ([]string, error) {
+	return *c.vals, nil
+}
 
 // The masker is cached, and built again once a workload received values.
 func TestMaskerRefreshedWhenValuesAreHandedOut(t *testing.T) {
 	t.Parallel()
 	vals := []string{"first-value"}
-	r := &Reconciler{opts: Options{Secrets: changingSecrets{&vals}}}
+	r := maskingReconciler(t, changingSecrets{&vals})
 	if got := r.masker(t.Context(), "shop").Mask("x first-value"); got != "x ***" {
 		t.Fatalf("first masker: %q", got)
 	}
@@ -91,7 +109,7 @@ func TestMaskerRefreshedWhenValuesAreHandedOut(t *testing.T) {
 		t.Errorf("the cached masker was rebuilt without a reason: %q", got)
 	}
 	p := &pass{r: r, app: store.App{Name: "shop"}}
-	if _, err := p.secretsOf(t.Context(), []string{"A"}); err != nil {
+	if _, err := p.secretsOf(t.Context(), newRelease(store.Release{App: "shop", Number: 1}), []string{"A"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := r.masker(t.Context(), "shop").Mask("x second-value"); got != "x ***" {
@@ -115,13 +133,13 @@ func (b *blockingSecrets) set(v string) {
 	b.vals = []string{v}
 }
 
-func (b *blockingSecrets) Resolve(_ context.Context, _, _ string, names []string) (map[string]string, error) {
+func (b *blockingSecrets) ResolveVersions(_ context.Context, _, _ string, names []string, _ map[string]int64) (map[string]string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return map[string]string{names[0]: b.vals[0]}, nil
 }
 
-func (b *blockingSecrets) Values(context.Context, string) ([]string, error) {
+func (b *blockingSecrets) ValuesWith(context.Context, string, map[string][]int64) ([]string, error) {
 	b.mu.Lock()
 	vals := append([]string(nil), b.vals...)
 	b.mu.Unlock()
@@ -139,7 +157,7 @@ func (b *blockingSecrets) Values(context.Context, string) ([]string, error) {
 func TestMaskerBuiltDuringSecretChangeIsNotKept(t *testing.T) {
 	t.Parallel()
 	sec := &blockingSecrets{vals: []string{"old-value"}, started: make(chan struct{}, 1), release: make(chan struct{})}
-	r := &Reconciler{opts: Options{Secrets: sec}}
+	r := maskingReconciler(t, sec)
 	built := make(chan struct{})
 	go func() {
 		defer close(built)
@@ -151,7 +169,7 @@ func TestMaskerBuiltDuringSecretChangeIsNotKept(t *testing.T) {
 	handed := make(chan error, 1)
 	go func() {
 		p := &pass{r: r, app: store.App{Name: "shop"}}
-		_, err := p.secretsOf(context.Background(), []string{"A"})
+		_, err := p.secretsOf(context.Background(), newRelease(store.Release{App: "shop", Number: 1}), []string{"A"})
 		handed <- err
 	}()
 	// Let the hand-out finish first if it does not wait for the build.
@@ -173,18 +191,18 @@ func TestMaskerBuiltDuringSecretChangeIsNotKept(t *testing.T) {
 // partlyReadable is a store where one secret of the app does not open.
 type partlyReadable struct{ readable string }
 
-func (p partlyReadable) Resolve(context.Context, string, string, []string) (map[string]string, error) {
+func (p partlyReadable) ResolveVersions(context.Context, string, string, []string, map[string]int64) (map[string]string, error) {
 	return nil, nil
 }
 
-func (p partlyReadable) Values(context.Context, string) ([]string, error) {
+func (p partlyReadable) ValuesWith(context.Context, string, map[string][]int64) ([]string, error) {
 	return []string{p.readable}, secrets.ErrDecrypt
 }
 
 // One unreadable secret does not unmask the app's other secrets.
 func TestMaskerWithAnUnreadableSecret(t *testing.T) {
 	t.Parallel()
-	r := &Reconciler{opts: Options{Secrets: partlyReadable{"readable-canary"}}, log: slog.New(slog.DiscardHandler)}
+	r := maskingReconciler(t, partlyReadable{"readable-canary"})
 	if got := r.masker(t.Context(), "shop").Mask("pw=readable-canary"); got != "pw=***" {
 		t.Errorf("masked = %q, want the readable secret masked", got)
 	}

@@ -19,7 +19,8 @@ import (
 // workload builds the runtime workload of one service of a release. It is a
 // function of the release and the app's ports only, so rebuilding it to
 // change the replica count of an old release changes nothing else (the
-// runtime would otherwise restart its instances).
+// runtime would otherwise restart its instances). Its secrets too: they
+// are the versions the release recorded, not the current values.
 func (p *pass) workload(ctx context.Context, relNum int, svc string, replicas int) (runtime.Workload, error) {
 	rel := p.releases[relNum]
 	s := rel.service(svc)
@@ -38,7 +39,7 @@ func (p *pass) workload(ctx context.Context, relNum int, svc string, replicas in
 	env[spec.EnvApp] = p.app.Name
 	env[spec.EnvService] = svc
 	env[spec.EnvRelease] = strconv.Itoa(relNum)
-	sec, err := p.secretsOf(ctx, s.Secrets)
+	sec, err := p.secretsOf(ctx, rel, s.Secrets)
 	if err != nil {
 		return runtime.Workload{}, fmt.Errorf("workload %s: %w", WorkloadID(p.app.Name, svc, relNum), err)
 	}

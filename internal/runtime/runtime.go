@@ -40,7 +40,9 @@ type Workload struct {
 	// Secrets are environment variables holding secret values. They are
 	// never encoded with the workload (no JSON, no hash, no status): a
 	// runtime hands them only to the instance. Which values a workload
-	// gets is fixed by its release (the ID), so they need no hash.
+	// gets is fixed by its release (the ID): the reconciler resolves the
+	// secret versions the release recorded, never the current values, so
+	// they need no hash.
 	Secrets map[string]string `json:"-"`
 }
 

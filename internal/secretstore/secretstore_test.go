@@ -3,8 +3,11 @@ package secretstore_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +62,22 @@ func (f *fixture) set(t testing.TB, team, app, name, value string) {
 	}
 	now := time.Now().UTC()
 	if err := f.db.CreateSecret(t.Context(), store.Secret{Team: team, App: app, Name: name, Envelope: env, KeyID: keyID, Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// update sets a new value of an existing secret (its next version).
+func (f *fixture) update(t testing.TB, team, app, name, value string) {
+	t.Helper()
+	row, err := f.db.GetSecret(t.Context(), app, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.Envelope, row.KeyID, err = f.ss.Seal(team, app, name, []byte(value)); err != nil {
+		t.Fatal(err)
+	}
+	row.UpdatedAt = time.Now().UTC()
+	if _, err := f.db.UpdateSecret(t.Context(), row); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -173,6 +192,10 @@ func TestRotateKeepsEverySecretReadable(t *testing.T) {
 			f.set(t, team, app, n, v)
 		}
 	}
+	// An earlier version a release may still run with: shop's A is now
+	// at version 2.
+	want["shop"]["A"] = "a-second-value"
+	f.update(t, "team_a", "shop", "A", want["shop"]["A"])
 	before, err := f.db.ListSecrets(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +248,22 @@ func TestRotateKeepsEverySecretReadable(t *testing.T) {
 				t.Errorf("%s/%s: wrong value after rotation", app, n)
 			}
 		}
+	}
+	// Every kept version moved to the new key and still opens.
+	vers, err := f.db.ListSecretVersions(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vers) != 5 {
+		t.Errorf("kept versions = %d, want 5", len(vers))
+	}
+	for _, v := range vers {
+		if v.KeyID != newKey.ID() {
+			t.Errorf("%s/%s version %d still on key %s", v.App, v.Name, v.Version, v.KeyID)
+		}
+	}
+	if got, err := ss.ResolveVersions(ctx, "team_a", "shop", []string{"A"}, map[string]int64{"A": 1}); err != nil || got["A"] != canary {
+		t.Errorf("version 1 after rotation with the new key alone: %v", err)
 	}
 	// The old key alone no longer opens them; a second run changes nothing.
 	if _, err := secretstore.New(f.db, oldRing).Resolve(ctx, "team_a", "shop", []string{"A"}); !errors.Is(err, secrets.ErrUnknownKey) {
@@ -294,5 +333,91 @@ func TestValuesDespiteAnUnreadableSecret(t *testing.T) {
 	m, err := f.ss.Masker(ctx, "shop")
 	if err == nil || m.Mask("pw="+canary) != "pw=***" {
 		t.Errorf("Masker: err = %v; it must still mask the readable secret", err)
+	}
+}
+
+// A release gets the versions it recorded, not what the secret holds now.
+func TestResolveVersions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.app(t, "shop", "team_a")
+	f.set(t, "team_a", "shop", "DB", "db-one")
+	f.update(t, "team_a", "shop", "DB", "db-two")
+	f.update(t, "team_a", "shop", "DB", "db-three")
+	f.set(t, "team_a", "shop", "KEY", "key-one")
+
+	tests := []struct {
+		desc     string
+		team     string
+		names    []string
+		versions map[string]int64
+		want     map[string]string
+		wantErr  error
+		errHas   string
+	}{
+		{desc: "recorded versions", team: "team_a", names: []string{"DB", "KEY"},
+			versions: map[string]int64{"DB": 1, "KEY": 1}, want: map[string]string{"DB": "db-one", "KEY": "key-one"}},
+		{desc: "a middle version", team: "team_a", names: []string{"DB"},
+			versions: map[string]int64{"DB": 2}, want: map[string]string{"DB": "db-two"}},
+		{desc: "no versions recorded: current values", team: "team_a", names: []string{"DB"},
+			want: map[string]string{"DB": "db-three"}},
+		{desc: "version 0, set since: the first value set", team: "team_a", names: []string{"DB"},
+			versions: map[string]int64{"DB": 0}, want: map[string]string{"DB": "db-one"}},
+		{desc: "version 0, still not set", team: "team_a", names: []string{"NOPE"},
+			versions: map[string]int64{"NOPE": 0}, wantErr: secretstore.ErrUnknown, errHas: "NOPE (version 1)"},
+		{desc: "a version never set", team: "team_a", names: []string{"DB"},
+			versions: map[string]int64{"DB": 9}, wantErr: secretstore.ErrUnknown, errHas: "DB (version 9)"},
+		{desc: "another team's app", team: "team_b", names: []string{"DB"},
+			versions: map[string]int64{"DB": 1}, wantErr: secretstore.ErrNoApp},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			got, err := f.ss.ResolveVersions(t.Context(), tc.team, "shop", tc.names, tc.versions)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || !strings.Contains(fmt.Sprint(err), tc.errHas) {
+					t.Fatalf("err = %v, want %v naming %q", err, tc.wantErr, tc.errHas)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// Earlier versions a release still runs with are masked beside the
+// current values; others are not read.
+func TestValuesWith(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.app(t, "shop", "team_a")
+	f.set(t, "team_a", "shop", "DB", "db-one")
+	f.update(t, "team_a", "shop", "DB", "db-two")
+	f.update(t, "team_a", "shop", "DB", "db-three")
+	tests := []struct {
+		desc     string
+		versions map[string][]int64
+		want     []string
+	}{
+		{desc: "current only", want: []string{"db-three"}},
+		{desc: "with version 1", versions: map[string][]int64{"DB": {1}}, want: []string{"db-one", "db-three"}},
+		{desc: "version 0 stands for 1", versions: map[string][]int64{"DB": {0, 3}}, want: []string{"db-one", "db-three"}},
+		{desc: "unknown names and versions add nothing", versions: map[string][]int64{"X": {1}, "DB": {7}}, want: []string{"db-three"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			got, err := f.ss.ValuesWith(t.Context(), "shop", tc.versions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			got = slices.Compact(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("values = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

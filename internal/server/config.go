@@ -5,8 +5,8 @@ package server
 import (
 	"log/slog"
 
-	"github.com/berthdev/berth/internal/pipeline/runner"
 	"github.com/berthdev/berth/internal/identity/oidclogin"
+	"github.com/berthdev/berth/internal/pipeline/runner"
 )
 
 // Config is what `berth server` is started with.

@@ -40,6 +40,49 @@ func seedSecret(t *testing.T, dataDir string, key secrets.Key, value string) {
 	}
 }
 
+// updateSecret seals value with key as the secret's next version; the
+// earlier one stays kept for the releases made with it.
+func updateSecret(t *testing.T, dataDir string, key secrets.Key, value string) {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dataDir, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ring, err := secrets.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := db.GetSecret(t.Context(), "shop", "DB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.Envelope, row.KeyID, err = secretstore.New(db, ring).Seal("team_a", "shop", "DB", []byte(value)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.UpdateSecret(t.Context(), row); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readVersion opens version n of the secret with the keyring a server
+// would load, as the reconciler does for a release that recorded it.
+func readVersion(t *testing.T, dataDir string, cfg Config, n int64) (string, error) {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dataDir, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg.DataDir = dataDir
+	ring, err := loadKeyring(t.Context(), db, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", err
+	}
+	got, err := secretstore.New(db, ring).ResolveVersions(t.Context(), "team_a", "shop", []string{"DB"}, map[string]int64{"DB": n})
+	return got["DB"], err
+}
+
 // readSecret opens the secret with the keyring a server would load.
 func readSecret(t *testing.T, dataDir string, cfg Config) (string, error) {
 	t.Helper()
@@ -141,7 +184,8 @@ func TestRotateKeyModes(t *testing.T) {
 				cfg.NewKeyFile = filepath.Join(t.TempDir(), "new.key")
 				writeKey(t, cfg.NewKeyFile, newKey)
 			}
-			seedSecret(t, dataDir, oldKey, "value-"+tc.desc)
+			seedSecret(t, dataDir, oldKey, "first-"+tc.desc)
+			updateSecret(t, dataDir, oldKey, "value-"+tc.desc)
 			res, err := RotateKey(t.Context(), cfg)
 			if tc.errHas != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.errHas) {
@@ -169,6 +213,10 @@ func TestRotateKeyModes(t *testing.T) {
 			}
 			if v, err := readSecret(t, dataDir, after); err != nil || v != "value-"+tc.desc {
 				t.Errorf("after rotation, with the new key only: %q %v", v, err)
+			}
+			// A release made with the first value still gets it.
+			if v, err := readVersion(t, dataDir, after, 1); err != nil || v != "first-"+tc.desc {
+				t.Errorf("version 1 after rotation, with the new key only: %q %v", v, err)
 			}
 		})
 	}

@@ -38,8 +38,37 @@ type Secrets interface {
 	// ListSecrets returns the app's secrets ordered by name; app "" lists
 	// every secret, ordered by app and name.
 	ListSecrets(ctx context.Context, app string) ([]Secret, error)
-	// DeleteSecret removes a secret; ErrNotFound if missing.
+	// DeleteSecret removes a secret and every kept version of it;
+	// ErrNotFound if missing.
 	DeleteSecret(ctx context.Context, app, name string) error
+	// CreateSecret and UpdateSecret also keep the value they write as a
+	// SecretVersion, so a release keeps the values it was made with.
+
+	// GetSecretVersion reads one kept version of a secret (the current
+	// one included); ErrNotFound if it is not kept.
+	GetSecretVersion(ctx context.Context, app, name string, version int64) (SecretVersion, error)
+	// ListSecretVersions returns every kept version of the app's secrets,
+	// ordered by name and version; app "" lists those of every app,
+	// ordered by app first.
+	ListSecretVersions(ctx context.Context, app string) ([]SecretVersion, error)
+	// RekeySecretVersion replaces the envelope and key ID of a kept
+	// version whose value is unchanged (a key rotation); ErrNotFound if
+	// it is not kept.
+	RekeySecretVersion(ctx context.Context, v SecretVersion) error
+}
+
+// SecretVersion is one value a secret has had, kept so that a release
+// runs with the versions it recorded even after the secret changed.
+// Versions are written by CreateSecret and UpdateSecret and removed with
+// the secret; only a key rotation changes one.
+type SecretVersion struct {
+	Team      string // the owning team's ID when the value was sealed
+	App       string
+	Name      string
+	Version   int64
+	Envelope  string
+	KeyID     string
+	CreatedAt time.Time // when this value was set
 }
 
 // ConfigVersion is one immutable version of an app's config set in one

@@ -114,6 +114,18 @@ func (db *DB) DeleteSecret(ctx context.Context, app, name string) error {
 	return db.inWrite(ctx, func(o ops) error { return o.DeleteSecret(ctx, app, name) })
 }
 
+func (db *DB) GetSecretVersion(ctx context.Context, app, name string, version int64) (store.SecretVersion, error) {
+	return db.reader().GetSecretVersion(ctx, app, name, version)
+}
+
+func (db *DB) ListSecretVersions(ctx context.Context, app string) ([]store.SecretVersion, error) {
+	return db.reader().ListSecretVersions(ctx, app)
+}
+
+func (db *DB) RekeySecretVersion(ctx context.Context, v store.SecretVersion) error {
+	return db.inWrite(ctx, func(o ops) error { return o.RekeySecretVersion(ctx, v) })
+}
+
 func (db *DB) CreateConfigVersion(ctx context.Context, v store.ConfigVersion) error {
 	return db.inWrite(ctx, func(o ops) error { return o.CreateConfigVersion(ctx, v) })
 }

@@ -199,6 +199,24 @@ CREATE TABLE environments (
 -- The environment an app runs in; '' for the local runtime.
 ALTER TABLE apps ADD COLUMN env TEXT NOT NULL DEFAULT '';
 `},
+	{version: 10, name: "secret_versions", sql: `
+-- Every value a secret has had (the current one included), so a release
+-- runs with the secret versions it recorded. Removed with the secret.
+CREATE TABLE secret_versions (
+	app        TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	version    INTEGER NOT NULL,
+	team       TEXT NOT NULL,
+	envelope   TEXT NOT NULL,
+	key_id     TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	PRIMARY KEY (app, name, version),
+	FOREIGN KEY (app, name) REFERENCES secrets (app, name) ON DELETE CASCADE
+) STRICT;
+-- Only the current value of each secret is known from before.
+INSERT INTO secret_versions (app, name, version, team, envelope, key_id, created_at)
+SELECT app, name, version, team, envelope, key_id, updated_at FROM secrets;
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

@@ -5,11 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/berthdev/berth/internal/store"
 )
 
-const secretColumns = `app, name, team, envelope, key_id, version, created_at, updated_at`
+const (
+	secretColumns        = `app, name, team, envelope, key_id, version, created_at, updated_at`
+	secretVersionColumns = `app, name, version, team, envelope, key_id, created_at`
+)
 
 func checkSecret(s store.Secret) error {
 	what := fmt.Sprintf("secret %s/%s", s.App, s.Name)
@@ -35,7 +39,7 @@ func (o ops) CreateSecret(ctx context.Context, s store.Secret) error {
 	if err != nil {
 		return mapErr(err, "create", fmt.Sprintf("secret %s/%s", s.App, s.Name), fmt.Sprintf("app %q", s.App))
 	}
-	return nil
+	return o.keepVersion(ctx, s, s.Version, s.CreatedAt)
 }
 
 func (o ops) UpdateSecret(ctx context.Context, s store.Secret) (int64, error) {
@@ -54,7 +58,20 @@ RETURNING version`,
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: update secret %s/%s: %w", s.App, s.Name, err)
 	}
+	if err := o.keepVersion(ctx, s, version, s.UpdatedAt); err != nil {
+		return 0, err
+	}
 	return version, nil
+}
+
+// keepVersion records the value just written to s as its version n.
+func (o ops) keepVersion(ctx context.Context, s store.Secret, n int64, at time.Time) error {
+	_, err := o.q.ExecContext(ctx, `INSERT INTO secret_versions (`+secretVersionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		s.App, s.Name, n, s.Team, s.Envelope, s.KeyID, formatTime(at))
+	if err != nil {
+		return mapErr(err, "keep", fmt.Sprintf("version %d of secret %s/%s", n, s.App, s.Name), fmt.Sprintf("secret %s/%s", s.App, s.Name))
+	}
+	return nil
 }
 
 func (o ops) RekeySecret(ctx context.Context, s store.Secret) error {
@@ -123,6 +140,11 @@ func (o ops) ListSecrets(ctx context.Context, app string) ([]store.Secret, error
 }
 
 func (o ops) DeleteSecret(ctx context.Context, app, name string) error {
+	// The foreign key removes them too; said here so that a backend
+	// without it does the same.
+	if _, err := o.q.ExecContext(ctx, `DELETE FROM secret_versions WHERE app = ? AND name = ?`, app, name); err != nil {
+		return fmt.Errorf("sqlite: delete versions of secret %s/%s: %w", app, name, err)
+	}
 	res, err := o.q.ExecContext(ctx, `DELETE FROM secrets WHERE app = ? AND name = ?`, app, name)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete secret %s/%s: %w", app, name, err)
@@ -149,4 +171,76 @@ func scanSecret(sc scanner) (store.Secret, error) {
 		return store.Secret{}, err
 	}
 	return s, nil
+}
+
+func (o ops) GetSecretVersion(ctx context.Context, app, name string, version int64) (store.SecretVersion, error) {
+	row := o.q.QueryRowContext(ctx, `SELECT `+secretVersionColumns+` FROM secret_versions WHERE app = ? AND name = ? AND version = ?`,
+		app, name, version)
+	v, err := scanSecretVersion(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.SecretVersion{}, fmt.Errorf("version %d of secret %s/%s: %w", version, app, name, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.SecretVersion{}, fmt.Errorf("sqlite: get version %d of secret %s/%s: %w", version, app, name, err)
+	}
+	return v, nil
+}
+
+func (o ops) ListSecretVersions(ctx context.Context, app string) ([]store.SecretVersion, error) {
+	q := `SELECT ` + secretVersionColumns + ` FROM secret_versions WHERE app = ? ORDER BY name, version`
+	args := []any{app}
+	if app == "" {
+		q, args = `SELECT `+secretVersionColumns+` FROM secret_versions ORDER BY app, name, version`, nil
+	}
+	rows, err := o.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list secret versions of %q: %w", app, err)
+	}
+	defer rows.Close()
+	out := []store.SecretVersion{}
+	for rows.Next() {
+		v, err := scanSecretVersion(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list secret versions of %q: %w", app, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list secret versions of %q: %w", app, err)
+	}
+	return out, nil
+}
+
+func (o ops) RekeySecretVersion(ctx context.Context, v store.SecretVersion) error {
+	what := fmt.Sprintf("version %d of secret %s/%s", v.Version, v.App, v.Name)
+	switch {
+	case v.Envelope == "":
+		return fmt.Errorf("%s: envelope: must not be empty: %w", what, store.ErrInvalid)
+	case v.KeyID == "":
+		return fmt.Errorf("%s: key id: must not be empty: %w", what, store.ErrInvalid)
+	}
+	res, err := o.q.ExecContext(ctx, `UPDATE secret_versions SET envelope = ?, key_id = ? WHERE app = ? AND name = ? AND version = ?`,
+		v.Envelope, v.KeyID, v.App, v.Name, v.Version)
+	if err != nil {
+		return fmt.Errorf("sqlite: rekey %s: %w", what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}
+
+func scanSecretVersion(sc scanner) (store.SecretVersion, error) {
+	var (
+		v         store.SecretVersion
+		createdAt string
+	)
+	if err := sc.Scan(&v.App, &v.Name, &v.Version, &v.Team, &v.Envelope, &v.KeyID, &createdAt); err != nil {
+		return store.SecretVersion{}, err
+	}
+	var err error
+	if v.CreatedAt, err = parseTime("secret_versions.created_at", createdAt); err != nil {
+		return store.SecretVersion{}, err
+	}
+	return v, nil
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 
@@ -122,6 +123,88 @@ var configSecretTests = []test{
 		must(t, s.CreateApp(ctx, testApp("shop")))
 		_, err = s.LatestConfigVersion(ctx, "shop", "default")
 		wantErr(t, "config left after DeleteApp", err, store.ErrNotFound)
+	}},
+	{desc: "secrets/every set keeps its version; rekey one; delete removes them", run: func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		must(t, s.CreateApp(ctx, testApp("shop")))
+		must(t, s.CreateApp(ctx, testApp("blog")))
+		sec := testSecret("shop", "DB")
+		must(t, s.CreateSecret(ctx, sec))
+		must(t, s.CreateSecret(ctx, testSecret("blog", "DB")))
+		sec.Envelope, sec.Team, sec.UpdatedAt = "bsec1:0123456789abcdef:second", "team_b", t1
+		v, err := s.UpdateSecret(ctx, sec)
+		must(t, err)
+		sec.Version = v
+		v1, err := s.GetSecretVersion(ctx, "shop", "DB", 1)
+		must(t, err)
+		checkUTC(t, "version 1: CreatedAt", v1.CreatedAt)
+		want1 := store.SecretVersion{Team: "team_a", App: "shop", Name: "DB", Version: 1,
+			Envelope: testSecret("shop", "DB").Envelope, KeyID: "0123456789abcdef", CreatedAt: t0.UTC()}
+		if v1.CreatedAt = v1.CreatedAt.UTC(); !reflect.DeepEqual(v1, want1) {
+			t.Errorf("version 1:\n got %+v\nwant %+v", v1, want1)
+		}
+		v2, err := s.GetSecretVersion(ctx, "shop", "DB", 2)
+		must(t, err)
+		if v2.Envelope != sec.Envelope || v2.Team != "team_b" || !v2.CreatedAt.Equal(t1) {
+			t.Errorf("version 2 = %+v, want the updated envelope, team and time", v2)
+		}
+		_, err = s.GetSecretVersion(ctx, "shop", "DB", 3)
+		wantErr(t, "version not set", err, store.ErrNotFound)
+		list, err := s.ListSecretVersions(ctx, "shop")
+		must(t, err)
+		if len(list) != 2 || list[0].Version != 1 || list[1].Version != 2 {
+			t.Errorf("ListSecretVersions(shop) = %+v, want versions 1, 2", list)
+		}
+		all, err := s.ListSecretVersions(ctx, "")
+		must(t, err)
+		if len(all) != 3 || all[0].App != "blog" {
+			t.Errorf("ListSecretVersions(\"\") = %+v, want blog/DB 1, shop/DB 1, 2", all)
+		}
+
+		v1.Envelope, v1.KeyID = "bsec1:fedcba9876543210:rekeyed", "fedcba9876543210"
+		must(t, s.RekeySecretVersion(ctx, v1))
+		got, err := s.GetSecretVersion(ctx, "shop", "DB", 1)
+		must(t, err)
+		if got.Envelope != v1.Envelope || got.KeyID != v1.KeyID || got.Version != 1 {
+			t.Errorf("after rekey: %+v, want the new envelope and key", got)
+		}
+		if cur, err := s.GetSecret(ctx, "shop", "DB"); err != nil || cur.Envelope != sec.Envelope {
+			t.Errorf("rekeying version 1 changed the current value: %+v %v", cur, err)
+		}
+		missing := v1
+		missing.Version = 9
+		wantErr(t, "rekey a version not kept", s.RekeySecretVersion(ctx, missing), store.ErrNotFound)
+		empty := v1
+		empty.Envelope = ""
+		wantErr(t, "rekey without envelope", s.RekeySecretVersion(ctx, empty), store.ErrInvalid)
+
+		// A secret removed and set again starts over at version 1.
+		must(t, s.DeleteSecret(ctx, "shop", "DB"))
+		_, err = s.GetSecretVersion(ctx, "shop", "DB", 1)
+		wantErr(t, "version after delete", err, store.ErrNotFound)
+		must(t, s.CreateSecret(ctx, testSecret("shop", "DB")))
+		if list, err := s.ListSecretVersions(ctx, "shop"); err != nil || len(list) != 1 {
+			t.Errorf("versions after set again = %+v %v, want version 1 only", list, err)
+		}
+		must(t, s.DeleteApp(ctx, "shop"))
+		if all, err := s.ListSecretVersions(ctx, ""); err != nil || len(all) != 1 || all[0].App != "blog" {
+			t.Errorf("versions after DeleteApp = %+v %v, want blog's only", all, err)
+		}
+	}},
+	{desc: "secrets/versions are written in the caller's transaction", run: func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		must(t, s.CreateApp(ctx, testApp("shop")))
+		errRollback := errors.New("roll back")
+		err := s.InTx(ctx, func(tx store.Tx) error {
+			must(t, tx.CreateSecret(ctx, testSecret("shop", "DB")))
+			if _, err := tx.GetSecretVersion(ctx, "shop", "DB", 1); err != nil {
+				t.Errorf("version inside the transaction: %v", err)
+			}
+			return errRollback
+		})
+		wantErr(t, "InTx", err, errRollback)
+		_, err = s.GetSecretVersion(ctx, "shop", "DB", 1)
+		wantErr(t, "version after rollback", err, store.ErrNotFound)
 	}},
 	{desc: "secrets/invalid", run: func(t *testing.T, s store.Store) {
 		ctx := t.Context()
