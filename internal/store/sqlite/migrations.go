@@ -217,6 +217,12 @@ CREATE TABLE secret_versions (
 INSERT INTO secret_versions (app, name, version, team, envelope, key_id, created_at)
 SELECT app, name, version, team, envelope, key_id, updated_at FROM secrets;
 `},
+	{version: 11, name: "environments.team", sql: `
+-- The team that owns an environment; '' for those made before (only
+-- platform admins reach them). Names stay unique across teams.
+ALTER TABLE environments ADD COLUMN team TEXT NOT NULL DEFAULT '';
+CREATE INDEX environments_team ON environments (team);
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction
