@@ -81,9 +81,6 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkSource(req.Source); err != nil {
 		return err
 	}
-	if err := s.checkEnv(r.Context(), req.Env, ps.app); err != nil {
-		return err
-	}
 	name := ps.app.Name
 	setAuditObject(r.Context(), "app/"+name)
 	// The team matters only for a new app (or when named); an existing
@@ -97,10 +94,16 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 			if teamErr != nil {
 				return teamErr
 			}
+			if err := s.checkEnv(r.Context(), tx, req.Env, team.ID, ps.app); err != nil {
+				return err
+			}
 		case err != nil:
 			return fmt.Errorf("get app %s: %w", name, err)
 		default:
 			if err := s.checkApplyOwner(r.Context(), a, req.Team, team, teamErr); err != nil {
+				return err
+			}
+			if err := s.checkEnv(r.Context(), tx, req.Env, a.Team, ps.app); err != nil {
 				return err
 			}
 			if !a.Deleting && a.Env != req.Env {

@@ -23,7 +23,21 @@ func errNameTaken(name string) *httpError {
 // name or ID) when the caller may deploy there, else the caller's only
 // team, else (platform admins) the default team.
 func (s *server) applyTeam(ctx context.Context, want string) (store.Team, error) {
-	mine, err := s.teamsWith(ctx, rbac.AppsDeploy)
+	return s.ownerTeam(ctx, want, teamChoice{perm: rbac.AppsDeploy, may: "deploy to", flag: "berth apply --team NAME"})
+}
+
+// teamChoice is what ownerTeam picks a team for.
+type teamChoice struct {
+	perm rbac.Permission
+	may  string // "deploy to": what the caller may do in the team
+	flag string // the CLI's way to name one
+}
+
+// ownerTeam resolves the team a new object goes to: the request's team
+// (by name or ID) when the caller holds c.perm there, else the caller's
+// only such team, else (platform admins) the default team.
+func (s *server) ownerTeam(ctx context.Context, want string, c teamChoice) (store.Team, error) {
+	mine, err := s.teamsWith(ctx, c.perm)
 	if err != nil {
 		return store.Team{}, err
 	}
@@ -40,8 +54,8 @@ func (s *server) applyTeam(ctx context.Context, want string) (store.Team, error)
 		p, _ := principalFrom(ctx)
 		for id, name := range names {
 			if _, member := p.Role(id); member && (name == want || id == want) {
-				// A member who may not deploy here learns why (403).
-				if err := s.authorize(ctx, id, rbac.AppsDeploy, nil); err != nil {
+				// A member who may not do it here learns why (403).
+				if err := s.authorize(ctx, id, c.perm, nil); err != nil {
 					return store.Team{}, err
 				}
 				return store.Team{ID: id, Name: name}, nil
@@ -49,7 +63,7 @@ func (s *server) applyTeam(ctx context.Context, want string) (store.Team, error)
 		}
 		// The same answer whether the team exists or not: a team the
 		// caller is not in is not theirs to name.
-		return store.Team{}, invalidField("team", "%q is not a team you may deploy to; yours: %s", want, listOrNone(choices))
+		return store.Team{}, invalidField("team", "%q is not a team you may %s; yours: %s", want, c.may, listOrNone(choices))
 	}
 	switch {
 	case len(mine) == 1:
@@ -58,7 +72,7 @@ func (s *server) applyTeam(ctx context.Context, want string) (store.Team, error)
 		}
 	case len(mine) == 0:
 		auditFrom(ctx).deny()
-		return store.Team{}, forbidden("this needs the %s permission in a team, which your roles or token scope lack", rbac.AppsDeploy)
+		return store.Team{}, forbidden("this needs the %s permission in a team, which your roles or token scope lack", c.perm)
 	}
 	if p, _ := principalFrom(ctx); p.PlatformAdmin {
 		t, err := s.Store.GetTeamByName(ctx, DefaultTeam)
@@ -70,7 +84,7 @@ func (s *server) applyTeam(ctx context.Context, want string) (store.Team, error)
 		}
 	}
 	return store.Team{}, newError(http.StatusUnprocessableEntity, api.CodeInvalid,
-		"team: required: you may deploy to several teams (%s); name one with \"team\" (berth apply --team NAME)", listOrNone(choices)).
+		"team: required: you may %s several teams (%s); name one with \"team\" (%s)", c.may, listOrNone(choices), c.flag).
 		withDetails(api.FieldError{Field: "team", Message: "required: one of " + listOrNone(choices)})
 }
 

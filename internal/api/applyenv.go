@@ -13,15 +13,16 @@ import (
 	"github.com/berthdev/berth/pkg/api"
 )
 
-// checkEnv checks an apply's environment: it must exist, and on a cluster
-// every service needs an image (a cluster runs images, not a command in
-// the uploaded folder). Each service without one is named.
-func (s *server) checkEnv(ctx context.Context, env string, app *spec.App) error {
+// checkEnv checks an apply's environment: it must exist and belong to
+// team, the app's (another team's answers as a missing one does), and on
+// a cluster every service needs an image (a cluster runs images, not a
+// command in the uploaded folder). Each service without one is named.
+func (s *server) checkEnv(ctx context.Context, envs store.Environments, env, team string, app *spec.App) error {
 	if env == "" {
 		return nil
 	}
-	e, err := s.Store.GetEnvironment(ctx, env)
-	if errors.Is(err, store.ErrNotFound) {
+	e, err := envs.GetEnvironment(ctx, env)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && e.Team != team) {
 		return invalidField("env", "no environment named %q; see \"berth env list\"", env)
 	}
 	if err != nil {

@@ -12,13 +12,11 @@ import (
 	"github.com/berthdev/berth/pkg/api"
 )
 
-// Environments, like clusters, belong to the platform, not to a team:
-// every handler needs envs:manage, checked as for clusters (403 without).
-
-func (s *server) envAuthorize(ctx context.Context) error {
-	denied := forbidden("managing environments needs the %s permission", rbac.EnvsManage)
-	return s.authorize(ctx, "", rbac.EnvsManage, denied)
-}
+// Environments belong to a team: envs:manage in that team creates, reads
+// and removes one; another team's environment answers the 404 of a
+// missing one. Clusters stay the platform's, but a team admin may put an
+// environment on any cluster by name. Environment names are unique
+// across teams, as app names are.
 
 func envParam(r *http.Request) (string, error) {
 	name := r.PathValue("env")
@@ -28,8 +26,28 @@ func envParam(r *http.Request) (string, error) {
 	return name, nil
 }
 
-func toAPIEnvironment(e store.Environment) api.Environment {
-	return api.Environment{Name: e.Name, Cluster: e.Cluster, Namespace: e.Namespace, StorageClass: e.StorageClass, CreatedAt: e.CreatedAt}
+func errEnvNotFound(name string) *httpError {
+	return notFound("environment %q not found", name)
+}
+
+func toAPIEnvironment(e store.Environment, teamNames map[string]string) api.Environment {
+	return api.Environment{Name: e.Name, Team: teamNames[e.Team], Cluster: e.Cluster, Namespace: e.Namespace, StorageClass: e.StorageClass, CreatedAt: e.CreatedAt}
+}
+
+// loadEnvironment returns the environment the caller may manage; another
+// team's answers exactly as a missing one.
+func (s *server) loadEnvironment(ctx context.Context, name string) (store.Environment, error) {
+	e, err := s.Store.GetEnvironment(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Environment{}, errEnvNotFound(name)
+	}
+	if err != nil {
+		return store.Environment{}, fmt.Errorf("get environment %s: %w", name, err)
+	}
+	if err := s.authorize(ctx, e.Team, rbac.EnvsManage, errEnvNotFound(name)); err != nil {
+		return store.Environment{}, err
+	}
+	return e, nil
 }
 
 func (s *server) createEnvironment(w http.ResponseWriter, r *http.Request) error {
@@ -37,7 +55,8 @@ func (s *server) createEnvironment(w http.ResponseWriter, r *http.Request) error
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.envAuthorize(r.Context()); err != nil {
+	team, err := s.ownerTeam(r.Context(), req.Team, teamChoice{perm: rbac.EnvsManage, may: "manage environments in", flag: "berth env create --team NAME"})
+	if err != nil {
 		return err
 	}
 	var details []api.FieldError
@@ -50,35 +69,48 @@ func (s *server) createEnvironment(w http.ResponseWriter, r *http.Request) error
 	if req.Cluster == "" {
 		details = append(details, api.FieldError{Field: "cluster", Message: "required: the name of a cluster added with \"berth cluster add\""})
 	} else if _, err := s.Store.GetCluster(r.Context(), req.Cluster); errors.Is(err, store.ErrNotFound) {
-		details = append(details, api.FieldError{Field: "cluster", Message: fmt.Sprintf("no cluster named %q; see \"berth cluster list\"", req.Cluster)})
+		details = append(details, api.FieldError{Field: "cluster", Message: fmt.Sprintf("no cluster named %q; ask a platform admin for the name of one (\"berth cluster list\")", req.Cluster)})
 	} else if err != nil {
 		return fmt.Errorf("create environment %s: %w", req.Name, err)
 	}
 	if len(details) > 0 {
 		return newError(http.StatusUnprocessableEntity, api.CodeInvalid, "invalid environment: %s: %s", details[0].Field, details[0].Message).withDetails(details...)
 	}
-	e := store.Environment{Name: req.Name, Cluster: req.Cluster, Namespace: req.Namespace, StorageClass: req.StorageClass, CreatedAt: s.Now().UTC()}
+	e := store.Environment{Name: req.Name, Team: team.ID, Cluster: req.Cluster, Namespace: req.Namespace, StorageClass: req.StorageClass, CreatedAt: s.Now().UTC()}
+	// A name or namespace taken by another team answers the same 409,
+	// which names nothing the caller did not send.
 	if err := s.Store.CreateEnvironment(r.Context(), e); errors.Is(err, store.ErrExists) {
-		return conflict("environment %q, or one on cluster %s namespace %s, already exists; see \"berth env list\"", req.Name, req.Cluster, req.Namespace)
+		return conflict("environment %q, or one on cluster %s namespace %s, already exists; choose another name or namespace", req.Name, req.Cluster, req.Namespace)
 	} else if err != nil {
 		return fmt.Errorf("create environment %s: %w", req.Name, err)
 	}
-	s.Logger.Info("environment created", "env", e.Name, "cluster", e.Cluster, "namespace", e.Namespace)
-	writeJSON(w, http.StatusCreated, toAPIEnvironment(e))
+	s.loggerFrom(r.Context()).Info("environment created", "env", e.Name, "team", team.Name, "cluster", e.Cluster, "namespace", e.Namespace)
+	writeJSON(w, http.StatusCreated, toAPIEnvironment(e, map[string]string{team.ID: team.Name}))
 	return nil
 }
 
 func (s *server) listEnvironments(w http.ResponseWriter, r *http.Request) error {
-	if err := s.envAuthorize(r.Context()); err != nil {
+	mine, err := s.teamsWith(r.Context(), rbac.EnvsManage)
+	if err != nil {
+		return err
+	}
+	// A platform admin also sees environments of no team (made before
+	// environments had teams, with no default team to give them to).
+	p, _ := principalFrom(r.Context())
+	mine[""] = p.PlatformAdmin && rbac.Authorize(p, "", rbac.EnvsManage) == nil
+	names, err := s.teamNames(r.Context())
+	if err != nil {
 		return err
 	}
 	es, err := s.Store.ListEnvironments(r.Context())
 	if err != nil {
 		return fmt.Errorf("list environments: %w", err)
 	}
-	out := make([]api.Environment, len(es))
-	for i, e := range es {
-		out[i] = toAPIEnvironment(e)
+	out := []api.Environment{}
+	for _, e := range es {
+		if mine[e.Team] {
+			out = append(out, toAPIEnvironment(e, names))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -89,17 +121,15 @@ func (s *server) getEnvironment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.envAuthorize(r.Context()); err != nil {
+	e, err := s.loadEnvironment(r.Context(), name)
+	if err != nil {
 		return err
 	}
-	e, err := s.Store.GetEnvironment(r.Context(), name)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("environment %q not found", name)
-	}
+	names, err := s.teamNames(r.Context())
 	if err != nil {
-		return fmt.Errorf("get environment %s: %w", name, err)
+		return err
 	}
-	writeJSON(w, http.StatusOK, toAPIEnvironment(e))
+	writeJSON(w, http.StatusOK, toAPIEnvironment(e, names))
 	return nil
 }
 
@@ -108,7 +138,7 @@ func (s *server) removeEnvironment(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if err := s.envAuthorize(r.Context()); err != nil {
+	if _, err := s.loadEnvironment(r.Context(), name); err != nil {
 		return err
 	}
 	apps, err := s.Store.ListApps(r.Context())
@@ -125,7 +155,7 @@ func (s *server) removeEnvironment(w http.ResponseWriter, r *http.Request) error
 		return conflict("environment %q runs apps %s; delete them first with \"berth delete\"", name, strings.Join(using, ", "))
 	}
 	if err := s.Store.DeleteEnvironment(r.Context(), name); errors.Is(err, store.ErrNotFound) {
-		return notFound("environment %q not found", name)
+		return errEnvNotFound(name)
 	} else if err != nil {
 		return fmt.Errorf("remove environment %s: %w", name, err)
 	}

@@ -94,6 +94,14 @@ func TestIsolationMatrix(t *testing.T) {
 	if err := ts.db.CreateRun(ctx, store.Run{ID: "shop-a.1", App: "shop-a", Team: teamA.ID, Number: 1, Trigger: "manual", State: store.RunRunning, CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
+	// Team A's environment, on a platform cluster (a record only: no
+	// connection is made).
+	if err := ts.db.CreateCluster(ctx, store.Cluster{Name: "c1", Server: "https://c1.example", CreatedAt: now}, []byte("kubeconfig")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.db.CreateEnvironment(ctx, store.Environment{Name: "prod", Team: teamA.ID, Cluster: "c1", Namespace: "shop", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	userA := ts.addUser(t, "alice@a.example", map[string]rbac.Role{teamA.ID: rbac.RoleDeveloper})
 	_, tokA := ts.teamToken(t, teamA.ID, rbac.RoleDeveloper, rbac.ScopeDeploy)
 	var invA api.Invitation
@@ -184,17 +192,19 @@ func TestIsolationMatrix(t *testing.T) {
 		"POST /api/v1/runs/{run}/approve":            {teamObject: true, body: api.DecisionRequest{}},
 		"POST /api/v1/runs/{run}/reject":             {teamObject: true, body: api.DecisionRequest{}},
 		"POST /api/v1/hooks/{forge}/{app}":           {skip: "public; verified by the hook's signature, tested by the webhook tests"},
-		// Clusters and environments are the platform's: nobody of team B
-		// (no platform admin) may touch them, and the 403 comes before any
-		// lookup, so it says nothing of what exists.
+		// Clusters are the platform's: nobody of team B (no platform
+		// admin) may manage them, and the 403 comes before any lookup.
 		"POST /api/v1/clusters":             {body: map[string]string{"name": "c1", "kubeconfig": "x"}, allowed: []int{403}},
 		"GET /api/v1/clusters":              {allowed: []int{403}},
 		"GET /api/v1/clusters/{cluster}":    {allowed: []int{403}},
 		"DELETE /api/v1/clusters/{cluster}": {allowed: []int{403}},
-		"POST /api/v1/envs":                 {body: map[string]string{"name": "prod", "cluster": "c1", "namespace": "shop"}, allowed: []int{403}},
-		"GET /api/v1/envs":                  {allowed: []int{403}},
-		"GET /api/v1/envs/{env}":            {allowed: []int{403}},
-		"DELETE /api/v1/envs/{env}":         {allowed: []int{403}},
+		// Environments are a team's: team B's admins may create theirs
+		// (a name or namespace team A holds is a bare 409), and see none
+		// of team A's.
+		"POST /api/v1/envs":         {body: map[string]string{"name": "prod", "cluster": "c1", "namespace": "shop"}, allowed: []int{403, 409}},
+		"GET /api/v1/envs":          {allowed: []int{200}},
+		"GET /api/v1/envs/{env}":    {teamObject: true},
+		"DELETE /api/v1/envs/{env}": {teamObject: true},
 	}
 
 	before := ts.stateOf(t, ctx, teamA.ID)
@@ -370,6 +380,10 @@ func (ts *testServer) stateOf(t *testing.T, ctx context.Context, team string) st
 	toks, _ := ts.db.ListTokens(ctx)
 	for _, tk := range toks {
 		fmt.Fprintf(&b, "token %s revoked=%v;", tk.ID, tk.RevokedAt)
+	}
+	envs, _ := ts.db.ListEnvironments(ctx)
+	for _, e := range envs {
+		fmt.Fprintf(&b, "env %s team=%s cluster=%s ns=%s;", e.Name, e.Team, e.Cluster, e.Namespace)
 	}
 	us, _ := ts.db.ListUsers(ctx)
 	fmt.Fprintf(&b, "users=%d;", len(us))

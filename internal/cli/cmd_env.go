@@ -26,8 +26,8 @@ func (r *runner) newEnvCreateCmd() *cobra.Command {
 		out outputFormat
 	)
 	cmd := &cobra.Command{
-		Use:   "create NAME --cluster CLUSTER --namespace NAMESPACE [--storage-class CLASS]",
-		Short: "Create an environment on a cluster added with \"berth cluster add\"",
+		Use:   "create NAME --cluster CLUSTER --namespace NAMESPACE [--team TEAM] [--storage-class CLASS]",
+		Short: "Create a team's environment on a cluster added with \"berth cluster add\"",
 		Args:  argsExactly("NAME"),
 		RunE: r.run(func(ctx context.Context, args []string) error {
 			req.Name = args[0]
@@ -43,7 +43,7 @@ func (r *runner) newEnvCreateCmd() *cobra.Command {
 			}
 			e, err := c.CreateEnvironment(ctx, req)
 			if client.IsConflict(err) {
-				return hint(err, "environment %q, or one on cluster %s namespace %s, already exists; see \"berth env list\"", req.Name, req.Cluster, req.Namespace)
+				return hint(err, "environment %q, or one on cluster %s namespace %s, already exists (perhaps in another team); choose another name or namespace", req.Name, req.Cluster, req.Namespace)
 			}
 			if err != nil {
 				return err
@@ -51,11 +51,12 @@ func (r *runner) newEnvCreateCmd() *cobra.Command {
 			if out != outputTable {
 				return printData(r.Stdout, out, e)
 			}
-			fmt.Fprintf(r.Stdout, "Created environment %s: cluster %s, namespace %s.\n", e.Name, e.Cluster, e.Namespace)
+			fmt.Fprintf(r.Stdout, "Created environment %s in team %s: cluster %s, namespace %s.\n", e.Name, e.Team, e.Cluster, e.Namespace)
 			return nil
 		}),
 	}
 	cmd.Flags().StringVar(&req.Cluster, "cluster", "", "cluster name")
+	cmd.Flags().StringVar(&req.Team, "team", "", "team that owns the environment (default: your only team in which you may manage environments)")
 	cmd.Flags().StringVar(&req.Namespace, "namespace", "", "Kubernetes namespace (created on first deploy if missing)")
 	cmd.Flags().StringVar(&req.StorageClass, "storage-class", "", "storage class of volume claims (default: the cluster's)")
 	addOutputFlag(cmd, &out)
@@ -67,7 +68,7 @@ func (r *runner) newEnvListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
-		Short:   "List environments",
+		Short:   "List the environments of your teams",
 		Args:    argsExactly(),
 		RunE: r.run(func(ctx context.Context, _ []string) error {
 			c, err := r.client()
@@ -86,9 +87,9 @@ func (r *runner) newEnvListCmd() *cobra.Command {
 				return nil
 			}
 			tw := newTable(r.Stdout)
-			row(tw, "NAME", "CLUSTER", "NAMESPACE", "STORAGE CLASS", "AGE")
+			row(tw, "NAME", "TEAM", "CLUSTER", "NAMESPACE", "STORAGE CLASS", "AGE")
 			for _, e := range es {
-				row(tw, e.Name, e.Cluster, e.Namespace, dash(e.StorageClass), age(r.Now(), e.CreatedAt))
+				row(tw, e.Name, dash(e.Team), e.Cluster, e.Namespace, dash(e.StorageClass), age(r.Now(), e.CreatedAt))
 			}
 			return tw.Flush()
 		}),
@@ -117,6 +118,7 @@ func (r *runner) newEnvShowCmd() *cobra.Command {
 			}
 			tw := newTable(r.Stdout)
 			row(tw, "Name:", e.Name)
+			row(tw, "Team:", dash(e.Team))
 			row(tw, "Cluster:", e.Cluster)
 			row(tw, "Namespace:", e.Namespace)
 			row(tw, "Storage class:", dash(e.StorageClass))

@@ -209,7 +209,10 @@ type Clusters interface {
 
 // Environment is where apps deployed to it run: a namespace of a cluster.
 type Environment struct {
-	Name      string
+	Name string
+	// Team is the ID of the team that owns it ("" for one made before
+	// environments had teams: only platform admins reach those).
+	Team      string
 	Cluster   string
 	Namespace string
 	// StorageClass of volume claims; "" for the cluster's default.

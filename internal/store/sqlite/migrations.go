@@ -217,6 +217,17 @@ CREATE TABLE secret_versions (
 INSERT INTO secret_versions (app, name, version, team, envelope, key_id, created_at)
 SELECT app, name, version, team, envelope, key_id, updated_at FROM secrets;
 `},
+	{version: 11, name: "environments.team", sql: `
+-- The team that owns an environment. One made before goes to the team of
+-- the apps running in it, else the default team, else '' (then only
+-- platform admins reach it). Names stay unique across teams.
+ALTER TABLE environments ADD COLUMN team TEXT NOT NULL DEFAULT '';
+UPDATE environments SET team = COALESCE(
+	(SELECT MIN(team) FROM apps WHERE apps.env = environments.name),
+	(SELECT id FROM teams WHERE name = 'default'),
+	'');
+CREATE INDEX environments_team ON environments (team);
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

@@ -8,7 +8,7 @@ import (
 )
 
 func testEnvironment(name, cluster, ns string) store.Environment {
-	return store.Environment{Name: name, Cluster: cluster, Namespace: ns, StorageClass: "fast",
+	return store.Environment{Name: name, Team: "team_" + name, Cluster: cluster, Namespace: ns, StorageClass: "fast",
 		CreatedAt: time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)}
 }
 
@@ -24,7 +24,7 @@ var environmentTests = []test{
 		}
 		list, err := s.ListEnvironments(ctx)
 		must(t, err)
-		if len(list) != 2 || list[0].Name != "prod" || list[1].Name != "staging" {
+		if len(list) != 2 || list[0].Name != "prod" || list[1].Name != "staging" || list[1].Team != "team_staging" {
 			t.Errorf("ListEnvironments = %+v", list)
 		}
 		must(t, s.DeleteEnvironment(ctx, "prod"))
