@@ -78,6 +78,9 @@ func Run(ctx context.Context, cfg Config) error {
 	} else if n > 0 {
 		logger.Info("sealed cluster credentials stored in clear", "count", n)
 	}
+	if err := checkClusterCredentials(ctx, st, secretStore, logger); err != nil {
+		return err
+	}
 	blobs, err := blob.New(filepath.Join(cfg.DataDir, "blobs"))
 	if err != nil {
 		return err
