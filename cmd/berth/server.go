@@ -124,7 +124,7 @@ the job.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "re-encrypted %d secrets: key %s -> %s\n", res.Rotated, res.OldKeyID, res.NewKeyID)
+			fmt.Fprintf(out, "re-encrypted %d secrets and cluster credentials: key %s -> %s\n", res.Rotated, res.OldKeyID, res.NewKeyID)
 			switch {
 			case res.KeyFile == "":
 				fmt.Fprintf(out, "now set BERTH_MASTER_KEY to the new key (the content of %s) and start the server\n", newKeyFile)

@@ -73,6 +73,10 @@ type Deps struct {
 	SessionTTL time.Duration
 	// LoginLimit throttles password logins; nil uses loginlimit's defaults.
 	LoginLimit *loginlimit.Limiter
+	// Clusters stores clusters with their credentials sealed, and opens
+	// them for health checks; nil (no master key) answers 503 to adding a
+	// cluster with a kubeconfig.
+	Clusters ClusterVault
 }
 
 func (d *Deps) setDefaults() {

@@ -86,7 +86,10 @@ func (s *server) addCluster(w http.ResponseWriter, r *http.Request) error {
 	if _, err := kubecluster.Inspect(ctx, cfg, req.Name); err != nil {
 		return invalidField("kubeconfig", "%v", err)
 	}
-	if err := s.Store.CreateCluster(r.Context(), c, creds); err != nil {
+	if creds != nil && s.Clusters == nil {
+		return newError(http.StatusServiceUnavailable, api.CodeUnavailable, "this server has no master key loaded, so it cannot store cluster credentials")
+	}
+	if err := s.createCluster(r.Context(), c, creds); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return conflict("cluster %q already exists; remove it first with \"berth cluster remove %s\"", req.Name, req.Name)
 		}
@@ -209,9 +212,27 @@ func (s *server) clusterConfig(ctx context.Context, c store.Cluster) (*rest.Conf
 	if c.InCluster {
 		return kubecluster.InCluster()
 	}
-	creds, err := s.Store.ClusterCredentials(ctx, c.Name)
+	if s.Clusters == nil {
+		return nil, fmt.Errorf("cluster %s: no master key loaded to open its credentials", c.Name)
+	}
+	creds, err := s.Clusters.ClusterCredentials(ctx, c.Name)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: read credentials: %w", c.Name, err)
 	}
 	return kubecluster.Config(creds, "")
+}
+
+// ClusterVault stores clusters with their credentials sealed and opens
+// them (internal/secretstore.Store); the API never handles keys.
+type ClusterVault interface {
+	CreateCluster(ctx context.Context, c store.Cluster, kubeconfig []byte) error
+	ClusterCredentials(ctx context.Context, name string) ([]byte, error)
+}
+
+// createCluster stores c: an in-cluster one has nothing to seal.
+func (s *server) createCluster(ctx context.Context, c store.Cluster, creds []byte) error {
+	if creds == nil {
+		return s.Store.CreateCluster(ctx, c, nil)
+	}
+	return s.Clusters.CreateCluster(ctx, c, creds)
 }

@@ -70,10 +70,14 @@ func TestClusters(t *testing.T) {
 			}
 		}
 	}
-	// Stored: only the chosen context, certificates inlined.
-	creds, err := ts.db.ClusterCredentials(context.Background(), "kwok")
+	// Stored sealed; opened: only the chosen context, certificates inlined.
+	row, err := ts.db.ClusterCredentials(context.Background(), "kwok")
+	if err != nil || !strings.HasPrefix(string(row), "bsec1:") || strings.Contains(string(row), "client-key-data") {
+		t.Fatalf("stored credentials are not an envelope: %v", err)
+	}
+	creds, err := ts.srv.Clusters.ClusterCredentials(context.Background(), "kwok")
 	if err != nil || !strings.Contains(string(creds), "client-key-data") {
-		t.Fatalf("stored credentials: %v (inlined key: %v)", err, strings.Contains(string(creds), "client-key-data"))
+		t.Fatalf("opened credentials: %v (inlined key: %v)", err, strings.Contains(string(creds), "client-key-data"))
 	}
 
 	closed := func() string {

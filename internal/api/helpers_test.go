@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/identity/secrets"
+	"github.com/berthdev/berth/internal/secretstore"
 	"github.com/berthdev/berth/internal/store/sqlite"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -80,6 +82,16 @@ func newTestServer(t *testing.T, mod ...func(*Deps)) *testServer {
 		WatchPoll: 50 * time.Millisecond,
 		Heartbeat: 100 * time.Millisecond,
 	}
+	// Cluster credentials are sealed as the server seals them.
+	key, err := secrets.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := secrets.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Clusters = secretstore.New(db, ring)
 	for _, m := range mod {
 		m(&d)
 	}

@@ -8,14 +8,16 @@ import (
 	"github.com/berthdev/berth/internal/store"
 )
 
-// Rotate re-encrypts every secret in st under the key to, in one
-// transaction: afterwards every secret opens with to alone, its kept
-// earlier versions too (a release still running with one needs it). old
+// Rotate re-encrypts every secret in st, and every cluster's stored
+// credentials, under the key to, in one transaction: afterwards every
+// secret opens with to alone, its kept earlier versions too (a release
+// still running with one needs it), and so does every kubeconfig. old
 // must hold every key the secrets are sealed with (to may be among them:
 // envelopes already sealed with it are left as they are, so an
 // interrupted rotation is simply run again). Values stay the same, so
 // versions do not change and no app is rolled. It returns how many
-// secrets had an envelope (current or earlier version) re-encrypted.
+// secrets had an envelope (current or earlier version) re-encrypted, plus
+// how many clusters had their credentials re-encrypted.
 func Rotate(ctx context.Context, st store.Store, old *secrets.Keyring, to secrets.Key) (int, error) {
 	n := 0
 	err := st.InTx(ctx, func(tx store.Tx) error {
@@ -39,8 +41,12 @@ func Rotate(ctx context.Context, st store.Store, old *secrets.Keyring, to secret
 			teams[app] = a.Team
 			return a.Team, nil
 		}
-		// One batch: the current rows, then the versions.
-		items := make([]secrets.Sealed, 0, len(rows)+len(vers))
+		creds, err := sealedClusters(ctx, tx)
+		if err != nil {
+			return err
+		}
+		// One batch: the current rows, the versions, then the clusters.
+		items := make([]secrets.Sealed, 0, len(rows)+len(vers)+len(creds))
 		for _, r := range rows {
 			team, err := teamOf(r.App)
 			if err != nil {
@@ -54,6 +60,9 @@ func Rotate(ctx context.Context, st store.Store, old *secrets.Keyring, to secret
 				return err
 			}
 			items = append(items, secrets.Sealed{Binding: Binding(team, v.App, v.Name), Envelope: v.Envelope})
+		}
+		for _, c := range creds {
+			items = append(items, secrets.Sealed{Binding: ClusterBinding(c.name), Envelope: c.envelope})
 		}
 		out, err := secrets.Rotate(old, to, items)
 		if err != nil {
@@ -82,10 +91,47 @@ func Rotate(ctx context.Context, st store.Store, old *secrets.Keyring, to secret
 			changed[[2]string{v.App, v.Name}] = true
 		}
 		n = len(changed)
+		for i, c := range creds {
+			e := out[len(rows)+len(vers)+i].Envelope
+			if e == c.envelope {
+				continue
+			}
+			if err := tx.SetClusterCredentials(ctx, c.name, []byte(e)); err != nil {
+				return fmt.Errorf("rotate: %w", err)
+			}
+			n++
+		}
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
 	return n, nil
+}
+
+type clusterCreds struct{ name, envelope string }
+
+// sealedClusters lists the clusters with stored credentials. One still
+// in clear stops the rotation with what to do: the server seals those at
+// start, rotation only re-encrypts envelopes.
+func sealedClusters(ctx context.Context, tx store.Tx) ([]clusterCreds, error) {
+	cs, err := tx.ListClusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []clusterCreds
+	for _, c := range cs {
+		b, err := tx.ClusterCredentials(ctx, c.Name)
+		if err != nil {
+			return nil, fmt.Errorf("rotate: %w", err)
+		}
+		if len(b) == 0 {
+			continue
+		}
+		if !sealed(b) {
+			return nil, fmt.Errorf("rotate: credentials of cluster %q are stored unencrypted; start the server once to seal them", c.Name)
+		}
+		out = append(out, clusterCreds{name: c.Name, envelope: string(b)})
+	}
+	return out, nil
 }

@@ -31,8 +31,8 @@ func appEnv(st store.Store) envroute.Resolver {
 
 // openEnv connects a Kubernetes runtime to an environment's cluster and
 // namespace, with the cluster's stored credentials (or the in-cluster
-// service account).
-func openEnv(st store.Store, logger *slog.Logger) envroute.Opener {
+// service account), opened by creds: this code never handles keys.
+func openEnv(st store.Store, creds clusterCredentials, logger *slog.Logger) envroute.Opener {
 	return func(ctx context.Context, name string) (runtime.Runtime, error) {
 		env, err := st.GetEnvironment(ctx, name)
 		if err != nil {
@@ -42,7 +42,7 @@ func openEnv(st store.Store, logger *slog.Logger) envroute.Opener {
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", env.Cluster, err)
 		}
-		cfg, err := clusterConfig(ctx, st, c)
+		cfg, err := clusterConfig(ctx, creds, c)
 		if err != nil {
 			return nil, err
 		}
@@ -58,13 +58,19 @@ func openEnv(st store.Store, logger *slog.Logger) envroute.Opener {
 	}
 }
 
-func clusterConfig(ctx context.Context, st store.Store, c store.Cluster) (*rest.Config, error) {
+// clusterCredentials opens a cluster's stored kubeconfig
+// (internal/secretstore.Store).
+type clusterCredentials interface {
+	ClusterCredentials(ctx context.Context, name string) ([]byte, error)
+}
+
+func clusterConfig(ctx context.Context, creds clusterCredentials, c store.Cluster) (*rest.Config, error) {
 	if c.InCluster {
 		return kubecluster.InCluster()
 	}
-	creds, err := st.ClusterCredentials(ctx, c.Name)
+	kubeconfig, err := creds.ClusterCredentials(ctx, c.Name)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: read credentials: %w", c.Name, err)
 	}
-	return kubecluster.Config(creds, "")
+	return kubecluster.Config(kubeconfig, "")
 }

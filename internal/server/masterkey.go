@@ -77,6 +77,29 @@ func loadKeyring(ctx context.Context, st store.Store, cfg Config, logger *slog.L
 	return ring, checkKeyring(ctx, st, ring, logger)
 }
 
+// checkClusterCredentials opens every cluster's stored credentials, so a
+// wrong or lost key is reported at start rather than when an environment
+// on the cluster next opens. Like checkKeyring it logs and goes on: the
+// local runtime and the other clusters still work.
+func checkClusterCredentials(ctx context.Context, st store.Store, ss *secretstore.Store, logger *slog.Logger) error {
+	cs, err := st.ListClusters(ctx)
+	if err != nil {
+		return fmt.Errorf("server: check cluster credentials: %w", err)
+	}
+	for _, c := range cs {
+		if c.InCluster {
+			continue
+		}
+		kc, err := ss.ClusterCredentials(ctx, c.Name)
+		clear(kc)
+		if err != nil {
+			logger.Error("cluster credentials do not open with the loaded master key; start with the key they were sealed with, or add the cluster again",
+				"cluster", c.Name, "err", err)
+		}
+	}
+	return nil
+}
+
 // checkKeyring opens one secret per key ID, so a wrong or lost key is
 // reported at start rather than when an app next starts an instance.
 func checkKeyring(ctx context.Context, st store.Store, ring *secrets.Keyring, logger *slog.Logger) error {

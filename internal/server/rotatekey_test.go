@@ -100,6 +100,46 @@ func readSecret(t *testing.T, dataDir string, cfg Config) (string, error) {
 	return got["DB"], err
 }
 
+// seedCluster stores cluster "prod" with kubeconfig sealed with key.
+func seedCluster(t *testing.T, dataDir string, key secrets.Key, kubeconfig string) {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dataDir, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ring, err := secrets.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := store.Cluster{Name: "prod", Server: "https://prod.example", CreatedAt: time.Now().UTC()}
+	if err := secretstore.New(db, ring).CreateCluster(t.Context(), c, []byte(kubeconfig)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readCluster opens the credentials of cluster "prod" with the keyring a
+// server would load, as openEnv does; it returns them and the stored row.
+func readCluster(t *testing.T, dataDir string, cfg Config) (string, string, error) {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dataDir, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg.DataDir = dataDir
+	ring, err := loadKeyring(t.Context(), db, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", "", err
+	}
+	row, err := db.ClusterCredentials(t.Context(), "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := secretstore.New(db, ring).ClusterCredentials(t.Context(), "prod")
+	return string(got), string(row), err
+}
+
 func writeKey(t *testing.T, path string, k secrets.Key) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(k.Encode()+"\n"), 0o600); err != nil {
@@ -186,6 +226,7 @@ func TestRotateKeyModes(t *testing.T) {
 			}
 			seedSecret(t, dataDir, oldKey, "first-"+tc.desc)
 			updateSecret(t, dataDir, oldKey, "value-"+tc.desc)
+			seedCluster(t, dataDir, oldKey, "kubeconfig-"+tc.desc)
 			res, err := RotateKey(t.Context(), cfg)
 			if tc.errHas != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.errHas) {
@@ -194,9 +235,13 @@ func TestRotateKeyModes(t *testing.T) {
 				if v, err := readSecret(t, dataDir, Config{LookupEnv: cfg.LookupEnv}); err != nil || v != "value-"+tc.desc {
 					t.Errorf("a refused rotation changed something: %q %v", v, err)
 				}
+				if v, _, err := readCluster(t, dataDir, Config{LookupEnv: cfg.LookupEnv}); err != nil || v != "kubeconfig-"+tc.desc {
+					t.Errorf("a refused rotation changed the cluster's credentials: %q %v", v, err)
+				}
 				return
 			}
-			if err != nil || res.Rotated != 1 {
+			// The secret and the cluster's credentials.
+			if err != nil || res.Rotated != 2 {
 				t.Fatalf("rotate: %+v %v", res, err)
 			}
 			if tc.newFile && res.NewKeyID != newKey.ID() {
@@ -213,6 +258,13 @@ func TestRotateKeyModes(t *testing.T) {
 			}
 			if v, err := readSecret(t, dataDir, after); err != nil || v != "value-"+tc.desc {
 				t.Errorf("after rotation, with the new key only: %q %v", v, err)
+			}
+			v, row, err := readCluster(t, dataDir, after)
+			if err != nil || v != "kubeconfig-"+tc.desc {
+				t.Errorf("cluster credentials after rotation, with the new key only: %q %v", v, err)
+			}
+			if id, err := secrets.KeyID(row); err != nil || id != res.NewKeyID {
+				t.Errorf("cluster credentials sealed with %q (%v), want the new key %s", id, err, res.NewKeyID)
 			}
 			// A release made with the first value still gets it.
 			if v, err := readVersion(t, dataDir, after, 1); err != nil || v != "first-"+tc.desc {

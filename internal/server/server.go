@@ -71,6 +71,16 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	secretStore := secretstore.New(st, ring)
+	// Cluster credentials written in clear by an earlier build are sealed
+	// before anything reads them.
+	if n, err := secretStore.SealPlaintextClusters(ctx); err != nil {
+		return fmt.Errorf("server: %w", err)
+	} else if n > 0 {
+		logger.Info("sealed cluster credentials stored in clear", "count", n)
+	}
+	if err := checkClusterCredentials(ctx, st, secretStore, logger); err != nil {
+		return err
+	}
 	blobs, err := blob.New(filepath.Join(cfg.DataDir, "blobs"))
 	if err != nil {
 		return err
@@ -90,7 +100,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer func() { _ = rt.Close() }()
 	// Apps of an environment run on its cluster; the others locally.
-	router := envroute.New(rt, appEnv(st), openEnv(st, logger))
+	router := envroute.New(rt, appEnv(st), openEnv(st, secretStore, logger))
 	defer func() { _ = router.Close() }()
 	proxy := svcproxy.New(logger)
 	defer func() { _ = proxy.Close() }()
@@ -129,6 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Notify:        rec.Notify,
 		Logs:          rec,
 		Secrets:       secretStore,
+		Clusters:      secretStore,
 		Logger:        logger,
 		Version:       versionInfo(cfg.Version),
 		Changes:       changes,

@@ -194,14 +194,18 @@ type Cluster struct {
 // Clusters stores clusters and their credentials.
 type Clusters interface {
 	// CreateCluster stores c and its credentials (a kubeconfig reduced to
-	// one context; nil for an in-cluster one); ErrExists if the name is
-	// taken.
+	// one context, sealed by internal/secretstore; nil for an in-cluster
+	// one); ErrExists if the name is taken. The store keeps the bytes as
+	// given and never interprets them.
 	CreateCluster(ctx context.Context, c Cluster, kubeconfig []byte) error
 	GetCluster(ctx context.Context, name string) (Cluster, error)
 	ListClusters(ctx context.Context) ([]Cluster, error) // ordered by name
 	// ClusterCredentials returns the stored kubeconfig; ErrNotFound if
 	// the cluster is missing.
 	ClusterCredentials(ctx context.Context, name string) ([]byte, error)
+	// SetClusterCredentials replaces the stored credentials (key
+	// rotation re-seals them); ErrNotFound if the cluster has none.
+	SetClusterCredentials(ctx context.Context, name string, kubeconfig []byte) error
 	// DeleteCluster removes the cluster and its credentials; ErrNotFound
 	// if missing.
 	DeleteCluster(ctx context.Context, name string) error

@@ -19,7 +19,9 @@ import (
 	apiserver "github.com/berthdev/berth/internal/api"
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/cli"
+	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/runtime"
+	"github.com/berthdev/berth/internal/secretstore"
 	"github.com/berthdev/berth/internal/source"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/sqlite"
@@ -71,8 +73,17 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	logs := &cannedLogs{}
+	key, err := secrets.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := secrets.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(apiserver.New(apiserver.Deps{
 		Store: db, Blobs: blobs, Logs: logs, Logger: logger,
+		Clusters:  secretstore.New(db, ring),
 		Version:   api.Version{Version: "v0.0.0-server", GoVersion: "go-test"},
 		WatchPoll: 20 * time.Millisecond, Heartbeat: 200 * time.Millisecond,
 	}))

@@ -230,6 +230,10 @@ func (db *DB) ClusterCredentials(ctx context.Context, name string) ([]byte, erro
 	return db.reader().ClusterCredentials(ctx, name)
 }
 
+func (db *DB) SetClusterCredentials(ctx context.Context, name string, kubeconfig []byte) error {
+	return db.inWrite(ctx, func(o ops) error { return o.SetClusterCredentials(ctx, name, kubeconfig) })
+}
+
 func (db *DB) DeleteCluster(ctx context.Context, name string) error {
 	return db.inWrite(ctx, func(o ops) error { return o.DeleteCluster(ctx, name) })
 }

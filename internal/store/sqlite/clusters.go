@@ -77,6 +77,22 @@ func (o ops) ClusterCredentials(ctx context.Context, name string) ([]byte, error
 	return b, nil
 }
 
+func (o ops) SetClusterCredentials(ctx context.Context, name string, kubeconfig []byte) error {
+	if len(kubeconfig) == 0 {
+		return fmt.Errorf("cluster %q: kubeconfig: must not be empty: %w", name, store.ErrInvalid)
+	}
+	res, err := o.q.ExecContext(ctx, `UPDATE cluster_credentials SET kubeconfig = ? WHERE cluster = ?`, kubeconfig, name)
+	if err != nil {
+		return fmt.Errorf("sqlite: set credentials of cluster %q: %w", name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: set credentials of cluster %q: %w", name, err)
+	} else if n == 0 {
+		return fmt.Errorf("credentials of cluster %q: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
+
 func (o ops) DeleteCluster(ctx context.Context, name string) error {
 	res, err := o.q.ExecContext(ctx, `DELETE FROM clusters WHERE name = ?`, name)
 	if err != nil {

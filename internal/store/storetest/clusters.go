@@ -36,6 +36,12 @@ var clusterTests = []test{
 		if !bytes.Equal(b, creds) {
 			t.Errorf("ClusterCredentials = %q", b)
 		}
+		must(t, s.SetClusterCredentials(ctx, "prod", []byte("resealed")))
+		if b, err = s.ClusterCredentials(ctx, "prod"); err != nil || string(b) != "resealed" {
+			t.Errorf("ClusterCredentials after set = %q, %v", b, err)
+		}
+		wantErr(t, "set empty", s.SetClusterCredentials(ctx, "prod", nil), store.ErrInvalid)
+		wantErr(t, "set on a missing cluster", s.SetClusterCredentials(ctx, "nope", []byte("k")), store.ErrNotFound)
 		must(t, s.DeleteCluster(ctx, "prod"))
 		_, err = s.GetCluster(ctx, "prod")
 		wantErr(t, "GetCluster after delete", err, store.ErrNotFound)
@@ -51,6 +57,7 @@ var clusterTests = []test{
 		if b != nil {
 			t.Errorf("in-cluster credentials = %q, want none", b)
 		}
+		wantErr(t, "set on an in-cluster cluster", s.SetClusterCredentials(ctx, "prod", []byte("k")), store.ErrNotFound)
 	}},
 	{desc: "clusters/duplicates and invalid", run: func(t *testing.T, s store.Store) {
 		ctx := t.Context()
