@@ -78,9 +78,18 @@ services:
 	if a.Env != "staging" {
 		t.Errorf("app env %q", a.Env)
 	}
-	out, err := kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "deployment", "shop-web-r1", "-o", "jsonpath={.status.readyReplicas}")
-	if err != nil || string(out) != "2" {
-		t.Fatalf("deployment on the cluster: ready %q, %v", out, err)
+	// Berth counts ready pods from its pod informer; the Deployment's own
+	// status is written by the controller-manager a moment later.
+	var out []byte
+	for i := 0; ; i++ {
+		out, err = kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "deployment", "shop-web-r1", "-o", "jsonpath={.status.readyReplicas}")
+		if err == nil && string(out) == "2" {
+			break
+		}
+		if i > 300 {
+			t.Fatalf("deployment on the cluster: ready %q, %v", out, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	if err := c.DeleteApp(t.Context(), "shop"); err != nil {

@@ -82,15 +82,25 @@ func lockInstance(dir string, wait time.Duration) (*os.File, error) {
 
 // lockDir takes the runtime's own lock on its folder, held until Close: one
 // runtime per folder. The descriptor is close-on-exec, so shims never hold
-// it, and the kernel drops the lock when the server dies.
+// it, and the kernel drops the lock when the server dies. It waits up to
+// dirLockWait for the lock: a process forked just before a previous holder
+// closed it keeps a copy of the descriptor until its exec, and a restarted
+// server's predecessor may still be exiting.
 func lockDir(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, fileDirLock), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("local runtime: %w", err)
 	}
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-	if err == nil {
-		return f, nil
+	deadline := time.Now().Add(dirLockWait)
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	f.Close()
 	if errors.Is(err, syscall.EWOULDBLOCK) {
@@ -98,6 +108,9 @@ func lockDir(dir string) (*os.File, error) {
 	}
 	return nil, fmt.Errorf("local runtime: lock %s: %w", dir, err)
 }
+
+// dirLockWait bounds how long New waits for the folder lock.
+const dirLockWait = 2 * time.Second
 
 // shimAlive reports whether a shim holds the instance's lock. The kernel
 // drops the lock when the shim dies, however it dies, so unlike a PID this
