@@ -1,0 +1,187 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// statusesUntilClose sends raw on a new connection to addr and returns
+// the status of every response read until the server closes it (or a
+// read fails), so two servers can be compared byte for byte.
+func statusesUntilClose(t *testing.T, addr, raw string) []int {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	var codes []int
+	for {
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return codes
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		codes = append(codes, res.StatusCode)
+		if res.Close {
+			return codes
+		}
+	}
+}
+
+// TestOwnServerParity sends the same bytes to the gateway's own server
+// and to a plain net/http server: where net/http rejects a request (or
+// would read the bytes as other requests), the gateway must answer the
+// same. Every case ends with a request that closes the connection, so a
+// desync shows as a different list of responses.
+func TestOwnServerParity(t *testing.T) {
+	t.Parallel()
+	be := backend(t, "", func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) })
+	g := newTestGateway(t, Options{MaxHeaderBytes: 16 << 10})
+	mustLoad(t, g, simpleRoute("app/0", "a.test", "/", be))
+	gw := strings.TrimPrefix(front(t, g), "http://")
+
+	plain := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	plain.Config.MaxHeaderBytes = 16 << 10
+	plain.Start()
+	t.Cleanup(plain.Close)
+	ref := strings.TrimPrefix(plain.URL, "http://")
+
+	const end = "GET /end HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+	for _, tc := range []struct{ desc, raw string }{
+		{"plain", "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{"CL and TE", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG"},
+		{"TE and CL", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\nG"},
+		{"duplicate equal CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc"},
+		{"duplicate different CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"},
+		{"comma-listed CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3, 3\r\n\r\nabc"},
+		{"comma-listed different CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3, 4\r\n\r\nabcd"},
+		{"negative CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: -3\r\n\r\nabc"},
+		{"plus-signed CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: +3\r\n\r\nabc"},
+		{"hex CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0x3\r\n\r\nabc"},
+		{"overflowing CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 99999999999999999999999\r\n\r\nabc"},
+		{"empty CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length:\r\n\r\n"},
+		{"CL with inner space", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1 2\r\n\r\nabcdefghijkl"},
+		{"leading zeros CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0003\r\n\r\nabc"},
+		{"TE gzip", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip\r\n\r\n"},
+		{"TE gzip, chunked", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"},
+		{"TE chunked, identity", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"},
+		{"TE xchunked", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"},
+		{"TE twice", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+		{"TE with space before colon", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"},
+		{"TE on HTTP/1.0", "POST / HTTP/1.0\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+		{"obs-fold", "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: 1\r\n  folded\r\n\r\n"},
+		{"obs-fold on CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length:\r\n 3\r\n\r\nabc"},
+		{"bare LF lines", "GET / HTTP/1.1\nHost: a.test\n\n"},
+		{"bare LF in one field", "GET / HTTP/1.1\r\nHost: a.test\nX-A: 1\r\n\r\n"},
+		{"bare CR in a value", "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: 1\rContent-Length: 3\r\n\r\nabc"},
+		{"NUL in a value", "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: 1\x002\r\n\r\n"},
+		{"space before colon", "GET / HTTP/1.1\r\nHost: a.test\r\nX-A : 1\r\n\r\n"},
+		{"space before colon of CL", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length : 3\r\n\r\nabc"},
+		{"tab in name", "GET / HTTP/1.1\r\nHost: a.test\r\nX\tA: 1\r\n\r\n"},
+		{"no colon", "GET / HTTP/1.1\r\nHost: a.test\r\nX-A 1\r\n\r\n"},
+		{"empty name", "GET / HTTP/1.1\r\nHost: a.test\r\n: 1\r\n\r\n"},
+		{"space in target", "GET /a b HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{"tab in target", "GET /a\tb HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{"double space after method", "GET  / HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{"fragment in target", "GET /a#b HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{"absolute-form target", "GET http://a.test/x HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{"asterisk target", "OPTIONS * HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{"bad percent escape", "GET /%zz HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{"two Hosts", "GET / HTTP/1.1\r\nHost: a.test\r\nHost: a.test\r\n\r\n"},
+		{"no Host", "GET / HTTP/1.1\r\n\r\n"},
+		{"empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n"},
+		{"Host with a path", "GET / HTTP/1.1\r\nHost: a.test/x\r\n\r\n"},
+		{"Host with userinfo", "GET / HTTP/1.1\r\nHost: u@a.test\r\n\r\n"},
+		{"lower-case version", "GET / http/1.1\r\nHost: a.test\r\n\r\n"},
+		{"HTTP/1.2", "GET / HTTP/1.2\r\nHost: a.test\r\n\r\n"},
+		{"HTTP/2.0 line", "GET / HTTP/2.0\r\nHost: a.test\r\n\r\n"},
+		{"bad method char", "G(T / HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{"leading CRLF", "\r\nGET / HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{"CONNECT", "CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n"},
+		{"head over MaxHeaderBytes", "GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + strings.Repeat("b", 40<<10) + "\r\n\r\n"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			raw := tc.raw + end
+			want := statusesUntilClose(t, ref, raw)
+			got := statusesUntilClose(t, gw, raw)
+			if len(want) == 0 {
+				t.Fatal("net/http answered nothing: the case tests nothing")
+			}
+			t.Logf("net/http %v, gateway %v", want, got)
+			// The gateway answers 431 for what net/http lets through up
+			// to its own slack, and 404/405 for what it cannot route.
+			if !sameOutcome(got, want) {
+				t.Errorf("gateway answered %v, net/http %v", got, want)
+			}
+		})
+	}
+}
+
+// sameOutcome: the same number of responses, each accepted (2xx/3xx or
+// the gateway's own refusals of a request net/http let through: 404 for a
+// target it cannot route, 405 CONNECT, 431) or rejected alike.
+func sameOutcome(got, want []int) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] == want[i] {
+			continue
+		}
+		if want[i] < 400 && (got[i] == http.StatusNotFound || got[i] == http.StatusMethodNotAllowed ||
+			got[i] == http.StatusRequestHeaderFieldsTooLarge) {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// TestOwnServerSlowHead: a request head that trickles in a byte at a
+// time must be cut off by the header timeout, not held open.
+func TestOwnServerSlowHead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 10 s header timeout")
+	}
+	t.Parallel()
+	g := newTestGateway(t, Options{})
+	mustLoad(t, g, simpleRoute("app/0", "a.test", "/", backend(t, "x", nil)))
+	c, _ := rawConn(t, front(t, g))
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	head := "GET / HTTP/1.1\r\nHost: a.test\r\nX-Slow: " + strings.Repeat("a", 200)
+	start := time.Now()
+	var err error
+	for i := 0; i < len(head) && err == nil; i++ {
+		_, err = c.Write([]byte{head[i]})
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err == nil {
+		// The write side may not see the close yet: the read side does.
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+	}
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		t.Fatalf("connection still open after %v: %v", time.Since(start), err)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("closed after %v, want about 10 s", d)
+	}
+}
