@@ -185,3 +185,45 @@ func TestOwnServerSlowHead(t *testing.T) {
 		t.Errorf("closed after %v, want about 10 s", d)
 	}
 }
+
+// TestOwnServerHandlerOverrun: a policy handler that writes more than
+// the Content-Length it declared must not put the excess on the wire,
+// where the client would read it as the next response.
+func TestOwnServerHandlerOverrun(t *testing.T) {
+	t.Parallel()
+	g := newTestGateway(t, Options{
+		Middlewares: func(_ context.Context, r Route, next http.Handler) (http.Handler, error) {
+			if r.Policy.RateLimit == nil {
+				return next, nil
+			}
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				if req.URL.Path != "/overrun" {
+					next.ServeHTTP(w, req)
+					return
+				}
+				w.Header().Set("Content-Length", "5")
+				_, _ = io.WriteString(w, "xxxxx")
+				_, err := io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfake"+strings.Repeat(" ", 5000))
+				if !errors.Is(err, http.ErrContentLength) {
+					t.Errorf("writing past Content-Length: %v, want http.ErrContentLength", err)
+				}
+			}), nil
+		},
+	})
+	rt := simpleRoute("app/0", "a.test", "/", backend(t, "real", nil))
+	rt.Policy.RateLimit = &RateLimitPolicy{Rate: 1000, Burst: 1000}
+	mustLoad(t, g, rt)
+	c, br := rawConn(t, front(t, g))
+	_, _ = io.WriteString(c, "GET /overrun HTTP/1.1\r\nHost: a.test\r\n\r\nGET /next HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	res, body := readResp(t, br, "GET")
+	if res.StatusCode != 200 || body != "xxxxx" {
+		t.Fatalf("first: %d %q", res.StatusCode, body)
+	}
+	res2, err := http.ReadResponse(br, nil)
+	if err == nil {
+		b, _ := io.ReadAll(res2.Body)
+		if string(b) != "real a.test /next" {
+			t.Fatalf("second response on the connection is %d %q: the overrun was read as a response", res2.StatusCode, b)
+		}
+	}
+}
