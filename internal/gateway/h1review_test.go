@@ -186,6 +186,108 @@ func TestOwnServerSlowHead(t *testing.T) {
 	}
 }
 
+// scriptedBackend answers each request with the bytes script returns for
+// its path, keeping connections open, so tests control framing exactly.
+func scriptedBackend(t *testing.T, script func(path string) string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					if _, err := io.WriteString(c, script(req.URL.Path)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestOwnServerBackendFraming: whatever framing an instance's response
+// has, the client connection stays in step, and bytes an instance sends
+// beyond its response never reach another request.
+func TestOwnServerBackendFraming(t *testing.T) {
+	t.Parallel()
+	be := scriptedBackend(t, func(path string) string {
+		switch path {
+		case "/clte":
+			return "HTTP/1.1 200 OK\r\nContent-Length: 50\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+		case "/204body":
+			// A body on a 204, shaped as a whole second response.
+			return "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"
+		case "/304body":
+			return "HTTP/1.1 304 Not Modified\r\nContent-Length: 8\r\n\r\nsmuggled"
+		case "/cr":
+			return "HTTP/1.1 200 OK\r\nX-A: 1\rSet-Cookie: evil=1\r\nContent-Length: 2\r\n\r\nok"
+		case "/nul":
+			return "HTTP/1.1 200 OK\r\nX-A: 1\x002\r\nContent-Length: 2\r\n\r\nok"
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nmine"
+	})
+	g := newTestGateway(t, Options{})
+	// An instance that sends no length ends its body by closing.
+	noLength := rawBackend(t, "HTTP/1.1 200 OK\r\n\r\nuntil close", true)
+	mustLoad(t, g, simpleRoute("app/0", "a.test", "/", be), simpleRoute("app/1", "a.test", "/nolength", noLength))
+	base := front(t, g)
+
+	for _, tc := range []struct {
+		desc, path string
+		code       int
+		body       string
+	}{
+		{"CL and TE: chunked wins", "/clte", 200, "abc"},
+		{"no length on a kept connection", "/nolength", 200, "until close"},
+		{"204 with a body", "/204body", 204, ""},
+		{"304 with a body", "/304body", 304, ""},
+		{"bare CR in a field value", "/cr", 502, ""},
+		{"NUL in a field value", "/nul", 502, ""},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			c, br := rawConn(t, base)
+			_, _ = io.WriteString(c, "GET "+tc.path+" HTTP/1.1\r\nHost: a.test\r\n\r\nGET /next HTTP/1.1\r\nHost: a.test\r\n\r\n")
+			res, body := readResp(t, br, "GET")
+			if res.StatusCode != tc.code || (tc.code < 300 && body != tc.body) {
+				t.Fatalf("first: %d %q, want %d %q", res.StatusCode, body, tc.code, tc.body)
+			}
+			if len(res.Header["Set-Cookie"]) > 0 {
+				t.Errorf("a field forged from a bare CR reached the client: %q", res.Header)
+			}
+			if tc.path == "/nolength" && res.Header.Get("Content-Length") == "" && len(res.TransferEncoding) == 0 {
+				t.Error("a response without length on a kept connection")
+			}
+			res, body = readResp(t, br, "GET")
+			if res.StatusCode != 200 || body != "mine" {
+				t.Fatalf("next on the same client connection: %d %q", res.StatusCode, body)
+			}
+			// Other clients reuse the instance connection the first
+			// response came on: they must get their own response.
+			for range 3 {
+				r := do(t, "GET", base, "a.test", "/other", nil, nil)
+				if r.code != 200 || r.body != "mine" {
+					t.Fatalf("another request got %d %q", r.code, r.body)
+				}
+			}
+		})
+	}
+}
+
 // TestOwnServerHandlerOverrun: a policy handler that writes more than
 // the Content-Length it declared must not put the excess on the wire,
 // where the client would read it as the next response.

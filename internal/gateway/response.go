@@ -183,6 +183,13 @@ func (h *respHead) addField(line []byte) error {
 			return fmt.Errorf("%w: header name %q", errBadResponse, clip(key))
 		}
 	}
+	for _, c := range val {
+		// A bare CR would end the line for some clients, forging fields
+		// of the gateway's response (net/http's client rejects these too).
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return fmt.Errorf("%w: header value of %q", errBadResponse, clip(key))
+		}
+	}
 	sp := span{interned: -1}
 	var lower [32]byte
 	if len(key) <= len(lower) {
