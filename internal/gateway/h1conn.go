@@ -141,7 +141,10 @@ func (c *h1conn) readHead() ([]byte, bool) {
 			}
 		} else if started.IsZero() {
 			started = now
-			if d := now.Add(h1ReadHeaderTimeout); c.armed.IsZero() || d.Before(c.armed) {
+			// A deadline left from the previous request may have passed
+			// while its response took long: this head gets its own.
+			if d := now.Add(h1ReadHeaderTimeout); c.armed.IsZero() || d.Before(c.armed) ||
+				c.armed.Before(now.Add(h1ReadHeaderTimeout/2)) {
 				c.setDeadline(d)
 			}
 		}

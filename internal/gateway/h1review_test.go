@@ -329,3 +329,39 @@ func TestOwnServerHandlerOverrun(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnServerHeadAfterSlowResponse: a request head that starts arriving
+// while a slow response is in progress gets the full header timeout, not
+// the remains of the previous request's (long passed) deadline.
+func TestOwnServerHeadAfterSlowResponse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("outwaits the 10 s header timeout")
+	}
+	t.Parallel()
+	slow := backend(t, "", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(h1ReadHeaderTimeout + 500*time.Millisecond)
+		}
+		_, _ = io.WriteString(w, r.URL.Path)
+	})
+	g := newTestGateway(t, Options{})
+	mustLoad(t, g, simpleRoute("app/0", "a.test", "/", slow))
+	c, br := rawConn(t, front(t, g))
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	// The first head in two parts, so its header deadline is armed.
+	_, _ = io.WriteString(c, "GET /slow HTTP/1.1\r\n")
+	time.Sleep(50 * time.Millisecond)
+	_, _ = io.WriteString(c, "Host: a.test\r\n\r\nGET /next HTTP/1.1\r\n") // and half the next
+	res, body := readResp(t, br, "GET")
+	if res.StatusCode != 200 || body != "/slow" {
+		t.Fatalf("first: %d %q", res.StatusCode, body)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := io.WriteString(c, "Host: a.test\r\n\r\n"); err != nil {
+		t.Fatalf("finishing the second head: %v", err)
+	}
+	res, body = readResp(t, br, "GET")
+	if res.StatusCode != 200 || body != "/next" {
+		t.Fatalf("second: %d %q", res.StatusCode, body)
+	}
+}
