@@ -236,6 +236,10 @@ func TestOwnServerBackendFraming(t *testing.T) {
 			return "HTTP/1.1 304 Not Modified\r\nContent-Length: 8\r\n\r\nsmuggled"
 		case "/cr":
 			return "HTTP/1.1 200 OK\r\nX-A: 1\rSet-Cookie: evil=1\r\nContent-Length: 2\r\n\r\nok"
+		case "/tegzip":
+			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+		case "/texchunked":
+			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
 		case "/nul":
 			return "HTTP/1.1 200 OK\r\nX-A: 1\x002\r\nContent-Length: 2\r\n\r\nok"
 		}
@@ -258,6 +262,11 @@ func TestOwnServerBackendFraming(t *testing.T) {
 		{"304 with a body", "/304body", 304, ""},
 		{"bare CR in a field value", "/cr", 502, ""},
 		{"NUL in a field value", "/nul", 502, ""},
+		// net/http's client refuses codings other than chunked: passed
+		// on dechunked without its Transfer-Encoding, a gzip body would
+		// reach the client as if it were plain.
+		{"TE gzip, chunked", "/tegzip", 502, ""},
+		{"TE xchunked", "/texchunked", 502, ""},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			c, br := rawConn(t, base)

@@ -221,9 +221,10 @@ func (h *respHead) addField(line []byte) error {
 		h.contentLength = n
 	case hiTransferEncoding:
 		if len(val) > 0 && !bytes.EqualFold(val, []byte("identity")) {
-			// The only coding a proxy may meet last is chunked; anything
-			// else cannot be framed.
-			if !bytes.HasSuffix(bytes.ToLower(val), []byte("chunked")) {
+			// Only chunked, as net/http's client: the gateway removes the
+			// chunking and the field, so another coding ("gzip, chunked")
+			// would reach the client undeclared.
+			if !bytes.EqualFold(val, []byte("chunked")) {
 				return fmt.Errorf("%w: Transfer-Encoding %q", errBadResponse, clip(val))
 			}
 			h.chunked = true
