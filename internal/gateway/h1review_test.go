@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -372,5 +375,44 @@ func TestOwnServerHeadAfterSlowResponse(t *testing.T) {
 	res, body = readResp(t, br, "GET")
 	if res.StatusCode != 200 || body != "/next" {
 		t.Fatalf("second: %d %q", res.StatusCode, body)
+	}
+}
+
+// fdLimitListener is a loopback listener whose first Accepts fail as
+// they do when the process is out of file descriptors.
+type fdLimitListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func (l *fdLimitListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// TestOwnServerSurvivesEMFILE: running out of file descriptors (a flood
+// of connections can cause it) must not end the accept loop for good, as
+// net/http's Serve does not.
+func TestOwnServerSurvivesEMFILE(t *testing.T) {
+	t.Parallel()
+	g := newTestGateway(t, Options{})
+	mustLoad(t, g, simpleRoute("app/0", "a.test", "/", backend(t, "up", nil)))
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &fdLimitListener{Listener: inner}
+	fl.fails.Store(3)
+	ln := g.Listener(fl)
+	srv := g.NewServer()
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	c, br := rawConn(t, "http://"+ln.Addr().String())
+	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	res, body := readResp(t, br, "GET")
+	if res.StatusCode != 200 || body != "up a.test /" {
+		t.Fatalf("after EMFILE: %d %q", res.StatusCode, body)
 	}
 }
