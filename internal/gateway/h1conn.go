@@ -186,8 +186,13 @@ func (c *h1conn) serveOne(headLen int) (keep bool) {
 	if err := c.bw.Flush(); err != nil {
 		return false
 	}
-	if r.ContentLength > 0 && !c.body.drain() {
-		return false
+	if r.ContentLength > 0 && c.body.left > 0 {
+		// The response is sent: a client that stops sending the body it
+		// announced must not hold the connection for ever.
+		c.setDeadline(time.Now().Add(h1ReadHeaderTimeout))
+		if !c.body.drain() {
+			return false
+		}
 	}
 	return !w.closeAfter
 }

@@ -416,3 +416,27 @@ func TestOwnServerSurvivesEMFILE(t *testing.T) {
 		t.Fatalf("after EMFILE: %d %q", res.StatusCode, body)
 	}
 }
+
+// TestOwnServerUnsentBodyTimesOut: a client that announces a body the
+// gateway answers without reading (no route here), then sends nothing,
+// must not hold the connection for ever while the gateway waits to skip
+// the body.
+func TestOwnServerUnsentBodyTimesOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 10 s timeout")
+	}
+	t.Parallel()
+	g := newTestGateway(t, Options{})
+	c, br := rawConn(t, front(t, g))
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	start := time.Now()
+	_, _ = io.WriteString(c, "POST / HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 1000\r\n\r\n")
+	res, _ := readResp(t, br, "POST")
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("status %d, want 404", res.StatusCode)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("connection still open after %v: %v", time.Since(start), err)
+	}
+}
