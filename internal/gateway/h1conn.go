@@ -141,7 +141,10 @@ func (c *h1conn) readHead() ([]byte, bool) {
 			}
 		} else if started.IsZero() {
 			started = now
-			if d := now.Add(h1ReadHeaderTimeout); c.armed.IsZero() || d.Before(c.armed) {
+			// A deadline left from the previous request may have passed
+			// while its response took long: this head gets its own.
+			if d := now.Add(h1ReadHeaderTimeout); c.armed.IsZero() || d.Before(c.armed) ||
+				c.armed.Before(now.Add(h1ReadHeaderTimeout/2)) {
 				c.setDeadline(d)
 			}
 		}
@@ -183,8 +186,13 @@ func (c *h1conn) serveOne(headLen int) (keep bool) {
 	if err := c.bw.Flush(); err != nil {
 		return false
 	}
-	if r.ContentLength > 0 && !c.body.drain() {
-		return false
+	if r.ContentLength > 0 && c.body.left > 0 {
+		// The response is sent: a client that stops sending the body it
+		// announced must not hold the connection for ever.
+		c.setDeadline(time.Now().Add(h1ReadHeaderTimeout))
+		if !c.body.drain() {
+			return false
+		}
 	}
 	return !w.closeAfter
 }

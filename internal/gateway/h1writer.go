@@ -124,6 +124,12 @@ func (w *h1writer) body(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if !w.chunked && w.cl >= 0 && w.written+int64(len(p)) > w.cl {
+		// Bytes past the declared length would be read by the client as
+		// the start of the next response; net/http refuses them too.
+		// finish then sees the response short and closes the connection.
+		return 0, http.ErrContentLength
+	}
 	bw := w.c.bw
 	if w.chunked {
 		_, _ = bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(p)), 16))

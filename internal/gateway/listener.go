@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -61,16 +62,23 @@ type h1Listener struct {
 
 func (l *h1Listener) acceptLoop() {
 	defer close(l.done)
+	var backoff time.Duration
 	for {
 		c, err := l.inner.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue // a temporary failure (EMFILE shows as such): keep going
+			if acceptRetryable(err) {
+				// Out of descriptors or buffers (a flood of connections
+				// can do it): wait for some to close and go on, as
+				// net/http's Serve does; ending here would stop serving
+				// for good.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
 			}
 			l.err = err
 			return
 		}
+		backoff = 0
 		hc := l.g.newH1Conn(l, c)
 		l.mu.Lock()
 		if l.draining.Load() {
@@ -82,6 +90,17 @@ func (l *h1Listener) acceptLoop() {
 		l.mu.Unlock()
 		go hc.serve()
 	}
+}
+
+// acceptRetryable reports Accept errors that pass: timeouts and running
+// out of descriptors or kernel memory.
+func acceptRetryable(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 // Accept returns the connections the gateway hands to the http.Server.

@@ -183,6 +183,13 @@ func (h *respHead) addField(line []byte) error {
 			return fmt.Errorf("%w: header name %q", errBadResponse, clip(key))
 		}
 	}
+	for _, c := range val {
+		// A bare CR would end the line for some clients, forging fields
+		// of the gateway's response (net/http's client rejects these too).
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return fmt.Errorf("%w: header value of %q", errBadResponse, clip(key))
+		}
+	}
 	sp := span{interned: -1}
 	var lower [32]byte
 	if len(key) <= len(lower) {
@@ -214,9 +221,10 @@ func (h *respHead) addField(line []byte) error {
 		h.contentLength = n
 	case hiTransferEncoding:
 		if len(val) > 0 && !bytes.EqualFold(val, []byte("identity")) {
-			// The only coding a proxy may meet last is chunked; anything
-			// else cannot be framed.
-			if !bytes.HasSuffix(bytes.ToLower(val), []byte("chunked")) {
+			// Only chunked, as net/http's client: the gateway removes the
+			// chunking and the field, so another coding ("gzip, chunked")
+			// would reach the client undeclared.
+			if !bytes.EqualFold(val, []byte("chunked")) {
 				return fmt.Errorf("%w: Transfer-Encoding %q", errBadResponse, clip(val))
 			}
 			h.chunked = true

@@ -111,6 +111,15 @@ func (u *upstream) get(ctx context.Context, deadline time.Time) (*pconn, error) 
 
 // put returns a connection whose last response was read completely.
 func (u *upstream) put(pc *pconn) {
+	// Bytes already read past the response were sent unasked (a body on
+	// a 204 or 304, say): the next request on the connection would take
+	// them for its response, which may be another client's. (The same
+	// bytes arriving later are caught by connAlive only when the
+	// connection sat idle for aliveCheckAfter.)
+	if pc.br.Buffered() > 0 {
+		_ = pc.c.Close()
+		return
+	}
 	pc.idleAt = time.Now()
 	u.mu.Lock()
 	if u.closed || len(u.idle) >= u.maxIdle {
