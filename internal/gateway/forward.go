@@ -93,7 +93,11 @@ func writeHead(bw *bufio.Writer, r *http.Request, reqID string, bodyLen int64, u
 			}
 			continue
 		}
-		if conn != nil && connectionListed(conn, k) {
+		// The gateway's own identity headers (X-Berth-*, set by the auth
+		// policy after stripping the client's) are never hop-by-hop: a
+		// client naming one in Connection must not hide it from the
+		// service.
+		if conn != nil && !strings.HasPrefix(k, "X-Berth-") && connectionListed(conn, k) {
 			continue
 		}
 		for _, v := range vs {

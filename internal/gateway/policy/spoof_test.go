@@ -73,6 +73,11 @@ func TestSpoofedIdentityThroughTheGateway(t *testing.T) {
 		{desc: "route with an API key", host: "keyed.localhost", extra: "X-Api-Key: k1\r\n",
 			want: "X-Berth-Auth=api_key;X-Berth-Subject=ci", code: 200},
 		{desc: "route with an API key, no key", host: "keyed.localhost", code: 401},
+		// Naming the identity headers in Connection (which makes a header
+		// hop-by-hop) must not hide the verified identity from the service.
+		{desc: "identity headers named in Connection", host: "keyed.localhost",
+			extra: "Connection: X-Berth-Subject, x-berth-auth\r\nX-Api-Key: k1\r\n",
+			want: "X-Berth-Auth=api_key;X-Berth-Subject=ci", code: 200},
 	} {
 		for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
 			t.Run(tc.desc+" "+proto, func(t *testing.T) {
