@@ -77,7 +77,7 @@ func TestSpoofedIdentityThroughTheGateway(t *testing.T) {
 		// hop-by-hop) must not hide the verified identity from the service.
 		{desc: "identity headers named in Connection", host: "keyed.localhost",
 			extra: "Connection: X-Berth-Subject, x-berth-auth\r\nX-Api-Key: k1\r\n",
-			want: "X-Berth-Auth=api_key;X-Berth-Subject=ci", code: 200},
+			want:  "X-Berth-Auth=api_key;X-Berth-Subject=ci", code: 200},
 	} {
 		for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
 			t.Run(tc.desc+" "+proto, func(t *testing.T) {
