@@ -256,23 +256,17 @@ func (s *server) getRun(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) cancelRun(w http.ResponseWriter, r *http.Request) error {
-	pl, err := s.pipelines()
-	if err != nil {
-		return err
-	}
-	run, err := s.loadRun(r, rbac.PipelinesRun)
-	if err != nil {
-		return err
-	}
-	run, err = pl.CancelRun(r.Context(), run.ID, subject(r.Context()))
-	if err != nil {
-		return pipelineError(err)
-	}
-	writeJSON(w, http.StatusAccepted, toAPIRun(run, nil))
-	return nil
+	return s.runAction(w, r, http.StatusAccepted, Pipelines.CancelRun)
 }
 
 func (s *server) rerunRun(w http.ResponseWriter, r *http.Request) error {
+	return s.runAction(w, r, http.StatusCreated, Pipelines.RerunRun)
+}
+
+// runAction loads run {run} for pipelines:run in its team, hands it to the
+// driver's action and answers the run the action returns with status.
+func (s *server) runAction(w http.ResponseWriter, r *http.Request, status int,
+	action func(p Pipelines, ctx context.Context, id, by string) (store.Run, error)) error {
 	pl, err := s.pipelines()
 	if err != nil {
 		return err
@@ -281,11 +275,11 @@ func (s *server) rerunRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	run, err = pl.RerunRun(r.Context(), run.ID, subject(r.Context()))
+	run, err = action(pl, r.Context(), run.ID, subject(r.Context()))
 	if err != nil {
 		return pipelineError(err)
 	}
-	writeJSON(w, http.StatusCreated, toAPIRun(run, nil))
+	writeJSON(w, status, toAPIRun(run, nil))
 	return nil
 }
 
