@@ -67,12 +67,20 @@ func TestWrkScripts(t *testing.T) {
 	const routes = 50
 	var mu sync.Mutex
 	hosts := map[string]int{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		hosts[r.Host]++
-		mu.Unlock()
-	}))
+	// Each phase gets its own server: a request wrk sent just before it
+	// exited can still be in a handler when the next phase starts.
+	counter := func(into map[string]int) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			into[r.Host]++
+			mu.Unlock()
+		}))
+	}
+	srv := counter(hosts)
 	defer srv.Close()
+	rotated := map[string]int{}
+	srv2 := counter(rotated)
+	defer srv2.Close()
 	plain, rotate, err := writeLua(t.TempDir(), routes, "routes.localhost")
 	if err != nil {
 		t.Fatal(err)
@@ -90,10 +98,10 @@ func TestWrkScripts(t *testing.T) {
 	if len(hosts) != 1 || hosts["bench.localhost"] == 0 {
 		t.Errorf("plain: hosts seen %v, want only bench.localhost", hosts)
 	}
-	clear(hosts)
 	mu.Unlock()
 
-	if _, err := runWrk(context.Background(), o, srv.URL+"/", "", rotate); err != nil {
+	hosts = rotated
+	if _, err := runWrk(context.Background(), o, srv2.URL+"/", "", rotate); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
