@@ -17,14 +17,11 @@ import (
 	"github.com/berthdev/berth/pkg/client"
 )
 
-const defaultTimeout = 5 * time.Minute
-
 func (r *runner) newApplyCmd() *cobra.Command {
 	var (
-		file    string
-		env     string
-		wait    bool
-		timeout time.Duration
+		file string
+		env  string
+		w    waitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR",
@@ -39,17 +36,16 @@ it failed or --timeout passed.`,
 		Example: "  berth apply -f examples/shop/\n  berth apply -f berth.yaml --wait=false",
 		Args:    argsExactly(),
 		RunE: r.run(func(ctx context.Context, _ []string) error {
-			if timeout <= 0 {
-				return usageErrorf("--timeout must be positive, got %s", timeout)
+			if err := w.check(); err != nil {
+				return err
 			}
-			return r.apply(ctx, file, env, wait, timeout)
+			return r.apply(ctx, file, env, w.wait, w.timeout)
 		}),
 	}
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "berth.yaml, or the folder holding it (required)")
 	_ = cmd.MarkFlagRequired("filename")
 	cmd.Flags().StringVar(&env, "env", "", "environment to run a new app in (see \"berth env list\"); default: the server's local runtime")
-	cmd.Flags().BoolVar(&wait, "wait", true, "follow the rollout until the release is deployed or failed")
-	cmd.Flags().DurationVar(&timeout, "timeout", defaultTimeout, "how long --wait waits")
+	w.register(cmd, true, "follow the rollout until the release is deployed or failed")
 	cmd.Flags().StringVar(&r.team, "team", "", "team that owns a new app (default: your only team)")
 	return cmd
 }

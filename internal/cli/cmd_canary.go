@@ -19,8 +19,7 @@ const maxWeight = 99
 func (r *runner) newRolloutCmd() *cobra.Command {
 	var (
 		canary, weight int
-		wait           bool
-		timeout        time.Duration
+		w              waitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "rollout APP --canary N | --weight N",
@@ -57,8 +56,8 @@ Finish with "berth promote APP" or "berth abort APP".`,
 				return usageErrorf("%s must be a percentage from 0 to %d, got %d (promote the canary to give it all the traffic)", name, maxWeight, *v)
 			}
 		}
-		if timeout <= 0 {
-			return usageErrorf("--timeout must be positive, got %s", timeout)
+		if err := w.check(); err != nil {
+			return err
 		}
 		app := args[0]
 		c, err := r.client()
@@ -74,23 +73,19 @@ Finish with "berth promote APP" or "berth abort APP".`,
 		} else {
 			fmt.Fprintf(r.Stdout, "app %s: canary release %d moved to %d %%\n", app, res.Release, res.Weight)
 		}
-		if !wait {
+		if !w.wait {
 			return nil
 		}
-		return r.waitCanary(ctx, c, app, res.Release, res.Weight, res.Revision, timeout)
+		return r.waitCanary(ctx, c, app, res.Release, res.Weight, res.Revision, w.timeout)
 	})
 	cmd.Flags().IntVar(&canary, "canary", 0, "start a canary of the target release with this share of the traffic (percent, 0-99)")
 	cmd.Flags().IntVar(&weight, "weight", 0, "move the running canary to this share of the traffic (percent, 0-99)")
-	cmd.Flags().BoolVar(&wait, "wait", true, "wait until the canary's instances are ready")
-	cmd.Flags().DurationVar(&timeout, "timeout", defaultTimeout, "how long --wait waits")
+	w.register(cmd, true, "wait until the canary's instances are ready")
 	return cmd
 }
 
 func (r *runner) newPromoteCmd() *cobra.Command {
-	var (
-		wait    bool
-		timeout time.Duration
-	)
+	var w waitFlags
 	cmd := &cobra.Command{
 		Use:   "promote APP",
 		Short: "Finish a canary: roll the canary release to full replicas and stop the stable one",
@@ -101,8 +96,8 @@ With --wait (the default) it follows the promotion until the release is
 deployed.`,
 		Args: argsExactly("APP"),
 		RunE: r.run(func(ctx context.Context, args []string) error {
-			if timeout <= 0 {
-				return usageErrorf("--timeout must be positive, got %s", timeout)
+			if err := w.check(); err != nil {
+				return err
 			}
 			app := args[0]
 			c, err := r.client()
@@ -114,22 +109,18 @@ deployed.`,
 				return canaryError(err, app)
 			}
 			fmt.Fprintf(r.Stdout, "app %s: promoting canary release %d (stable release %d stops once it is ready)\n", app, res.Release, res.Stable)
-			if !wait {
+			if !w.wait {
 				return nil
 			}
-			return r.waitReleaseOr(ctx, c, app, res.Release, res.Revision, timeout, false)
+			return r.waitReleaseOr(ctx, c, app, res.Release, res.Revision, w.timeout, false)
 		}),
 	}
-	cmd.Flags().BoolVar(&wait, "wait", true, "follow the promotion until the release is deployed")
-	cmd.Flags().DurationVar(&timeout, "timeout", defaultTimeout, "how long --wait waits")
+	w.register(cmd, true, "follow the promotion until the release is deployed")
 	return cmd
 }
 
 func (r *runner) newAbortCmd() *cobra.Command {
-	var (
-		wait    bool
-		timeout time.Duration
-	)
+	var w waitFlags
 	cmd := &cobra.Command{
 		Use:   "abort APP",
 		Short: "End a canary: all traffic back to the stable release, the canary stopped",
@@ -139,8 +130,8 @@ canary's instances stop, and its release is marked failed (reason Aborted).
 With --wait (the default) it waits until the canary's instances are gone.`,
 		Args: argsExactly("APP"),
 		RunE: r.run(func(ctx context.Context, args []string) error {
-			if timeout <= 0 {
-				return usageErrorf("--timeout must be positive, got %s", timeout)
+			if err := w.check(); err != nil {
+				return err
 			}
 			app := args[0]
 			c, err := r.client()
@@ -152,14 +143,13 @@ With --wait (the default) it waits until the canary's instances are gone.`,
 				return canaryError(err, app)
 			}
 			fmt.Fprintf(r.Stdout, "app %s: canary release %d aborted; release %d takes all the traffic\n", app, res.Release, res.Stable)
-			if !wait {
+			if !w.wait {
 				return nil
 			}
-			return r.waitInstancesGone(ctx, c, app, res.Release, res.Revision, timeout)
+			return r.waitInstancesGone(ctx, c, app, res.Release, res.Revision, w.timeout)
 		}),
 	}
-	cmd.Flags().BoolVar(&wait, "wait", true, "wait until the canary's instances are stopped")
-	cmd.Flags().DurationVar(&timeout, "timeout", defaultTimeout, "how long --wait waits")
+	w.register(cmd, true, "wait until the canary's instances are stopped")
 	return cmd
 }
 

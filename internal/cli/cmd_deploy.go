@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,9 +12,8 @@ import (
 
 func (r *runner) newRollbackCmd() *cobra.Command {
 	var (
-		to      int
-		wait    bool
-		timeout time.Duration
+		to int
+		w  waitFlags
 	)
 	cmd := &cobra.Command{
 		Use:     "rollback APP [--to N]",
@@ -26,8 +24,8 @@ func (r *runner) newRollbackCmd() *cobra.Command {
 			if to < 0 {
 				return usageErrorf("--to must be a release number (1, 2, ...), got %d", to)
 			}
-			if timeout <= 0 {
-				return usageErrorf("--timeout must be positive, got %s", timeout)
+			if err := w.check(); err != nil {
+				return err
 			}
 			app := args[0]
 			c, err := r.client()
@@ -54,30 +52,26 @@ func (r *runner) newRollbackCmd() *cobra.Command {
 					fmt.Fprintf(r.Stdout, "app %s: release %d created (rollback)\n", res.App, res.Release)
 				}
 			}
-			if !wait {
+			if !w.wait {
 				return nil
 			}
-			return r.waitRelease(ctx, c, res.App, res.Release, res.Revision, timeout)
+			return r.waitRelease(ctx, c, res.App, res.Release, res.Revision, w.timeout)
 		}),
 	}
 	cmd.Flags().IntVar(&to, "to", 0, "release to redeploy (default: the last deployed one before the current)")
-	cmd.Flags().BoolVar(&wait, "wait", true, "follow the rollout until the release is deployed or failed")
-	cmd.Flags().DurationVar(&timeout, "timeout", defaultTimeout, "how long --wait waits")
+	w.register(cmd, true, "follow the rollout until the release is deployed or failed")
 	return cmd
 }
 
 func (r *runner) newDeleteCmd() *cobra.Command {
-	var (
-		wait    bool
-		timeout time.Duration
-	)
+	var w waitFlags
 	cmd := &cobra.Command{
 		Use:   "delete APP",
 		Short: "Stop an app's instances and remove it with its releases",
 		Args:  argsExactly("APP"),
 		RunE: r.run(func(ctx context.Context, args []string) error {
-			if timeout <= 0 {
-				return usageErrorf("--timeout must be positive, got %s", timeout)
+			if err := w.check(); err != nil {
+				return err
 			}
 			app := args[0]
 			c, err := r.client()
@@ -87,16 +81,15 @@ func (r *runner) newDeleteCmd() *cobra.Command {
 			if err := c.DeleteApp(ctx, app); err != nil {
 				return notFound(err, app)
 			}
-			if !wait {
+			if !w.wait {
 				fmt.Fprintf(r.Stdout, "app %s: deleting\n", app)
 				return nil
 			}
 			fmt.Fprintf(r.Stdout, "app %s: deleting\n", app)
-			return r.waitDeleted(ctx, c, app, timeout)
+			return r.waitDeleted(ctx, c, app, w.timeout)
 		}),
 	}
-	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the app's instances are stopped and it is gone")
-	cmd.Flags().DurationVar(&timeout, "timeout", defaultTimeout, "how long --wait waits")
+	w.register(cmd, false, "wait until the app's instances are stopped and it is gone")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -99,24 +100,18 @@ func (r *runner) newEnvListCmd() *cobra.Command {
 }
 
 func (r *runner) newEnvShowCmd() *cobra.Command {
-	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show an environment",
 		Args:  argsExactly("NAME"),
-		RunE: r.run(func(ctx context.Context, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
+	}
+	return readCmd(r, cmd,
+		func(ctx context.Context, c *client.Client, args []string) (api.Environment, error) {
 			e, err := c.GetEnvironment(ctx, args[0])
-			if err != nil {
-				return envNotFound(err, args[0])
-			}
-			if out != outputTable {
-				return printData(r.Stdout, out, e)
-			}
-			tw := newTable(r.Stdout)
+			return e, envNotFound(err, args[0])
+		},
+		func(w io.Writer, e api.Environment) error {
+			tw := newTable(w)
 			row(tw, "Name:", e.Name)
 			row(tw, "Team:", dash(e.Team))
 			row(tw, "Cluster:", e.Cluster)
@@ -124,10 +119,7 @@ func (r *runner) newEnvShowCmd() *cobra.Command {
 			row(tw, "Storage class:", dash(e.StorageClass))
 			row(tw, "Created:", age(r.Now(), e.CreatedAt)+" ago")
 			return tw.Flush()
-		}),
-	}
-	addOutputFlag(cmd, &out)
-	return cmd
+		})
 }
 
 func (r *runner) newEnvRemoveCmd() *cobra.Command {

@@ -86,28 +86,17 @@ func (r *runner) newPipelineListCmd() *cobra.Command {
 }
 
 func (r *runner) newPipelineShowCmd() *cobra.Command {
-	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "show APP",
 		Short: "Show an app's pipeline: source, webhooks, steps and last run",
 		Args:  argsExactly("APP"),
-		RunE: r.run(func(ctx context.Context, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
-			p, err := c.GetPipeline(ctx, args[0])
-			if err != nil {
-				return notFound(err, args[0])
-			}
-			if out != outputTable {
-				return printData(r.Stdout, out, p)
-			}
-			return renderPipeline(r.Stdout, p, r.Now())
-		}),
 	}
-	addOutputFlag(cmd, &out)
-	return cmd
+	return readCmd(r, cmd,
+		func(ctx context.Context, c *client.Client, args []string) (api.Pipeline, error) {
+			p, err := c.GetPipeline(ctx, args[0])
+			return p, notFound(err, args[0])
+		},
+		func(w io.Writer, p api.Pipeline) error { return renderPipeline(w, p, r.Now()) })
 }
 
 func renderPipeline(w io.Writer, p api.Pipeline, now time.Time) error {
@@ -324,31 +313,20 @@ func (r *runner) newRunListCmd() *cobra.Command {
 }
 
 func (r *runner) newRunShowCmd() *cobra.Command {
-	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "show RUN",
 		Short: "Show a run's steps, exit codes, durations and approvals",
 		Args:  argsExactly("RUN"),
-		RunE: r.run(func(ctx context.Context, args []string) error {
+	}
+	return readCmd(r, cmd,
+		func(ctx context.Context, c *client.Client, args []string) (api.Run, error) {
 			if err := checkRunID(args[0]); err != nil {
-				return err
-			}
-			c, err := r.client()
-			if err != nil {
-				return err
+				return api.Run{}, err
 			}
 			run, err := c.GetRun(ctx, args[0])
-			if err != nil {
-				return runNotFound(err, args[0])
-			}
-			if out != outputTable {
-				return printData(r.Stdout, out, run)
-			}
-			return renderRun(r.Stdout, run, r.Now())
-		}),
-	}
-	addOutputFlag(cmd, &out)
-	return cmd
+			return run, runNotFound(err, args[0])
+		},
+		func(w io.Writer, run api.Run) error { return renderRun(w, run, r.Now()) })
 }
 
 func renderRun(w io.Writer, run api.Run, now time.Time) error {

@@ -3,9 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berthdev/berth/pkg/api"
+	"github.com/berthdev/berth/pkg/client"
 )
 
 func (r *runner) newAppsCmd() *cobra.Command {
@@ -39,53 +43,31 @@ func (r *runner) newAppsCmd() *cobra.Command {
 }
 
 func (r *runner) newStatusCmd() *cobra.Command {
-	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "status APP",
 		Short: "Show an app's phase, conditions, services and instances",
 		Args:  argsExactly("APP"),
-		RunE: r.run(func(ctx context.Context, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
-			a, err := c.GetApp(ctx, args[0])
-			if err != nil {
-				return notFound(err, args[0])
-			}
-			if out != outputTable {
-				return printData(r.Stdout, out, a)
-			}
-			return renderStatus(r.Stdout, a, r.Now())
-		}),
 	}
-	addOutputFlag(cmd, &out)
-	return cmd
+	return readCmd(r, cmd,
+		func(ctx context.Context, c *client.Client, args []string) (api.App, error) {
+			a, err := c.GetApp(ctx, args[0])
+			return a, notFound(err, args[0])
+		},
+		func(w io.Writer, a api.App) error { return renderStatus(w, a, r.Now()) })
 }
 
 func (r *runner) newReleasesCmd() *cobra.Command {
-	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "releases APP",
 		Short: "List an app's releases, oldest first",
 		Args:  argsExactly("APP"),
-		RunE: r.run(func(ctx context.Context, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
-			rs, err := c.ListReleases(ctx, args[0])
-			if err != nil {
-				return notFound(err, args[0])
-			}
-			if out != outputTable {
-				return printData(r.Stdout, out, rs)
-			}
-			return renderReleases(r.Stdout, rs, r.Now())
-		}),
 	}
-	addOutputFlag(cmd, &out)
-	return cmd
+	return readCmd(r, cmd,
+		func(ctx context.Context, c *client.Client, args []string) ([]api.Release, error) {
+			rs, err := c.ListReleases(ctx, args[0])
+			return rs, notFound(err, args[0])
+		},
+		func(w io.Writer, rs []api.Release) error { return renderReleases(w, rs, r.Now()) })
 }
 
 func (r *runner) newDiffCmd() *cobra.Command {
