@@ -23,7 +23,9 @@ func (db *Store) GetTeamByName(ctx context.Context, name string) (store.Team, er
 	return db.reader().GetTeamByName(ctx, name)
 }
 
-func (db *Store) ListTeams(ctx context.Context) ([]store.Team, error) { return db.reader().ListTeams(ctx) }
+func (db *Store) ListTeams(ctx context.Context) ([]store.Team, error) {
+	return db.reader().ListTeams(ctx)
+}
 
 func (db *Store) CreateUser(ctx context.Context, u store.User) error {
 	return db.inWrite(ctx, func(o ops) error { return o.CreateUser(ctx, u) })
@@ -45,7 +47,9 @@ func (db *Store) GetUserByIdentity(ctx context.Context, issuer, subject string) 
 	return db.reader().GetUserByIdentity(ctx, issuer, subject)
 }
 
-func (db *Store) ListUsers(ctx context.Context) ([]store.User, error) { return db.reader().ListUsers(ctx) }
+func (db *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	return db.reader().ListUsers(ctx)
+}
 
 func (db *Store) PutMember(ctx context.Context, m store.Member) error {
 	return db.inWrite(ctx, func(o ops) error { return o.PutMember(ctx, m) })
