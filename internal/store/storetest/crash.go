@@ -64,7 +64,7 @@ func crashChild(open Opener, target string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	prefix := os.Getenv(crashPrefixEnv)
 
 	var mu sync.Mutex
@@ -257,7 +257,7 @@ func checkAcks(t *testing.T, open Opener, target string, acks []string, counter 
 	if err != nil {
 		t.Fatalf("reopen after kill: %v", err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 
 	events, err := db.ListEvents(ctx, 0, 0)
 	if err != nil {
