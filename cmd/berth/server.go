@@ -46,6 +46,10 @@ the data directory.`,
 				}
 				dataDir = d
 			}
+			db, err := databaseURL(database, os.Getenv)
+			if err != nil {
+				return err
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("find the berth binary for the shim: %w", err)
@@ -57,7 +61,7 @@ the data directory.`,
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel}))
 			return server.Run(cmd.Context(), server.Config{
 				DataDir:          dataDir,
-				Database:         database,
+				Database:         db,
 				Listen:           listen,
 				GatewayListen:    gatewayListen,
 				GatewayTLSListen: gatewayTLS,
@@ -75,7 +79,7 @@ the data directory.`,
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "",
 		"where the server keeps its state (default $BERTH_DATA_DIR, else $XDG_DATA_HOME/berth or ~/.local/share/berth)")
-	cmd.Flags().StringVar(&database, "database", os.Getenv("BERTH_DATABASE"),
+	cmd.Flags().StringVar(&database, "database", "",
 		"PostgreSQL URL (postgres://user@host:5432/berth) to keep the store in, instead of <data-dir>/berth.db (default $BERTH_DATABASE)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7700", "address of the API")
 	cmd.Flags().StringVar(&gatewayListen, "gateway-listen", "127.0.0.1:8080", "address the gateway serves routes on (\"\" disables it)")
@@ -124,8 +128,12 @@ the job.`,
 				}
 				dataDir = d
 			}
+			db, err := databaseURL(database, os.Getenv)
+			if err != nil {
+				return err
+			}
 			res, err := server.RotateKey(cmd.Context(), server.RotateConfig{
-				DataDir: dataDir, MasterKeyFile: masterKeyFile, NewKeyFile: newKeyFile, Database: database,
+				DataDir: dataDir, MasterKeyFile: masterKeyFile, NewKeyFile: newKeyFile, Database: db,
 			})
 			if err != nil {
 				return err
@@ -144,7 +152,7 @@ the job.`,
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "the server's data directory (default $BERTH_DATA_DIR, else $XDG_DATA_HOME/berth or ~/.local/share/berth)")
 	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "", "the current key file (default <data-dir>/master.key)")
 	cmd.Flags().StringVar(&newKeyFile, "new-key-file", "", "the key to move to (default: a new random key)")
-	cmd.Flags().StringVar(&database, "database", os.Getenv("BERTH_DATABASE"),
+	cmd.Flags().StringVar(&database, "database", "",
 		"the server's PostgreSQL URL, when it uses one (default $BERTH_DATABASE, else <data-dir>/berth.db)")
 	return cmd
 }

@@ -24,15 +24,25 @@ func openStore(ctx context.Context, dataDir, database string) (store.Store, erro
 		}
 		return db, nil
 	}
-	u, err := url.Parse(database)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		return nil, fmt.Errorf("%s: want a URL like postgres://user@host:5432/berth, got %q", databaseFlag, redactURL(database))
+	if err := CheckDatabase(database); err != nil {
+		return nil, err
 	}
+	u, _ := url.Parse(database) // checked above
 	db, err := postgres.Open(ctx, database)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", databaseFlag, u.Redacted(), err)
 	}
 	return db, nil
+}
+
+// CheckDatabase checks that a --database value is a PostgreSQL URL with a
+// host; the error names the flag and hides a password.
+func CheckDatabase(database string) error {
+	u, err := url.Parse(database)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return fmt.Errorf("%s: want a URL like postgres://user@host:5432/berth, got %q", databaseFlag, redactURL(database))
+	}
+	return nil
 }
 
 // redactURL hides a password in a URL that may not parse.
