@@ -3,70 +3,32 @@ package postgres
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/berthdev/berth/internal/pgtest"
 	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/internal/store/storetest"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // TestRacingServersOneWins has several servers (each its own DB and
-// pool) read the same app version and update it in transactions at once:
-// exactly one wins and the others get ErrConflict.
+// pool) read the same app version and update it at once: exactly one wins
+// and the others get ErrConflict.
 func TestRacingServersOneWins(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	const servers = 4
-	dbs := make([]*DB, servers)
-	for i := range dbs {
+	stores := make([]store.Store, 4)
+	for i := range stores {
 		db, err := Open(t.Context(), url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		dbs[i] = db
+		stores[i] = db
 	}
-	if err := dbs[0].CreateApp(t.Context(), store.App{Name: "shop"}); err != nil {
-		t.Fatal(err)
-	}
-	for round := range 5 {
-		var (
-			wg    sync.WaitGroup
-			start = make(chan struct{})
-			errs  = make([]error, servers)
-		)
-		for i, db := range dbs {
-			a, err := db.GetApp(t.Context(), "shop")
-			if err != nil {
-				t.Fatal(err)
-			}
-			wg.Go(func() {
-				<-start
-				errs[i] = db.InTx(t.Context(), func(tx store.Tx) error {
-					a.TargetRelease = i
-					_, err := tx.UpdateApp(t.Context(), a)
-					return err
-				})
-			})
-		}
-		close(start)
-		wg.Wait()
-		wins := 0
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				wins++
-			case !errors.Is(err, store.ErrConflict):
-				t.Errorf("round %d, server %d: %v, want nil or ErrConflict", round, i, err)
-			}
-		}
-		if wins != 1 {
-			t.Errorf("round %d: %d winners, want 1 (%v)", round, wins, errs)
-		}
-	}
+	storetest.RaceUpdates(t, stores...)
 }
 
 // TestSerializationFailureIsConflict makes PostgreSQL abort a transaction
