@@ -1,0 +1,47 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/berthdev/berth/internal/pgtest"
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/internal/store/postgres"
+	"github.com/berthdev/berth/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) {
+	if code, ok := storetest.CrashChild(openURL); ok {
+		os.Exit(code)
+	}
+	os.Exit(pgtest.Main(m))
+}
+
+func openURL(ctx context.Context, url string) (store.Store, error) {
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// TestAcknowledgedWritesSurviveKill kills a writing client with SIGKILL,
+// in a loop: PostgreSQL keeps what it acknowledged and rolls back what it
+// had not, so every acknowledged write is there and no transaction is
+// half there.
+func TestAcknowledgedWritesSurviveKill(t *testing.T) {
+	t.Parallel()
+	storetest.RunCrash(t, openURL, pgtest.URL(t))
+}
+
+func TestContract(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store {
+		db, err := postgres.Open(t.Context(), pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
