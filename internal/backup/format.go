@@ -71,11 +71,11 @@ type blobHeader struct {
 
 // record is one line; exactly one field is set.
 type record struct {
-	Header    *Header          `json:"header,omitempty"`
-	Table     *snapshot.Table  `json:"table,omitempty"`
-	Row       []any            `json:"r,omitempty"`
-	End       *tableEnd        `json:"end,omitempty"`
-	Sequences map[string]int64 `json:"sequences,omitempty"`
-	Blob      *blobHeader      `json:"blob,omitempty"`
-	Trailer   *Trailer         `json:"trailer,omitempty"`
+	Header    *Header           `json:"header,omitempty"`
+	Table     *snapshot.Table   `json:"table,omitempty"`
+	Row       []any             `json:"r,omitempty"`
+	End       *tableEnd         `json:"end,omitempty"`
+	Sequences *map[string]int64 `json:"sequences,omitempty"`
+	Blob      *blobHeader       `json:"blob,omitempty"`
+	Trailer   *Trailer          `json:"trailer,omitempty"`
 }

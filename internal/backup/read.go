@@ -101,7 +101,7 @@ type rawRecord struct {
 	Table     *snapshot.Table   `json:"table"`
 	Row       []json.RawMessage `json:"r"`
 	End       *tableEnd         `json:"end"`
-	Sequences map[string]int64  `json:"sequences"`
+	Sequences *map[string]int64 `json:"sequences"`
 	Blob      *blobHeader       `json:"blob"`
 	Trailer   *Trailer          `json:"trailer"`
 }
@@ -180,7 +180,7 @@ func (s *scanner) run(ctx context.Context, v visitor) (Header, Trailer, error) {
 				return Header{}, Trailer{}, fmt.Errorf("%w: record %d: sequences out of place", ErrFormat, s.line)
 			}
 			seqsDone = true
-			if err := v.sequences(r.Sequences); err != nil {
+			if err := v.sequences(*r.Sequences); err != nil {
 				return Header{}, Trailer{}, err
 			}
 		case r.Blob != nil:

@@ -114,7 +114,10 @@ func writeSnapshot(ctx context.Context, enc *encoder, r snapshot.Reader, opts Op
 	if err != nil {
 		return Trailer{}, err
 	}
-	if err := enc.record(record{Sequences: seqs}); err != nil {
+	if seqs == nil {
+		seqs = map[string]int64{}
+	}
+	if err := enc.record(record{Sequences: &seqs}); err != nil {
 		return Trailer{}, err
 	}
 	slices.Sort(sources)

@@ -1,0 +1,103 @@
+package backup
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/berthdev/berth/internal/secretstore"
+	"github.com/berthdev/berth/internal/store/snapshot"
+	"github.com/berthdev/berth/internal/store/sqlite"
+)
+
+// oldSource is a store as Berth at an older schema version left it: the
+// tables of a real database migrated only that far, with rows given by
+// hand (today's store methods write columns the old schema lacks).
+type oldSource struct {
+	version int
+	tables  []snapshot.Table
+	rows    map[string][]map[string]any
+}
+
+func (s *oldSource) Snapshot(_ context.Context, fn func(snapshot.Reader) error) error { return fn(s) }
+func (s *oldSource) Backend() string                                                  { return "sqlite" }
+func (s *oldSource) SchemaVersion() int                                               { return s.version }
+func (s *oldSource) Tables() []snapshot.Table                                         { return s.tables }
+func (s *oldSource) Sequences(context.Context) (map[string]int64, error) {
+	return map[string]int64{}, nil
+}
+
+func (s *oldSource) Rows(_ context.Context, t snapshot.Table, fn func([]any) error) error {
+	for _, r := range s.rows[t.Name] {
+		vals := make([]any, len(t.Columns))
+		for i, c := range t.Columns {
+			vals[i] = r[c.Name]
+		}
+		if err := fn(vals); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestRestoreOlderSchema(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	// Version 9: before secret_versions (10) and environments.team (11),
+	// whose migrations fill them from the rows already there.
+	const version = 9
+	old, err := sqlite.OpenVersion(ctx, filepath.Join(t.TempDir(), "old.db"), version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oldTables []snapshot.Table
+	if err := old.Snapshot(ctx, func(r snapshot.Reader) error { oldTables = r.Tables(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	_ = old.Close()
+
+	_, ring := newKey(t)
+	env, keyID, err := secretstore.New(nil, ring).Seal("team_a", "shop", "DB_PASSWORD", []byte("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := "2026-05-06T07:08:09.123456789Z"
+	src := &oldSource{version: version, tables: oldTables, rows: map[string][]map[string]any{
+		"teams": {{"id": "team_a", "name": "default", "created_at": ts}},
+		"apps": {{"name": "shop", "latest_release": int64(0), "target_release": int64(0), "ports": "{}", "deleting": int64(0),
+			"status": "{}", "version": int64(1), "created_at": ts, "updated_at": ts, "team": "team_a", "env": "prod"}},
+		"secrets": {{"app": "shop", "name": "DB_PASSWORD", "team": "team_a", "envelope": env, "key_id": keyID,
+			"version": int64(1), "created_at": ts, "updated_at": ts}},
+		"clusters":     {{"name": "hz", "server": "https://hz", "context": "", "in_cluster": int64(0), "created_at": ts}},
+		"environments": {{"name": "prod", "cluster": "hz", "namespace": "shop", "storage_class": "", "created_at": ts}},
+	}}
+	file := backupOf(t, src, nil, "")
+
+	dir := t.TempDir()
+	res, err := restoreFile(ctx, file, SQLiteTarget{Path: filepath.Join(dir, "berth.db")}, RestoreOptions{Keyring: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Header.SchemaVersion != version {
+		t.Errorf("header schema version = %d", res.Header.SchemaVersion)
+	}
+	got := openSQLite(t, filepath.Join(dir, "berth.db"))
+	v, _, _ := tables(t, got)
+	if v != sqlite.SchemaVersion() {
+		t.Errorf("restored schema version = %d; want %d", v, sqlite.SchemaVersion())
+	}
+	// Migration 10 made the secret's first version, 11 gave the
+	// environment its app's team.
+	vs, err := got.ListSecretVersions(ctx, "shop")
+	if err != nil || len(vs) != 1 || vs[0].Version != 1 {
+		t.Errorf("secret versions = %+v, %v", vs, err)
+	}
+	e, err := got.GetEnvironment(ctx, "prod")
+	if err != nil || e.Team != "team_a" {
+		t.Errorf("environment = %+v, %v", e, err)
+	}
+	vals, err := secretstore.New(got, ring).ResolveVersions(ctx, "team_a", "shop", []string{"DB_PASSWORD"}, map[string]int64{"DB_PASSWORD": 1})
+	if err != nil || vals["DB_PASSWORD"] != "s3cret" {
+		t.Errorf("secret = %v, %v", vals, err)
+	}
+}
