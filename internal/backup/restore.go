@@ -6,20 +6,26 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/store/snapshot"
+	"github.com/berthdev/berth/internal/store/sqlite"
 )
 
 // Target is a store a backup can be restored into.
 type Target interface {
 	// Backend names the store kind, for messages.
 	Backend() string
-	// SchemaVersion is the newest schema this binary creates.
+	// SchemaVersion is the newest schema this binary creates, and
+	// MinSchemaVersion the oldest it can create to load an old backup
+	// into (older ones go through SQLite's migrations first).
 	SchemaVersion() int
+	MinSchemaVersion() int
 	// Contents counts the rows of every non-empty table.
 	Contents(ctx context.Context) (map[string]int64, error)
 	// Load creates the schema up to version, runs fn to fill it in one
@@ -88,21 +94,83 @@ func Restore(ctx context.Context, open func() (io.ReadCloser, error), t Target, 
 			return Result{}, err
 		}
 	}
-	ld := &loader{mapCluster: opts.MapCluster, blobs: blobs, counts: map[string]int64{}}
-	err = t.Load(ctx, h.SchemaVersion, func(ctx context.Context, w snapshot.Writer) error {
-		ld.ctx, ld.w = ctx, w
-		ld.target = map[string]snapshot.Table{}
-		for _, tb := range w.Tables() {
-			ld.target[tb.Name] = tb
-		}
-		_, _, err := scanFile(ctx, open, ld)
-		return err
-	})
+	ld := &loader{mapCluster: opts.MapCluster, blobs: blobs, rows: true, counts: map[string]int64{}}
+	if h.SchemaVersion < t.MinSchemaVersion() {
+		err = restoreUpgraded(ctx, open, h.SchemaVersion, t, ld)
+	} else {
+		err = t.Load(ctx, h.SchemaVersion, func(ctx context.Context, w snapshot.Writer) error {
+			ld.start(ctx, w)
+			_, _, err := scanFile(ctx, open, ld)
+			return err
+		})
+	}
 	if err != nil {
 		ld.undoBlobs()
 		return Result{}, err
 	}
 	return Result{Header: h, Trailer: tr, Tables: ld.counts}, nil
+}
+
+// restoreUpgraded loads a backup older than t can create: into a
+// scratch SQLite file at the backup's version, migrated up there, and then
+// from that file into t at t's newest version. Source archives come from
+// the backup itself.
+func restoreUpgraded(ctx context.Context, open func() (io.ReadCloser, error), version int, t Target, ld *loader) error {
+	dir, err := os.MkdirTemp("", "berth-restore-*")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	scratch := SQLiteTarget{Path: filepath.Join(dir, dbFile)}
+	rowsOnly := &loader{mapCluster: ld.mapCluster, rows: true, counts: ld.counts}
+	err = scratch.Load(ctx, version, func(ctx context.Context, w snapshot.Writer) error {
+		rowsOnly.start(ctx, w)
+		_, _, err := scanFile(ctx, open, rowsOnly)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	up, err := sqlite.OpenReadOnly(ctx, scratch.Path)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	return up.Snapshot(ctx, func(r snapshot.Reader) error {
+		if r.SchemaVersion() != t.SchemaVersion() {
+			return fmt.Errorf("backup: schema %d after upgrading, and %s is at %d; restore with matching berth versions", r.SchemaVersion(), t.Backend(), t.SchemaVersion())
+		}
+		return t.Load(ctx, r.SchemaVersion(), func(ctx context.Context, w snapshot.Writer) error {
+			if err := copyTables(ctx, r, w); err != nil {
+				return err
+			}
+			blobsOnly := &loader{blobs: ld.blobs}
+			blobsOnly.start(ctx, w)
+			_, _, err := scanFile(ctx, open, blobsOnly)
+			ld.added = blobsOnly.added
+			return err
+		})
+	})
+}
+
+// copyTables copies every row and counter of r into w.
+func copyTables(ctx context.Context, r snapshot.Reader, w snapshot.Writer) error {
+	for _, t := range r.Tables() {
+		cols := t.ColumnNames()
+		if err := r.Rows(ctx, t, func(vals []any) error { return w.Insert(ctx, t.Name, cols, vals) }); err != nil {
+			return err
+		}
+	}
+	seqs, err := r.Sequences(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(seqs)) {
+		if err := w.SetSequence(ctx, k, seqs[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func scanFile(ctx context.Context, open func() (io.ReadCloser, error), v visitor) (Header, Trailer, error) {
@@ -129,16 +197,29 @@ type loader struct {
 	w          snapshot.Writer
 	target     map[string]snapshot.Table
 	mapCluster map[string]string
-	blobs      *blob.Store
-	added      []string // archives this restore created, removed on failure
-	counts     map[string]int64
-	cols       []string
-	refCol     int
+	// rows: load the tables; blobs != nil: store the archives.
+	rows   bool
+	blobs  *blob.Store
+	added  []string // archives this restore created, removed on failure
+	counts map[string]int64
+	cols   []string
+	refCol int
+}
+
+func (l *loader) start(ctx context.Context, w snapshot.Writer) {
+	l.ctx, l.w = ctx, w
+	l.target = map[string]snapshot.Table{}
+	for _, tb := range w.Tables() {
+		l.target[tb.Name] = tb
+	}
 }
 
 func (l *loader) header(Header) error { return nil }
 
 func (l *loader) table(t snapshot.Table) error {
+	if !l.rows {
+		return nil
+	}
 	tt, ok := l.target[t.Name]
 	if !ok {
 		return fmt.Errorf("backup: table %s is not in this berth's schema at the backup's version", t.Name)
@@ -158,6 +239,9 @@ func (l *loader) table(t snapshot.Table) error {
 }
 
 func (l *loader) row(t snapshot.Table, vals []any) error {
+	if !l.rows {
+		return nil
+	}
 	if l.refCol >= 0 {
 		if s, ok := vals[l.refCol].(string); ok {
 			if to, ok := l.mapCluster[s]; ok {
@@ -170,6 +254,9 @@ func (l *loader) row(t snapshot.Table, vals []any) error {
 }
 
 func (l *loader) sequences(s map[string]int64) error {
+	if !l.rows {
+		return nil
+	}
 	for _, k := range slices.Sorted(maps.Keys(s)) {
 		if err := l.w.SetSequence(l.ctx, k, s[k]); err != nil {
 			return err
@@ -179,7 +266,7 @@ func (l *loader) sequences(s map[string]int64) error {
 }
 
 func (l *loader) blob(digest string, size int64, r io.Reader) error {
-	if l.blobs.Has(digest) {
+	if l.blobs == nil || l.blobs.Has(digest) {
 		return nil
 	}
 	if err := l.blobs.Put(digest, r, size); err != nil {
@@ -192,6 +279,9 @@ func (l *loader) blob(digest string, size int64, r io.Reader) error {
 // undoBlobs removes the archives a failed restore wrote, so the data
 // directory is left as it was.
 func (l *loader) undoBlobs() {
+	if l.blobs == nil {
+		return
+	}
 	for _, d := range l.added {
 		_ = l.blobs.Remove(d)
 	}

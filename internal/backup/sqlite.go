@@ -14,6 +14,9 @@ type SQLiteTarget struct{ Path string }
 func (t SQLiteTarget) Backend() string    { return "sqlite " + t.Path }
 func (t SQLiteTarget) SchemaVersion() int { return sqlite.SchemaVersion() }
 
+// MinSchemaVersion: SQLite has every migration since the first.
+func (t SQLiteTarget) MinSchemaVersion() int { return 1 }
+
 func (t SQLiteTarget) Contents(ctx context.Context) (map[string]int64, error) {
 	return sqlite.Contents(ctx, t.Path)
 }

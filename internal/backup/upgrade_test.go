@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/secretstore"
+	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/snapshot"
 	"github.com/berthdev/berth/internal/store/sqlite"
 )
@@ -40,8 +42,9 @@ func (s *oldSource) Rows(_ context.Context, t snapshot.Table, fn func([]any) err
 	return nil
 }
 
-func TestRestoreOlderSchema(t *testing.T) {
-	t.Parallel()
+// oldBackup writes a backup as Berth at schema version 9 made it.
+func oldBackup(t *testing.T) (string, *secrets.Keyring) {
+	t.Helper()
 	ctx := t.Context()
 	// Version 9: before secret_versions (10) and environments.team (11),
 	// whose migrations fill them from the rows already there.
@@ -71,14 +74,19 @@ func TestRestoreOlderSchema(t *testing.T) {
 		"clusters":     {{"name": "hz", "server": "https://hz", "context": "", "in_cluster": int64(0), "created_at": ts}},
 		"environments": {{"name": "prod", "cluster": "hz", "namespace": "shop", "storage_class": "", "created_at": ts}},
 	}}
-	file := backupOf(t, src, nil, "")
+	return backupOf(t, src, nil, ""), ring
+}
 
+func TestRestoreOlderSchema(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	file, ring := oldBackup(t)
 	dir := t.TempDir()
 	res, err := restoreFile(ctx, file, SQLiteTarget{Path: filepath.Join(dir, "berth.db")}, RestoreOptions{Keyring: ring})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Header.SchemaVersion != version {
+	if res.Header.SchemaVersion != 9 {
 		t.Errorf("header schema version = %d", res.Header.SchemaVersion)
 	}
 	got := openSQLite(t, filepath.Join(dir, "berth.db"))
@@ -86,6 +94,14 @@ func TestRestoreOlderSchema(t *testing.T) {
 	if v != sqlite.SchemaVersion() {
 		t.Errorf("restored schema version = %d; want %d", v, sqlite.SchemaVersion())
 	}
+	checkUpgraded(t, got, ring)
+}
+
+// checkUpgraded checks what the migrations after version 9 made of the
+// old backup's rows.
+func checkUpgraded(t *testing.T, got store.Store, ring *secrets.Keyring) {
+	t.Helper()
+	ctx := t.Context()
 	// Migration 10 made the secret's first version, 11 gave the
 	// environment its app's team.
 	vs, err := got.ListSecretVersions(ctx, "shop")

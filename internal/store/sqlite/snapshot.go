@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/berthdev/berth/internal/store/snapshot"
+	"github.com/berthdev/berth/internal/store/sqlstore"
 )
 
 // Backend names this store in backups.
@@ -67,7 +68,7 @@ func snapshotOn(ctx context.Context, pool *sql.DB, fn func(snapshot.Reader) erro
 }
 
 type snapReader struct {
-	q       querier
+	q       sqlstore.Querier
 	version int
 	tables  []snapshot.Table
 }
@@ -119,7 +120,7 @@ func (r *snapReader) Rows(ctx context.Context, t snapshot.Table, fn func([]any) 
 
 // schemaTables lists the tables of platform state (all but SQLite's own
 // and the migration record) with their columns, parents first.
-func schemaTables(ctx context.Context, q querier) ([]snapshot.Table, error) {
+func schemaTables(ctx context.Context, q sqlstore.Querier) ([]snapshot.Table, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_schema
 		WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name`)
 	if err != nil {
@@ -153,7 +154,7 @@ func schemaTables(ctx context.Context, q querier) ([]snapshot.Table, error) {
 	return snapshot.Order(tables, parents)
 }
 
-func tableColumns(ctx context.Context, q querier, table string) (snapshot.Table, error) {
+func tableColumns(ctx context.Context, q sqlstore.Querier, table string) (snapshot.Table, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name, type FROM pragma_table_info(?) ORDER BY cid`, table)
 	if err != nil {
 		return snapshot.Table{}, fmt.Errorf("sqlite: columns of %s: %w", table, err)
@@ -184,7 +185,7 @@ func tableColumns(ctx context.Context, q querier, table string) (snapshot.Table,
 	return t, nil
 }
 
-func primaryKey(ctx context.Context, q querier, table string) ([]string, error) {
+func primaryKey(ctx context.Context, q sqlstore.Querier, table string) ([]string, error) {
 	pk, err := stringsOf(ctx, q, `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: primary key of %s: %w", table, err)
@@ -193,7 +194,7 @@ func primaryKey(ctx context.Context, q querier, table string) ([]string, error) 
 }
 
 // sequences reads AUTOINCREMENT counters, named table.column.
-func sequences(ctx context.Context, q querier, tables []snapshot.Table) (map[string]int64, error) {
+func sequences(ctx context.Context, q sqlstore.Querier, tables []snapshot.Table) (map[string]int64, error) {
 	out := map[string]int64{}
 	known := map[string]bool{}
 	for _, t := range tables {
@@ -239,7 +240,7 @@ func sequences(ctx context.Context, q querier, tables []snapshot.Table) (map[str
 	return out, nil
 }
 
-func stringsOf(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+func stringsOf(ctx context.Context, q sqlstore.Querier, query string, args ...any) ([]string, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
