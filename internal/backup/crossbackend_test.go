@@ -25,9 +25,7 @@ func openPostgres(t *testing.T, url string) *postgres.DB {
 }
 
 // checkThroughStore reads a restored store the way a server does.
-func checkThroughStore(t *testing.T, want, got store.Store, ring interface {
-	PrimaryID() string
-}, ss *secretstore.Store) {
+func checkThroughStore(t *testing.T, want, got store.Store, ss *secretstore.Store) {
 	t.Helper()
 	ctx := t.Context()
 	wa, _ := want.ListApps(ctx)
@@ -80,7 +78,7 @@ func TestSQLiteToPostgres(t *testing.T) {
 	}
 	pg := openPostgres(t, url)
 	sameState(t, db, pg)
-	checkThroughStore(t, db, pg, ring, secretstore.New(pg, ring))
+	checkThroughStore(t, db, pg, secretstore.New(pg, ring))
 
 	// And the restored database refuses a second restore, naming what
 	// it holds.
@@ -111,7 +109,7 @@ func TestPostgresToSQLite(t *testing.T) {
 	}
 	got := openSQLite(t, filepath.Join(dir, "berth.db"))
 	sameState(t, pg, got)
-	checkThroughStore(t, pg, got, ring, secretstore.New(got, ring))
+	checkThroughStore(t, pg, got, secretstore.New(got, ring))
 }
 
 // An old SQLite backup goes into PostgreSQL, whose schema starts later:

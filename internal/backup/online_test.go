@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdev/berth/internal/pgtest"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/snapshot"
 )
@@ -52,7 +53,27 @@ func writeReleases(ctx context.Context, st store.Store, app string, commits *ato
 // snapshot, not tables read at different moments.
 func TestBackupWhileWriting(t *testing.T) {
 	t.Parallel()
-	db, blobs, _ := newSource(t)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			var db interface {
+				store.Store
+				snapshot.Source
+			}
+			if backend == "sqlite" {
+				db, _, _ = newSource(t)
+			} else {
+				db = openPostgres(t, pgtest.URL(t))
+			}
+			backupWhileWriting(t, db)
+		})
+	}
+}
+
+func backupWhileWriting(t *testing.T, db interface {
+	store.Store
+	snapshot.Source
+}) {
 	ctx := t.Context()
 	if err := db.CreateApp(ctx, store.App{Name: "busy", Ports: map[string]int{}, CreatedAt: t0, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)
@@ -69,7 +90,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	}()
 	var files []string
 	for range 3 {
-		files = append(files, backupOf(t, slowSource{db, &commits}, blobs, ""))
+		files = append(files, backupOf(t, slowSource{db, &commits}, nil, ""))
 	}
 	stop()
 	wg.Wait()
