@@ -20,6 +20,8 @@ func TestSchemaKnowledge(t *testing.T) {
 		t.Fatal(err)
 	}
 	known := map[string]bool{"clusters.name": true, "cluster_credentials.cluster": true}
+	// Named like one, but not one.
+	notRefs := map[string]bool{"clusters.in_cluster": true, "members.source": true}
 	for tb, c := range clusterRef {
 		known[tb+"."+c] = true
 	}
@@ -34,7 +36,7 @@ func TestSchemaKnowledge(t *testing.T) {
 			name := tb.Name + "." + c.Name
 			looks := c.Name == "cluster" || strings.HasSuffix(c.Name, "_cluster") ||
 				c.Name == "envelope" || c.Name == "kubeconfig" || c.Name == "source"
-			if looks && !known[name] {
+			if looks && !known[name] && !notRefs[name] {
 				t.Errorf("column %s looks like a cluster reference, sealed data or a source archive; teach schema.go about it", name)
 			}
 		}
