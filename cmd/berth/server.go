@@ -19,7 +19,7 @@ func newServerCmd() *cobra.Command {
 	var (
 		dataDir, listen, gatewayListen string
 		gatewayTLS, certDir, accessLog string
-		masterKeyFile                  string
+		masterKeyFile, database        string
 		logLevel                       slog.Level
 		pipes                          server.PipelineConfig
 		sso                            ssoFlags
@@ -32,7 +32,11 @@ func newServerCmd() *cobra.Command {
 
 The data directory holds the database, source archives, builds, instance
 logs and the admin token (<data-dir>/admin-token), which "berth login" needs.
-Apps keep running when the server stops; the next server adopts them.`,
+Apps keep running when the server stops; the next server adopts them.
+
+With --database postgres://... (or BERTH_DATABASE) the store is that
+PostgreSQL database instead of <data-dir>/berth.db; everything else stays in
+the data directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataDir == "" {
@@ -53,6 +57,7 @@ Apps keep running when the server stops; the next server adopts them.`,
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel}))
 			return server.Run(cmd.Context(), server.Config{
 				DataDir:          dataDir,
+				Database:         database,
 				Listen:           listen,
 				GatewayListen:    gatewayListen,
 				GatewayTLSListen: gatewayTLS,
@@ -70,6 +75,8 @@ Apps keep running when the server stops; the next server adopts them.`,
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "",
 		"where the server keeps its state (default $BERTH_DATA_DIR, else $XDG_DATA_HOME/berth or ~/.local/share/berth)")
+	cmd.Flags().StringVar(&database, "database", os.Getenv("BERTH_DATABASE"),
+		"PostgreSQL URL (postgres://user@host:5432/berth) to keep the store in, instead of <data-dir>/berth.db (default $BERTH_DATABASE)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7700", "address of the API")
 	cmd.Flags().StringVar(&gatewayListen, "gateway-listen", "127.0.0.1:8080", "address the gateway serves routes on (\"\" disables it)")
 	cmd.Flags().StringVar(&gatewayTLS, "gateway-tls-listen", "", "address the gateway serves HTTPS and HTTP/2 on (\"\" disables it)")
@@ -94,7 +101,7 @@ Apps keep running when the server stops; the next server adopts them.`,
 }
 
 func newRotateKeyCmd() *cobra.Command {
-	var dataDir, masterKeyFile, newKeyFile string
+	var dataDir, masterKeyFile, newKeyFile, database string
 	cmd := &cobra.Command{
 		Use:   "rotate-key",
 		Short: "Re-encrypt every secret under a new master key (with the server stopped)",
@@ -118,7 +125,7 @@ the job.`,
 				dataDir = d
 			}
 			res, err := server.RotateKey(cmd.Context(), server.RotateConfig{
-				DataDir: dataDir, MasterKeyFile: masterKeyFile, NewKeyFile: newKeyFile,
+				DataDir: dataDir, MasterKeyFile: masterKeyFile, NewKeyFile: newKeyFile, Database: database,
 			})
 			if err != nil {
 				return err
@@ -137,6 +144,8 @@ the job.`,
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "the server's data directory (default $BERTH_DATA_DIR, else $XDG_DATA_HOME/berth or ~/.local/share/berth)")
 	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "", "the current key file (default <data-dir>/master.key)")
 	cmd.Flags().StringVar(&newKeyFile, "new-key-file", "", "the key to move to (default: a new random key)")
+	cmd.Flags().StringVar(&database, "database", os.Getenv("BERTH_DATABASE"),
+		"the server's PostgreSQL URL, when it uses one (default $BERTH_DATABASE, else <data-dir>/berth.db)")
 	return cmd
 }
 

@@ -13,6 +13,10 @@ import (
 type Config struct {
 	// DataDir holds the database, blobs, builds, logs and the admin token.
 	DataDir string
+	// Database is a PostgreSQL URL (postgres://...) for the store; ""
+	// keeps it in <DataDir>/berth.db (SQLite). Everything else stays in
+	// DataDir either way.
+	Database string
 	// Listen is the API address, e.g. 127.0.0.1:7700.
 	Listen string
 	// GatewayListen is the address the gateway serves routes on

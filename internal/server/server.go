@@ -30,7 +30,6 @@ import (
 	"github.com/berthdev/berth/internal/runtime/local"
 	"github.com/berthdev/berth/internal/secretstore"
 	"github.com/berthdev/berth/internal/store"
-	"github.com/berthdev/berth/internal/store/sqlite"
 	"github.com/berthdev/berth/internal/svcproxy"
 	apitypes "github.com/berthdev/berth/pkg/api"
 )
@@ -56,7 +55,7 @@ func Run(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "berth.db"))
+	db, err := openStore(ctx, cfg.DataDir, cfg.Database)
 	if err != nil {
 		return fmt.Errorf("server: open store: %w", err)
 	}
