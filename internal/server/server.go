@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berthdev/berth/internal/api"
-	"github.com/berthdev/berth/internal/backup"
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/build"
 	"github.com/berthdev/berth/internal/deploy"
@@ -140,7 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Logs:          rec,
 		Secrets:       secretStore,
 		Clusters:      secretStore,
-		Backup:        backup.Online{Source: db, Blobs: blobs, MasterKeyID: ring.PrimaryID(), ServerVersion: cfg.Version, Logger: logger},
+		Backup:        onlineBackup(db, blobs, ring.PrimaryID(), cfg.Version, logger),
 		Logger:        logger,
 		Version:       versionInfo(cfg.Version),
 		Changes:       changes,
