@@ -89,7 +89,7 @@ func scratchDatabase(ctx context.Context, admin string) (string, func(), error) 
 		if err != nil {
 			return err
 		}
-		defer c.Close(ctx)
+		defer func() { _ = c.Close(ctx) }()
 		_, err = c.Exec(ctx, sql)
 		return err
 	}
@@ -160,14 +160,14 @@ func seedApps(ctx context.Context, data, backend, pgURL string, storeApps int) e
 		if err != nil {
 			return err
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		st = db
 	default:
 		db, err := postgres.Open(ctx, pgURL)
 		if err != nil {
 			return err
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		st = db
 	}
 	team, err := st.GetTeamByName(ctx, "default")

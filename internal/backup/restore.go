@@ -135,7 +135,7 @@ func restoreUpgraded(ctx context.Context, open func() (io.ReadCloser, error), ve
 	if err != nil {
 		return err
 	}
-	defer up.Close()
+	defer func() { _ = up.Close() }()
 	return up.Snapshot(ctx, func(r snapshot.Reader) error {
 		if r.SchemaVersion() != t.SchemaVersion() {
 			return fmt.Errorf("backup: schema %d after upgrading, and %s is at %d; restore with matching berth versions", r.SchemaVersion(), t.Backend(), t.SchemaVersion())

@@ -27,7 +27,7 @@ func Contents(ctx context.Context, url string) (map[string]int64, error) {
 		return nil, err
 	}
 	defer pool.Close()
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	out := map[string]int64{}
 	var exists bool
 	if err := db.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
@@ -70,7 +70,7 @@ func Restore(ctx context.Context, url string, version int, load func(context.Con
 		return err
 	}
 	defer pool.Close()
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	upTo := migrations[:version-MinSchemaVersion()+1]
 	if err := migrate(ctx, pool, upTo); err != nil {
 		return fmt.Errorf("postgres: restore: %w", err)
@@ -191,4 +191,3 @@ func (l *loadWriter) close() {
 		_ = st.Close()
 	}
 }
-

@@ -27,7 +27,7 @@ func Contents(ctx context.Context, path string) (map[string]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer ro.Close()
+	defer func() { _ = ro.Close() }()
 	out := map[string]int64{}
 	err = ro.Snapshot(ctx, func(r snapshot.Reader) error {
 		if r.SchemaVersion() > SchemaVersion() {
