@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -122,4 +123,36 @@ func TestOlderSchemaToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkUpgraded(t, openPostgres(t, url), ring)
+}
+
+// An offline backup of a PostgreSQL store: read without migrating, and
+// without a data directory the archives are counted as missing.
+func TestOfflinePostgresBackup(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	pg := openPostgres(t, url)
+	blobs, err := blob.New(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ring := newKey(t)
+	populate(t, pg, ring, blobs)
+	file := filepath.Join(t.TempDir(), "pg.backup")
+	var buf bytes.Buffer
+	if err := WriteOffline(t.Context(), "", url, &buf); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, file, buf.Bytes())
+	h, tr, err := Verify(t.Context(), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Backend != "postgres" || tr.Blobs != 0 || tr.MissingBlobs != 1 || !strings.Contains(Describe(h, tr), "1 more missing") {
+		t.Errorf("offline backup: %+v %+v: %s", h, tr, Describe(h, tr))
+	}
+	dir := t.TempDir()
+	if _, err := restoreFile(t.Context(), file, SQLiteTarget{Path: filepath.Join(dir, "berth.db")}, RestoreOptions{Keyring: ring}); err != nil {
+		t.Fatal(err)
+	}
+	sameState(t, pg, openSQLite(t, filepath.Join(dir, "berth.db")))
 }

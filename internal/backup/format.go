@@ -52,6 +52,9 @@ type Trailer struct {
 	Tables int   `json:"tables"`
 	Rows   int64 `json:"rows"`
 	Blobs  int   `json:"blobs"`
+	// MissingBlobs counts source archives releases refer to that the
+	// data directory lacked: those releases cannot be rebuilt.
+	MissingBlobs int `json:"missing_blobs,omitempty"`
 	// SealedKeyIDs are the master key IDs the secrets were sealed with.
 	SealedKeyIDs []string `json:"sealed_key_ids"`
 	// SHA256 is the hex digest of the uncompressed bytes before the

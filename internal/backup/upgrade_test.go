@@ -2,7 +2,10 @@ package backup
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/berthdev/berth/internal/identity/secrets"
@@ -115,5 +118,61 @@ func checkUpgraded(t *testing.T, got store.Store, ring *secrets.Keyring) {
 	vals, err := secretstore.New(got, ring).ResolveVersions(ctx, "team_a", "shop", []string{"DB_PASSWORD"}, map[string]int64{"DB_PASSWORD": 1})
 	if err != nil || vals["DB_PASSWORD"] != "s3cret" {
 		t.Errorf("secret = %v, %v", vals, err)
+	}
+}
+
+// Cluster references a mapping cannot resolve: an environment on a cluster
+// the backup does not register, and two environments mapped onto one
+// namespace. Both are refused before anything is written.
+func TestRestoreClusterReferences(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cur := openSQLite(t, filepath.Join(t.TempDir(), "cur.db"))
+	var curTables []snapshot.Table
+	if err := cur.Snapshot(ctx, func(r snapshot.Reader) error { curTables = r.Tables(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	ts := "2026-05-06T07:08:09.123456789Z"
+	cluster := func(name string) map[string]any {
+		return map[string]any{"name": name, "server": "https://" + name, "context": "", "in_cluster": int64(0), "created_at": ts}
+	}
+	env := func(name, cluster, ns string) map[string]any {
+		return map[string]any{"name": name, "cluster": cluster, "namespace": ns, "storage_class": "", "created_at": ts, "team": ""}
+	}
+	src := &oldSource{version: sqlite.SchemaVersion(), tables: curTables, rows: map[string][]map[string]any{
+		"clusters":     {cluster("hz"), cluster("sh")},
+		"environments": {env("prod", "hz", "shop"), env("dr", "sh", "shop"), env("lost", "gone", "x")},
+	}}
+	file := backupOf(t, src, nil, "")
+	tests := []struct {
+		desc string
+		m    map[string]string
+		want string
+	}{
+		{"a reference to an unregistered cluster", nil, `environment "lost" refers to cluster "gone"`},
+		{"two environments onto one namespace", map[string]string{"gone": "sh", "hz": "sh"}, `would both use namespace "shop" of cluster "sh"`},
+		{"the dangling one mapped", map[string]string{"gone": "sh"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			dir := t.TempDir()
+			_, err := restoreFile(ctx, file, SQLiteTarget{Path: filepath.Join(dir, "berth.db")}, RestoreOptions{MapCluster: tt.m})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				e, err := openSQLite(t, filepath.Join(dir, "berth.db")).GetEnvironment(ctx, "lost")
+				if err != nil || e.Cluster != "sh" {
+					t.Errorf("environment lost = %+v, %v; want on sh", e, err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrClusterMap) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("restore = %v; want %v naming %q", err, ErrClusterMap, tt.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("a refused restore left %d entries", len(entries))
+			}
+		})
 	}
 }

@@ -129,6 +129,7 @@ func writeSnapshot(ctx context.Context, enc *encoder, r snapshot.Reader, opts Op
 		if ok {
 			tr.Blobs++
 		} else {
+			tr.MissingBlobs++
 			opts.Logger.WarnContext(ctx, "source archive missing from the data directory; releases made from it cannot be rebuilt after a restore", "digest", d)
 		}
 	}
