@@ -3,6 +3,7 @@ package backup
 import (
 	"bytes"
 	"errors"
+	"github.com/jackc/pgx/v5"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -152,6 +153,35 @@ func TestOfflinePostgresBackup(t *testing.T) {
 	}
 	dir := t.TempDir()
 	if _, err := restoreFile(t.Context(), file, SQLiteTarget{Path: filepath.Join(dir, "berth.db")}, RestoreOptions{Keyring: ring}); err != nil {
+		t.Fatal(err)
+	}
+	sameState(t, pg, openSQLite(t, filepath.Join(dir, "berth.db")))
+}
+
+// Tables of the running servers, not of the platform — the leader lease
+// servers sharing a PostgreSQL database keep there — stay out of a
+// backup, so it still restores into SQLite.
+func TestPostgresLeaseNotBackedUp(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	pg := openPostgres(t, url)
+	if err := pg.CreateTeam(t.Context(), store.Team{ID: "t", Name: "t", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(t.Context())
+	// The shape internal/leader/pglease creates.
+	if _, err := c.Exec(t.Context(), `CREATE TABLE leader_leases (name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL,
+		expires_at timestamptz NOT NULL, acquired_at timestamptz NOT NULL);
+		INSERT INTO leader_leases VALUES ('berth', 'server-1', 7, now(), now())`); err != nil {
+		t.Fatal(err)
+	}
+	file := backupOf(t, pg, nil, "")
+	dir := t.TempDir()
+	if _, err := restoreFile(t.Context(), file, SQLiteTarget{Path: filepath.Join(dir, "berth.db")}, RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	sameState(t, pg, openSQLite(t, filepath.Join(dir, "berth.db")))

@@ -22,6 +22,13 @@ const Backend = "postgres"
 // tables.
 const counterTable = "event_revision"
 
+// notPlatformState are tables in the schema that a backup leaves out: the
+// migration record, the revision counter (carried as a sequence), and the
+// leader lease of servers sharing the database (internal/leader/pglease),
+// which is the running servers' state: a restored database starts without
+// a leader and its first server takes the lease.
+var notPlatformState = []string{"schema_migrations", counterTable, "leader_leases"}
+
 // Snapshot runs fn inside one REPEATABLE READ, READ ONLY transaction: it
 // sees the database as of its first read, whatever commits meanwhile,
 // and takes no lock a writer waits for.
@@ -181,8 +188,8 @@ func (r *snapReader) Sequences(ctx context.Context) (map[string]int64, error) {
 // schemaTables lists the tables of platform state, parents first.
 func schemaTables(ctx context.Context, q querier) ([]snapshot.Table, error) {
 	rows, err := q.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
-		WHERE table_schema = current_schema() AND table_name NOT IN ('schema_migrations', '`+counterTable+`')
-		ORDER BY table_name, ordinal_position`)
+		WHERE table_schema = current_schema() AND NOT (table_name = ANY($1))
+		ORDER BY table_name, ordinal_position`, notPlatformState)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list tables: %w", err)
 	}
