@@ -120,35 +120,13 @@ func (r *snapReader) Rows(ctx context.Context, t snapshot.Table, fn func([]any) 
 	if err != nil {
 		return err
 	}
-	q := "SELECT " + quoteList(t.ColumnNames()) + " FROM " + quote(t.Name)
-	if len(pk) > 0 {
-		q += " ORDER BY " + quoteList(pk)
-	}
-	rows, err := r.q.QueryContext(ctx, q)
+	rows, err := r.q.QueryContext(ctx, snapshot.SelectAll(t, pk))
 	if err != nil {
 		return fmt.Errorf("postgres: read %s: %w", t.Name, err)
 	}
 	defer rows.Close()
-	vals := make([]any, len(t.Columns))
-	ptrs := make([]any, len(t.Columns))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("postgres: read %s: %w", t.Name, err)
-		}
-		for i, c := range t.Columns {
-			if err := snapshot.CheckValue(c.Kind, vals[i]); err != nil {
-				return fmt.Errorf("postgres: read %s.%s: %w", t.Name, c.Name, err)
-			}
-		}
-		if err := fn(vals); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres: read %s: %w", t.Name, err)
+	if err := snapshot.ScanRows(rows, t, fn); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
 }
@@ -282,12 +260,6 @@ func identityColumns(ctx context.Context, q querier) ([][2]string, error) {
 	return out, rows.Err()
 }
 
-func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+func quote(name string) string { return snapshot.Quote(name) }
 
-func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = quote(n)
-	}
-	return strings.Join(q, ", ")
-}
+func quoteList(names []string) string { return snapshot.QuoteList(names) }
