@@ -30,10 +30,10 @@ func backupHooks() cli.BackupHooks {
 func newRestoreCmd() *cobra.Command {
 	var (
 		dataDir, database, keyFile string
-		maps                       []string
+		maps, adds                 []string
 	)
 	cmd := &cobra.Command{
-		Use:   "restore FILE (--data-dir DIR | --database URL) [--map-cluster OLD=NEW]...",
+		Use:   "restore FILE (--data-dir DIR | --database URL) [--map-cluster OLD=NEW]... [--add-cluster NAME=KUBECONFIG]...",
 		Short: "Load a backup into an empty store, SQLite or PostgreSQL (with the server stopped)",
 		Long: `Load a backup made by "berth backup" into an empty store: the SQLite database
 of --data-dir, or the PostgreSQL database of --database (then --data-dir
@@ -48,11 +48,15 @@ changes nothing. The key is found as the server finds it: $BERTH_MASTER_KEY,
 --master-key-file, or <data-dir>/master.key.
 
 --map-cluster OLD=NEW (repeatable) moves everything that ran on cluster OLD
-(environments) onto cluster NEW, one the backup registers.
+(environments) onto cluster NEW: one the backup registers, or one this
+restore registers with --add-cluster NEW=KUBECONFIG (the file's current
+context; its credentials are sealed with the master key, and the server
+checks the cluster when it starts).
 
   berth restore berth.backup --data-dir /var/lib/berth-new --master-key-file old.key
   berth restore berth.backup --database postgres://berth@db/berth --data-dir /var/lib/berth
-  berth restore berth.backup --data-dir d --map-cluster aliyun-hz=onprem-1`,
+  berth restore berth.backup --data-dir d --map-cluster aliyun-hz=onprem-1
+  berth restore berth.backup --data-dir d --add-cluster onprem-1=onprem.kubeconfig --map-cluster aliyun-hz=onprem-1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m := map[string]string{}
@@ -66,6 +70,18 @@ changes nothing. The key is found as the server finds it: $BERTH_MASTER_KEY,
 				}
 				m[from] = to
 			}
+			var added []backup.NewCluster
+			for _, a := range adds {
+				name, file, ok := strings.Cut(a, "=")
+				if !ok || name == "" || file == "" {
+					return fmt.Errorf("--add-cluster %q: want NAME=KUBECONFIG", a)
+				}
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("--add-cluster %s: %w", name, err)
+				}
+				added = append(added, backup.NewCluster{Name: name, Kubeconfig: b})
+			}
 			target, err := backup.TargetFor(dataDir, database)
 			if err != nil {
 				return err
@@ -75,7 +91,7 @@ changes nothing. The key is found as the server finds it: $BERTH_MASTER_KEY,
 				return fmt.Errorf("master key: %w", err)
 			}
 			res, err := backup.Restore(cmd.Context(), backup.OpenFile(args[0]), target, backup.RestoreOptions{
-				MapCluster: m, Keyring: ring, KeySource: from, BlobDir: backup.BlobDir(dataDir),
+				MapCluster: m, AddClusters: added, Keyring: ring, KeySource: from, BlobDir: backup.BlobDir(dataDir),
 			})
 			if err != nil {
 				return err
@@ -93,6 +109,7 @@ changes nothing. The key is found as the server finds it: $BERTH_MASTER_KEY,
 	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL database to restore into (postgres://...)")
 	cmd.Flags().StringVar(&keyFile, "master-key-file", "", "the master key the backup's secrets are sealed with (default <data-dir>/master.key; $BERTH_MASTER_KEY wins)")
 	cmd.Flags().StringArrayVar(&maps, "map-cluster", nil, "OLD=NEW: move references to cluster OLD onto cluster NEW (repeatable)")
+	cmd.Flags().StringArrayVar(&adds, "add-cluster", nil, "NAME=KUBECONFIG: register a cluster the backup lacks, to map onto (repeatable)")
 	return cmd
 }
 

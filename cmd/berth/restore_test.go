@@ -69,6 +69,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 		{"no target", []string{"restore", file}, 1, "--data-dir DIR"},
 		{"a bad mapping", []string{"restore", file, "--data-dir", t.TempDir(), "--map-cluster", "hz"}, 1, "want OLD=NEW"},
 		{"an unknown cluster", []string{"restore", file, "--data-dir", t.TempDir(), "--map-cluster", "hz=sh"}, 1, `no cluster "hz"`},
+		{"an added cluster without a file", []string{"restore", file, "--data-dir", t.TempDir(), "--add-cluster", "x=/nonexistent"}, 1, "--add-cluster x"},
 		{"no output file", []string{"backup", "--data-dir", src}, 2, "-o FILE is required"},
 	}
 	for _, tt := range tests {

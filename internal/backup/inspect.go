@@ -130,8 +130,8 @@ func (in *inspector) checkClusterMap(m map[string]string) error {
 			return fmt.Errorf("%w: --map-cluster %s=%s: the backup has no cluster %q (its clusters: %s)", ErrClusterMap, from, to, from, list)
 		}
 		if !in.clusters[to] {
-			return fmt.Errorf("%w: --map-cluster %s=%s: cluster %q is not in the backup (its clusters: %s); map onto a cluster the backup registers",
-				ErrClusterMap, from, to, to, list)
+			return fmt.Errorf("%w: --map-cluster %s=%s: cluster %q is not in the backup (its clusters: %s); map onto one of those, or register it with --add-cluster %s=KUBECONFIG",
+				ErrClusterMap, from, to, to, list, to)
 		}
 	}
 	taken := map[[2]string]string{}

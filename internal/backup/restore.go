@@ -43,6 +43,9 @@ type RestoreOptions struct {
 	// nil is only accepted for a backup without sealed data.
 	Keyring   *secrets.Keyring
 	KeySource string
+	// AddClusters are registered by the restore, so MapCluster can map
+	// onto them; their credentials are sealed with Keyring.
+	AddClusters []NewCluster
 	// BlobDir receives the source archives (the server's <data-dir>/blobs);
 	// "" is only accepted for a backup without any.
 	BlobDir string
@@ -71,6 +74,10 @@ func Restore(ctx context.Context, open func() (io.ReadCloser, error), t Target, 
 		return Result{}, fmt.Errorf("%w: schema version %d, this berth knows up to %d; restore with the berth that made it or a newer one",
 			ErrTooNew, h.SchemaVersion, t.SchemaVersion())
 	}
+	added, err := prepareClusters(opts.AddClusters, opts.Keyring, ins)
+	if err != nil {
+		return Result{}, err
+	}
 	if err := ins.checkClusterMap(opts.MapCluster); err != nil {
 		return Result{}, err
 	}
@@ -94,7 +101,7 @@ func Restore(ctx context.Context, open func() (io.ReadCloser, error), t Target, 
 			return Result{}, err
 		}
 	}
-	ld := &loader{mapCluster: opts.MapCluster, blobs: blobs, rows: true, counts: map[string]int64{}}
+	ld := &loader{mapCluster: opts.MapCluster, addClusters: added, blobs: blobs, rows: true, counts: map[string]int64{}}
 	if h.SchemaVersion < t.MinSchemaVersion() {
 		err = restoreUpgraded(ctx, open, h.SchemaVersion, t, ld)
 	} else {
@@ -122,7 +129,7 @@ func restoreUpgraded(ctx context.Context, open func() (io.ReadCloser, error), ve
 	}
 	defer os.RemoveAll(dir)
 	scratch := SQLiteTarget{Path: filepath.Join(dir, dbFile)}
-	rowsOnly := &loader{mapCluster: ld.mapCluster, rows: true, counts: ld.counts}
+	rowsOnly := &loader{mapCluster: ld.mapCluster, addClusters: ld.addClusters, rows: true, counts: ld.counts}
 	err = scratch.Load(ctx, version, func(ctx context.Context, w snapshot.Writer) error {
 		rowsOnly.start(ctx, w)
 		_, _, err := scanFile(ctx, open, rowsOnly)
@@ -193,10 +200,11 @@ func describeCounts(m map[string]int64) string {
 // loader is the second pass: rows into the target, archives into the
 // blob store.
 type loader struct {
-	ctx        context.Context
-	w          snapshot.Writer
-	target     map[string]snapshot.Table
-	mapCluster map[string]string
+	ctx         context.Context
+	w           snapshot.Writer
+	target      map[string]snapshot.Table
+	mapCluster  map[string]string
+	addClusters []addedCluster
 	// rows: load the tables; blobs != nil: store the archives.
 	rows   bool
 	blobs  *blob.Store
@@ -253,9 +261,13 @@ func (l *loader) row(t snapshot.Table, vals []any) error {
 	return l.w.Insert(l.ctx, t.Name, l.cols, vals)
 }
 
+// sequences comes after the last table: the added clusters go in first.
 func (l *loader) sequences(s map[string]int64) error {
 	if !l.rows {
 		return nil
+	}
+	if err := l.insertClusters(l.ctx); err != nil {
+		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(s)) {
 		if err := l.w.SetSequence(l.ctx, k, s[k]); err != nil {
