@@ -4,6 +4,7 @@
 //	berthbench coldstart -berth bin/berth   # server start to API answering vs. a bare Go HTTP server
 //	berthbench apply -berth bin/berth       # apply-to-healthy of 10 services vs. starting them by hand
 //	berthbench memory -berth bin/berth      # server RSS with 10 apps running vs. idle
+//	berthbench store -berth bin/berth       # API writes/s and list-apps p99 with 10,000 apps: PostgreSQL vs. SQLite
 package main
 
 import (
@@ -14,12 +15,13 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: berthbench coldstart|apply|memory [-berth PATH] [-runs N]")
+		fmt.Fprintln(os.Stderr, "usage: berthbench coldstart|apply|memory|store [-berth PATH] [-runs N]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	berth := fs.String("berth", "bin/berth", "the berth binary to measure")
 	runs := fs.Int("runs", 15, "how many runs per side")
+	apps := fs.Int("apps", 10_000, "store: how many apps the store holds")
 	_ = fs.Parse(os.Args[2:])
 	var err error
 	switch os.Args[1] {
@@ -29,8 +31,10 @@ func main() {
 		err = applyToHealthy(*berth, *runs)
 	case "memory":
 		err = memory(*berth)
+	case "store":
+		err = storeBench(*berth, *apps)
 	default:
-		err = fmt.Errorf("unknown benchmark %q (coldstart, apply, memory)", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q (coldstart, apply, memory, store)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berthbench:", err)

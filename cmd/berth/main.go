@@ -28,7 +28,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Execute(ctx, os.Args[1:], cli.Options{
 		Version:  version,
-		Commands: []*cobra.Command{newServerCmd(), newShimCmd()},
+		Commands: []*cobra.Command{newServerCmd(), newShimCmd(), newRestoreCmd()},
+		Backup:   backupHooks(),
 	})
 	stop()
 	os.Exit(code)

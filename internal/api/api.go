@@ -77,6 +77,9 @@ type Deps struct {
 	// them for health checks; nil (no master key) answers 503 to adding a
 	// cluster with a kubeconfig.
 	Clusters ClusterVault
+	// Backup writes platform backups for GET /api/v1/backup; nil answers
+	// 503.
+	Backup BackupWriter
 }
 
 func (d *Deps) setDefaults() {
@@ -246,6 +249,7 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/envs", perm: rbac.EnvsManage, handle: s.listEnvironments},
 		{method: http.MethodGet, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, handle: s.getEnvironment},
 		{method: http.MethodDelete, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, action: "env.remove", handle: s.removeEnvironment},
+		{method: http.MethodGet, path: "/api/v1/backup", perm: rbac.ClustersManage, action: "platform.backup", handle: s.backup},
 	}
 }
 

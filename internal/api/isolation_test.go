@@ -198,6 +198,7 @@ func TestIsolationMatrix(t *testing.T) {
 		"GET /api/v1/clusters":              {allowed: []int{403}},
 		"GET /api/v1/clusters/{cluster}":    {allowed: []int{403}},
 		"DELETE /api/v1/clusters/{cluster}": {allowed: []int{403}},
+		"GET /api/v1/backup":                {allowed: []int{403}},
 		// Environments are a team's: team B's admins may create theirs
 		// (a name or namespace team A holds is a bare 409), and see none
 		// of team A's.

@@ -109,3 +109,16 @@ func (s *Store) Open(digest string) (io.ReadCloser, error) {
 	}
 	return f, nil
 }
+
+// Remove deletes a blob; a missing one is not an error. Only a restore
+// that failed calls it, to take back the archives it wrote: a release
+// never loses its source.
+func (s *Store) Remove(digest string) error {
+	if !ValidDigest(digest) {
+		return fmt.Errorf("blob: %q is not a digest (sha256:<64 hex digits>)", digest)
+	}
+	if err := os.Remove(s.path(digest)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("blob: %w", err)
+	}
+	return nil
+}

@@ -36,6 +36,8 @@ type Options struct {
 	// Commands are added to the root command (cmd/berth adds server and
 	// shim). Their errors are mapped to exit codes like the built-in ones.
 	Commands []*cobra.Command
+	// Backup gives `berth backup` what it cannot do over the API.
+	Backup BackupHooks
 }
 
 func (o *Options) setDefaults() {
@@ -139,6 +141,7 @@ then deploy with "berth apply -f DIR".`,
 	add("inspect", r.newAppsCmd(), r.newStatusCmd(), r.newReleasesCmd(), r.newDiffCmd(), r.newLogsCmd())
 	add("pipelines", r.newPipelineCmd(), r.newRunCmd(), r.newApproveCmd(), r.newRejectCmd())
 	add("setup", r.newLoginCmd(), r.newContextCmd(), r.newVersionCmd(), r.newGatewayCmd(), r.newClusterCmd(), r.newEnvCmd())
+	add("setup", r.newBackupCmd())
 	root.AddGroup(&cobra.Group{ID: "identity", Title: "Teams and access:"})
 	add("identity", r.newWhoamiCmd(), r.newTeamCmd(), r.newUserCmd(), r.newInviteCmd(), r.newRoleCmd(), r.newTokenCmd(), r.newAuditCmd())
 	for _, c := range r.Commands {

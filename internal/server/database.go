@@ -3,11 +3,17 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 
+	"github.com/berthdev/berth/internal/api"
+	"github.com/berthdev/berth/internal/backup"
+	"github.com/berthdev/berth/internal/blob"
+
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/postgres"
+	"github.com/berthdev/berth/internal/store/snapshot"
 	"github.com/berthdev/berth/internal/store/sqlite"
 )
 
@@ -52,4 +58,14 @@ func redactURL(s string) string {
 		return "(not a URL)"
 	}
 	return u.Redacted()
+}
+
+// onlineBackup serves GET /api/v1/backup from db's snapshots; nil (the
+// route answers 503) for a store that cannot take one.
+func onlineBackup(db store.Store, blobs *blob.Store, keyID, version string, logger *slog.Logger) api.BackupWriter {
+	src, ok := db.(snapshot.Source)
+	if !ok {
+		return nil
+	}
+	return backup.Online{Source: src, Blobs: blobs, MasterKeyID: keyID, ServerVersion: version, Logger: logger}
 }

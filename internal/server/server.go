@@ -139,6 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Logs:          rec,
 		Secrets:       secretStore,
 		Clusters:      secretStore,
+		Backup:        onlineBackup(db, blobs, ring.PrimaryID(), cfg.Version, logger),
 		Logger:        logger,
 		Version:       versionInfo(cfg.Version),
 		Changes:       changes,

@@ -57,6 +57,19 @@ var pragmas = []string{
 // Open opens (creating if needed) the database file at path and brings its
 // schema up to date.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, migrations)
+}
+
+// OpenVersion is Open with the schema brought only up to version: tests
+// of upgrades use it to make a store as an older Berth left it.
+func OpenVersion(ctx context.Context, path string, version int) (*DB, error) {
+	if version < 1 || version > len(migrations) {
+		return nil, fmt.Errorf("sqlite: schema version %d: want 1 to %d: %w", version, len(migrations), store.ErrInvalid)
+	}
+	return open(ctx, path, migrations[:version])
+}
+
+func open(ctx context.Context, path string, ms []migration) (*DB, error) {
 	if path == "" || path == ":memory:" {
 		// Each pooled connection to ":memory:" would get its own database.
 		return nil, fmt.Errorf("sqlite: path: a file path is required, got %q: %w", path, store.ErrInvalid)
@@ -72,7 +85,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	// Migrate before the read pool exists: the first connection switches
 	// the file to WAL and creates the tables.
-	if err := migrate(ctx, write, migrations); err != nil {
+	if err := migrate(ctx, write, ms); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", abs, err)
 	}

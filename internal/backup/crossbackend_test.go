@@ -1,0 +1,188 @@
+package backup
+
+import (
+	"bytes"
+	"errors"
+	"github.com/jackc/pgx/v5"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/identity/audit"
+	"github.com/berthdev/berth/internal/pgtest"
+	"github.com/berthdev/berth/internal/secretstore"
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/internal/store/postgres"
+)
+
+func openPostgres(t *testing.T, url string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// checkThroughStore reads a restored store the way a server does.
+func checkThroughStore(t *testing.T, want, got store.Store, ss *secretstore.Store) {
+	t.Helper()
+	ctx := t.Context()
+	wa, _ := want.ListApps(ctx)
+	ga, err := got.ListApps(ctx)
+	if err != nil || len(ga) != len(wa) {
+		t.Fatalf("apps = %d, %v; want %d", len(ga), err, len(wa))
+	}
+	for i := range wa {
+		if ga[i].Name != wa[i].Name || ga[i].Team != wa[i].Team || ga[i].Env != wa[i].Env || !ga[i].CreatedAt.Equal(wa[i].CreatedAt) {
+			t.Errorf("app %d = %+v; want %+v", i, ga[i], wa[i])
+		}
+	}
+	we, _ := want.ListEvents(ctx, 0, 1000)
+	ge, err := got.ListEvents(ctx, 0, 1000)
+	if err != nil || len(ge) != len(we) || ge[len(ge)-1].Revision != we[len(we)-1].Revision {
+		t.Errorf("events = %d, %v; want %d", len(ge), err, len(we))
+	}
+	vals, err := ss.Resolve(ctx, "team_b", "blog", []string{"DB_PASSWORD"})
+	if err != nil || vals["DB_PASSWORD"] != "hunter2-blog" {
+		t.Errorf("secret = %v, %v", vals, err)
+	}
+	if _, err := ss.ClusterCredentials(ctx, "sh"); err != nil {
+		t.Errorf("cluster credentials: %v", err)
+	}
+	recs, err := got.ListAudit(ctx, store.AuditQuery{})
+	if err != nil || len(recs) != 3 || audit.Verify(recs) != nil {
+		t.Errorf("audit = %d records, %v, chain %v", len(recs), err, audit.Verify(recs))
+	}
+	last, _ := want.LastRevision(ctx)
+	if rev, err := got.AppendEvent(ctx, store.Event{Kind: "x", App: "shop", Time: t0}); err != nil || rev != last+1 {
+		t.Errorf("next revision = %d, %v; want %d", rev, err, last+1)
+	}
+	// Approvals number on from the restored sequence.
+	if err := got.CreateApproval(ctx, store.Approval{Run: "run_1", Step: "approve", Who: "user_2", Decision: store.DecisionReject, Time: t0}); err != nil {
+		t.Errorf("approval after restore: %v", err)
+	}
+}
+
+func TestSQLiteToPostgres(t *testing.T) {
+	t.Parallel()
+	db, blobs, _ := newSource(t)
+	_, ring := newKey(t)
+	populate(t, db, ring, blobs)
+	file := backupOf(t, db, blobs, ring.PrimaryID())
+
+	url := pgtest.URL(t)
+	dir := t.TempDir()
+	if _, err := restoreFile(t.Context(), file, PostgresTarget{URL: url}, RestoreOptions{Keyring: ring, BlobDir: filepath.Join(dir, "blobs")}); err != nil {
+		t.Fatal(err)
+	}
+	pg := openPostgres(t, url)
+	sameState(t, db, pg)
+	checkThroughStore(t, db, pg, secretstore.New(pg, ring))
+
+	// And the restored database refuses a second restore, naming what
+	// it holds.
+	_, err := restoreFile(t.Context(), file, PostgresTarget{URL: url}, RestoreOptions{Keyring: ring, BlobDir: filepath.Join(dir, "blobs")})
+	if !errors.Is(err, ErrNotEmpty) || !strings.Contains(err.Error(), "2 apps") {
+		t.Errorf("second restore = %v; want %v naming 2 apps", err, ErrNotEmpty)
+	}
+}
+
+func TestPostgresToSQLite(t *testing.T) {
+	t.Parallel()
+	pg := openPostgres(t, pgtest.URL(t))
+	srcBlobs, err := blob.New(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ring := newKey(t)
+	populate(t, pg, ring, srcBlobs)
+	file := backupOf(t, pg, srcBlobs, "")
+
+	dir := t.TempDir()
+	res, err := restoreFile(t.Context(), file, SQLiteTarget{Path: filepath.Join(dir, "berth.db")}, RestoreOptions{Keyring: ring, BlobDir: filepath.Join(dir, "blobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Header.Backend != "postgres" {
+		t.Errorf("backend = %q", res.Header.Backend)
+	}
+	got := openSQLite(t, filepath.Join(dir, "berth.db"))
+	sameState(t, pg, got)
+	checkThroughStore(t, pg, got, secretstore.New(got, ring))
+}
+
+// An old SQLite backup goes into PostgreSQL, whose schema starts later:
+// through SQLite's migrations first.
+func TestOlderSchemaToPostgres(t *testing.T) {
+	t.Parallel()
+	file, ring := oldBackup(t)
+	url := pgtest.URL(t)
+	if _, err := restoreFile(t.Context(), file, PostgresTarget{URL: url}, RestoreOptions{Keyring: ring}); err != nil {
+		t.Fatal(err)
+	}
+	checkUpgraded(t, openPostgres(t, url), ring)
+}
+
+// An offline backup of a PostgreSQL store: read without migrating, and
+// without a data directory the archives are counted as missing.
+func TestOfflinePostgresBackup(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	pg := openPostgres(t, url)
+	blobs, err := blob.New(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ring := newKey(t)
+	populate(t, pg, ring, blobs)
+	file := filepath.Join(t.TempDir(), "pg.backup")
+	var buf bytes.Buffer
+	if err := WriteOffline(t.Context(), "", url, &buf); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, file, buf.Bytes())
+	h, tr, err := Verify(t.Context(), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Backend != "postgres" || tr.Blobs != 0 || tr.MissingBlobs != 1 || !strings.Contains(Describe(h, tr), "1 more missing") {
+		t.Errorf("offline backup: %+v %+v: %s", h, tr, Describe(h, tr))
+	}
+	dir := t.TempDir()
+	if _, err := restoreFile(t.Context(), file, SQLiteTarget{Path: filepath.Join(dir, "berth.db")}, RestoreOptions{Keyring: ring}); err != nil {
+		t.Fatal(err)
+	}
+	sameState(t, pg, openSQLite(t, filepath.Join(dir, "berth.db")))
+}
+
+// Tables of the running servers, not of the platform — the leader lease
+// servers sharing a PostgreSQL database keep there — stay out of a
+// backup, so it still restores into SQLite.
+func TestPostgresLeaseNotBackedUp(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	pg := openPostgres(t, url)
+	if err := pg.CreateTeam(t.Context(), store.Team{ID: "t", Name: "t", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(t.Context())
+	// The shape internal/leader/pglease creates.
+	if _, err := c.Exec(t.Context(), `CREATE TABLE leader_leases (name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL,
+		expires_at timestamptz NOT NULL, acquired_at timestamptz NOT NULL);
+		INSERT INTO leader_leases VALUES ('berth', 'server-1', 7, now(), now())`); err != nil {
+		t.Fatal(err)
+	}
+	file := backupOf(t, pg, nil, "")
+	dir := t.TempDir()
+	if _, err := restoreFile(t.Context(), file, SQLiteTarget{Path: filepath.Join(dir, "berth.db")}, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sameState(t, pg, openSQLite(t, filepath.Join(dir, "berth.db")))
+}
