@@ -89,8 +89,15 @@ func TestCheckoutWithToken(t *testing.T) {
 		t.Errorf("the error shows the token: %v", err)
 	}
 	err = Checkout(t.Context(), quiet, Source{URL: url, Commit: r.c2}, t.TempDir())
-	if !errors.Is(err, transport.ErrAuthenticationRequired) {
-		t.Errorf("without a token: %v, want ErrAuthenticationRequired", err)
+	if !errors.Is(err, transport.ErrAuthenticationRequired) || !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("without a token: %v, want ErrAuthenticationRequired and ErrUnauthorized", err)
+	}
+	_, _, err = Resolve(t.Context(), url, "main", Auth{})
+	if !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("Resolve without a token: %v, want ErrUnauthorized", err)
+	}
+	if _, commit, err := Resolve(t.Context(), url, "main", Auth{Token: "s3cret-token"}); err != nil || commit != r.c2 {
+		t.Errorf("Resolve with the token = %s, %v; want %s", commit, err, r.c2)
 	}
 }
 

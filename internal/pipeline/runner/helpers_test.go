@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/subtle"
+	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
@@ -44,6 +46,14 @@ type repo struct {
 
 func newRepo(t *testing.T, app string) *repo {
 	t.Helper()
+	return newPrivateRepo(t, app, "")
+}
+
+// newPrivateRepo is newRepo behind a check of basic auth, as a forge asks
+// for an access token: with token set, every request needs it as the
+// password, else 401.
+func newPrivateRepo(t *testing.T, app, token string) *repo {
+	t.Helper()
 	root, work := t.TempDir(), t.TempDir()
 	bare := filepath.Join(root, app+".git")
 	gitCLI(t, root, "init", "-q", "--bare", bare)
@@ -56,7 +66,14 @@ func newRepo(t *testing.T, app string) *repo {
 		Path: filepath.Join(execPath, "git-http-backend"),
 		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1"},
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pass, ok := r.BasicAuth(); token != "" && (!ok || subtle.ConstantTimeCompare([]byte(pass), []byte(token)) != 1) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	return &repo{t: t, work: work, URL: srv.URL + "/" + app + ".git"}
 }
@@ -182,7 +199,13 @@ func (e *env) stop() {
 // addApp creates app with a release whose berth.yaml names rp.
 func (e *env) addApp(app, team string, rp *repo) {
 	e.t.Helper()
-	a, err := spec.Parse([]byte(appSpec(app, rp.URL)))
+	e.addAppSpec(app, team, appSpec(app, rp.URL))
+}
+
+// addAppSpec creates app with a release of berthYAML.
+func (e *env) addAppSpec(app, team, berthYAML string) {
+	e.t.Helper()
+	a, err := spec.Parse([]byte(berthYAML))
 	if err != nil {
 		e.t.Fatal(err)
 	}
