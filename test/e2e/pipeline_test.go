@@ -74,7 +74,7 @@ steps:
   - name: deploy
     needs: [approve]
     timeout: 3m
-    deploy: {env: prod}
+    deploy: {env: local}
 `
 
 // TestPipelineFromPushToRelease: a signed GitHub push starts a run; the
