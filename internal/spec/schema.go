@@ -152,6 +152,8 @@ var fieldDocs = map[string]fieldDoc{
 	"Source.secret":      {Desc: "Name of the app's secret holding an access token (http(s) URL) or a PEM private key (ssh URL), for a private repository."},
 	"Source.username":    {Desc: "User name sent with the token over http(s); default berth (GitLab accepts oauth2)."},
 	"Source.known_hosts": {Desc: "known_hosts line(s) naming the SSH server's host key; required with an ssh URL."},
+	"Source.status":      {Desc: "Report each run's commit status to this forge: github, gitea or gitlab. Needs secret (an access token).", Schema: map[string]any{"enum": []string{"github", "gitea", "gitlab"}}},
+	"Source.status_url":  {Desc: "The forge's API base URL; derived from git when unset (https://api.github.com for github.com)."},
 
 	"Service.build":   {Desc: "Shell command run in dir before the service starts (local runtime), e.g. \"go build -o bin/web ./web\"."},
 	"Service.dir":     {Desc: "The service's folder, relative to the folder holding berth.yaml. Default: that folder."},

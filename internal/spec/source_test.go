@@ -29,6 +29,12 @@ func TestSourceInvalid(t *testing.T) {
 		{"known_hosts with https", src("git: https://h/r.git, known_hosts: 'h ssh-ed25519 AAAA'"), []want{{"source.known_hosts", "ssh URLs only"}}},
 		{"ssh key without known_hosts", src("git: 'git@h:team/r.git', secret: KEY"), []want{{"source.known_hosts", "is required"}}},
 		{"ssh without key", src("git: 'ssh://git@h/r.git'"), []want{{"source.secret", "is required with an ssh URL"}}},
+		{"status of an unknown forge", src("git: https://h/r.git, secret: T, status: bitbucket"), []want{{"source.status", "expected one of github, gitea, gitlab"}}},
+		{"status without a token", src("git: https://h/r.git, status: gitea"), []want{{"source.status", "needs source.secret"}}},
+		{"status with an ssh key", src("git: 'git@h:t/r.git', secret: K, known_hosts: 'h ssh-ed25519 AAAA', status: gitea"), []want{{"source.status", "use an https URL"}}},
+		{"status_url alone", src("git: https://h/r.git, status_url: 'https://h/api/v1'"), []want{{"source.status_url", "goes with source.status"}}},
+		{"status_url not http", src("git: https://h/r.git, secret: T, status: gitea, status_url: 'ftp://h/api'"), []want{{"source.status_url", "not an http(s) URL"}}},
+		{"status_url with credentials", src("git: https://h/r.git, secret: T, status: gitea, status_url: 'https://u:p@h/api'"), []want{{"source.status_url", "not an http(s) URL"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -53,6 +59,7 @@ func TestSourceValid(t *testing.T) {
 		{"override is cleaned", "git: https://h/r.git, pipeline: ./ci//x/../berth.yml", "ci/berth.yml"},
 		{"token", "git: https://h/r.git, secret: GIT_TOKEN, username: oauth2", DefaultPipelineFile},
 		{"ssh key", "git: 'git@h:team/r.git', secret: DEPLOY_KEY, known_hosts: 'h ssh-ed25519 AAAA'", DefaultPipelineFile},
+		{"status", "git: https://h/r.git, secret: T, status: gitlab, status_url: 'https://h/api/v4'", DefaultPipelineFile},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

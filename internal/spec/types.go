@@ -37,7 +37,18 @@ type Source struct {
 	// KnownHosts is known_hosts text naming the SSH server's host key:
 	// required with a key, as an unknown host key is never trusted.
 	KnownHosts string `json:"known_hosts,omitempty"`
+	// Status names the forge pipelines report commit status to: github,
+	// gitea or gitlab; "" reports nothing. It posts with the token in
+	// Secret.
+	Status string `json:"status,omitempty"`
+	// StatusURL is the forge's API base (https://api.github.com,
+	// https://gitea.example.com/api/v1, https://gitlab.example.com/api/v4);
+	// "" derives it from Git.
+	StatusURL string `json:"status_url,omitempty"`
 }
+
+// Forges pipelines can report commit status to.
+var Forges = []string{"github", "gitea", "gitlab"}
 
 // DefaultPipelineFile is where a repository keeps its pipeline unless
 // source.pipeline says otherwise.

@@ -1,7 +1,9 @@
 package spec
 
 import (
+	"net/url"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -30,6 +32,32 @@ func (v *validator) source(s *Source) {
 		}
 	}
 	v.sourceCredentials(s)
+	v.sourceStatus(s)
+}
+
+// sourceStatus checks status and status_url: a known forge, a token to
+// post with, and an API address that is http(s).
+func (v *validator) sourceStatus(s *Source) {
+	if s.Status == "" {
+		if s.StatusURL != "" {
+			v.add("source.status_url", "goes with source.status (github, gitea or gitlab)")
+		}
+		return
+	}
+	if !slices.Contains(Forges, s.Status) {
+		v.add("source.status", "expected one of %s, got %s", strings.Join(Forges, ", "), quoteShort(s.Status))
+	}
+	if s.Secret == "" {
+		v.add("source.status", "needs source.secret: the forge takes the status only with an access token")
+	} else if isSSHURL(s.Git) {
+		v.add("source.status", "needs an access token, and source.secret holds an SSH key for this ssh URL; use an https URL")
+	}
+	if s.StatusURL != "" {
+		u, err := url.Parse(s.StatusURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			v.add("source.status_url", "%s is not an http(s) URL of the forge's API (e.g. https://gitea.example.com/api/v1)", quoteShort(s.StatusURL))
+		}
+	}
 }
 
 // pipelinePathProblem says what is wrong with a pipeline file path, or "".

@@ -50,6 +50,8 @@ type runEnv struct {
 	auth gitsrc.Auth
 	// pipelineFile is the pipeline's path in the repository.
 	pipelineFile string
+	// status reports to the forge; nil when source.status is unset.
+	status *commitStatus
 }
 
 // execute drives one run from checkout to its end state. It always writes
@@ -58,10 +60,11 @@ func (r *Runner) execute(ctx context.Context, run store.Run, a *activeRun) {
 	log := r.log.With("run", run.ID)
 	rl, err := r.openLog(run.ID)
 	var res outcome
+	env := &runEnv{run: run, act: a, log: rl, started: map[string]time.Time{}, ended: map[string]time.Time{}}
 	if err != nil {
 		res = failed("opening the run's log: %v", err)
 	} else {
-		res = r.drive(ctx, run, a, rl)
+		res = r.drive(ctx, env)
 	}
 	// A step or checkout that failed because the run's context ended failed
 	// for that reason: a cancel, or the server stopping.
@@ -82,6 +85,7 @@ func (r *Runner) execute(ctx context.Context, run store.Run, a *activeRun) {
 		// The log is complete before the end state is written: a follower
 		// that sees the run ended has read everything.
 		rl.note("run %s: %s", res.state, res.reason)
+		r.reportStatus(context.WithoutCancel(ctx), env, res.state, res.reason)
 		if err := rl.Close(); err != nil {
 			log.WarnContext(ctx, "closing a run log failed", "err", err)
 		}
@@ -108,8 +112,8 @@ func (r *Runner) execute(ctx context.Context, run store.Run, a *activeRun) {
 }
 
 // drive does the work of execute and says how the run ended.
-func (r *Runner) drive(ctx context.Context, run store.Run, a *activeRun, rl *runLog) outcome {
-	env := &runEnv{run: run, act: a, log: rl, started: map[string]time.Time{}, ended: map[string]time.Time{}}
+func (r *Runner) drive(ctx context.Context, env *runEnv) outcome {
+	run, a, rl := env.run, env.act, env.log
 	if len(run.Detail) > 0 {
 		if err := json.Unmarshal(run.Detail, &env.detail); err != nil {
 			return failed("reading the run's trigger: %v", err)
@@ -151,6 +155,9 @@ func (r *Runner) drive(ctx context.Context, run store.Run, a *activeRun, rl *run
 	if err := gitsrc.Checkout(ctx, r.log, gitsrc.Source{URL: src.Git, Commit: run.Commit, Ref: run.Ref, Auth: env.auth}, srcDir); err != nil {
 		return failed("checkout: %v", fetchError(run.App, src, err))
 	}
+	if env.status, err = r.newCommitStatus(src, env.auth.Token, run.Commit); err != nil {
+		rl.note("commit status will not be reported: %v", err)
+	}
 	trig := r.trigger(ctx, env, srcDir)
 	if env.ws, err = r.opts.Executor.Prepare(ctx, dir); err != nil {
 		return failed("workspace: %v", err)
@@ -172,8 +179,10 @@ func (r *Runner) drive(ctx context.Context, run store.Run, a *activeRun, rl *run
 	r.remember(ctx, env)
 	if !slices.Contains(env.p.On, trig.Event) {
 		rl.note("the pipeline does not run on %s events (on: %v)", trig.Event, env.p.On)
+		env.status = nil // a commit the pipeline ignores gets no status
 		return outcome{state: store.RunCancelled, reason: fmt.Sprintf("not run: the pipeline's on: does not list %s", trig.Event)}
 	}
+	r.reportStatus(ctx, env, store.RunRunning, "running "+env.pipelineFile)
 	if env.params, err = params(env.p, run.Params); err != nil {
 		return failed("%v", err)
 	}
