@@ -3,31 +3,15 @@ package server
 import (
 	"fmt"
 	"io"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berthdev/berth/internal/pipeline/gitsrc/gittest"
 	"github.com/berthdev/berth/pkg/api"
 )
-
-// git runs the git binary to build the test's repository (the server
-// itself fetches with go-git).
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=T", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // A pipeline's deploy step with env: staging releases the app into that
 // environment: the server's reconciler rolls the new release out on the
@@ -44,14 +28,10 @@ services:
 `
 	root, work := t.TempDir(), t.TempDir()
 	bare := filepath.Join(root, "shop.git")
+	git := gittest.Git
 	git(t, root, "init", "-q", "--bare", bare)
 	git(t, bare, "config", "uploadpack.allowReachableSHA1InWant", "true")
-	srv := httptest.NewServer(&cgi.Handler{
-		Path: filepath.Join(git(t, root, "--exec-path"), "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1"},
-	})
-	t.Cleanup(srv.Close)
-	url := srv.URL + "/shop.git"
+	url := gittest.Serve(t, root, "") + "/shop.git"
 	// The repository holds version 2; release 1 (version 1) is applied by hand.
 	for name, content := range map[string]string{
 		"berth.yaml":           fmt.Sprintf(berth, url, "2"),

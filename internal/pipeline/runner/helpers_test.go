@@ -2,19 +2,14 @@ package runner
 
 import (
 	"context"
-	"crypto/subtle"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/pipeline/executor/local"
+	"github.com/berthdev/berth/internal/pipeline/gitsrc/gittest"
 	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/spec"
 	"github.com/berthdev/berth/internal/store"
@@ -25,15 +20,7 @@ import (
 // test never does (it uses go-git).
 func gitCLI(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.com",
-		"-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return gittest.Git(t, dir, args...)
 }
 
 // repo is a Git repository with a working copy, pushed to a bare copy
@@ -61,21 +48,8 @@ func newPrivateRepo(t *testing.T, app, token string) *repo {
 	gitCLI(t, bare, "config", "http.receivepack", "false")
 	gitCLI(t, work, "init", "-q")
 	gitCLI(t, work, "remote", "add", "origin", bare)
-	execPath := gitCLI(t, root, "--exec-path")
-	h := &cgi.Handler{
-		Path: filepath.Join(execPath, "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1"},
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pass, ok := r.BasicAuth(); token != "" && (!ok || subtle.ConstantTimeCompare([]byte(pass), []byte(token)) != 1) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return &repo{t: t, work: work, URL: srv.URL + "/" + app + ".git"}
+	url := gittest.Serve(t, root, token)
+	return &repo{t: t, work: work, URL: url + "/" + app + ".git"}
 }
 
 // commit writes files (content "" deletes), commits on the current branch
