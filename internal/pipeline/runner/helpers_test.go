@@ -29,6 +29,8 @@ type repo struct {
 	t    *testing.T
 	work string
 	URL  string
+	// root holds the bare repository (GIT_PROJECT_ROOT).
+	root string
 }
 
 func newRepo(t *testing.T, app string) *repo {
@@ -49,7 +51,7 @@ func newPrivateRepo(t *testing.T, app, token string) *repo {
 	gitCLI(t, work, "init", "-q")
 	gitCLI(t, work, "remote", "add", "origin", bare)
 	url := gittest.Serve(t, root, token)
-	return &repo{t: t, work: work, URL: url + "/" + app + ".git"}
+	return &repo{t: t, work: work, URL: url + "/" + app + ".git", root: root}
 }
 
 // commit writes files (content "" deletes), commits on the current branch

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berthdev/berth/internal/pipeline/gitsrc/gittest"
 	"github.com/berthdev/berth/internal/store"
 )
 
@@ -99,5 +100,41 @@ func TestPrivateRepository(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPrivateRepositoryOverSSH clones over a real SSH server that lets in
+// one deploy key: the key comes from the app's secret named by
+// source.secret, the server's host key from source.known_hosts.
+func TestPrivateRepositoryOverSSH(t *testing.T) {
+	t.Parallel()
+	key, pub := gittest.ClientKey(t)
+	other, _ := gittest.ClientKey(t)
+	e := newEnv(t, envOpts{secrets: mapSecrets{"DEPLOY_KEY": string(key), "OTHER_KEY": string(other)}})
+	rp := newRepo(t, "sshapp")
+	srv := gittest.ServeSSH(t, rp.root, pub)
+	url := "ssh://git@" + srv.Addr + "/sshapp.git"
+	berth := func(secret string) string {
+		return "name: sshapp\nsource: {git: '" + url + "', secret: " + secret + ", known_hosts: '" + strings.TrimSpace(string(srv.KnownHosts)) +
+			"'}\nservices:\n  web:\n    command: [sleep, \"1\"]\n"
+	}
+	rp.commit(map[string]string{"berth.yaml": berth("DEPLOY_KEY"), ".berth/pipeline.yaml": "on: [manual]\nsteps:\n  - name: s\n    run: cat berth.yaml >/dev/null && echo over ssh\n"}, "c1")
+	e.addAppSpec("sshapp", "team_a", berth("DEPLOY_KEY"))
+	run := e.waitEnd(e.manual("sshapp", nil).ID)
+	if log := e.log(run.ID); run.State != store.RunSucceeded || !strings.Contains(log, "[s] over ssh") {
+		t.Fatalf("run %s (%s)\n%s", run.State, run.Reason, log)
+	}
+	// Another key is refused, and neither key shows anywhere.
+	e.addAppSpec("sshapp", "team_a", berth("OTHER_KEY"))
+	run = e.waitEnd(e.manual("sshapp", nil).ID)
+	log := e.log(run.ID)
+	if run.State != store.RunFailed || !strings.Contains(run.Reason, "checkout") && !strings.Contains(run.Reason, "resolving") {
+		t.Errorf("run with a key the server refuses: %s (%s)", run.State, run.Reason)
+	}
+	for _, k := range []string{string(key), string(other)} {
+		body := strings.Split(strings.TrimSpace(k), "\n")[1] // a line of the key itself
+		if strings.Contains(log, body) || strings.Contains(run.Reason, body) {
+			t.Errorf("a key shows in the run:\n%s", log)
+		}
 	}
 }
