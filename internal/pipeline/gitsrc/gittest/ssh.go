@@ -79,7 +79,7 @@ func serveSSHConn(conn net.Conn, cfg *ssh.ServerConfig, root string) {
 	if err != nil {
 		return
 	}
-	defer sconn.Close()
+	defer func() { _ = sconn.Close() }()
 	go ssh.DiscardRequests(reqs)
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
@@ -98,7 +98,7 @@ func serveSSHConn(conn net.Conn, cfg *ssh.ServerConfig, root string) {
 			_ = req.Reply(true, nil) // the client sends nothing before this
 			status := runUploadPack(req.Payload, ch, root)
 			_, _ = ch.SendRequest("exit-status", false, binary.BigEndian.AppendUint32(nil, status))
-			ch.Close()
+			_ = ch.Close()
 		}
 	}
 }
