@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,24 +20,6 @@ import (
 	"github.com/berthdev/berth/internal/kubetest"
 	"github.com/berthdev/berth/internal/pipeline/executor"
 )
-
-// syncBuffer is a step's output, read while the step may still write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestStepPodsOnCluster runs steps through the executor against a real
 // control plane (etcd, kube-apiserver, controller-manager, scheduler) with
@@ -122,9 +104,10 @@ func TestStepPodsOnCluster(t *testing.T) {
 	start := func(t *testing.T, runCtx context.Context, s executor.StepSpec) (*corev1.Pod, chan outcome) {
 		t.Helper()
 		done := make(chan outcome, 1)
-		out := &syncBuffer{}
 		go func() {
-			res, err := ex.Run(runCtx, s, out)
+			// Read only once Run returned: it waits for its log reader.
+			var out bytes.Buffer
+			res, err := ex.Run(runCtx, s, &out)
 			done <- outcome{res, err, out.String()}
 		}()
 		var pod *corev1.Pod
@@ -204,6 +187,7 @@ func TestStepPodsOnCluster(t *testing.T) {
 				if o.err != nil || o.res.ExitCode != int(tt.code) || o.res.TimedOut || o.res.Cancelled {
 					t.Errorf("Run = %+v, %v; want exit code %d", o.res, o.err, tt.code)
 				}
+				t.Logf("step output: %q", o.out)
 				if !strings.Contains(o.out, "[berth] the pod's log could not be read") {
 					t.Errorf("output %q: want the note that kwok serves no log", o.out)
 				}
@@ -251,7 +235,7 @@ func TestStepPodsOnCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = bare.Run(ctx, step("imageless", time.Minute), &syncBuffer{})
+		_, err = bare.Run(ctx, step("imageless", time.Minute), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "names no image") {
 			t.Errorf("Run without an image: %v", err)
 		}
