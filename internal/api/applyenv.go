@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 
+	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/spec"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
@@ -29,11 +28,9 @@ func (s *server) checkEnv(ctx context.Context, envs store.Environments, env, tea
 		return fmt.Errorf("apply: environment %s: %w", env, err)
 	}
 	var details []api.FieldError
-	for _, name := range slices.Sorted(maps.Keys(app.Services)) {
-		if app.Services[name].Image == "" {
-			details = append(details, api.FieldError{Field: "services." + name + ".image",
-				Message: fmt.Sprintf("required in environment %s (cluster %s): a Kubernetes cluster runs images; service %q has none", e.Name, e.Cluster, name)})
-		}
+	for _, name := range release.MissingImages(app) {
+		details = append(details, api.FieldError{Field: "services." + name + ".image",
+			Message: fmt.Sprintf("required in environment %s (cluster %s): a Kubernetes cluster runs images; service %q has none", e.Name, e.Cluster, name)})
 	}
 	if len(details) > 0 {
 		return newError(http.StatusUnprocessableEntity, api.CodeInvalid, "%s: %s", details[0].Field, details[0].Message).withDetails(details...)

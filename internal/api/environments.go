@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/berthdev/berth/internal/identity/rbac"
+	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -62,6 +63,8 @@ func (s *server) createEnvironment(w http.ResponseWriter, r *http.Request) error
 	var details []api.FieldError
 	if !appNameRE.MatchString(req.Name) {
 		details = append(details, api.FieldError{Field: "name", Message: fmt.Sprintf("%q is not an environment name (lower-case letters, digits and '-', 1 to 63 characters)", req.Name)})
+	} else if req.Name == release.LocalEnv {
+		details = append(details, api.FieldError{Field: "name", Message: fmt.Sprintf("%q is reserved: pipelines' deploy steps name the server's local runtime so; choose another name", req.Name)})
 	}
 	if !appNameRE.MatchString(req.Namespace) {
 		details = append(details, api.FieldError{Field: "namespace", Message: fmt.Sprintf("%q is not a Kubernetes namespace name (a DNS label)", req.Namespace)})

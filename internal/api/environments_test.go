@@ -30,6 +30,7 @@ func TestEnvironmentsAndApplyToOne(t *testing.T) {
 		{"unknown cluster", api.EnvironmentRequest{Name: "staging", Cluster: "us", Namespace: "shop"}, "cluster"},
 		{"bad namespace", api.EnvironmentRequest{Name: "staging", Cluster: "eu", Namespace: "Shop"}, "namespace"},
 		{"bad name", api.EnvironmentRequest{Name: "Staging", Cluster: "eu", Namespace: "shop"}, "name"},
+		{"reserved name", api.EnvironmentRequest{Name: "local", Cluster: "eu", Namespace: "shop"}, "name"},
 	} {
 		t.Run(c.desc, func(t *testing.T) {
 			status, body := ts.call(t, "POST", "/api/v1/envs", c.req)

@@ -19,49 +19,7 @@ import (
 // reconciler drives the Kubernetes runtime through the environment router,
 // against a real control plane (kwok nodes).
 func TestAppInKubernetesEnvironment(t *testing.T) {
-	kc := kubetest.Start(t, kubetest.Options{Nodes: 2})
-	dataDir := t.TempDir()
-	apiAddr, gwAddr := freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			DataDir: dataDir, Listen: apiAddr, GatewayListen: gwAddr,
-			ShimCommand: []string{os.Args[0]}, ShimEnv: []string{envShim + "=1"},
-			Logger: slog.New(slog.DiscardHandler),
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	var token []byte
-	for i := 0; ; i++ {
-		var err error
-		if token, err = os.ReadFile(filepath.Join(dataDir, "admin-token")); err == nil {
-			if resp, err := http.Get("http://" + apiAddr + "/healthz"); err == nil {
-				resp.Body.Close()
-				break
-			}
-		}
-		if i > 200 {
-			t.Fatalf("server did not start: %v", err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	c := client.New("http://"+apiAddr, strings.TrimSpace(string(token)))
-	admin, err := os.ReadFile(kc.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AddCluster(t.Context(), api.ClusterRequest{Name: "kwok", Kubeconfig: string(admin)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.CreateEnvironment(t.Context(), api.EnvironmentRequest{Name: "staging", Cluster: "kwok", Namespace: "shop-staging"}); err != nil {
-		t.Fatal(err)
-	}
+	c, kc := startWithCluster(t, "staging", "shop-staging")
 	spec := `name: shop
 services:
   web:
@@ -108,4 +66,54 @@ services:
 	if err != nil || strings.TrimSpace(string(out)) != "" {
 		t.Fatalf("objects left on the cluster after delete: %q %v", out, err)
 	}
+}
+
+// startWithCluster starts a real control plane (kwok nodes) and a server
+// that knows it as cluster "kwok", with environment env on namespace ns.
+func startWithCluster(t *testing.T, env, ns string) (*client.Client, *kubetest.Cluster) {
+	t.Helper()
+	kc := kubetest.Start(t, kubetest.Options{Nodes: 2})
+	dataDir := t.TempDir()
+	apiAddr, gwAddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{
+			DataDir: dataDir, Listen: apiAddr, GatewayListen: gwAddr,
+			ShimCommand: []string{os.Args[0]}, ShimEnv: []string{envShim + "=1"},
+			Logger: slog.New(slog.DiscardHandler),
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	var token []byte
+	for i := 0; ; i++ {
+		var err error
+		if token, err = os.ReadFile(filepath.Join(dataDir, "admin-token")); err == nil {
+			if resp, err := http.Get("http://" + apiAddr + "/healthz"); err == nil {
+				resp.Body.Close()
+				break
+			}
+		}
+		if i > 200 {
+			t.Fatalf("server did not start: %v", err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	c := client.New("http://"+apiAddr, strings.TrimSpace(string(token)))
+	admin, err := os.ReadFile(kc.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddCluster(t.Context(), api.ClusterRequest{Name: "kwok", Kubeconfig: string(admin)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateEnvironment(t.Context(), api.EnvironmentRequest{Name: env, Cluster: "kwok", Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	return c, kc
 }

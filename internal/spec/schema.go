@@ -146,8 +146,14 @@ var fieldDocs = map[string]fieldDoc{
 	"App.routes":   {Desc: "How the gateway sends HTTP requests to services."},
 	"App.strategy": {Desc: "How a new release replaces the running one."},
 
-	"Source.git":    {Desc: "Git URL of the app's repository.", Required: true, Schema: map[string]any{"minLength": 1, "pattern": "^[^-]"}},
-	"Source.branch": {Desc: "Branch to build; the repository's default branch when unset."},
+	"Source.git":         {Desc: "Git URL of the app's repository.", Required: true, Schema: map[string]any{"minLength": 1, "pattern": "^[^-]"}},
+	"Source.branch":      {Desc: "Branch to build; the repository's default branch when unset."},
+	"Source.pipeline":    {Desc: "Path of the pipeline file in the repository. Default: .berth/pipeline.yaml.", Schema: map[string]any{"pattern": "^[^-/]"}},
+	"Source.secret":      {Desc: "Name of the app's secret holding an access token (http(s) URL) or a PEM private key (ssh URL), for a private repository."},
+	"Source.username":    {Desc: "User name sent with the token over http(s); default berth (GitLab accepts oauth2)."},
+	"Source.known_hosts": {Desc: "known_hosts line(s) naming the SSH server's host key; required with an ssh URL."},
+	"Source.status":      {Desc: "Report each run's commit status to this forge: github, gitea or gitlab. Needs secret (an access token).", Schema: map[string]any{"enum": []string{"github", "gitea", "gitlab"}}},
+	"Source.status_url":  {Desc: "The forge's API base URL; derived from git when unset (https://api.github.com for github.com)."},
 
 	"Service.build":   {Desc: "Shell command run in dir before the service starts (local runtime), e.g. \"go build -o bin/web ./web\"."},
 	"Service.dir":     {Desc: "The service's folder, relative to the folder holding berth.yaml. Default: that folder."},

@@ -6,7 +6,10 @@
 // default is filled in (see defaults.go), so readers need not repeat them.
 package spec
 
-import "time"
+import (
+	"path"
+	"time"
+)
 
 // App is one berth.yaml: a set of services, routes and a release strategy.
 type App struct {
@@ -21,6 +24,42 @@ type App struct {
 type Source struct {
 	Git    string `json:"git"`
 	Branch string `json:"branch,omitempty"`
+	// Pipeline is the pipeline file's path in the repository; "" means
+	// DefaultPipelineFile.
+	Pipeline string `json:"pipeline,omitempty"`
+	// Secret names the app's secret (berth secret set) holding what a
+	// private repository asks for: an access token for an http(s) URL, a
+	// PEM private key for an ssh one. The spec holds only the name.
+	Secret string `json:"secret,omitempty"`
+	// Username goes with the token over http(s); forges ignore it for
+	// tokens, but some servers need one (GitLab accepts "oauth2").
+	Username string `json:"username,omitempty"`
+	// KnownHosts is known_hosts text naming the SSH server's host key:
+	// required with a key, as an unknown host key is never trusted.
+	KnownHosts string `json:"known_hosts,omitempty"`
+	// Status names the forge pipelines report commit status to: github,
+	// gitea or gitlab; "" reports nothing. It posts with the token in
+	// Secret.
+	Status string `json:"status,omitempty"`
+	// StatusURL is the forge's API base (https://api.github.com,
+	// https://gitea.example.com/api/v1, https://gitlab.example.com/api/v4);
+	// "" derives it from Git.
+	StatusURL string `json:"status_url,omitempty"`
+}
+
+// Forges pipelines can report commit status to.
+var Forges = []string{"github", "gitea", "gitlab"}
+
+// DefaultPipelineFile is where a repository keeps its pipeline unless
+// source.pipeline says otherwise.
+const DefaultPipelineFile = ".berth/pipeline.yaml"
+
+// PipelinePath is the pipeline file's path in the repository.
+func (s *Source) PipelinePath() string {
+	if s == nil || s.Pipeline == "" {
+		return DefaultPipelineFile
+	}
+	return path.Clean(s.Pipeline)
 }
 
 // Service is one component of an app.

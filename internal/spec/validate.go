@@ -84,23 +84,6 @@ func labelMessage(msg string) string {
 	return msg + " (a name is 1-63 lowercase letters, digits and '-', starting with a letter)"
 }
 
-func (v *validator) source(s *Source) {
-	switch {
-	case s.Git == "":
-		v.add("source.git", "is required when source is set")
-	case strings.HasPrefix(s.Git, "-"):
-		v.add("source.git", "must not start with '-'")
-	case hasSpaceOrControl(s.Git):
-		v.add("source.git", "must not contain spaces or control characters")
-	}
-	switch {
-	case strings.HasPrefix(s.Branch, "-"):
-		v.add("source.branch", "must not start with '-'")
-	case hasSpaceOrControl(s.Branch):
-		v.add("source.branch", "must not contain spaces or control characters")
-	}
-}
-
 func (v *validator) service(a *App, name string, s *Service) {
 	p := join("services", name)
 	if msg := labelProblem(name); msg != "" {

@@ -74,7 +74,7 @@ steps:
   - name: deploy
     needs: [approve]
     timeout: 3m
-    deploy: {env: prod}
+    deploy: {env: local}
 `
 
 // TestPipelineFromPushToRelease: a signed GitHub push starts a run; the
@@ -204,7 +204,7 @@ func TestPipelineFromPushToRelease(t *testing.T) {
 	if strings.Contains(logs, buildToken) {
 		t.Errorf("run log shows the secret:\n%s", logs)
 	}
-	for _, want := range []string{"[build] built refs/heads/main", "token is ***", "token sha " + hex.EncodeToString(tokenSum[:])[:16], "step approve succeeded", "release 2 of pipeshop created in environment prod", "release 2 is deployed", "run succeeded"} {
+	for _, want := range []string{"[build] built refs/heads/main", "token is ***", "token sha " + hex.EncodeToString(tokenSum[:])[:16], "step approve succeeded", "release 2 of pipeshop created in the server's local runtime", "release 2 is deployed", "run succeeded"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("run log lacks %q:\n%s", want, logs)
 		}

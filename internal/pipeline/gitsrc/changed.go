@@ -91,6 +91,6 @@ func fetchCommit(ctx context.Context, repo *git.Repository, commit string, auth 
 	case errors.Is(err, git.ErrExactSHA1NotSupported), errors.Is(err, transport.ErrRepositoryNotFound):
 		return fmt.Errorf("%w: %s (the server would not send it by SHA): %w", ErrCommitNotFound, commit, err)
 	default:
-		return fmt.Errorf("gitsrc: fetch %s: %w", commit, err)
+		return fmt.Errorf("gitsrc: fetch %s: %w", commit, authError(err))
 	}
 }

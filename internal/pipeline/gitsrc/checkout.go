@@ -75,7 +75,7 @@ func Checkout(ctx context.Context, log *slog.Logger, src Source, dir string) err
 	err = fetch(1, config.RefSpec(src.Commit+":"+remoteHead))
 	if err != nil {
 		if isAuthOrNetwork(err) {
-			return fmt.Errorf("gitsrc: fetch %s: %w", redact(src.URL), err)
+			return fmt.Errorf("gitsrc: fetch %s: %w", redact(src.URL), authError(err))
 		}
 		log.DebugContext(ctx, "fetching a commit by SHA was refused; fetching refs", "url", redact(src.URL), "err", err)
 		var specs []config.RefSpec
@@ -85,7 +85,7 @@ func Checkout(ctx context.Context, log *slog.Logger, src Source, dir string) err
 			specs = []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"}
 		}
 		if err := fetch(0, specs...); err != nil {
-			return fmt.Errorf("gitsrc: fetch %s: %w", redact(src.URL), err)
+			return fmt.Errorf("gitsrc: fetch %s: %w", redact(src.URL), authError(err))
 		}
 	}
 	if _, err := repo.CommitObject(hash); err != nil {
@@ -116,6 +116,17 @@ func isAuthOrNetwork(err error) bool {
 		errors.Is(err, transport.ErrAuthorizationFailed) ||
 		errors.Is(err, transport.ErrRepositoryNotFound) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// authError marks go-git's "authentication required" (401) and
+// "authorization failed" (403) with ErrUnauthorized, so callers can tell
+// a missing or refused credential from other failures without importing
+// go-git.
+func authError(err error) error {
+	if errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) {
+		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	}
+	return err
 }
 
 // redact drops a password from a URL before it reaches a log or error.

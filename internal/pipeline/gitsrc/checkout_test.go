@@ -17,10 +17,10 @@ var quiet = slog.New(slog.DiscardHandler)
 func TestCheckoutExactCommitShallow(t *testing.T) {
 	t.Parallel()
 	r := makeRepo(t, "app", true)
-	srv := serve(t, r.root, "")
+	base := serve(t, r.root, "")
 	dir := t.TempDir()
 	// c1 is not the tip of any branch: only fetch-by-SHA gets it alone.
-	err := Checkout(t.Context(), quiet, Source{URL: srv.URL + "/app.git", Commit: r.c1}, dir)
+	err := Checkout(t.Context(), quiet, Source{URL: base + "/app.git", Commit: r.c1}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,9 +43,9 @@ func TestCheckoutExactCommitShallow(t *testing.T) {
 func TestCheckoutFallsBackToRef(t *testing.T) {
 	t.Parallel()
 	r := makeRepo(t, "app", false) // the server refuses wants by SHA
-	srv := serve(t, r.root, "")
+	base := serve(t, r.root, "")
 	dir := t.TempDir()
-	err := Checkout(t.Context(), quiet, Source{URL: srv.URL + "/app.git", Commit: r.c3, Ref: "refs/heads/feature"}, dir)
+	err := Checkout(t.Context(), quiet, Source{URL: base + "/app.git", Commit: r.c3, Ref: "refs/heads/feature"}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestCheckoutFallsBackToRef(t *testing.T) {
 	}
 	// Without a ref, every branch and tag is fetched.
 	dir2 := t.TempDir()
-	if err := Checkout(t.Context(), quiet, Source{URL: srv.URL + "/app.git", Commit: r.c1}, dir2); err != nil {
+	if err := Checkout(t.Context(), quiet, Source{URL: base + "/app.git", Commit: r.c1}, dir2); err != nil {
 		t.Fatal(err)
 	}
 	if head := gitCLI(t, dir2, "rev-parse", "HEAD"); head != r.c1 {
@@ -65,8 +65,8 @@ func TestCheckoutFallsBackToRef(t *testing.T) {
 func TestCheckoutUnknownCommit(t *testing.T) {
 	t.Parallel()
 	r := makeRepo(t, "app", false)
-	srv := serve(t, r.root, "")
-	err := Checkout(t.Context(), quiet, Source{URL: srv.URL + "/app.git", Commit: strings.Repeat("ab", 20), Ref: "main"}, t.TempDir())
+	base := serve(t, r.root, "")
+	err := Checkout(t.Context(), quiet, Source{URL: base + "/app.git", Commit: strings.Repeat("ab", 20), Ref: "main"}, t.TempDir())
 	if !errors.Is(err, ErrCommitNotFound) {
 		t.Errorf("Checkout = %v, want ErrCommitNotFound", err)
 	}
@@ -75,8 +75,8 @@ func TestCheckoutUnknownCommit(t *testing.T) {
 func TestCheckoutWithToken(t *testing.T) {
 	t.Parallel()
 	r := makeRepo(t, "private", true)
-	srv := serve(t, r.root, "s3cret-token")
-	url := srv.URL + "/private.git"
+	base := serve(t, r.root, "s3cret-token")
+	url := base + "/private.git"
 	err := Checkout(t.Context(), quiet, Source{URL: url, Commit: r.c2, Auth: Auth{Token: "s3cret-token"}}, t.TempDir())
 	if err != nil {
 		t.Fatalf("with the token: %v", err)
@@ -89,17 +89,24 @@ func TestCheckoutWithToken(t *testing.T) {
 		t.Errorf("the error shows the token: %v", err)
 	}
 	err = Checkout(t.Context(), quiet, Source{URL: url, Commit: r.c2}, t.TempDir())
-	if !errors.Is(err, transport.ErrAuthenticationRequired) {
-		t.Errorf("without a token: %v, want ErrAuthenticationRequired", err)
+	if !errors.Is(err, transport.ErrAuthenticationRequired) || !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("without a token: %v, want ErrAuthenticationRequired and ErrUnauthorized", err)
+	}
+	_, _, err = Resolve(t.Context(), url, "main", Auth{})
+	if !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("Resolve without a token: %v, want ErrUnauthorized", err)
+	}
+	if _, commit, err := Resolve(t.Context(), url, "main", Auth{Token: "s3cret-token"}); err != nil || commit != r.c2 {
+		t.Errorf("Resolve with the token = %s, %v; want %s", commit, err, r.c2)
 	}
 }
 
 func TestChangedPaths(t *testing.T) {
 	t.Parallel()
 	r := makeRepo(t, "mono", true)
-	srv := serve(t, r.root, "")
+	base := serve(t, r.root, "")
 	dir := t.TempDir()
-	if err := Checkout(t.Context(), quiet, Source{URL: srv.URL + "/mono.git", Commit: r.c2, Ref: "main"}, dir); err != nil {
+	if err := Checkout(t.Context(), quiet, Source{URL: base + "/mono.git", Commit: r.c2, Ref: "main"}, dir); err != nil {
 		t.Fatal(err)
 	}
 	// c1 is not in the shallow checkout: ChangedPaths fetches it.

@@ -31,7 +31,7 @@ func Resolve(ctx context.Context, url, ref string, auth Auth) (fullRef, commit s
 	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{url}})
 	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: method, PeelingOption: git.AppendPeeled})
 	if err != nil {
-		return "", "", fmt.Errorf("gitsrc: list refs of %s: %w", redact(url), err)
+		return "", "", fmt.Errorf("gitsrc: list refs of %s: %w", redact(url), authError(err))
 	}
 	byName := map[string]string{}
 	for _, r := range refs {

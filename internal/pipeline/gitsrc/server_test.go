@@ -1,28 +1,18 @@
 package gitsrc
 
 import (
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/berthdev/berth/internal/pipeline/gitsrc/gittest"
 )
 
 // gitCLI runs the git binary for building test repositories; the code under
 // test never does.
 func gitCLI(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return gittest.Git(t, dir, args...)
 }
 
 func write(t *testing.T, dir, name, content string) {
@@ -79,27 +69,9 @@ func makeRepo(t *testing.T, name string, allowSHA bool) *testRepo {
 	return r
 }
 
-// serve serves root over git's smart HTTP protocol (git http-backend as a
-// CGI program) on 127.0.0.1. With token set, requests need it as the
-// basic-auth password, as a forge asks for an access token.
-func serve(t *testing.T, root, token string) *httptest.Server {
+// serve serves root over git's smart HTTP protocol on 127.0.0.1 and
+// returns its URL; with token set, requests need it (see gittest.Serve).
+func serve(t *testing.T, root, token string) string {
 	t.Helper()
-	execPath := gitCLI(t, root, "--exec-path")
-	backend := &cgi.Handler{
-		Path: filepath.Join(execPath, "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1"},
-	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token != "" {
-			if _, pass, ok := r.BasicAuth(); !ok || pass != token {
-				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-				http.Error(w, "auth needed", http.StatusUnauthorized)
-				return
-			}
-		}
-		backend.ServeHTTP(w, r)
-	})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
+	return gittest.Serve(t, root, token)
 }

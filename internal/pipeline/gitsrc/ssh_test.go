@@ -1,149 +1,23 @@
 package gitsrc
 
 import (
-	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/pem"
-	"errors"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
+	"github.com/berthdev/berth/internal/pipeline/gitsrc/gittest"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
-
-// sshServer serves git-upload-pack over a real SSH server on 127.0.0.1,
-// accepting only the given client key, as a forge does for deploy keys.
-type sshServer struct {
-	addr       string
-	knownHosts []byte
-}
-
-func serveSSH(t *testing.T, root string, client ssh.PublicKey) *sshServer {
-	t.Helper()
-	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, err := ssh.NewSignerFromKey(hostPriv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &ssh.ServerConfig{PublicKeyCallback: func(_ ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
-		if bytes.Equal(k.Marshal(), client.Marshal()) {
-			return nil, nil
-		}
-		return nil, errors.New("key not allowed")
-	}}
-	cfg.AddHostKey(host)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer conn.Close()
-				serveSSHConn(conn, cfg, root)
-			}()
-		}
-	}()
-	addr := ln.Addr().String()
-	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, host.PublicKey())
-	return &sshServer{addr: addr, knownHosts: []byte(line + "\n")}
-}
-
-func serveSSHConn(conn net.Conn, cfg *ssh.ServerConfig, root string) {
-	sconn, chans, reqs, err := ssh.NewServerConn(conn, cfg)
-	if err != nil {
-		return
-	}
-	defer sconn.Close()
-	go ssh.DiscardRequests(reqs)
-	for nc := range chans {
-		if nc.ChannelType() != "session" {
-			_ = nc.Reject(ssh.UnknownChannelType, "sessions only")
-			continue
-		}
-		ch, chReqs, err := nc.Accept()
-		if err != nil {
-			return
-		}
-		for req := range chReqs {
-			if req.Type != "exec" {
-				_ = req.Reply(req.Type == "env", nil)
-				continue
-			}
-			_ = req.Reply(true, nil) // the client sends nothing before this
-			status := runUploadPack(req.Payload, ch, root)
-			_, _ = ch.SendRequest("exit-status", false, binary.BigEndian.AppendUint32(nil, status))
-			ch.Close()
-		}
-	}
-}
-
-// runUploadPack runs "git-upload-pack '/name.git'" against root.
-func runUploadPack(payload []byte, ch ssh.Channel, root string) uint32 {
-	if len(payload) < 4 {
-		return 1
-	}
-	line := string(payload[4:])
-	repo, ok := strings.CutPrefix(line, "git-upload-pack ")
-	if !ok {
-		return 1
-	}
-	repo = strings.Trim(repo, "'")
-	cmd := exec.Command("git-upload-pack", filepath.Join(root, filepath.Clean("/"+repo)))
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
-	if err := cmd.Run(); err != nil {
-		return 1
-	}
-	return 0
-}
-
-func clientKey(t *testing.T) ([]byte, ssh.PublicKey) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(block), sshPub
-}
 
 func TestCheckoutOverSSH(t *testing.T) {
 	t.Parallel()
 	r := makeRepo(t, "app", true)
-	keyPEM, pub := clientKey(t)
-	srv := serveSSH(t, r.root, pub)
-	url := "ssh://git@" + srv.addr + "/app.git"
+	keyPEM, pub := gittest.ClientKey(t)
+	srv := gittest.ServeSSH(t, r.root, pub)
+	url := "ssh://git@" + srv.Addr + "/app.git"
 	dir := t.TempDir()
-	err := Checkout(t.Context(), quiet, Source{URL: url, Commit: r.c2, Ref: "main", Auth: Auth{SSHKey: keyPEM, KnownHosts: srv.knownHosts}}, dir)
+	err := Checkout(t.Context(), quiet, Source{URL: url, Commit: r.c2, Ref: "main", Auth: Auth{SSHKey: keyPEM, KnownHosts: srv.KnownHosts}}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,13 +25,13 @@ func TestCheckoutOverSSH(t *testing.T) {
 		t.Errorf("api/y.go missing: %v", err)
 	}
 
-	other, _ := clientKey(t)
-	err = Checkout(t.Context(), quiet, Source{URL: url, Commit: r.c2, Auth: Auth{SSHKey: other, KnownHosts: srv.knownHosts}}, t.TempDir())
+	other, _ := gittest.ClientKey(t)
+	err = Checkout(t.Context(), quiet, Source{URL: url, Commit: r.c2, Auth: Auth{SSHKey: other, KnownHosts: srv.KnownHosts}}, t.TempDir())
 	if err == nil {
 		t.Error("an unknown client key was let in")
 	}
-	_, wrongHost := clientKey(t)
-	fake := []byte(knownhosts.Line([]string{knownhosts.Normalize(srv.addr)}, wrongHost) + "\n")
+	_, wrongHost := gittest.ClientKey(t)
+	fake := []byte(knownhosts.Line([]string{knownhosts.Normalize(srv.Addr)}, wrongHost) + "\n")
 	err = Checkout(t.Context(), quiet, Source{URL: url, Commit: r.c2, Auth: Auth{SSHKey: keyPEM, KnownHosts: fake}}, t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "key") {
 		t.Errorf("a server with an unexpected host key was trusted: %v", err)

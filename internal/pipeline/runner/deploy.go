@@ -42,13 +42,6 @@ func (r *Runner) deployStep(ctx context.Context, env *runEnv, step *pipeline.Ste
 	if app.Name != target {
 		return stepFailed(ctx, "berth.yaml of the checkout is app %q; this step deploys %q", app.Name, target)
 	}
-	if target != env.run.App {
-		other, err := r.st.GetApp(ctx, target)
-		if err != nil || other.Team != env.run.Team {
-			// Another team's app does not exist for this pipeline.
-			return stepFailed(ctx, "app %q: not found in the pipeline's team", target)
-		}
-	}
 	if r.opts.Blobs == nil {
 		return stepFailed(ctx, "this server keeps no source archives")
 	}
@@ -57,21 +50,39 @@ func (r *Runner) deployStep(ctx context.Context, env *runEnv, step *pipeline.Ste
 		return stepFailed(ctx, "packing the checkout: %v", err)
 	}
 	var res release.Result
+	where := ""
 	err = r.st.InTx(ctx, func(tx store.Tx) error {
+		a, err := tx.GetApp(ctx, target)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && a.Team != env.run.Team) {
+			// Another team's app does not exist for this pipeline.
+			return targetErr("deploy.app: app %q: not found in the pipeline's team", target)
+		}
+		if err != nil {
+			return err
+		}
+		appEnv, w, err := deployEnv(ctx, tx, step.Deploy.Env, env.run.Team, a, app)
+		if err != nil {
+			return err
+		}
+		where = w
 		res, err = release.Apply(ctx, tx, release.Input{
-			Name: target, Canonical: canonical, Source: digest, Cause: "pipeline", Team: env.run.Team, Now: r.opts.Now(),
+			Name: target, Canonical: canonical, Source: digest, Cause: "pipeline", Team: env.run.Team, Env: appEnv, Now: r.opts.Now(),
 		})
 		return err
 	})
 	if errors.Is(err, release.ErrAppDeleting) {
 		return stepFailed(ctx, "app %s is being deleted", target)
 	}
+	if te := (*targetError)(nil); errors.As(err, &te) {
+		env.log.note("step %s: %s", step.Name, te.msg)
+		return stepFailed(ctx, "%s", te.msg)
+	}
 	if err != nil {
 		return stepFailed(ctx, "creating the release: %v", err)
 	}
 	r.opts.Notify(target)
 	if res.Created {
-		env.log.note("step %s: release %d of %s created in environment %s from commit %s", step.Name, res.Release, target, step.Deploy.Env, short(env.run.Commit))
+		env.log.note("step %s: release %d of %s created in %s from commit %s", step.Name, res.Release, target, where, short(env.run.Commit))
 	} else {
 		env.log.note("step %s: release %d of %s already has this spec and source", step.Name, res.Release, target)
 	}

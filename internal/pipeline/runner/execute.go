@@ -20,9 +20,6 @@ import (
 	"github.com/berthdev/berth/internal/store"
 )
 
-// PipelineFile is where a repository keeps its pipeline.
-const PipelineFile = ".berth/pipeline.yaml"
-
 // finalWrite bounds the last writes of a run whose context ended (the
 // server is stopping): they must still land.
 const finalWrite = 10 * time.Second
@@ -49,6 +46,12 @@ type runEnv struct {
 	sched   *sched.Run
 	started map[string]time.Time
 	ended   map[string]time.Time
+	// auth is the credential the server fetches the repository with.
+	auth gitsrc.Auth
+	// pipelineFile is the pipeline's path in the repository.
+	pipelineFile string
+	// status reports to the forge; nil when source.status is unset.
+	status *commitStatus
 }
 
 // execute drives one run from checkout to its end state. It always writes
@@ -57,13 +60,18 @@ func (r *Runner) execute(ctx context.Context, run store.Run, a *activeRun) {
 	log := r.log.With("run", run.ID)
 	rl, err := r.openLog(run.ID)
 	var res outcome
+	env := &runEnv{run: run, act: a, log: rl, started: map[string]time.Time{}, ended: map[string]time.Time{}}
 	if err != nil {
 		res = failed("opening the run's log: %v", err)
 	} else {
-		res = r.drive(ctx, run, a, rl)
+		res = r.drive(ctx, env)
 	}
 	// A step or checkout that failed because the run's context ended failed
 	// for that reason: a cancel, or the server stopping.
+	if rl != nil {
+		// A reason is shown by the API: no secret of the run in it.
+		res.reason = rl.mask(res.reason)
+	}
 	if ctx.Err() != nil && res.state != store.RunSucceeded {
 		cause := context.Cause(ctx)
 		switch {
@@ -77,6 +85,7 @@ func (r *Runner) execute(ctx context.Context, run store.Run, a *activeRun) {
 		// The log is complete before the end state is written: a follower
 		// that sees the run ended has read everything.
 		rl.note("run %s: %s", res.state, res.reason)
+		r.reportStatus(context.WithoutCancel(ctx), env, res.state, res.reason)
 		if err := rl.Close(); err != nil {
 			log.WarnContext(ctx, "closing a run log failed", "err", err)
 		}
@@ -103,8 +112,8 @@ func (r *Runner) execute(ctx context.Context, run store.Run, a *activeRun) {
 }
 
 // drive does the work of execute and says how the run ended.
-func (r *Runner) drive(ctx context.Context, run store.Run, a *activeRun, rl *runLog) outcome {
-	env := &runEnv{run: run, act: a, log: rl, started: map[string]time.Time{}, ended: map[string]time.Time{}}
+func (r *Runner) drive(ctx context.Context, env *runEnv) outcome {
+	run, a, rl := env.run, env.act, env.log
 	if len(run.Detail) > 0 {
 		if err := json.Unmarshal(run.Detail, &env.detail); err != nil {
 			return failed("reading the run's trigger: %v", err)
@@ -118,11 +127,14 @@ func (r *Runner) drive(ctx context.Context, run store.Run, a *activeRun, rl *run
 	if err != nil {
 		return failed("%v", err)
 	}
+	if env.auth, err = r.gitAuth(ctx, env, src); err != nil {
+		return failed("%v", err)
+	}
 	if run.Commit == "" {
 		rl.note("resolving %s in %s", run.Ref, src.Git)
-		ref, commit, err := gitsrc.Resolve(ctx, src.Git, run.Ref, gitsrc.Auth{})
+		ref, commit, err := gitsrc.Resolve(ctx, src.Git, run.Ref, env.auth)
 		if err != nil {
-			return failed("resolving %s: %v", run.Ref, err)
+			return failed("resolving %s: %v", run.Ref, fetchError(run.App, src, err))
 		}
 		run, err = r.update(ctx, run.ID, func(s *store.Run) error { s.Ref, s.Commit = ref, commit; return nil })
 		if err != nil {
@@ -140,20 +152,24 @@ func (r *Runner) drive(ctx context.Context, run store.Run, a *activeRun, rl *run
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return failed("workspace: %v", err)
 	}
-	if err := gitsrc.Checkout(ctx, r.log, gitsrc.Source{URL: src.Git, Commit: run.Commit, Ref: run.Ref}, srcDir); err != nil {
-		return failed("checkout: %v", err)
+	if err := gitsrc.Checkout(ctx, r.log, gitsrc.Source{URL: src.Git, Commit: run.Commit, Ref: run.Ref, Auth: env.auth}, srcDir); err != nil {
+		return failed("checkout: %v", fetchError(run.App, src, err))
+	}
+	if env.status, err = r.newCommitStatus(src, env.auth.Token, run.Commit); err != nil {
+		rl.note("commit status will not be reported: %v", err)
 	}
 	trig := r.trigger(ctx, env, srcDir)
 	if env.ws, err = r.opts.Executor.Prepare(ctx, dir); err != nil {
 		return failed("workspace: %v", err)
 	}
-	if env.p, err = readPipeline(srcDir); err != nil {
+	env.pipelineFile = src.PipelinePath()
+	if env.p, err = readPipeline(srcDir, env.pipelineFile); err != nil {
 		var ve *spec.ValidationError
 		if errors.As(err, &ve) {
 			for _, p := range ve.Problems {
-				rl.note("%s", problemLine(p))
+				rl.note("%s", problemLine(env.pipelineFile, p))
 			}
-			return failed("%s is invalid: %s", PipelineFile, problemLines(ve.Problems))
+			return failed("%s is invalid: %s", env.pipelineFile, problemLines(ve.Problems))
 		}
 		return failed("%v", err)
 	}
@@ -163,8 +179,10 @@ func (r *Runner) drive(ctx context.Context, run store.Run, a *activeRun, rl *run
 	r.remember(ctx, env)
 	if !slices.Contains(env.p.On, trig.Event) {
 		rl.note("the pipeline does not run on %s events (on: %v)", trig.Event, env.p.On)
+		env.status = nil // a commit the pipeline ignores gets no status
 		return outcome{state: store.RunCancelled, reason: fmt.Sprintf("not run: the pipeline's on: does not list %s", trig.Event)}
 	}
+	r.reportStatus(ctx, env, store.RunRunning, "running "+env.pipelineFile)
 	if env.params, err = params(env.p, run.Params); err != nil {
 		return failed("%v", err)
 	}
@@ -188,7 +206,7 @@ func (r *Runner) trigger(ctx context.Context, env *runEnv, srcDir string) pipeli
 		t.Tag = strings.TrimPrefix(run.Ref, "refs/tags/")
 	}
 	if t.ChangedPaths == nil && run.Before != "" && run.Before != gitsrc.ZeroCommit {
-		paths, err := gitsrc.ChangedPaths(ctx, srcDir, run.Before, run.Commit, gitsrc.Auth{})
+		paths, err := gitsrc.ChangedPaths(ctx, srcDir, run.Before, run.Commit, env.auth)
 		if err != nil {
 			env.log.note("changed paths unknown (%v): path conditions match", err)
 		} else {
@@ -201,29 +219,29 @@ func (r *Runner) trigger(ctx context.Context, env *runEnv, srcDir string) pipeli
 // readPipeline reads the pipeline file of the checkout through a rooted
 // view, so a symlink in the repository cannot make the server read a file
 // of its own.
-func readPipeline(srcDir string) (*pipeline.Pipeline, error) {
+func readPipeline(srcDir, name string) (*pipeline.Pipeline, error) {
 	root, err := os.OpenRoot(srcDir)
 	if err != nil {
 		return nil, fmt.Errorf("checkout: %w", err)
 	}
 	defer root.Close()
-	f, err := root.Open(PipelineFile)
+	f, err := root.Open(name)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("the repository has no %s at this commit", PipelineFile)
+		return nil, fmt.Errorf("the repository has no %s at this commit", name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", PipelineFile, err)
+		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, pipeline.MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", PipelineFile, err)
+		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	return pipeline.Parse(data)
 }
 
-func problemLine(p spec.Problem) string {
-	s := PipelineFile
+func problemLine(file string, p spec.Problem) string {
+	s := file
 	if p.Line > 0 {
 		s += fmt.Sprintf(":%d", p.Line)
 	}

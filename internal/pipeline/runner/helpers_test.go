@@ -2,17 +2,14 @@ package runner
 
 import (
 	"context"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/pipeline/executor/local"
+	"github.com/berthdev/berth/internal/pipeline/gitsrc/gittest"
 	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/spec"
 	"github.com/berthdev/berth/internal/store"
@@ -23,15 +20,7 @@ import (
 // test never does (it uses go-git).
 func gitCLI(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.com",
-		"-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return gittest.Git(t, dir, args...)
 }
 
 // repo is a Git repository with a working copy, pushed to a bare copy
@@ -40,9 +29,19 @@ type repo struct {
 	t    *testing.T
 	work string
 	URL  string
+	// root holds the bare repository (GIT_PROJECT_ROOT).
+	root string
 }
 
 func newRepo(t *testing.T, app string) *repo {
+	t.Helper()
+	return newPrivateRepo(t, app, "")
+}
+
+// newPrivateRepo is newRepo behind a check of basic auth, as a forge asks
+// for an access token: with token set, every request needs it as the
+// password, else 401.
+func newPrivateRepo(t *testing.T, app, token string) *repo {
 	t.Helper()
 	root, work := t.TempDir(), t.TempDir()
 	bare := filepath.Join(root, app+".git")
@@ -51,14 +50,8 @@ func newRepo(t *testing.T, app string) *repo {
 	gitCLI(t, bare, "config", "http.receivepack", "false")
 	gitCLI(t, work, "init", "-q")
 	gitCLI(t, work, "remote", "add", "origin", bare)
-	execPath := gitCLI(t, root, "--exec-path")
-	h := &cgi.Handler{
-		Path: filepath.Join(execPath, "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1"},
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &repo{t: t, work: work, URL: srv.URL + "/" + app + ".git"}
+	url := gittest.Serve(t, root, token)
+	return &repo{t: t, work: work, URL: url + "/" + app + ".git", root: root}
 }
 
 // commit writes files (content "" deletes), commits on the current branch
@@ -182,7 +175,13 @@ func (e *env) stop() {
 // addApp creates app with a release whose berth.yaml names rp.
 func (e *env) addApp(app, team string, rp *repo) {
 	e.t.Helper()
-	a, err := spec.Parse([]byte(appSpec(app, rp.URL)))
+	e.addAppSpec(app, team, appSpec(app, rp.URL))
+}
+
+// addAppSpec creates app with a release of berthYAML.
+func (e *env) addAppSpec(app, team, berthYAML string) {
+	e.t.Helper()
+	a, err := spec.Parse([]byte(berthYAML))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ steps:
   - name: deploy
     needs: [build]
     timeout: 2s
-    deploy: {env: prod}
+    deploy: {env: local}
 `, envOpts{})
 	run := e.waitEnd(e.manual("deployer", nil).ID)
 	if run.State != store.RunFailed || !strings.Contains(stepOf(run, "deploy").Reason, "release 2 was not healthy within 2s") {
