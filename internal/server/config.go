@@ -4,6 +4,7 @@ package server
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/pipeline/runner"
@@ -13,6 +14,14 @@ import (
 type Config struct {
 	// DataDir holds the database, blobs, builds, logs and the admin token.
 	DataDir string
+	// Database is the store: "" for SQLite in DataDir, or a
+	// postgres:// URL, where several servers may share one database and
+	// elect a leader.
+	Database string
+	// LeaseDuration is how long the leader's lease lasts without renewal
+	// (PostgreSQL only); 0 means leader.DefaultLeaseDuration. A dead
+	// leader is replaced within about this long.
+	LeaseDuration time.Duration
 	// Listen is the API address, e.g. 127.0.0.1:7700.
 	Listen string
 	// GatewayListen is the address the gateway serves routes on
