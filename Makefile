@@ -6,7 +6,7 @@ BIN      := bin/berth
 TOOLS    := $(HOME)/.cache/berth/tools
 GOLANGCI_VERSION := v2.15.0
 
-.PHONY: build test unit e2e fuzz lint demo bench clean kube-testenv
+.PHONY: build test unit e2e fuzz lint demo bench clean kube-testenv postgres-testenv
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/berth
@@ -20,6 +20,7 @@ build:
 # use the cache if `make kube-testenv` has filled it, and skip if not.
 test: build
 	@if [ "$$CI" = true ]; then $(MAKE) kube-testenv; fi
+	@if [ "$$CI" = true ]; then $(MAKE) postgres-testenv; fi
 	$(GO) vet ./...
 	$(MAKE) lint
 	$(GO) test -count=1 -timeout 20m ./...
@@ -51,6 +52,18 @@ bench: build
 # 1 GB of modules, 457 MB of binaries); under a second once built.
 kube-testenv:
 	./hack/kubeenv/build.sh
+
+# Make sure the PostgreSQL tests have a server (internal/pgtest): one named
+# by BERTH_TEST_POSTGRES_URL, one on 127.0.0.1:5432, or Debian's binaries
+# from which the tests start their own. With none of them it installs
+# Debian's postgresql package (as root, or through sudo).
+postgres-testenv:
+	@if [ -n "$$BERTH_TEST_POSTGRES_URL" ]; then echo "postgres-testenv: using BERTH_TEST_POSTGRES_URL"; \
+	elif bash -c 'exec 3<>/dev/tcp/127.0.0.1/5432' 2>/dev/null; then echo "postgres-testenv: a server answers on 127.0.0.1:5432"; \
+	elif ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then echo "postgres-testenv: tests will start a server from /usr/lib/postgresql"; \
+	else echo "postgres-testenv: installing Debian's postgresql package"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; fi
 
 clean:
 	rm -rf bin

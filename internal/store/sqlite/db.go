@@ -11,6 +11,10 @@
 // busy_timeout rather than failing half-way. Reads outside InTx use the
 // read pool: in WAL mode they see the last commit and never wait for the
 // writer, so a long InTx or an fsync does not stall list/get handlers.
+//
+// The queries themselves are shared with the other backends
+// (internal/store/sqlstore); this package holds the connections, the
+// schema and SQLite's error codes.
 package sqlite
 
 import (
@@ -23,12 +27,14 @@ import (
 	"runtime"
 
 	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/internal/store/sqlstore"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // DB is a SQLite-backed store.Store. It is safe for concurrent use.
 type DB struct {
+	*sqlstore.Store
 	write *sql.DB // exactly one connection; every write and every InTx
 	read  *sql.DB // query_only connections for reads outside InTx
 }
@@ -80,7 +86,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		_ = write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
-	return &DB{write: write, read: read}, nil
+	b := backend{write: write, read: read}
+	return &DB{Store: sqlstore.New(b, dialect), write: write, read: read}, nil
 }
 
 // openWriter opens the one-connection pool every write goes through.
@@ -131,17 +138,15 @@ func (db *DB) Close() error {
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
-// InTx runs fn in one write transaction. The transaction is rolled back
-// when fn fails or panics (the deferred Rollback runs while the panic
-// unwinds); fn's error is returned as is.
-func (db *DB) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
-	return db.inWrite(ctx, func(o ops) error { return fn(o) })
+// backend gives the shared SQL its connections: every write transaction
+// on the single writer, reads on the read pool.
+type backend struct {
+	write, read *sql.DB
 }
 
-// inWrite runs fn in a write transaction on the single writer connection;
-// calls on *DB that write use it, so each runs in its own transaction.
-func (db *DB) inWrite(ctx context.Context, fn func(o ops) error) error {
-	sqlTx, err := db.write.BeginTx(ctx, nil)
+// Write runs fn in a write transaction on the single writer connection.
+func (b backend) Write(ctx context.Context, fn func(q sqlstore.Querier) error) error {
+	sqlTx, err := b.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
@@ -151,7 +156,7 @@ func (db *DB) inWrite(ctx context.Context, fn func(o ops) error) error {
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(ops{q: sqlTx}); err != nil {
+	if err := fn(sqlTx); err != nil {
 		return err
 	}
 	// A failed COMMIT leaves nothing behind: the driver rolls back the
@@ -163,6 +168,6 @@ func (db *DB) inWrite(ctx context.Context, fn func(o ops) error) error {
 	return nil
 }
 
-// reader runs single-statement reads on the read pool; each statement is
+// Read runs single-statement reads on the read pool; each statement is
 // its own consistent snapshot.
-func (db *DB) reader() ops { return ops{q: db.read} }
+func (b backend) Read() sqlstore.Querier { return b.read }

@@ -2,9 +2,8 @@ package sqlite
 
 import (
 	"errors"
-	"fmt"
 
-	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/internal/store/sqlstore"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -13,19 +12,24 @@ import (
 // ErrSchemaTooNew means the file was migrated by a newer Berth.
 var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this binary")
 
-// mapErr turns a constraint violation into the store's sentinel errors:
-// a taken key is ErrExists, a missing parent row (foreign key) is
-// ErrNotFound. what names the object and parent the row it refers to, for
-// the message.
-func mapErr(err error, op, what, parent string) error {
+// dialect is what SQLite does its own way in the shared SQL.
+var dialect = sqlstore.Dialect{
+	Constraint: constraint,
+	// AUTOINCREMENT numbers events; with one writer at a time, insertion
+	// order is commit order.
+	AppendEvent: `INSERT INTO events (kind, app, release, time, data) VALUES (?, ?, ?, ?, ?) RETURNING revision`,
+}
+
+// constraint classifies a constraint violation by SQLite's extended code.
+func constraint(err error) sqlstore.Constraint {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-			return fmt.Errorf("%s: %w", what, store.ErrExists)
+			return sqlstore.Unique
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("%s: %s: %w", what, parent, store.ErrNotFound)
+			return sqlstore.ForeignKey
 		}
 	}
-	return fmt.Errorf("sqlite: %s %s: %w", op, what, err)
+	return sqlstore.NotConstraint
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -15,25 +15,24 @@ func (o ops) AppendEvent(ctx context.Context, e store.Event) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// e.Revision is ignored: the store numbers events in commit order.
-	// With one writer at a time, insertion order is commit order.
+	// e.Revision is ignored: the store numbers events in commit order,
+	// the backend's way (Dialect.AppendEvent).
 	var rev int64
-	err = o.q.QueryRowContext(ctx, `INSERT INTO events (kind, app, release, time, data) VALUES (?, ?, ?, ?, ?) RETURNING revision`,
-		e.Kind, e.App, e.Release, formatTime(e.Time), data).Scan(&rev)
+	err = o.q.QueryRowContext(ctx, o.d.AppendEvent, e.Kind, e.App, e.Release, FormatTime(e.Time), data).Scan(&rev)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: append event %s: %w", e.Kind, err)
+		return 0, fmt.Errorf("store: append event %s: %w", e.Kind, err)
 	}
 	return rev, nil
 }
 
 func (o ops) ListEvents(ctx context.Context, since int64, limit int) ([]store.Event, error) {
 	if limit <= 0 {
-		limit = -1 // SQLite: a negative LIMIT means none
+		limit = noLimit
 	}
 	rows, err := o.q.QueryContext(ctx, `SELECT revision, kind, app, release, time, data FROM events
 WHERE revision > ? ORDER BY revision LIMIT ?`, since, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list events: %w", err)
+		return nil, fmt.Errorf("store: list events: %w", err)
 	}
 	defer rows.Close()
 	events := []store.Event{}
@@ -44,7 +43,7 @@ WHERE revision > ? ORDER BY revision LIMIT ?`, since, limit)
 			data *string
 		)
 		if err := rows.Scan(&e.Revision, &e.Kind, &e.App, &e.Release, &t, &data); err != nil {
-			return nil, fmt.Errorf("sqlite: list events: %w", err)
+			return nil, fmt.Errorf("store: list events: %w", err)
 		}
 		if e.Time, err = parseTime("events.time", t); err != nil {
 			return nil, err
@@ -53,7 +52,7 @@ WHERE revision > ? ORDER BY revision LIMIT ?`, since, limit)
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list events: %w", err)
+		return nil, fmt.Errorf("store: list events: %w", err)
 	}
 	return events, nil
 }
@@ -61,7 +60,7 @@ WHERE revision > ? ORDER BY revision LIMIT ?`, since, limit)
 func (o ops) LastRevision(ctx context.Context) (int64, error) {
 	var rev int64
 	if err := o.q.QueryRowContext(ctx, `SELECT COALESCE(MAX(revision), 0) FROM events`).Scan(&rev); err != nil {
-		return 0, fmt.Errorf("sqlite: last revision: %w", err)
+		return 0, fmt.Errorf("store: last revision: %w", err)
 	}
 	return rev, nil
 }

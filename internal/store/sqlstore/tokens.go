@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/berthdev/berth/internal/store"
 )
 
-const tokenColumns = `id, name, hash, created_at, kind, user, team, role, scope, last4, expires_at, last_used_at, revoked_at`
+const tokenColumns = `id, name, hash, created_at, kind, "user", team, role, scope, last4, expires_at, last_used_at, revoked_at`
 
 func (o ops) CreateToken(ctx context.Context, t store.Token) error {
 	switch {
@@ -20,11 +20,11 @@ func (o ops) CreateToken(ctx context.Context, t store.Token) error {
 		return fmt.Errorf("token %q: hash: must not be empty: %w", t.ID, store.ErrInvalid)
 	}
 	_, err := o.q.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Name, t.Hash, formatTime(t.CreatedAt), t.Kind, t.User, t.Team, t.Role, t.Scope, t.Last4,
+		t.ID, t.Name, t.Hash, FormatTime(t.CreatedAt), t.Kind, t.User, t.Team, t.Role, t.Scope, t.Last4,
 		formatOptTime(t.ExpiresAt), formatOptTime(t.LastUsedAt), formatOptTime(t.RevokedAt))
 	if err != nil {
 		// The message names the ID only: the hash is a credential's digest.
-		return mapErr(err, "create", fmt.Sprintf("token %q", t.ID), "")
+		return o.mapErr(err, "create", fmt.Sprintf("token %q", t.ID), "")
 	}
 	return nil
 }
@@ -44,7 +44,7 @@ func (o ops) getToken(ctx context.Context, where, arg, what string) (store.Token
 		return store.Token{}, fmt.Errorf("%s: %w", what, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Token{}, fmt.Errorf("sqlite: get token: %w", err)
+		return store.Token{}, fmt.Errorf("store: get token: %w", err)
 	}
 	return t, nil
 }
@@ -52,31 +52,31 @@ func (o ops) getToken(ctx context.Context, where, arg, what string) (store.Token
 func (o ops) ListTokens(ctx context.Context) ([]store.Token, error) {
 	rows, err := o.q.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list tokens: %w", err)
+		return nil, fmt.Errorf("store: list tokens: %w", err)
 	}
 	defer rows.Close()
 	ts := []store.Token{}
 	for rows.Next() {
 		t, err := scanToken(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list tokens: %w", err)
+			return nil, fmt.Errorf("store: list tokens: %w", err)
 		}
 		ts = append(ts, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list tokens: %w", err)
+		return nil, fmt.Errorf("store: list tokens: %w", err)
 	}
 	return ts, nil
 }
 
 func (o ops) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	res, err := o.q.ExecContext(ctx, `UPDATE tokens SET revoked_at = CASE WHEN revoked_at = '' THEN ? ELSE revoked_at END WHERE id = ?`,
-		formatTime(at), id)
+		FormatTime(at), id)
 	return affected(res, err, fmt.Sprintf("token %q", id))
 }
 
 func (o ops) TouchToken(ctx context.Context, id string, at time.Time) error {
-	ts := formatTime(at)
+	ts := FormatTime(at)
 	res, err := o.q.ExecContext(ctx, `UPDATE tokens SET last_used_at = CASE WHEN last_used_at < ? THEN ? ELSE last_used_at END WHERE id = ?`,
 		ts, ts, id)
 	return affected(res, err, fmt.Sprintf("token %q", id))
@@ -85,11 +85,11 @@ func (o ops) TouchToken(ctx context.Context, id string, at time.Time) error {
 // affected turns "no row matched" into ErrNotFound.
 func affected(res sql.Result, err error, what string) error {
 	if err != nil {
-		return fmt.Errorf("sqlite: update %s: %w", what, err)
+		return fmt.Errorf("store: update %s: %w", what, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlite: update %s: %w", what, err)
+		return fmt.Errorf("store: update %s: %w", what, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
@@ -127,7 +127,7 @@ func formatOptTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return formatTime(t)
+	return FormatTime(t)
 }
 
 func parseOptTime(col, s string) (time.Time, error) {

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -38,9 +38,9 @@ func (o ops) CreateConfigVersion(ctx context.Context, v store.ConfigVersion) err
 		return err
 	}
 	_, err = o.q.ExecContext(ctx, `INSERT INTO config_versions (`+configColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.App, v.Env, v.Version, e, f, v.Author, v.Comment, v.RollbackOf, formatTime(v.CreatedAt))
+		v.App, v.Env, v.Version, e, f, v.Author, v.Comment, v.RollbackOf, FormatTime(v.CreatedAt))
 	if err != nil {
-		return mapErr(err, "create", what, fmt.Sprintf("app %q", v.App))
+		return o.mapErr(err, "create", what, fmt.Sprintf("app %q", v.App))
 	}
 	return nil
 }
@@ -52,7 +52,7 @@ func (o ops) GetConfigVersion(ctx context.Context, app, env string, version int)
 		return store.ConfigVersion{}, fmt.Errorf("config %s/%s/%d: %w", app, env, version, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.ConfigVersion{}, fmt.Errorf("sqlite: get config %s/%s/%d: %w", app, env, version, err)
+		return store.ConfigVersion{}, fmt.Errorf("store: get config %s/%s/%d: %w", app, env, version, err)
 	}
 	return v, nil
 }
@@ -64,7 +64,7 @@ func (o ops) LatestConfigVersion(ctx context.Context, app, env string) (store.Co
 		return store.ConfigVersion{}, fmt.Errorf("config %s/%s: %w", app, env, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.ConfigVersion{}, fmt.Errorf("sqlite: latest config %s/%s: %w", app, env, err)
+		return store.ConfigVersion{}, fmt.Errorf("store: latest config %s/%s: %w", app, env, err)
 	}
 	return v, nil
 }
@@ -72,19 +72,19 @@ func (o ops) LatestConfigVersion(ctx context.Context, app, env string) (store.Co
 func (o ops) ListConfigVersions(ctx context.Context, app, env string) ([]store.ConfigVersion, error) {
 	rows, err := o.q.QueryContext(ctx, `SELECT `+configColumns+` FROM config_versions WHERE app = ? AND env = ? ORDER BY version`, app, env)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list config %s/%s: %w", app, env, err)
+		return nil, fmt.Errorf("store: list config %s/%s: %w", app, env, err)
 	}
 	defer rows.Close()
 	out := []store.ConfigVersion{}
 	for rows.Next() {
 		v, err := scanConfig(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list config %s/%s: %w", app, env, err)
+			return nil, fmt.Errorf("store: list config %s/%s: %w", app, env, err)
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list config %s/%s: %w", app, env, err)
+		return nil, fmt.Errorf("store: list config %s/%s: %w", app, env, err)
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -17,13 +17,13 @@ func (o ops) CreateCluster(ctx context.Context, c store.Cluster, kubeconfig []by
 		return fmt.Errorf("cluster %q: kubeconfig: must not be empty unless in-cluster: %w", c.Name, store.ErrInvalid)
 	}
 	if _, err := o.q.ExecContext(ctx, `INSERT INTO clusters (name, server, context, in_cluster, created_at) VALUES (?, ?, ?, ?, ?)`,
-		c.Name, c.Server, c.Context, c.InCluster, formatTime(c.CreatedAt)); err != nil {
-		return mapErr(err, "create", fmt.Sprintf("cluster %q", c.Name), "")
+		c.Name, c.Server, c.Context, c.InCluster, FormatTime(c.CreatedAt)); err != nil {
+		return o.mapErr(err, "create", fmt.Sprintf("cluster %q", c.Name), "")
 	}
 	if len(kubeconfig) > 0 {
 		if _, err := o.q.ExecContext(ctx, `INSERT INTO cluster_credentials (cluster, kubeconfig) VALUES (?, ?)`, c.Name, kubeconfig); err != nil {
 			// The message names the cluster only, never the credentials.
-			return mapErr(err, "store credentials of", fmt.Sprintf("cluster %q", c.Name), "")
+			return o.mapErr(err, "store credentials of", fmt.Sprintf("cluster %q", c.Name), "")
 		}
 	}
 	return nil
@@ -37,7 +37,7 @@ func (o ops) GetCluster(ctx context.Context, name string) (store.Cluster, error)
 		return store.Cluster{}, fmt.Errorf("cluster %q: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Cluster{}, fmt.Errorf("sqlite: get cluster %q: %w", name, err)
+		return store.Cluster{}, fmt.Errorf("store: get cluster %q: %w", name, err)
 	}
 	return c, nil
 }
@@ -45,19 +45,19 @@ func (o ops) GetCluster(ctx context.Context, name string) (store.Cluster, error)
 func (o ops) ListClusters(ctx context.Context) ([]store.Cluster, error) {
 	rows, err := o.q.QueryContext(ctx, `SELECT `+clusterColumns+` FROM clusters ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list clusters: %w", err)
+		return nil, fmt.Errorf("store: list clusters: %w", err)
 	}
 	defer rows.Close()
 	out := []store.Cluster{}
 	for rows.Next() {
 		c, err := scanCluster(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list clusters: %w", err)
+			return nil, fmt.Errorf("store: list clusters: %w", err)
 		}
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list clusters: %w", err)
+		return nil, fmt.Errorf("store: list clusters: %w", err)
 	}
 	return out, nil
 }
@@ -72,7 +72,7 @@ func (o ops) ClusterCredentials(ctx context.Context, name string) ([]byte, error
 		return nil, nil // in-cluster: none stored
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read credentials of cluster %q: %w", name, err)
+		return nil, fmt.Errorf("store: read credentials of cluster %q: %w", name, err)
 	}
 	return b, nil
 }
@@ -83,10 +83,10 @@ func (o ops) SetClusterCredentials(ctx context.Context, name string, kubeconfig 
 	}
 	res, err := o.q.ExecContext(ctx, `UPDATE cluster_credentials SET kubeconfig = ? WHERE cluster = ?`, kubeconfig, name)
 	if err != nil {
-		return fmt.Errorf("sqlite: set credentials of cluster %q: %w", name, err)
+		return fmt.Errorf("store: set credentials of cluster %q: %w", name, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: set credentials of cluster %q: %w", name, err)
+		return fmt.Errorf("store: set credentials of cluster %q: %w", name, err)
 	} else if n == 0 {
 		return fmt.Errorf("credentials of cluster %q: %w", name, store.ErrNotFound)
 	}
@@ -96,10 +96,10 @@ func (o ops) SetClusterCredentials(ctx context.Context, name string, kubeconfig 
 func (o ops) DeleteCluster(ctx context.Context, name string) error {
 	res, err := o.q.ExecContext(ctx, `DELETE FROM clusters WHERE name = ?`, name)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete cluster %q: %w", name, err)
+		return fmt.Errorf("store: delete cluster %q: %w", name, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: delete cluster %q: %w", name, err)
+		return fmt.Errorf("store: delete cluster %q: %w", name, err)
 	} else if n == 0 {
 		return fmt.Errorf("cluster %q: %w", name, store.ErrNotFound)
 	}

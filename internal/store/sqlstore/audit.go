@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -37,10 +37,10 @@ func (o ops) AppendAudit(ctx context.Context, r audit.Record) (audit.Record, err
 		return audit.Record{}, err
 	}
 	_, err = o.q.ExecContext(ctx, `INSERT INTO audit (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		rec.Seq, formatTime(rec.Time), rec.Actor, rec.Team, rec.Action, rec.Object, rec.SourceIP, rec.RequestID,
+		rec.Seq, FormatTime(rec.Time), rec.Actor, rec.Team, rec.Action, rec.Object, rec.SourceIP, rec.RequestID,
 		string(rec.Outcome), details, redacted, rec.PrevHash, rec.Hash)
 	if err != nil {
-		return audit.Record{}, mapErr(err, "append", fmt.Sprintf("audit record %d", rec.Seq), "")
+		return audit.Record{}, o.mapErr(err, "append", fmt.Sprintf("audit record %d", rec.Seq), "")
 	}
 	return rec, nil
 }
@@ -52,7 +52,7 @@ func (o ops) ListAudit(ctx context.Context, q store.AuditQuery) ([]audit.Record,
 		where, args = append(where, "team = ?"), append(args, q.Team)
 	}
 	if !q.Since.IsZero() {
-		where, args = append(where, "time >= ?"), append(args, formatTime(q.Since))
+		where, args = append(where, "time >= ?"), append(args, FormatTime(q.Since))
 	}
 	where, args = append(where, "seq > ?"), append(args, q.AfterSeq)
 	query := `SELECT ` + auditColumns + ` FROM audit WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -17,9 +17,9 @@ func (o ops) CreateEnvironment(ctx context.Context, e store.Environment) error {
 		return fmt.Errorf("environment %q: cluster and namespace: must not be empty: %w", e.Name, store.ErrInvalid)
 	}
 	_, err := o.q.ExecContext(ctx, `INSERT INTO environments (name, team, cluster, namespace, storage_class, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		e.Name, e.Team, e.Cluster, e.Namespace, e.StorageClass, formatTime(e.CreatedAt))
+		e.Name, e.Team, e.Cluster, e.Namespace, e.StorageClass, FormatTime(e.CreatedAt))
 	if err != nil {
-		return mapErr(err, "create", fmt.Sprintf("environment %q (cluster %q namespace %q)", e.Name, e.Cluster, e.Namespace), "")
+		return o.mapErr(err, "create", fmt.Sprintf("environment %q (cluster %q namespace %q)", e.Name, e.Cluster, e.Namespace), "")
 	}
 	return nil
 }
@@ -32,7 +32,7 @@ func (o ops) GetEnvironment(ctx context.Context, name string) (store.Environment
 		return store.Environment{}, fmt.Errorf("environment %q: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Environment{}, fmt.Errorf("sqlite: get environment %q: %w", name, err)
+		return store.Environment{}, fmt.Errorf("store: get environment %q: %w", name, err)
 	}
 	return e, nil
 }
@@ -40,19 +40,19 @@ func (o ops) GetEnvironment(ctx context.Context, name string) (store.Environment
 func (o ops) ListEnvironments(ctx context.Context) ([]store.Environment, error) {
 	rows, err := o.q.QueryContext(ctx, `SELECT `+envColumns+` FROM environments ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list environments: %w", err)
+		return nil, fmt.Errorf("store: list environments: %w", err)
 	}
 	defer rows.Close()
 	out := []store.Environment{}
 	for rows.Next() {
 		e, err := scanEnvironment(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list environments: %w", err)
+			return nil, fmt.Errorf("store: list environments: %w", err)
 		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list environments: %w", err)
+		return nil, fmt.Errorf("store: list environments: %w", err)
 	}
 	return out, nil
 }
@@ -60,10 +60,10 @@ func (o ops) ListEnvironments(ctx context.Context) ([]store.Environment, error) 
 func (o ops) DeleteEnvironment(ctx context.Context, name string) error {
 	res, err := o.q.ExecContext(ctx, `DELETE FROM environments WHERE name = ?`, name)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete environment %q: %w", name, err)
+		return fmt.Errorf("store: delete environment %q: %w", name, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: delete environment %q: %w", name, err)
+		return fmt.Errorf("store: delete environment %q: %w", name, err)
 	} else if n == 0 {
 		return fmt.Errorf("environment %q: %w", name, store.ErrNotFound)
 	}

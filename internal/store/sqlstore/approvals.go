@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -15,9 +15,9 @@ func (o ops) CreateApproval(ctx context.Context, a store.Approval) error {
 		return fmt.Errorf("approval decision: want %q or %q, got %q: %w", store.DecisionApprove, store.DecisionReject, a.Decision, store.ErrInvalid)
 	}
 	_, err := o.q.ExecContext(ctx, `INSERT INTO approvals (run, step, who, decision, comment, time) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.Run, a.Step, a.Who, a.Decision, a.Comment, formatTime(a.Time))
+		a.Run, a.Step, a.Who, a.Decision, a.Comment, FormatTime(a.Time))
 	if err != nil {
-		return mapErr(err, "create", fmt.Sprintf("decision of %s on %s/%s", a.Who, a.Run, a.Step), fmt.Sprintf("run %q", a.Run))
+		return o.mapErr(err, "create", fmt.Sprintf("decision of %s on %s/%s", a.Who, a.Run, a.Step), fmt.Sprintf("run %q", a.Run))
 	}
 	return nil
 }
@@ -25,7 +25,7 @@ func (o ops) CreateApproval(ctx context.Context, a store.Approval) error {
 func (o ops) ListApprovals(ctx context.Context, run string) ([]store.Approval, error) {
 	rows, err := o.q.QueryContext(ctx, `SELECT run, step, who, decision, comment, time FROM approvals WHERE run = ? ORDER BY seq`, run)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list approvals: %w", err)
+		return nil, fmt.Errorf("store: list approvals: %w", err)
 	}
 	defer rows.Close()
 	out := []store.Approval{}
@@ -35,7 +35,7 @@ func (o ops) ListApprovals(ctx context.Context, run string) ([]store.Approval, e
 			at string
 		)
 		if err := rows.Scan(&a.Run, &a.Step, &a.Who, &a.Decision, &a.Comment, &at); err != nil {
-			return nil, fmt.Errorf("sqlite: list approvals: %w", err)
+			return nil, fmt.Errorf("store: list approvals: %w", err)
 		}
 		if a.Time, err = parseTime("approvals.time", at); err != nil {
 			return nil, err
@@ -43,7 +43,7 @@ func (o ops) ListApprovals(ctx context.Context, run string) ([]store.Approval, e
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list approvals: %w", err)
+		return nil, fmt.Errorf("store: list approvals: %w", err)
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -22,9 +22,9 @@ func (o ops) PutPipeline(ctx context.Context, p store.PipelineState) error {
 	_, err = o.q.ExecContext(ctx, `INSERT INTO pipelines (`+pipelineColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (app) DO UPDATE SET team = excluded.team, definition = excluded.definition, commit_sha = excluded.commit_sha,
 schedule = excluded.schedule, last_scheduled = excluded.last_scheduled, updated_at = excluded.updated_at`,
-		p.App, p.Team, def, p.Commit, p.Schedule, formatTime(p.LastScheduled), formatTime(p.UpdatedAt))
+		p.App, p.Team, def, p.Commit, p.Schedule, FormatTime(p.LastScheduled), FormatTime(p.UpdatedAt))
 	if err != nil {
-		return mapErr(err, "put", fmt.Sprintf("pipeline of %q", p.App), fmt.Sprintf("app %q", p.App))
+		return o.mapErr(err, "put", fmt.Sprintf("pipeline of %q", p.App), fmt.Sprintf("app %q", p.App))
 	}
 	return nil
 }
@@ -35,7 +35,7 @@ func (o ops) GetPipeline(ctx context.Context, app string) (store.PipelineState, 
 		return store.PipelineState{}, fmt.Errorf("pipeline of %q: %w", app, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.PipelineState{}, fmt.Errorf("sqlite: get pipeline %q: %w", app, err)
+		return store.PipelineState{}, fmt.Errorf("store: get pipeline %q: %w", app, err)
 	}
 	return p, nil
 }
@@ -43,19 +43,19 @@ func (o ops) GetPipeline(ctx context.Context, app string) (store.PipelineState, 
 func (o ops) ListPipelines(ctx context.Context) ([]store.PipelineState, error) {
 	rows, err := o.q.QueryContext(ctx, `SELECT `+pipelineColumns+` FROM pipelines ORDER BY app`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list pipelines: %w", err)
+		return nil, fmt.Errorf("store: list pipelines: %w", err)
 	}
 	defer rows.Close()
 	out := []store.PipelineState{}
 	for rows.Next() {
 		p, err := scanPipeline(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list pipelines: %w", err)
+			return nil, fmt.Errorf("store: list pipelines: %w", err)
 		}
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list pipelines: %w", err)
+		return nil, fmt.Errorf("store: list pipelines: %w", err)
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"encoding/json"
@@ -25,7 +25,7 @@ func encodeCanary(c *store.Canary) (any, error) {
 	}
 	b, err := json.Marshal(canaryRow{
 		Release: c.Release, Weight: c.Weight, Step: c.Step,
-		StepStartedAt: formatTime(c.StepStartedAt), Manual: c.Manual, Promote: c.Promote,
+		StepStartedAt: FormatTime(c.StepStartedAt), Manual: c.Manual, Promote: c.Promote,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app canary: %w: %w", store.ErrInvalid, err)

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -37,9 +37,9 @@ func (o ops) CreateRun(ctx context.Context, r store.Run) error {
 	_, err = o.q.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.App, r.Team, r.Number, r.Trigger, r.Ref, r.Commit, r.Before, params, detail, r.RerunOf, r.CreatedBy,
 		r.State, r.Reason, r.ExitCode, r.CancelRequested, steps, r.Version,
-		formatTime(r.CreatedAt), formatTime(r.StartedAt), formatTime(r.FinishedAt), formatTime(r.UpdatedAt))
+		FormatTime(r.CreatedAt), FormatTime(r.StartedAt), FormatTime(r.FinishedAt), FormatTime(r.UpdatedAt))
 	if err != nil {
-		return mapErr(err, "create", fmt.Sprintf("run %q (%s #%d)", r.ID, r.App, r.Number), fmt.Sprintf("app %q", r.App))
+		return o.mapErr(err, "create", fmt.Sprintf("run %q (%s #%d)", r.ID, r.App, r.Number), fmt.Sprintf("app %q", r.App))
 	}
 	return nil
 }
@@ -50,7 +50,7 @@ func (o ops) GetRun(ctx context.Context, id string) (store.Run, error) {
 		return store.Run{}, fmt.Errorf("run %q: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Run{}, fmt.Errorf("sqlite: get run %q: %w", id, err)
+		return store.Run{}, fmt.Errorf("store: get run %q: %w", id, err)
 	}
 	return r, nil
 }
@@ -76,25 +76,25 @@ func (o ops) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, erro
 	}
 	limit := f.Limit
 	if limit <= 0 {
-		limit = -1
+		limit = noLimit
 	}
 	q += " ORDER BY created_at DESC, app, number DESC LIMIT ?"
 	args = append(args, limit)
 	rows, err := o.q.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list runs: %w", err)
+		return nil, fmt.Errorf("store: list runs: %w", err)
 	}
 	defer rows.Close()
 	out := []store.Run{}
 	for rows.Next() {
 		r, err := scanRun(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list runs: %w", err)
+			return nil, fmt.Errorf("store: list runs: %w", err)
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list runs: %w", err)
+		return nil, fmt.Errorf("store: list runs: %w", err)
 	}
 	return out, nil
 }
@@ -107,13 +107,13 @@ func (o ops) UpdateRun(ctx context.Context, r store.Run) (int64, error) {
 	res, err := o.q.ExecContext(ctx, `UPDATE runs SET ref = ?, commit_sha = ?, state = ?, reason = ?, exit_code = ?, cancel_requested = ?, steps = ?,
 started_at = ?, finished_at = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
 		r.Ref, r.Commit, r.State, r.Reason, r.ExitCode, r.CancelRequested, steps,
-		formatTime(r.StartedAt), formatTime(r.FinishedAt), formatTime(r.UpdatedAt), r.ID, r.Version)
+		FormatTime(r.StartedAt), FormatTime(r.FinishedAt), FormatTime(r.UpdatedAt), r.ID, r.Version)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: update run %q: %w", r.ID, err)
+		return 0, fmt.Errorf("store: update run %q: %w", r.ID, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: update run %q: %w", r.ID, err)
+		return 0, fmt.Errorf("store: update run %q: %w", r.ID, err)
 	}
 	if n == 0 {
 		var v int64
@@ -122,7 +122,7 @@ started_at = ?, finished_at = ?, updated_at = ?, version = version + 1 WHERE id 
 			return 0, fmt.Errorf("run %q: %w", r.ID, store.ErrNotFound)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("sqlite: update run %q: %w", r.ID, err)
+			return 0, fmt.Errorf("store: update run %q: %w", r.ID, err)
 		}
 		return 0, fmt.Errorf("run %q: version %d, stored %d: %w", r.ID, r.Version, v, store.ErrConflict)
 	}
@@ -132,7 +132,7 @@ started_at = ?, finished_at = ?, updated_at = ?, version = version + 1 WHERE id 
 func (o ops) LastRunNumber(ctx context.Context, app string) (int, error) {
 	var n int
 	if err := o.q.QueryRowContext(ctx, `SELECT COALESCE(MAX(number), 0) FROM runs WHERE app = ?`, app).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: last run number of %q: %w", app, err)
+		return 0, fmt.Errorf("store: last run number of %q: %w", app, err)
 	}
 	return n, nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -35,9 +35,9 @@ func (o ops) CreateRelease(ctx context.Context, r store.Release) error {
 	}
 	_, err = o.q.ExecContext(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.App, r.Number, spec, r.SpecHash, r.Source, artifacts, r.Cause, r.RollbackOf,
-		r.State, r.Reason, r.Message, r.Version, formatTime(r.CreatedAt), formatTime(r.UpdatedAt), config)
+		r.State, r.Reason, r.Message, r.Version, FormatTime(r.CreatedAt), FormatTime(r.UpdatedAt), config)
 	if err != nil {
-		return mapErr(err, "create", what, fmt.Sprintf("app %q", r.App))
+		return o.mapErr(err, "create", what, fmt.Sprintf("app %q", r.App))
 	}
 	return nil
 }
@@ -49,7 +49,7 @@ func (o ops) GetRelease(ctx context.Context, app string, number int) (store.Rele
 		return store.Release{}, fmt.Errorf("release %s/%d: %w", app, number, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Release{}, fmt.Errorf("sqlite: get release %s/%d: %w", app, number, err)
+		return store.Release{}, fmt.Errorf("store: get release %s/%d: %w", app, number, err)
 	}
 	return r, nil
 }
@@ -57,19 +57,19 @@ func (o ops) GetRelease(ctx context.Context, app string, number int) (store.Rele
 func (o ops) ListReleases(ctx context.Context, app string) ([]store.Release, error) {
 	rows, err := o.q.QueryContext(ctx, `SELECT `+releaseColumns+` FROM releases WHERE app = ? ORDER BY number`, app)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list releases of %q: %w", app, err)
+		return nil, fmt.Errorf("store: list releases of %q: %w", app, err)
 	}
 	defer rows.Close()
 	rs := []store.Release{}
 	for rows.Next() {
 		r, err := scanRelease(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list releases of %q: %w", app, err)
+			return nil, fmt.Errorf("store: list releases of %q: %w", app, err)
 		}
 		rs = append(rs, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list releases of %q: %w", app, err)
+		return nil, fmt.Errorf("store: list releases of %q: %w", app, err)
 	}
 	return rs, nil
 }
@@ -87,13 +87,13 @@ func (o ops) UpdateRelease(ctx context.Context, r store.Release) (int64, error) 
 SET artifacts = ?, state = ?, reason = ?, message = ?, updated_at = ?, version = version + 1
 WHERE app = ? AND number = ? AND version = ?
 RETURNING version`,
-		artifacts, r.State, r.Reason, r.Message, formatTime(r.UpdatedAt),
+		artifacts, r.State, r.Reason, r.Message, FormatTime(r.UpdatedAt),
 		r.App, r.Number, r.Version).Scan(&version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, o.whyNoRelease(ctx, r)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: update %s: %w", what, err)
+		return 0, fmt.Errorf("store: update %s: %w", what, err)
 	}
 	return version, nil
 }
@@ -107,14 +107,14 @@ func (o ops) whyNoRelease(ctx context.Context, r store.Release) error {
 		return fmt.Errorf("release %s/%d: %w", r.App, r.Number, store.ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("sqlite: update release %s/%d: %w", r.App, r.Number, err)
+		return fmt.Errorf("store: update release %s/%d: %w", r.App, r.Number, err)
 	}
 	return fmt.Errorf("release %s/%d: version %d, stored %d: %w", r.App, r.Number, r.Version, current, store.ErrConflict)
 }
 
 func (o ops) DeleteReleases(ctx context.Context, app string) error {
 	if _, err := o.q.ExecContext(ctx, `DELETE FROM releases WHERE app = ?`, app); err != nil {
-		return fmt.Errorf("sqlite: delete releases of %q: %w", app, err)
+		return fmt.Errorf("store: delete releases of %q: %w", app, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -35,9 +35,9 @@ func (o ops) CreateSecret(ctx context.Context, s store.Secret) error {
 		return err
 	}
 	_, err := o.q.ExecContext(ctx, `INSERT INTO secrets (`+secretColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.App, s.Name, s.Team, s.Envelope, s.KeyID, s.Version, formatTime(s.CreatedAt), formatTime(s.UpdatedAt))
+		s.App, s.Name, s.Team, s.Envelope, s.KeyID, s.Version, FormatTime(s.CreatedAt), FormatTime(s.UpdatedAt))
 	if err != nil {
-		return mapErr(err, "create", fmt.Sprintf("secret %s/%s", s.App, s.Name), fmt.Sprintf("app %q", s.App))
+		return o.mapErr(err, "create", fmt.Sprintf("secret %s/%s", s.App, s.Name), fmt.Sprintf("app %q", s.App))
 	}
 	return o.keepVersion(ctx, s, s.Version, s.CreatedAt)
 }
@@ -51,12 +51,12 @@ func (o ops) UpdateSecret(ctx context.Context, s store.Secret) (int64, error) {
 SET team = ?, envelope = ?, key_id = ?, updated_at = ?, version = version + 1
 WHERE app = ? AND name = ? AND version = ?
 RETURNING version`,
-		s.Team, s.Envelope, s.KeyID, formatTime(s.UpdatedAt), s.App, s.Name, s.Version).Scan(&version)
+		s.Team, s.Envelope, s.KeyID, FormatTime(s.UpdatedAt), s.App, s.Name, s.Version).Scan(&version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, o.whyNoSecret(ctx, s)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: update secret %s/%s: %w", s.App, s.Name, err)
+		return 0, fmt.Errorf("store: update secret %s/%s: %w", s.App, s.Name, err)
 	}
 	if err := o.keepVersion(ctx, s, version, s.UpdatedAt); err != nil {
 		return 0, err
@@ -67,9 +67,9 @@ RETURNING version`,
 // keepVersion records the value just written to s as its version n.
 func (o ops) keepVersion(ctx context.Context, s store.Secret, n int64, at time.Time) error {
 	_, err := o.q.ExecContext(ctx, `INSERT INTO secret_versions (`+secretVersionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		s.App, s.Name, n, s.Team, s.Envelope, s.KeyID, formatTime(at))
+		s.App, s.Name, n, s.Team, s.Envelope, s.KeyID, FormatTime(at))
 	if err != nil {
-		return mapErr(err, "keep", fmt.Sprintf("version %d of secret %s/%s", n, s.App, s.Name), fmt.Sprintf("secret %s/%s", s.App, s.Name))
+		return o.mapErr(err, "keep", fmt.Sprintf("version %d of secret %s/%s", n, s.App, s.Name), fmt.Sprintf("secret %s/%s", s.App, s.Name))
 	}
 	return nil
 }
@@ -81,7 +81,7 @@ func (o ops) RekeySecret(ctx context.Context, s store.Secret) error {
 	res, err := o.q.ExecContext(ctx, `UPDATE secrets SET envelope = ?, key_id = ? WHERE app = ? AND name = ? AND version = ?`,
 		s.Envelope, s.KeyID, s.App, s.Name, s.Version)
 	if err != nil {
-		return fmt.Errorf("sqlite: rekey secret %s/%s: %w", s.App, s.Name, err)
+		return fmt.Errorf("store: rekey secret %s/%s: %w", s.App, s.Name, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return o.whyNoSecret(ctx, s)
@@ -97,7 +97,7 @@ func (o ops) whyNoSecret(ctx context.Context, s store.Secret) error {
 		return fmt.Errorf("secret %s/%s: %w", s.App, s.Name, store.ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("sqlite: secret %s/%s: %w", s.App, s.Name, err)
+		return fmt.Errorf("store: secret %s/%s: %w", s.App, s.Name, err)
 	}
 	return fmt.Errorf("secret %s/%s: version %d, stored %d: %w", s.App, s.Name, s.Version, current, store.ErrConflict)
 }
@@ -109,7 +109,7 @@ func (o ops) GetSecret(ctx context.Context, app, name string) (store.Secret, err
 		return store.Secret{}, fmt.Errorf("secret %s/%s: %w", app, name, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Secret{}, fmt.Errorf("sqlite: get secret %s/%s: %w", app, name, err)
+		return store.Secret{}, fmt.Errorf("store: get secret %s/%s: %w", app, name, err)
 	}
 	return s, nil
 }
@@ -122,19 +122,19 @@ func (o ops) ListSecrets(ctx context.Context, app string) ([]store.Secret, error
 	}
 	rows, err := o.q.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list secrets of %q: %w", app, err)
+		return nil, fmt.Errorf("store: list secrets of %q: %w", app, err)
 	}
 	defer rows.Close()
 	out := []store.Secret{}
 	for rows.Next() {
 		s, err := scanSecret(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list secrets of %q: %w", app, err)
+			return nil, fmt.Errorf("store: list secrets of %q: %w", app, err)
 		}
 		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list secrets of %q: %w", app, err)
+		return nil, fmt.Errorf("store: list secrets of %q: %w", app, err)
 	}
 	return out, nil
 }
@@ -143,11 +143,11 @@ func (o ops) DeleteSecret(ctx context.Context, app, name string) error {
 	// The foreign key removes them too; said here so that a backend
 	// without it does the same.
 	if _, err := o.q.ExecContext(ctx, `DELETE FROM secret_versions WHERE app = ? AND name = ?`, app, name); err != nil {
-		return fmt.Errorf("sqlite: delete versions of secret %s/%s: %w", app, name, err)
+		return fmt.Errorf("store: delete versions of secret %s/%s: %w", app, name, err)
 	}
 	res, err := o.q.ExecContext(ctx, `DELETE FROM secrets WHERE app = ? AND name = ?`, app, name)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete secret %s/%s: %w", app, name, err)
+		return fmt.Errorf("store: delete secret %s/%s: %w", app, name, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return fmt.Errorf("secret %s/%s: %w", app, name, store.ErrNotFound)
@@ -181,7 +181,7 @@ func (o ops) GetSecretVersion(ctx context.Context, app, name string, version int
 		return store.SecretVersion{}, fmt.Errorf("version %d of secret %s/%s: %w", version, app, name, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.SecretVersion{}, fmt.Errorf("sqlite: get version %d of secret %s/%s: %w", version, app, name, err)
+		return store.SecretVersion{}, fmt.Errorf("store: get version %d of secret %s/%s: %w", version, app, name, err)
 	}
 	return v, nil
 }
@@ -194,19 +194,19 @@ func (o ops) ListSecretVersions(ctx context.Context, app string) ([]store.Secret
 	}
 	rows, err := o.q.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list secret versions of %q: %w", app, err)
+		return nil, fmt.Errorf("store: list secret versions of %q: %w", app, err)
 	}
 	defer rows.Close()
 	out := []store.SecretVersion{}
 	for rows.Next() {
 		v, err := scanSecretVersion(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list secret versions of %q: %w", app, err)
+			return nil, fmt.Errorf("store: list secret versions of %q: %w", app, err)
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list secret versions of %q: %w", app, err)
+		return nil, fmt.Errorf("store: list secret versions of %q: %w", app, err)
 	}
 	return out, nil
 }
@@ -222,7 +222,7 @@ func (o ops) RekeySecretVersion(ctx context.Context, v store.SecretVersion) erro
 	res, err := o.q.ExecContext(ctx, `UPDATE secret_versions SET envelope = ?, key_id = ? WHERE app = ? AND name = ? AND version = ?`,
 		v.Envelope, v.KeyID, v.App, v.Name, v.Version)
 	if err != nil {
-		return fmt.Errorf("sqlite: rekey %s: %w", what, err)
+		return fmt.Errorf("store: rekey %s: %w", what, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return fmt.Errorf("%s: %w", what, store.ErrNotFound)

@@ -1,8 +1,9 @@
-package sqlite
+package sqlstore
 
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/berthdev/berth/internal/store"
@@ -14,12 +15,13 @@ import (
 // zero time.Time is year 1.
 const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+// FormatTime is how every backend stores a time: UTC, timeLayout.
+func FormatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 func parseTime(col, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("sqlite: column %s: %w", col, err)
+		return time.Time{}, fmt.Errorf("store: column %s: %w", col, err)
 	}
 	return t.UTC(), nil
 }
@@ -35,7 +37,7 @@ func marshal(field string, v any) (string, error) {
 
 func unmarshal(col, s string, v any) error {
 	if err := json.Unmarshal([]byte(s), v); err != nil {
-		return fmt.Errorf("sqlite: column %s: %w", col, err)
+		return fmt.Errorf("store: column %s: %w", col, err)
 	}
 	return nil
 }
@@ -64,3 +66,8 @@ func fromRawJSON(s *string) json.RawMessage {
 type scanner interface {
 	Scan(dest ...any) error
 }
+
+// noLimit stands for "no LIMIT" in a query that takes one as an argument:
+// SQLite reads a negative LIMIT as none, PostgreSQL rejects it; both take
+// the largest int64.
+const noLimit = math.MaxInt64

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -14,19 +14,19 @@ import (
 func queryAll[T any](ctx context.Context, o ops, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := o.q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list %s: %w", what, err)
+		return nil, fmt.Errorf("store: list %s: %w", what, err)
 	}
 	defer rows.Close()
 	out := []T{}
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list %s: %w", what, err)
+			return nil, fmt.Errorf("store: list %s: %w", what, err)
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list %s: %w", what, err)
+		return nil, fmt.Errorf("store: list %s: %w", what, err)
 	}
 	return out, nil
 }
@@ -40,7 +40,7 @@ func queryOne[T any](ctx context.Context, o ops, what string, scan func(scanner)
 	}
 	if err != nil {
 		var zero T
-		return zero, fmt.Errorf("sqlite: get %s: %w", what, err)
+		return zero, fmt.Errorf("store: get %s: %w", what, err)
 	}
 	return v, nil
 }
@@ -73,9 +73,9 @@ func (o ops) CreateTeam(ctx context.Context, t store.Team) error {
 	if err := required("team", "id", t.ID, "name", t.Name); err != nil {
 		return err
 	}
-	_, err := o.q.ExecContext(ctx, `INSERT INTO teams (`+teamColumns+`) VALUES (?, ?, ?)`, t.ID, t.Name, formatTime(t.CreatedAt))
+	_, err := o.q.ExecContext(ctx, `INSERT INTO teams (`+teamColumns+`) VALUES (?, ?, ?)`, t.ID, t.Name, FormatTime(t.CreatedAt))
 	if err != nil {
-		return mapErr(err, "create", fmt.Sprintf("team %q", t.Name), "")
+		return o.mapErr(err, "create", fmt.Sprintf("team %q", t.Name), "")
 	}
 	return nil
 }
@@ -127,9 +127,9 @@ func (o ops) CreateUser(ctx context.Context, u store.User) error {
 	}
 	_, err := o.q.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Email, u.Name, u.PasswordHash, u.PlatformAdmin, u.OIDCIssuer, u.OIDCSubject, u.Disabled,
-		formatTime(u.CreatedAt), formatTime(u.UpdatedAt))
+		FormatTime(u.CreatedAt), FormatTime(u.UpdatedAt))
 	if err != nil {
-		return mapErr(err, "create", fmt.Sprintf("user %q", u.ID), "")
+		return o.mapErr(err, "create", fmt.Sprintf("user %q", u.ID), "")
 	}
 	return nil
 }
@@ -140,9 +140,9 @@ func (o ops) UpdateUser(ctx context.Context, u store.User) error {
 	}
 	res, err := o.q.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, password_hash = ?, platform_admin = ?,
 		oidc_issuer = ?, oidc_subject = ?, disabled = ?, updated_at = ? WHERE id = ?`,
-		u.Email, u.Name, u.PasswordHash, u.PlatformAdmin, u.OIDCIssuer, u.OIDCSubject, u.Disabled, formatTime(u.UpdatedAt), u.ID)
+		u.Email, u.Name, u.PasswordHash, u.PlatformAdmin, u.OIDCIssuer, u.OIDCSubject, u.Disabled, FormatTime(u.UpdatedAt), u.ID)
 	if err != nil {
-		return mapErr(err, "update", fmt.Sprintf("user %q", u.ID), "")
+		return o.mapErr(err, "update", fmt.Sprintf("user %q", u.ID), "")
 	}
 	return affected(res, nil, fmt.Sprintf("user %q", u.ID))
 }
@@ -168,7 +168,8 @@ func (o ops) ListUsers(ctx context.Context) ([]store.User, error) {
 
 // Members.
 
-const memberColumns = `team, user, role, source, created_at`
+// user is quoted in SQL: it is a reserved word in PostgreSQL.
+const memberColumns = `team, "user", role, source, created_at`
 
 func scanMember(s scanner) (store.Member, error) {
 	var m store.Member
@@ -186,30 +187,30 @@ func (o ops) PutMember(ctx context.Context, m store.Member) error {
 		return err
 	}
 	_, err := o.q.ExecContext(ctx, `INSERT INTO members (`+memberColumns+`) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (team, user) DO UPDATE SET role = excluded.role, source = excluded.source`,
-		m.Team, m.User, m.Role, m.Source, formatTime(m.CreatedAt))
+		ON CONFLICT (team, "user") DO UPDATE SET role = excluded.role, source = excluded.source`,
+		m.Team, m.User, m.Role, m.Source, FormatTime(m.CreatedAt))
 	if err != nil {
-		return mapErr(err, "put", fmt.Sprintf("member %q of team %q", m.User, m.Team), "team or user")
+		return o.mapErr(err, "put", fmt.Sprintf("member %q of team %q", m.User, m.Team), "team or user")
 	}
 	return nil
 }
 
 func (o ops) GetMember(ctx context.Context, team, user string) (store.Member, error) {
 	return queryOne(ctx, o, fmt.Sprintf("member %q of team %q", user, team), scanMember,
-		`SELECT `+memberColumns+` FROM members WHERE team = ? AND user = ?`, team, user)
+		`SELECT `+memberColumns+` FROM members WHERE team = ? AND "user" = ?`, team, user)
 }
 
 func (o ops) DeleteMember(ctx context.Context, team, user string) error {
-	res, err := o.q.ExecContext(ctx, `DELETE FROM members WHERE team = ? AND user = ?`, team, user)
+	res, err := o.q.ExecContext(ctx, `DELETE FROM members WHERE team = ? AND "user" = ?`, team, user)
 	return affected(res, err, fmt.Sprintf("member %q of team %q", user, team))
 }
 
 func (o ops) ListMembers(ctx context.Context, team string) ([]store.Member, error) {
-	return queryAll(ctx, o, "members", scanMember, `SELECT `+memberColumns+` FROM members WHERE team = ? ORDER BY user`, team)
+	return queryAll(ctx, o, "members", scanMember, `SELECT `+memberColumns+` FROM members WHERE team = ? ORDER BY "user"`, team)
 }
 
 func (o ops) ListMemberships(ctx context.Context, user string) ([]store.Member, error) {
-	return queryAll(ctx, o, "memberships", scanMember, `SELECT `+memberColumns+` FROM members WHERE user = ? ORDER BY team`, user)
+	return queryAll(ctx, o, "memberships", scanMember, `SELECT `+memberColumns+` FROM members WHERE "user" = ? ORDER BY team`, user)
 }
 
 // Invitations.
@@ -242,10 +243,10 @@ func (o ops) CreateInvitation(ctx context.Context, inv store.Invitation) error {
 		return fmt.Errorf("invitation %q: expires_at: required: %w", inv.ID, store.ErrInvalid)
 	}
 	_, err := o.q.ExecContext(ctx, `INSERT INTO invitations (`+invitationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		inv.ID, inv.Hash, inv.Team, inv.Role, inv.Email, inv.CreatedBy, formatTime(inv.CreatedAt),
-		formatTime(inv.ExpiresAt), formatOptTime(inv.AcceptedAt), inv.AcceptedBy)
+		inv.ID, inv.Hash, inv.Team, inv.Role, inv.Email, inv.CreatedBy, FormatTime(inv.CreatedAt),
+		FormatTime(inv.ExpiresAt), formatOptTime(inv.AcceptedAt), inv.AcceptedBy)
 	if err != nil {
-		return mapErr(err, "create", fmt.Sprintf("invitation %q", inv.ID), fmt.Sprintf("team %q", inv.Team))
+		return o.mapErr(err, "create", fmt.Sprintf("invitation %q", inv.ID), fmt.Sprintf("team %q", inv.Team))
 	}
 	return nil
 }
@@ -262,13 +263,13 @@ func (o ops) AcceptInvitation(ctx context.Context, hash, user string, at time.Ti
 	// One conditional UPDATE: of two racing accepts, only one matches the
 	// accepted_at = '' row.
 	res, err := o.q.ExecContext(ctx, `UPDATE invitations SET accepted_at = ?, accepted_by = ?
-		WHERE hash = ? AND accepted_at = '' AND expires_at > ?`, formatTime(at), user, hash, formatTime(at))
+		WHERE hash = ? AND accepted_at = '' AND expires_at > ?`, FormatTime(at), user, hash, FormatTime(at))
 	if err != nil {
-		return store.Invitation{}, fmt.Errorf("sqlite: accept invitation: %w", err)
+		return store.Invitation{}, fmt.Errorf("store: accept invitation: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return store.Invitation{}, fmt.Errorf("sqlite: accept invitation: %w", err)
+		return store.Invitation{}, fmt.Errorf("store: accept invitation: %w", err)
 	}
 	inv, err := queryOne(ctx, o, "invitation", scanInvitation, `SELECT `+invitationColumns+` FROM invitations WHERE hash = ?`, hash)
 	if err != nil {
@@ -282,7 +283,7 @@ func (o ops) AcceptInvitation(ctx context.Context, hash, user string, at time.Ti
 
 // Sessions.
 
-const sessionColumns = `id, hash, csrf_hash, user, created_at, expires_at`
+const sessionColumns = `id, hash, csrf_hash, "user", created_at, expires_at`
 
 func scanSession(s scanner) (store.Session, error) {
 	var se store.Session
@@ -303,9 +304,9 @@ func (o ops) CreateSession(ctx context.Context, s store.Session) error {
 		return err
 	}
 	_, err := o.q.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		s.ID, s.Hash, s.CSRFHash, s.User, formatTime(s.CreatedAt), formatTime(s.ExpiresAt))
+		s.ID, s.Hash, s.CSRFHash, s.User, FormatTime(s.CreatedAt), FormatTime(s.ExpiresAt))
 	if err != nil {
-		return mapErr(err, "create", fmt.Sprintf("session %q", s.ID), fmt.Sprintf("user %q", s.User))
+		return o.mapErr(err, "create", fmt.Sprintf("session %q", s.ID), fmt.Sprintf("user %q", s.User))
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -29,9 +29,9 @@ func (o ops) CreateApp(ctx context.Context, a store.App) error {
 	}
 	_, err = o.q.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.Name, a.LatestRelease, a.TargetRelease, ports, a.Deleting, status, a.Version,
-		formatTime(a.CreatedAt), formatTime(a.UpdatedAt), canary, a.Team, a.Env)
+		FormatTime(a.CreatedAt), FormatTime(a.UpdatedAt), canary, a.Team, a.Env)
 	if err != nil {
-		return mapErr(err, "create", fmt.Sprintf("app %q", a.Name), "")
+		return o.mapErr(err, "create", fmt.Sprintf("app %q", a.Name), "")
 	}
 	return nil
 }
@@ -43,7 +43,7 @@ func (o ops) GetApp(ctx context.Context, name string) (store.App, error) {
 		return store.App{}, fmt.Errorf("app %q: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.App{}, fmt.Errorf("sqlite: get app %q: %w", name, err)
+		return store.App{}, fmt.Errorf("store: get app %q: %w", name, err)
 	}
 	return a, nil
 }
@@ -51,19 +51,19 @@ func (o ops) GetApp(ctx context.Context, name string) (store.App, error) {
 func (o ops) ListApps(ctx context.Context) ([]store.App, error) {
 	rows, err := o.q.QueryContext(ctx, `SELECT `+appColumns+` FROM apps ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list apps: %w", err)
+		return nil, fmt.Errorf("store: list apps: %w", err)
 	}
 	defer rows.Close()
 	apps := []store.App{} // empty, not nil: encodes as [] rather than null
 	for rows.Next() {
 		a, err := scanApp(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list apps: %w", err)
+			return nil, fmt.Errorf("store: list apps: %w", err)
 		}
 		apps = append(apps, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list apps: %w", err)
+		return nil, fmt.Errorf("store: list apps: %w", err)
 	}
 	return apps, nil
 }
@@ -89,13 +89,13 @@ func (o ops) UpdateApp(ctx context.Context, a store.App) (int64, error) {
 SET latest_release = ?, target_release = ?, ports = ?, deleting = ?, status = ?, canary = ?, team = ?, env = ?, updated_at = ?, version = version + 1
 WHERE name = ? AND version = ?
 RETURNING version`,
-		a.LatestRelease, a.TargetRelease, ports, a.Deleting, status, canary, a.Team, a.Env, formatTime(a.UpdatedAt),
+		a.LatestRelease, a.TargetRelease, ports, a.Deleting, status, canary, a.Team, a.Env, FormatTime(a.UpdatedAt),
 		a.Name, a.Version).Scan(&version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, o.whyNoApp(ctx, a.Name, a.Version)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: update app %q: %w", a.Name, err)
+		return 0, fmt.Errorf("store: update app %q: %w", a.Name, err)
 	}
 	return version, nil
 }
@@ -109,7 +109,7 @@ func (o ops) whyNoApp(ctx context.Context, name string, version int64) error {
 		return fmt.Errorf("app %q: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("sqlite: update app %q: %w", name, err)
+		return fmt.Errorf("store: update app %q: %w", name, err)
 	}
 	return fmt.Errorf("app %q: version %d, stored %d: %w", name, version, current, store.ErrConflict)
 }
@@ -118,11 +118,11 @@ func (o ops) DeleteApp(ctx context.Context, name string) error {
 	// Releases go with the app (ON DELETE CASCADE).
 	res, err := o.q.ExecContext(ctx, `DELETE FROM apps WHERE name = ?`, name)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete app %q: %w", name, err)
+		return fmt.Errorf("store: delete app %q: %w", name, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlite: delete app %q: %w", name, err)
+		return fmt.Errorf("store: delete app %q: %w", name, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("app %q: %w", name, store.ErrNotFound)

@@ -1,0 +1,80 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/berthdev/berth/internal/store/sqlstore"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migration is one schema step. Versions follow SQLite's (internal/store/
+// sqlite/migrations.go), so a version names the same tables on both
+// backends; a released migration is never edited, only followed by a new
+// one, written for both.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations is the schema history. PostgreSQL starts at SQLite's
+// version 11, as one step.
+var migrations = []migration{
+	{version: 11, name: "schema of SQLite version 11: apps to environments.team", sql: schema},
+}
+
+// migrateLockKey is the advisory lock that serialises migrations of one
+// database (advisory locks are per database): "berthmig" in ASCII.
+const migrateLockKey int64 = 0x62657274686d6967
+
+// migrate applies the migrations the database lacks, all in one
+// transaction with their schema_migrations rows, under an advisory lock
+// taken first: several servers starting together queue on the lock, and
+// each after the first finds the schema applied and does nothing. A crash
+// leaves the schema as it was (PostgreSQL's DDL is transactional).
+func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
+	for i, m := range ms {
+		if i > 0 && m.version != ms[i-1].version+1 {
+			return fmt.Errorf("migrate: migration %d (%s) has version %d, want %d", i, m.name, m.version, ms[i-1].version+1)
+		}
+	}
+	known := ms[len(ms)-1].version
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    BIGINT PRIMARY KEY,
+	name       TEXT COLLATE "C" NOT NULL,
+	applied_at TEXT COLLATE "C" NOT NULL
+)`); err != nil {
+			return fmt.Errorf("migrate: create schema_migrations: %w", err)
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return fmt.Errorf("migrate: read version: %w", err)
+		}
+		if current > known {
+			// A newer binary migrated this database; running old code on
+			// a newer schema could silently drop what it does not know.
+			return fmt.Errorf("migrate: schema version %d is newer than this binary knows (%d): %w", current, known, ErrSchemaTooNew)
+		}
+		for _, m := range ms {
+			if m.version <= current {
+				continue
+			}
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("migrate: %d (%s): %w", m.version, m.name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				m.version, m.name, sqlstore.FormatTime(time.Now())); err != nil {
+				return fmt.Errorf("migrate: record %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		return nil
+	})
+}
