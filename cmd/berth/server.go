@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,8 @@ func newServerCmd() *cobra.Command {
 		pipes                          server.PipelineConfig
 		sso                            ssoFlags
 		secureCookies                  bool
+		database                       string
+		leaseDuration                  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -65,6 +68,8 @@ Apps keep running when the server stops; the next server adopts them.`,
 				Logger:           logger,
 				OIDC:             oidcCfg,
 				SecureCookies:    secureCookies,
+				Database:         database,
+				LeaseDuration:    leaseDuration,
 			})
 		},
 	}
@@ -87,6 +92,10 @@ Apps keep running when the server stops; the next server adopts them.`,
 	cmd.Flags().BoolVar(&pipes.AllowPrivateNotify, "pipeline-allow-private-notify", false,
 		"let notify steps post to loopback, link-local and private addresses (off: pipelines cannot reach the server's network)")
 	cmd.Flags().BoolVar(&secureCookies, "secure-cookies", false, "mark console cookies Secure on plain HTTP (when a TLS proxy fronts the API)")
+	cmd.Flags().StringVar(&database, "database", "",
+		"the store: empty for SQLite in the data dir, or postgres://USER@HOST/DB, which several servers may share (one leads; see docs/ha.md)")
+	cmd.Flags().DurationVar(&leaseDuration, "lease-duration", 0,
+		"PostgreSQL only: how long the leader's lease lasts unrenewed, so about how long a dead leader takes to replace (default 6s)")
 	sso.register(cmd)
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	cmd.AddCommand(newRotateKeyCmd())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -14,6 +15,9 @@ import (
 	"github.com/berthdev/berth/internal/leader"
 	"github.com/berthdev/berth/internal/leader/pglease"
 	"github.com/berthdev/berth/internal/pgnotify"
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/internal/store/postgres"
+	"github.com/berthdev/berth/internal/store/sqlite"
 )
 
 // leaseName is the one lease Berth's servers elect their leader by.
@@ -121,4 +125,29 @@ func (r *replication) Close() {
 	if r.pool != nil {
 		r.pool.Close()
 	}
+}
+
+// openStore opens the store cfg.Database names. On PostgreSQL every write
+// transaction made by leader-only work (its context carries a leader
+// term) is fenced by the term's epoch: it checks the lease in the same
+// transaction and is rejected with leader.ErrFenced once another server
+// has taken over.
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if !isPostgres(cfg.Database) {
+		if cfg.Database != "" {
+			return nil, fmt.Errorf("--database: want empty (SQLite in the data dir) or a postgres:// URL, got %q: %w", cfg.Database, store.ErrInvalid)
+		}
+		return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "berth.db"))
+	}
+	return postgres.OpenFenced(ctx, cfg.Database, fenceByTerm)
+}
+
+// fenceByTerm is the PostgreSQL store's fence: writes of leader-only work
+// check the lease's epoch; API writes (no term in their context) pass.
+func fenceByTerm(ctx context.Context, tx postgres.FenceQuerier) error {
+	t := leader.TermFrom(ctx)
+	if t == nil {
+		return nil
+	}
+	return pglease.Fence(ctx, tx, leaseName, t.Epoch())
 }

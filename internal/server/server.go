@@ -26,7 +26,6 @@ import (
 	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/secretstore"
 	"github.com/berthdev/berth/internal/store"
-	"github.com/berthdev/berth/internal/store/sqlite"
 	apitypes "github.com/berthdev/berth/pkg/api"
 )
 
@@ -51,16 +50,16 @@ func Run(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "berth.db"))
-	if err != nil {
-		return fmt.Errorf("server: open store: %w", err)
-	}
-	defer func() { _ = db.Close() }()
 	repl, err := openReplication(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer repl.Close()
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("server: open store: %w", err)
+	}
+	defer func() { _ = db.Close() }()
 	changes := api.NewBroadcaster()
 	st := &pokingStore{Store: db, changes: changes, remote: func() { repl.Notify(ctx, channelChanges, "") }}
 

@@ -6,6 +6,7 @@ package pglease
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -117,9 +118,9 @@ func (s *Store) Current(ctx context.Context, name string) (Holder, error) {
 	return h, nil
 }
 
-// Querier is the part of a pgx transaction Fence needs.
+// Querier is the part of a database/sql transaction Fence needs.
 type Querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // Fence checks, inside tx, that lease name still has epoch and has not
@@ -131,8 +132,8 @@ type Querier interface {
 func Fence(ctx context.Context, tx Querier, name string, epoch int64) error {
 	var cur int64
 	var valid bool
-	err := tx.QueryRow(ctx, `SELECT epoch, expires_at > now() FROM leader_leases WHERE name = $1 FOR SHARE`, name).Scan(&cur, &valid)
-	if errors.Is(err, pgx.ErrNoRows) {
+	err := tx.QueryRowContext(ctx, `SELECT epoch, expires_at > now() FROM leader_leases WHERE name = $1 FOR SHARE`, name).Scan(&cur, &valid)
+	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("lease %s is not held: %w", name, leader.ErrFenced)
 	}
 	if err != nil {
