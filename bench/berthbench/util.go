@@ -62,9 +62,9 @@ type server struct {
 	token string
 }
 
-func startServer(berth, data string) (*server, error) {
+func startServer(berth, data string, extra ...string) (*server, error) {
 	s := &server{api: fmt.Sprintf("127.0.0.1:%d", freePort()), data: data}
-	s.cmd = exec.Command(berth, "server", "--data-dir", data, "--listen", s.api, "--gateway-listen", "")
+	s.cmd = exec.Command(berth, append([]string{"server", "--data-dir", data, "--listen", s.api, "--gateway-listen", ""}, extra...)...)
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}

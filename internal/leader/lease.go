@@ -108,6 +108,7 @@ func (l *Lease) Run(ctx context.Context, lead func(ctx context.Context, t Term))
 			lead(termCtx, t)
 		}()
 		reason := l.keep(termCtx, t)
+		t.end() // Check fails from now on, whatever the clock says
 		cancel()
 		<-done // leader-only work has stopped before anyone is told
 		if ctx.Err() != nil {
@@ -192,15 +193,24 @@ type term struct {
 	epoch int64
 	mu    sync.Mutex
 	valid time.Time // carries a monotonic reading: wall-clock jumps do not move it
+	ended bool
 }
 
 func (t *term) Epoch() int64 { return t.epoch }
 
 func (t *term) Check() error {
-	if time.Now().Before(t.until()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.ended && time.Now().Before(t.valid) {
 		return nil
 	}
 	return ErrNotLeader
+}
+
+func (t *term) end() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ended = true
 }
 
 func (t *term) until() time.Time {

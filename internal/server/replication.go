@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -9,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berthdev/berth/internal/leader"
 	"github.com/berthdev/berth/internal/leader/pglease"
@@ -38,6 +41,9 @@ type replication struct {
 	pool    *pgxpool.Pool // nil on SQLite
 	holder  string
 	log     *slog.Logger
+	// leading is 1 while this server leads; fenced and passed count the
+	// fence's verdicts on writes of leader-only work (for /metrics).
+	leading, fenced, passed atomic.Int64
 }
 
 // isPostgres reports whether a --database value names PostgreSQL.
@@ -132,22 +138,44 @@ func (r *replication) Close() {
 // term) is fenced by the term's epoch: it checks the lease in the same
 // transaction and is rejected with leader.ErrFenced once another server
 // has taken over.
-func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+func (r *replication) openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	if !isPostgres(cfg.Database) {
 		if cfg.Database != "" {
 			return nil, fmt.Errorf("--database: want empty (SQLite in the data dir) or a postgres:// URL, got %q: %w", cfg.Database, store.ErrInvalid)
 		}
 		return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "berth.db"))
 	}
-	return postgres.OpenFenced(ctx, cfg.Database, fenceByTerm)
+	return postgres.OpenFenced(ctx, cfg.Database, r.fenceByTerm)
 }
 
 // fenceByTerm is the PostgreSQL store's fence: writes of leader-only work
 // check the lease's epoch; API writes (no term in their context) pass.
-func fenceByTerm(ctx context.Context, tx postgres.FenceQuerier) error {
+func (r *replication) fenceByTerm(ctx context.Context, tx postgres.FenceQuerier) error {
 	t := leader.TermFrom(ctx)
 	if t == nil {
 		return nil
 	}
-	return pglease.Fence(ctx, tx, leaseName, t.Epoch())
+	err := pglease.Fence(ctx, tx, leaseName, t.Epoch())
+	switch {
+	case errors.Is(err, leader.ErrFenced):
+		r.fenced.Add(1)
+		r.log.Warn("rejected a write of leader-only work: another server leads now", "err", err)
+	case err == nil:
+		r.passed.Add(1)
+	}
+	return err
+}
+
+// register adds the leadership series to reg.
+func (r *replication) register(reg prometheus.Registerer) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "berth_leader", Help: "1 while this server is the leader, else 0."},
+			func() float64 { return float64(r.leading.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_leader_fenced_writes_total",
+			Help: "Writes of leader-only work rejected because the lease's epoch moved on."},
+			func() float64 { return float64(r.fenced.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_leader_fenced_writes_passed_total",
+			Help: "Writes of leader-only work whose epoch check passed."},
+			func() float64 { return float64(r.passed.Load()) }),
+	)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/berthdev/berth/internal/gateway"
 	"github.com/berthdev/berth/internal/gateway/policy"
 	"github.com/berthdev/berth/internal/identity/oidclogin"
+	"github.com/berthdev/berth/internal/leader"
 	"github.com/berthdev/berth/internal/secretstore"
 	"github.com/berthdev/berth/internal/store"
 	apitypes "github.com/berthdev/berth/pkg/api"
@@ -55,7 +56,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer repl.Close()
-	db, err := openStore(ctx, cfg)
+	db, err := repl.openStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("server: open store: %w", err)
 	}
@@ -134,6 +135,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// registers its series here.
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	repl.register(registry)
 	apiMux := http.NewServeMux()
 	apiMux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	apiMux.Handle("/", handler)
@@ -192,7 +194,12 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := repl.elector.Run(ctx, work.lead); err != nil {
+		lead := func(ctx context.Context, t leader.Term) {
+			repl.leading.Store(1)
+			defer repl.leading.Store(0)
+			work.lead(ctx, t)
+		}
+		if err := repl.elector.Run(ctx, lead); err != nil {
 			errc <- fmt.Errorf("leader election: %w", err)
 		}
 	}()

@@ -153,7 +153,9 @@ func (h *helper) waitLine(t *testing.T, i int, want string, timeout time.Duratio
 	t.Fatalf("no %q within %s; lines: %v", want, timeout, h.since(i))
 }
 
-func errorsIsFenced(err error) bool { return err != nil && strings.Contains(err.Error(), leader.ErrFenced.Error()) }
+func errorsIsFenced(err error) bool {
+	return err != nil && strings.Contains(err.Error(), leader.ErrFenced.Error())
+}
 
 // TestPausedLeaderIsFenced: SIGSTOP the leader past its lease, let another
 // take over, SIGCONT it. Every write it then attempts is rejected by the
