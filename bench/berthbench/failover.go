@@ -163,7 +163,8 @@ func sleeperPID(mark string) int {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && string(b) == "sleep\x00"+mark+"\x00" {
+		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if err == nil && len(args) == 2 && filepath.Base(args[0]) == "sleep" && args[1] == mark {
 			st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
 			if i := strings.LastIndexByte(string(st), ')'); i > 0 && len(st) > i+2 && st[i+2] != 'Z' {
 				return pid

@@ -132,8 +132,8 @@ func sleeperApp(t *testing.T, name, mark string, replicas int) string {
 	return dir
 }
 
-// processesRunning counts live processes whose command line is exactly
-// `sleep mark`.
+// processesRunning lists live processes whose command line is `sleep
+// mark` (the runtime starts the command by its full path).
 func processesRunning(t *testing.T, mark string) []int {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
@@ -147,7 +147,8 @@ func processesRunning(t *testing.T, mark string) []int {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && string(b) == "sleep\x00"+mark+"\x00" && pidAlive(pid) {
+		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if err == nil && len(args) == 2 && filepath.Base(args[0]) == "sleep" && args[1] == mark && pidAlive(pid) {
 			pids = append(pids, pid)
 		}
 	}
@@ -248,8 +249,8 @@ func TestHAPausedLeader(t *testing.T) {
 	}
 	next, nextEpoch := c.leader(old, failoverBound)
 	t.Logf("replica %s leads at epoch %d while the old leader (epoch %d) is paused", next.api, nextEpoch, epoch)
-	// Work for the old leader to wake up to: a scale-up queued while it
-	// slept reaches it through its notification socket.
+	// Work for the old leader to wake up to: the delete's notification
+	// waits in its connection's socket while it sleeps.
 	f.mustBerth("delete", "hb")
 	if err := old.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
