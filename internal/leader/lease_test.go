@@ -64,7 +64,7 @@ func (m *memLeases) set(f func(*memLeases)) {
 
 func TestLeaseTermEnds(t *testing.T) {
 	for _, tc := range []struct {
-		desc  string
+		desc    string
 		breakIt func(*memLeases)
 	}{
 		{desc: "renewal refused", breakIt: func(m *memLeases) { m.refuse = true }},
