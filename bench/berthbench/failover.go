@@ -55,7 +55,7 @@ func failoverRound(berth, admin string, sig syscall.Signal, round int) (lease, a
 	if err != nil {
 		return 0, 0, fmt.Errorf("connect to %s: %w", admin, err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return 0, 0, err
 	}
@@ -91,7 +91,7 @@ func failoverRound(berth, admin string, sig syscall.Signal, round int) (lease, a
 	if err != nil {
 		return 0, 0, err
 	}
-	defer dbc.Close(ctx)
+	defer func() { _ = dbc.Close(ctx) }()
 	holder := func() (string, bool) {
 		var h string
 		var valid bool
