@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -17,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/berthdev/berth/internal/pgtest"
+	"github.com/berthdev/berth/pkg/api"
 )
 
 // The HA tests run several `berth server` processes on one PostgreSQL
@@ -348,4 +351,113 @@ func TestHAWatchAcrossReplicas(t *testing.T) {
 		t.Fatalf("follower saw revisions %v, the store holds %v", seen, want)
 	}
 	t.Logf("the follower on replica 2 saw all %d events, in order, across the restart of replica 1", len(want))
+}
+
+// stepProcesses lists the live processes of pipeline run's steps (their
+// environment names the run and a workspace).
+func stepProcesses(run string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err == nil && bytes.Contains(env, []byte("BERTH_RUN="+run+"\x00")) && bytes.Contains(env, []byte("BERTH_WORKSPACE=")) {
+			var pid int
+			_, _ = fmt.Sscan(e.Name(), &pid)
+			if pidAlive(pid) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// TestHAPipelineFailover: a pipeline step runs on the leader when it is
+// killed; the new leader settles the run as failed without starting the
+// step again, and a cancel asked of a follower reaches the step the new
+// leader runs.
+func TestHAPipelineFailover(t *testing.T) {
+	root, work := t.TempDir(), t.TempDir()
+	bare := filepath.Join(root, "hapipe.git")
+	gitRun(t, root, "init", "-q", "--bare", bare)
+	url := serveGit(t, root) + "/hapipe.git"
+	if err := os.MkdirAll(filepath.Join(work, ".berth"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := "name: hapipe\nsource: {git: " + url + ", branch: main}\nservices:\n  web:\n    command: [sleep, \"100000\"]\n"
+	pl := "on: [manual]\nsteps:\n  - name: slow\n    run: echo started; sleep 300\n"
+	if err := os.WriteFile(filepath.Join(work, "berth.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, ".berth", "pipeline.yaml"), []byte(pl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitRun(t, work, "init", "-q")
+	gitRun(t, work, "add", "-A")
+	gitRun(t, work, "commit", "-q", "-m", "c1")
+	gitRun(t, work, "push", "-q", bare, "HEAD:refs/heads/main")
+
+	c := startCluster(t, 3)
+	old, _ := c.leader(nil, failoverBound)
+	f := c.follower(old)
+	f.mustBerth("apply", "-f", filepath.Join(work, "berth.yaml"), "--wait=false")
+	f.mustBerth("pipeline", "run", "hapipe")
+	started := func(run string) int {
+		return strings.Count(f.mustBerth("run", "logs", run), "[slow] started")
+	}
+	eventually(t, time.Minute, "the step runs on the leader", func() error {
+		if n := started("hapipe.1"); n != 1 {
+			return fmt.Errorf("started %d times", n)
+		}
+		return nil
+	})
+	if len(stepProcesses("hapipe.1")) == 0 {
+		t.Fatal("no step process found before the failover")
+	}
+
+	old.kill()
+	next, _ := c.leader(old, failoverBound)
+	f = c.follower(next)
+	var run api.Run
+	eventually(t, 30*time.Second, "the new leader settles the interrupted run", func() error {
+		if err := json.Unmarshal([]byte(f.mustBerth("run", "show", "hapipe.1", "-o", "json")), &run); err != nil {
+			return err
+		}
+		if run.State != api.RunFailed {
+			return fmt.Errorf("state %s", run.State)
+		}
+		return nil
+	})
+	eventually(t, 10*time.Second, "the interrupted step's processes are gone", func() error {
+		if left := stepProcesses("hapipe.1"); len(left) > 0 {
+			return fmt.Errorf("still running: %v", left)
+		}
+		return nil
+	})
+	if n := started("hapipe.1"); n != 1 {
+		t.Fatalf("the step of hapipe.1 started %d times", n)
+	}
+
+	// A re-run asked of a follower runs on the new leader; a cancel asked
+	// of a follower reaches it through the store and a notification.
+	f.mustBerth("run", "rerun", "hapipe.1")
+	eventually(t, time.Minute, "the re-run's step runs", func() error {
+		if n := started("hapipe.2"); n != 1 {
+			return fmt.Errorf("started %d times", n)
+		}
+		return nil
+	})
+	f.mustBerth("run", "cancel", "hapipe.2")
+	eventually(t, 30*time.Second, "the re-run is cancelled and its step stopped", func() error {
+		var r2 api.Run
+		if err := json.Unmarshal([]byte(f.mustBerth("run", "show", "hapipe.2", "-o", "json")), &r2); err != nil {
+			return err
+		}
+		if r2.State != api.RunCancelled {
+			return fmt.Errorf("hapipe.2 = %s", r2.State)
+		}
+		if left := stepProcesses("hapipe.2"); len(left) > 0 {
+			return fmt.Errorf("step still running: %v", left)
+		}
+		return nil
+	})
 }
