@@ -39,6 +39,7 @@ const (
 type replication struct {
 	elector leader.Elector
 	pool    *pgxpool.Pool // nil on SQLite
+	leases  *pglease.Store
 	holder  string
 	log     *slog.Logger
 	// leading is 1 while this server leads; fenced and passed count the
@@ -85,7 +86,7 @@ func openReplication(ctx context.Context, cfg Config, logger *slog.Logger) (*rep
 		pool.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	return &replication{elector: el, pool: pool, holder: holder, log: logger}, nil
+	return &replication{elector: el, pool: pool, leases: leases, holder: holder, log: logger}, nil
 }
 
 // holderName names this process in the lease: where it runs, its API

@@ -138,7 +138,7 @@ func Run(ctx context.Context, cfg Config) error {
 	repl.register(registry)
 	apiMux := http.NewServeMux()
 	apiMux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	apiMux.Handle("/", handler)
+	apiMux.Handle("/", repl.logsToLeader(handler))
 
 	gw, closeGateway, err := newGateway(cfg, logger, registry)
 	if err != nil {

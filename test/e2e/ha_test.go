@@ -169,6 +169,8 @@ func TestHAFailover(t *testing.T) {
 	// Applied through a follower: its write reaches the leader's
 	// reconciler through the database's notifications.
 	f.mustBerth("apply", "-f", sleeperApp(t, "ha", mark, 2), "--timeout", "2m")
+	// Logs come from the leader's runtime; a follower forwards the call.
+	f.mustBerth("logs", "ha")
 	before := instancePIDs(f.app("ha"))
 	if len(before) != 2 || len(processesRunning(t, mark)) != 2 {
 		t.Fatalf("before the failover: instances %v, processes %v", before, processesRunning(t, mark))
