@@ -53,6 +53,10 @@ func TestServerCommandFlags(t *testing.T) {
 	if code, _, stderr := run("server", "--log-level", "loud"); code != 2 || !strings.Contains(stderr, "loud") {
 		t.Errorf("server --log-level loud: exit %d, stderr %q", code, stderr)
 	}
+	if code, _, stderr := run("server", "--database", "mysql://root:hunter2@db/berth"); code != 2 ||
+		!strings.Contains(stderr, "--database") || strings.Contains(stderr, "hunter2") {
+		t.Errorf("server --database mysql://...: exit %d, stderr %q", code, stderr)
+	}
 	code, stdout, _ := run("--help")
 	if code != 0 || !strings.Contains(stdout, "server") || strings.Contains(stdout, "shim") {
 		t.Errorf("help: exit %d, lists server but not shim?\n%s", code, stdout)

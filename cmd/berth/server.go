@@ -20,12 +20,11 @@ func newServerCmd() *cobra.Command {
 	var (
 		dataDir, listen, gatewayListen string
 		gatewayTLS, certDir, accessLog string
-		masterKeyFile                  string
+		masterKeyFile, database        string
 		logLevel                       slog.Level
 		pipes                          server.PipelineConfig
 		sso                            ssoFlags
 		secureCookies                  bool
-		database                       string
 		leaseDuration                  time.Duration
 	)
 	cmd := &cobra.Command{
@@ -35,7 +34,11 @@ func newServerCmd() *cobra.Command {
 
 The data directory holds the database, source archives, builds, instance
 logs and the admin token (<data-dir>/admin-token), which "berth login" needs.
-Apps keep running when the server stops; the next server adopts them.`,
+Apps keep running when the server stops; the next server adopts them.
+
+With --database postgres://... (or BERTH_DATABASE) the store is that
+PostgreSQL database instead of <data-dir>/berth.db; everything else stays in
+the data directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataDir == "" {
@@ -44,6 +47,10 @@ Apps keep running when the server stops; the next server adopts them.`,
 					return err
 				}
 				dataDir = d
+			}
+			db, err := databaseURL(database, os.Getenv)
+			if err != nil {
+				return err
 			}
 			exe, err := os.Executable()
 			if err != nil {
@@ -56,6 +63,7 @@ Apps keep running when the server stops; the next server adopts them.`,
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel}))
 			return server.Run(cmd.Context(), server.Config{
 				DataDir:          dataDir,
+				Database:         db,
 				Listen:           listen,
 				GatewayListen:    gatewayListen,
 				GatewayTLSListen: gatewayTLS,
@@ -68,13 +76,14 @@ Apps keep running when the server stops; the next server adopts them.`,
 				Logger:           logger,
 				OIDC:             oidcCfg,
 				SecureCookies:    secureCookies,
-				Database:         database,
 				LeaseDuration:    leaseDuration,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "",
 		"where the server keeps its state (default $BERTH_DATA_DIR, else $XDG_DATA_HOME/berth or ~/.local/share/berth)")
+	cmd.Flags().StringVar(&database, "database", "",
+		"PostgreSQL URL (postgres://user@host:5432/berth) to keep the store in, instead of <data-dir>/berth.db (default $BERTH_DATABASE)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7700", "address of the API")
 	cmd.Flags().StringVar(&gatewayListen, "gateway-listen", "127.0.0.1:8080", "address the gateway serves routes on (\"\" disables it)")
 	cmd.Flags().StringVar(&gatewayTLS, "gateway-tls-listen", "", "address the gateway serves HTTPS and HTTP/2 on (\"\" disables it)")
@@ -92,10 +101,8 @@ Apps keep running when the server stops; the next server adopts them.`,
 	cmd.Flags().BoolVar(&pipes.AllowPrivateNotify, "pipeline-allow-private-notify", false,
 		"let notify steps post to loopback, link-local and private addresses (off: pipelines cannot reach the server's network)")
 	cmd.Flags().BoolVar(&secureCookies, "secure-cookies", false, "mark console cookies Secure on plain HTTP (when a TLS proxy fronts the API)")
-	cmd.Flags().StringVar(&database, "database", "",
-		"the store: empty for SQLite in the data dir, or postgres://USER@HOST/DB, which several servers may share (one leads; see docs/ha.md)")
 	cmd.Flags().DurationVar(&leaseDuration, "lease-duration", 0,
-		"PostgreSQL only: how long the leader's lease lasts unrenewed, so about how long a dead leader takes to replace (default 6s)")
+		"with --database: how long the leader's lease lasts unrenewed, so about how long a dead leader takes to replace (default 6s; several servers may share one database, see docs/ha.md)")
 	sso.register(cmd)
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	cmd.AddCommand(newRotateKeyCmd())
@@ -103,7 +110,7 @@ Apps keep running when the server stops; the next server adopts them.`,
 }
 
 func newRotateKeyCmd() *cobra.Command {
-	var dataDir, masterKeyFile, newKeyFile string
+	var dataDir, masterKeyFile, newKeyFile, database string
 	cmd := &cobra.Command{
 		Use:   "rotate-key",
 		Short: "Re-encrypt every secret under a new master key (with the server stopped)",
@@ -126,8 +133,12 @@ the job.`,
 				}
 				dataDir = d
 			}
+			db, err := databaseURL(database, os.Getenv)
+			if err != nil {
+				return err
+			}
 			res, err := server.RotateKey(cmd.Context(), server.RotateConfig{
-				DataDir: dataDir, MasterKeyFile: masterKeyFile, NewKeyFile: newKeyFile,
+				DataDir: dataDir, MasterKeyFile: masterKeyFile, NewKeyFile: newKeyFile, Database: db,
 			})
 			if err != nil {
 				return err
@@ -146,6 +157,8 @@ the job.`,
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "the server's data directory (default $BERTH_DATA_DIR, else $XDG_DATA_HOME/berth or ~/.local/share/berth)")
 	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "", "the current key file (default <data-dir>/master.key)")
 	cmd.Flags().StringVar(&newKeyFile, "new-key-file", "", "the key to move to (default: a new random key)")
+	cmd.Flags().StringVar(&database, "database", "",
+		"the server's PostgreSQL URL, when it uses one (default $BERTH_DATABASE, else <data-dir>/berth.db)")
 	return cmd
 }
 

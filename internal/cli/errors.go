@@ -44,3 +44,9 @@ func badInput(err error, detail string) error {
 func failed(err error, detail string) error {
 	return &exitError{code: ExitFailure, err: err, detail: detail}
 }
+
+// BadInput marks an error of a command added through Options.Commands
+// (cmd/berth's server) as bad input: exit code 2 and the usage hint.
+func BadInput(err error) error {
+	return &exitError{code: ExitBadInput, err: &usageError{err}}
+}

@@ -107,7 +107,7 @@ func ping(ctx context.Context, u string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	return conn.Ping(ctx)
 }
 
@@ -116,7 +116,7 @@ func adminExec(ctx context.Context, u, sql string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	_, err = conn.Exec(ctx, sql)
 	return err
 }

@@ -2,7 +2,9 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -87,5 +89,37 @@ func TestPrivateServer(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("private server's directory %s left behind: %v", dir, err)
+	}
+}
+
+// TestConfiguredURLWins checks BERTH_TEST_POSTGRES_URL is used when set,
+// and that one that does not answer is an error naming it rather than a
+// silent fallback to another server.
+func TestConfiguredURLWins(t *testing.T) {
+	live := ServerURL(t)
+	tests := []struct {
+		desc, url string
+		wantErr   bool
+	}{
+		{desc: "answers", url: live},
+		{desc: "does not answer", url: "postgres://postgres:pw@127.0.0.1:1/postgres?connect_timeout=2", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Setenv(EnvURL, tc.url)
+			got, err := findServer(t.Context())
+			switch {
+			case tc.wantErr && err == nil:
+				t.Fatalf("findServer = %q, want an error", got)
+			case tc.wantErr:
+				if !errors.Is(err, ErrNoServer) || !strings.Contains(err.Error(), EnvURL) || strings.Contains(err.Error(), ":pw@") {
+					t.Errorf("error %q should be ErrNoServer, name %s and hide the password", err, EnvURL)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case got != tc.url:
+				t.Errorf("findServer = %q, want the configured %q", got, tc.url)
+			}
+		})
 	}
 }

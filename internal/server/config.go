@@ -14,9 +14,10 @@ import (
 type Config struct {
 	// DataDir holds the database, blobs, builds, logs and the admin token.
 	DataDir string
-	// Database is the store: "" for SQLite in DataDir, or a
-	// postgres:// URL, where several servers may share one database and
-	// elect a leader.
+	// Database is a PostgreSQL URL (postgres://...) for the store; ""
+	// keeps it in <DataDir>/berth.db (SQLite). Everything else stays in
+	// DataDir either way. Several servers may share one PostgreSQL
+	// database (and one DataDir): they elect a leader.
 	Database string
 	// LeaseDuration is how long the leader's lease lasts without renewal
 	// (PostgreSQL only); 0 means leader.DefaultLeaseDuration. A dead

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,9 +16,7 @@ import (
 	"github.com/berthdev/berth/internal/leader"
 	"github.com/berthdev/berth/internal/leader/pglease"
 	"github.com/berthdev/berth/internal/pgnotify"
-	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/postgres"
-	"github.com/berthdev/berth/internal/store/sqlite"
 )
 
 // leaseName is the one lease Berth's servers elect their leader by.
@@ -47,20 +43,15 @@ type replication struct {
 	leading, fenced, passed atomic.Int64
 }
 
-// isPostgres reports whether a --database value names PostgreSQL.
-func isPostgres(database string) bool {
-	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
-}
-
 // openReplication opens the lease and notification connections when the
 // store is PostgreSQL.
 func openReplication(ctx context.Context, cfg Config, logger *slog.Logger) (*replication, error) {
-	if !isPostgres(cfg.Database) {
+	if cfg.Database == "" {
 		return &replication{elector: leader.Always{}, log: logger}, nil
 	}
 	pc, err := pgxpool.ParseConfig(cfg.Database)
 	if err != nil {
-		return nil, fmt.Errorf("server: --database: %w", err)
+		return nil, fmt.Errorf("server: %s: %w", databaseFlag, err)
 	}
 	pc.MaxConns = 4 // lease renewals and notifications only
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
@@ -132,21 +123,6 @@ func (r *replication) Close() {
 	if r.pool != nil {
 		r.pool.Close()
 	}
-}
-
-// openStore opens the store cfg.Database names. On PostgreSQL every write
-// transaction made by leader-only work (its context carries a leader
-// term) is fenced by the term's epoch: it checks the lease in the same
-// transaction and is rejected with leader.ErrFenced once another server
-// has taken over.
-func (r *replication) openStore(ctx context.Context, cfg Config) (store.Store, error) {
-	if !isPostgres(cfg.Database) {
-		if cfg.Database != "" {
-			return nil, fmt.Errorf("--database: want empty (SQLite in the data dir) or a postgres:// URL, got %q: %w", cfg.Database, store.ErrInvalid)
-		}
-		return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "berth.db"))
-	}
-	return postgres.OpenFenced(ctx, cfg.Database, r.fenceByTerm)
 }
 
 // fenceByTerm is the PostgreSQL store's fence: writes of leader-only work

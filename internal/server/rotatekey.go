@@ -11,7 +11,6 @@ import (
 	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/runtime/local"
 	"github.com/berthdev/berth/internal/secretstore"
-	"github.com/berthdev/berth/internal/store/sqlite"
 )
 
 // ErrServerRunning means a server runs on the data directory: rotation is
@@ -25,8 +24,10 @@ type RotateConfig struct {
 	// NewKeyFile is the key to move to. "" generates one (key file mode
 	// only): it is written beside the key file and replaces it at the end.
 	NewKeyFile string
-	LookupEnv  func(string) (string, bool)
-	Logger     *slog.Logger
+	// Database is the server's PostgreSQL URL; "" means <DataDir>/berth.db.
+	Database  string
+	LookupEnv func(string) (string, bool)
+	Logger    *slog.Logger
 	// stop, when set, is called after each step; an error ends the
 	// rotation there as a crash would (tests cut it short with it).
 	stop func(step string) error
@@ -105,7 +106,7 @@ func RotateKey(ctx context.Context, cfg RotateConfig) (RotateResult, error) {
 	if err != nil {
 		return RotateResult{}, fmt.Errorf("rotate-key: %w", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "berth.db"))
+	db, err := openStore(ctx, cfg.DataDir, cfg.Database)
 	if err != nil {
 		return RotateResult{}, fmt.Errorf("rotate-key: open store: %w", err)
 	}

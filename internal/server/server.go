@@ -56,7 +56,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer repl.Close()
-	db, err := repl.openStore(ctx, cfg)
+	db, err := openFencedStore(ctx, cfg.DataDir, cfg.Database, repl.fenceByTerm)
 	if err != nil {
 		return fmt.Errorf("server: open store: %w", err)
 	}

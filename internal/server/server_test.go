@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdev/berth/internal/pgtest"
 	"github.com/berthdev/berth/internal/runtime/local"
 	"github.com/berthdev/berth/internal/source"
 	"github.com/berthdev/berth/internal/spec"
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envShim) == "1" {
 		os.Exit(local.ShimMain(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 func freeAddr(t *testing.T) string {

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -11,7 +12,27 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if code, ok := storetest.CrashChild(openURL); ok {
+		os.Exit(code)
+	}
 	os.Exit(pgtest.Main(m))
+}
+
+func openURL(ctx context.Context, url string) (store.Store, error) {
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// TestAcknowledgedWritesSurviveKill kills a writing client with SIGKILL,
+// in a loop: PostgreSQL keeps what it acknowledged and rolls back what it
+// had not, so every acknowledged write is there and no transaction is
+// half there.
+func TestAcknowledgedWritesSurviveKill(t *testing.T) {
+	t.Parallel()
+	storetest.RunCrash(t, openURL, pgtest.URL(t))
 }
 
 func TestContract(t *testing.T) {

@@ -10,7 +10,7 @@ package postgres
 // database's locale.
 //
 // Two things are PostgreSQL's own: event revisions come from the counter
-// row in event_revision (see the dialect in errors.go), and the audit
+// row in event_revision (see dialect.go), and the audit
 // log's append-only rule is a trigger function.
 const schema = `
 CREATE TABLE apps (

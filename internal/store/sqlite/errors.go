@@ -12,14 +12,6 @@ import (
 // ErrSchemaTooNew means the file was migrated by a newer Berth.
 var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this binary")
 
-// dialect is what SQLite does its own way in the shared SQL.
-var dialect = sqlstore.Dialect{
-	Constraint: constraint,
-	// AUTOINCREMENT numbers events; with one writer at a time, insertion
-	// order is commit order.
-	AppendEvent: `INSERT INTO events (kind, app, release, time, data) VALUES (?, ?, ?, ?, ?) RETURNING revision`,
-}
-
 // constraint classifies a constraint violation by SQLite's extended code.
 func constraint(err error) sqlstore.Constraint {
 	var se *sqlite.Error

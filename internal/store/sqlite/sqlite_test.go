@@ -11,8 +11,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if path := os.Getenv(crashChildEnv); path != "" {
-		os.Exit(crashChild(path))
+	if code, ok := storetest.CrashChild(openFile); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

@@ -14,45 +14,7 @@ const maxRetries = 1000
 
 var concurrencyTests = []test{
 	{desc: "concurrency/racing updates: exactly one wins", run: func(t *testing.T, s store.Store) {
-		ctx := t.Context()
-		must(t, s.CreateApp(ctx, testApp("shop")))
-		const rounds, racers = 20, 3
-		for round := range rounds {
-			a, err := s.GetApp(ctx, "shop")
-			must(t, err)
-			var (
-				wg    sync.WaitGroup
-				start = make(chan struct{})
-				errs  = make([]error, racers)
-			)
-			for i := range racers {
-				wg.Go(func() {
-					b := a
-					b.TargetRelease = round*racers + i
-					<-start
-					_, errs[i] = s.UpdateApp(ctx, b)
-				})
-			}
-			close(start)
-			wg.Wait()
-			wins := 0
-			for i, err := range errs {
-				switch {
-				case err == nil:
-					wins++
-				case !errors.Is(err, store.ErrConflict):
-					t.Errorf("round %d racer %d: %v, want nil or ErrConflict", round, i, err)
-				}
-			}
-			if wins != 1 {
-				t.Fatalf("round %d: %d winners, want exactly 1 (errors %v)", round, wins, errs)
-			}
-		}
-		a, err := s.GetApp(ctx, "shop")
-		must(t, err)
-		if a.Version != rounds {
-			t.Errorf("Version = %d after %d won rounds, want %d", a.Version, rounds, rounds)
-		}
+		RaceUpdates(t, s, s, s)
 	}},
 	{desc: "concurrency/racing release updates: exactly one wins", run: func(t *testing.T, s store.Store) {
 		ctx := t.Context()
@@ -179,4 +141,51 @@ func incrementOnce(t *testing.T, s store.Tx) error {
 	a.LatestRelease++
 	_, err = s.UpdateApp(t.Context(), a)
 	return err
+}
+
+// RaceUpdates creates the app "shop" and then, in rounds, has one racer
+// per store read it and update it from the version read, all at once:
+// exactly one must win each round and the others get ErrConflict. The
+// contract passes one store several times; a backend that several servers
+// share passes one store per server.
+func RaceUpdates(t *testing.T, stores ...store.Store) {
+	ctx := t.Context()
+	must(t, stores[0].CreateApp(ctx, testApp("shop")))
+	const rounds = 20
+	racers := len(stores)
+	for round := range rounds {
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			errs  = make([]error, racers)
+		)
+		for i, s := range stores {
+			a, err := s.GetApp(ctx, "shop")
+			must(t, err)
+			wg.Go(func() {
+				a.TargetRelease = round*racers + i
+				<-start
+				_, errs[i] = s.UpdateApp(ctx, a)
+			})
+		}
+		close(start)
+		wg.Wait()
+		wins := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, store.ErrConflict):
+				t.Errorf("round %d racer %d: %v, want nil or ErrConflict", round, i, err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("round %d: %d winners, want exactly 1 (errors %v)", round, wins, errs)
+		}
+	}
+	a, err := stores[0].GetApp(ctx, "shop")
+	must(t, err)
+	if a.Version != rounds {
+		t.Errorf("Version = %d after %d won rounds, want %d", a.Version, rounds, rounds)
+	}
 }
