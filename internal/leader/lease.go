@@ -60,7 +60,8 @@ type LeaseOptions struct {
 // renew every RetryPeriod while held, give up leadership when a renewal
 // has not succeeded within RenewDeadline, release on clean shutdown.
 type Lease struct {
-	o LeaseOptions
+	o    LeaseOptions
+	wake chan struct{}
 }
 
 // NewLease checks o and fills its defaults.
@@ -86,7 +87,16 @@ func NewLease(o LeaseOptions) (*Lease, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Lease{o: o}, nil
+	return &Lease{o: o, wake: make(chan struct{}, 1)}, nil
+}
+
+// Wake makes a campaigning elector try to acquire now instead of at its
+// next retry: another server said it released the lease.
+func (l *Lease) Wake() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Holder is the name this elector holds the lease under.
@@ -144,6 +154,7 @@ func (l *Lease) acquire(ctx context.Context) (*term, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(l.o.RetryPeriod):
+		case <-l.wake:
 		}
 	}
 }

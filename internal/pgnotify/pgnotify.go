@@ -28,6 +28,9 @@ const (
 	// decided); the payload is the run ID or "". The leader's run driver
 	// wakes.
 	Runs = "berth_runs"
+	// Leader: the leader released its lease on a clean stop; the others
+	// campaign at once instead of at their next retry. No payload.
+	Leader = "berth_leader"
 )
 
 // Notify sends payload on channel through pool. PostgreSQL delivers it to

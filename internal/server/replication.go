@@ -27,6 +27,7 @@ const (
 	channelChanges   = pgnotify.Changes
 	channelReconcile = pgnotify.Reconcile
 	channelRuns      = pgnotify.Runs
+	channelLeader    = pgnotify.Leader
 )
 
 // replication is what servers sharing one database need of each other:
@@ -110,12 +111,19 @@ func (r *replication) Listen(ctx context.Context, handle func(channel, payload s
 	}
 	l := &pgnotify.Listener{
 		Config:      r.pool.Config().ConnConfig,
-		Channels:    []string{channelChanges, channelReconcile, channelRuns},
+		Channels:    []string{channelChanges, channelReconcile, channelRuns, channelLeader},
 		Handle:      handle,
 		OnReconnect: reconnected,
 		Logger:      r.log,
 	}
 	_ = l.Run(ctx)
+}
+
+// campaign wakes this server's elector: the leader released the lease.
+func (r *replication) campaign() {
+	if w, ok := r.elector.(interface{ Wake() }); ok {
+		w.Wake()
+	}
 }
 
 // Close closes the connections.

@@ -183,6 +183,8 @@ func Run(ctx context.Context, cfg Config) error {
 				work.Notify(payload)
 			case channelRuns:
 				pipes.Wake(ctx)
+			case channelLeader:
+				repl.campaign()
 			}
 		}, func() {
 			// Notifications sent while the connection was down are lost:
@@ -202,6 +204,11 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := repl.elector.Run(ctx, lead); err != nil {
 			errc <- fmt.Errorf("leader election: %w", err)
 		}
+		// The lease is released (or was never held): a follower need
+		// not wait for its next retry to take it.
+		nctx, done := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		repl.Notify(nctx, channelLeader, "")
+		done()
 	}()
 
 	servers := []*http.Server{newHTTPServer(apiMux, logger)}
