@@ -5,6 +5,7 @@
 //	berthbench apply -berth bin/berth       # apply-to-healthy of 10 services vs. starting them by hand
 //	berthbench memory -berth bin/berth      # server RSS with 10 apps running vs. idle
 //	berthbench store -berth bin/berth       # API writes/s and list-apps p99 with 10,000 apps: PostgreSQL vs. SQLite
+//	berthbench failover -berth bin/berth    # kill -9 of the leader of 3 servers on PostgreSQL to the new leader acting, vs. a clean handover
 package main
 
 import (
@@ -15,13 +16,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: berthbench coldstart|apply|memory|store [-berth PATH] [-runs N]")
+		fmt.Fprintln(os.Stderr, "usage: berthbench coldstart|apply|memory|store|failover [-berth PATH] [-runs N]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	berth := fs.String("berth", "bin/berth", "the berth binary to measure")
 	runs := fs.Int("runs", 15, "how many runs per side")
 	apps := fs.Int("apps", 10_000, "store: how many apps the store holds")
+	pg := fs.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "failover: a PostgreSQL server's maintenance database (the user must create databases)")
 	_ = fs.Parse(os.Args[2:])
 	var err error
 	switch os.Args[1] {
@@ -33,8 +35,10 @@ func main() {
 		err = memory(*berth)
 	case "store":
 		err = storeBench(*berth, *apps)
+	case "failover":
+		err = failover(*berth, *pg, *runs)
 	default:
-		err = fmt.Errorf("unknown benchmark %q (coldstart, apply, memory, store)", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q (coldstart, apply, memory, store, failover)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berthbench:", err)

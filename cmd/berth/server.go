@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,7 @@ func newServerCmd() *cobra.Command {
 		pipes                          server.PipelineConfig
 		sso                            ssoFlags
 		secureCookies                  bool
+		leaseDuration                  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -74,6 +76,7 @@ the data directory.`,
 				Logger:           logger,
 				OIDC:             oidcCfg,
 				SecureCookies:    secureCookies,
+				LeaseDuration:    leaseDuration,
 			})
 		},
 	}
@@ -98,6 +101,8 @@ the data directory.`,
 	cmd.Flags().BoolVar(&pipes.AllowPrivateNotify, "pipeline-allow-private-notify", false,
 		"let notify steps post to loopback, link-local and private addresses (off: pipelines cannot reach the server's network)")
 	cmd.Flags().BoolVar(&secureCookies, "secure-cookies", false, "mark console cookies Secure on plain HTTP (when a TLS proxy fronts the API)")
+	cmd.Flags().DurationVar(&leaseDuration, "lease-duration", 0,
+		"with --database: how long the leader's lease lasts unrenewed, so about how long a dead leader takes to replace (default 6s; several servers may share one database, see docs/ha.md)")
 	sso.register(cmd)
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	cmd.AddCommand(newRotateKeyCmd())

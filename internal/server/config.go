@@ -4,6 +4,7 @@ package server
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/pipeline/runner"
@@ -15,8 +16,13 @@ type Config struct {
 	DataDir string
 	// Database is a PostgreSQL URL (postgres://...) for the store; ""
 	// keeps it in <DataDir>/berth.db (SQLite). Everything else stays in
-	// DataDir either way.
+	// DataDir either way. Several servers may share one PostgreSQL
+	// database (and one DataDir): they elect a leader.
 	Database string
+	// LeaseDuration is how long the leader's lease lasts without renewal
+	// (PostgreSQL only); 0 means leader.DefaultLeaseDuration. A dead
+	// leader is replaced within about this long.
+	LeaseDuration time.Duration
 	// Listen is the API address, e.g. 127.0.0.1:7700.
 	Listen string
 	// GatewayListen is the address the gateway serves routes on

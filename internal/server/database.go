@@ -23,6 +23,12 @@ const databaseFlag = "--database (or BERTH_DATABASE)"
 // openStore opens the store: the PostgreSQL database at database when it
 // is set, else the SQLite file <dataDir>/berth.db.
 func openStore(ctx context.Context, dataDir, database string) (store.Store, error) {
+	return openFencedStore(ctx, dataDir, database, nil)
+}
+
+// openFencedStore is openStore with fence (nil: none) run in every write
+// transaction on PostgreSQL (see postgres.OpenFenced).
+func openFencedStore(ctx context.Context, dataDir, database string, fence postgres.Fence) (store.Store, error) {
 	if database == "" {
 		db, err := sqlite.Open(ctx, filepath.Join(dataDir, "berth.db"))
 		if err != nil {
@@ -34,7 +40,7 @@ func openStore(ctx context.Context, dataDir, database string) (store.Store, erro
 		return nil, err
 	}
 	u, _ := url.Parse(database) // checked above
-	db, err := postgres.Open(ctx, database)
+	db, err := postgres.OpenFenced(ctx, database, fence)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", databaseFlag, u.Redacted(), err)
 	}

@@ -22,6 +22,9 @@ import (
 // pipelines adapts the run driver to the API's Pipelines interface.
 type pipelines struct {
 	*runner.Runner
+	// wake tells the leader's run driver, on whichever server it runs,
+	// that runs changed; a no-op on a server alone on its store.
+	wake func()
 }
 
 // newPipelines builds the local executor and the run driver.
@@ -42,30 +45,30 @@ func newPipelines(ctx context.Context, cfg Config, st store.Store, blobs *blob.S
 		secrets = runner.NoSecrets{}
 	}
 	r, err := runner.New(ctx, runner.Options{
-		Store: st, Blobs: blobs, Executor: exec, Secrets: secrets, Notify: notify,
+		Store: st, Blobs: blobs, Executor: guardedExecutor{Executor: exec}, Secrets: secrets, Notify: notify,
 		DataDir: cfg.DataDir, WorkDir: work, Logger: logger,
 		PerPipeline: pc.PerPipeline, PerTeam: pc.PerTeam, AllowPrivateNotify: pc.AllowPrivateNotify,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	return &pipelines{Runner: r}, nil
+	return &pipelines{Runner: r, wake: func() {}}, nil
 }
 
 func (p *pipelines) StartRun(ctx context.Context, app, ref string, params map[string]string, by string) (store.Run, error) {
-	return p.Start(ctx, runner.StartRequest{App: app, Trigger: pipeline.EventManual, Ref: ref, Params: params, By: by})
+	return p.woke(p.Start(ctx, runner.StartRequest{App: app, Trigger: pipeline.EventManual, Ref: ref, Params: params, By: by}))
 }
 
 func (p *pipelines) CancelRun(ctx context.Context, id, by string) (store.Run, error) {
-	return p.Cancel(ctx, id, by)
+	return p.woke(p.Cancel(ctx, id, by))
 }
 
 func (p *pipelines) RerunRun(ctx context.Context, id, by string) (store.Run, error) {
-	return p.Rerun(ctx, id, by)
+	return p.woke(p.Rerun(ctx, id, by))
 }
 
 func (p *pipelines) Decide(ctx context.Context, pr rbac.Principal, id, decision, comment string) (store.Run, error) {
-	return p.Runner.Decide(ctx, pr, id, decision, comment)
+	return p.woke(p.Runner.Decide(ctx, pr, id, decision, comment))
 }
 
 func (p *pipelines) RunLogs(ctx context.Context, id string, follow bool) (io.ReadCloser, error) {
@@ -74,4 +77,13 @@ func (p *pipelines) RunLogs(ctx context.Context, id string, follow bool) (io.Rea
 
 func (p *pipelines) ServeHook(w http.ResponseWriter, r *http.Request, forge, app string) {
 	p.Runner.ServeHook(w, r, forge, app)
+	p.wake()
+}
+
+// woke wakes the leader's driver after a successful change of runs.
+func (p *pipelines) woke(run store.Run, err error) (store.Run, error) {
+	if err == nil {
+		p.wake()
+	}
+	return run, err
 }

@@ -21,15 +21,12 @@ import (
 	"github.com/berthdev/berth/internal/api"
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/build"
-	"github.com/berthdev/berth/internal/deploy"
 	"github.com/berthdev/berth/internal/gateway"
 	"github.com/berthdev/berth/internal/gateway/policy"
 	"github.com/berthdev/berth/internal/identity/oidclogin"
-	"github.com/berthdev/berth/internal/runtime/envroute"
-	"github.com/berthdev/berth/internal/runtime/local"
+	"github.com/berthdev/berth/internal/leader"
 	"github.com/berthdev/berth/internal/secretstore"
 	"github.com/berthdev/berth/internal/store"
-	"github.com/berthdev/berth/internal/svcproxy"
 	apitypes "github.com/berthdev/berth/pkg/api"
 )
 
@@ -54,13 +51,18 @@ func Run(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	db, err := openStore(ctx, cfg.DataDir, cfg.Database)
+	repl, err := openReplication(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer repl.Close()
+	db, err := openFencedStore(ctx, cfg.DataDir, cfg.Database, repl.fenceByTerm)
 	if err != nil {
 		return fmt.Errorf("server: open store: %w", err)
 	}
 	defer func() { _ = db.Close() }()
 	changes := api.NewBroadcaster()
-	st := &pokingStore{Store: db, changes: changes}
+	st := &pokingStore{Store: db, changes: changes, remote: func() { repl.Notify(ctx, channelChanges, "") }}
 
 	if _, err := api.EnsureAdminToken(ctx, st, cfg.DataDir, time.Now().UTC(), logger); err != nil {
 		return fmt.Errorf("server: admin token: %w", err)
@@ -88,39 +90,24 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("server: builder: %w", err)
 	}
-	rt, err := local.New(ctx, local.Options{
-		Dir:         filepath.Join(cfg.DataDir, "runtime"),
-		ShimCommand: cfg.ShimCommand,
-		ShimEnv:     cfg.ShimEnv,
-		Logger:      logger,
-	})
-	if err != nil {
-		return fmt.Errorf("server: local runtime: %w", err)
-	}
-	defer func() { _ = rt.Close() }()
-	// Apps of an environment run on its cluster; the others locally.
-	router := envroute.New(rt, appEnv(st), openEnv(st, secretStore, logger))
-	defer func() { _ = router.Close() }()
-	proxy := svcproxy.New(logger)
-	defer func() { _ = proxy.Close() }()
-	rec := deploy.New(deploy.Options{
-		Store:     st,
-		Runtime:   router,
-		Builder:   builder,
-		Proxy:     proxy,
-		Logger:    logger,
-		VolumeDir: filepath.Join(cfg.DataDir, "volumes"),
-		Secrets:   secretStore,
-	})
-
 	if cfg.Pipelines.Secrets == nil {
 		// Steps get the secrets of their app that they name.
 		cfg.Pipelines.Secrets = secretStore
 	}
-	pipes, err := newPipelines(ctx, cfg, st, blobs, rec.Notify, logger)
+	errc := make(chan error, 5) // leader-only work, the change listener and up to three servers
+	work := &leaderWork{cfg: cfg, st: st, secrets: secretStore, builder: builder, log: logger, errc: errc}
+	// The API's pokes reach this server's reconciler if it leads, and the
+	// leader's through the database's notifications if another server does.
+	notify := func(app string) {
+		work.Notify(app)
+		repl.Notify(ctx, channelReconcile, app)
+	}
+	pipes, err := newPipelines(ctx, cfg, st, blobs, notify, logger)
 	if err != nil {
 		return err
 	}
+	pipes.wake = func() { repl.Notify(ctx, channelRuns, "") }
+	work.pipes = pipes
 
 	var sso *oidclogin.Client
 	if cfg.OIDC != nil {
@@ -135,8 +122,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Pipelines:     pipes,
 		Store:         st,
 		Blobs:         blobs,
-		Notify:        rec.Notify,
-		Logs:          rec,
+		Notify:        notify,
+		Logs:          work,
 		Secrets:       secretStore,
 		Clusters:      secretStore,
 		Backup:        onlineBackup(db, blobs, ring.PrimaryID(), cfg.Version, logger),
@@ -149,9 +136,10 @@ func Run(ctx context.Context, cfg Config) error {
 	// registers its series here.
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	repl.register(registry)
 	apiMux := http.NewServeMux()
 	apiMux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	apiMux.Handle("/", handler)
+	apiMux.Handle("/", repl.logsToLeader(handler))
 
 	gw, closeGateway, err := newGateway(cfg, logger, registry)
 	if err != nil {
@@ -185,20 +173,43 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 5) // the reconciler, the pipeline runner and up to three servers
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := pipes.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			errc <- fmt.Errorf("pipelines: %w", err)
-		}
+		repl.Listen(ctx, func(channel, payload string) {
+			switch channel {
+			case channelChanges:
+				changes.Poke()
+			case channelReconcile:
+				work.Notify(payload)
+			case channelRuns:
+				pipes.Wake(ctx)
+			case channelLeader:
+				repl.campaign()
+			}
+		}, func() {
+			// Notifications sent while the connection was down are lost:
+			// re-read everything once.
+			changes.Poke()
+			pipes.Wake(ctx)
+		})
 	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := rec.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			errc <- fmt.Errorf("reconciler: %w", err)
+		lead := func(ctx context.Context, t leader.Term) {
+			repl.leading.Store(1)
+			defer repl.leading.Store(0)
+			work.lead(ctx, t)
 		}
+		if err := repl.elector.Run(ctx, lead); err != nil {
+			errc <- fmt.Errorf("leader election: %w", err)
+		}
+		// The lease is released (or was never held): a follower need
+		// not wait for its next retry to take it.
+		nctx, done := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		repl.Notify(nctx, channelLeader, "")
+		done()
 	}()
 
 	servers := []*http.Server{newHTTPServer(apiMux, logger)}
@@ -326,12 +337,15 @@ func versionInfo(v string) apitypes.Version {
 type pokingStore struct {
 	store.Store
 	changes *api.Broadcaster
+	// remote wakes the other servers on the same database.
+	remote func()
 }
 
 func (s *pokingStore) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
 	err := s.Store.InTx(ctx, fn)
 	if err == nil {
 		s.changes.Poke()
+		s.remote()
 	}
 	return err
 }
@@ -340,6 +354,7 @@ func (s *pokingStore) AppendEvent(ctx context.Context, e store.Event) (int64, er
 	rev, err := s.Store.AppendEvent(ctx, e)
 	if err == nil {
 		s.changes.Poke()
+		s.remote()
 	}
 	return rev, err
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdev/berth/internal/pgtest"
 	"github.com/berthdev/berth/internal/runtime/local"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: build berth:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL server the HA tests may have started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -73,11 +74,12 @@ type server struct {
 	token   string
 }
 
-// startServer starts berth server on dataDir (reused across restarts).
-func startServer(t *testing.T, dataDir, apiAddr, gwAddr string) *server {
+// startServer starts berth server on dataDir (reused across restarts),
+// with extra flags after the usual ones.
+func startServer(t *testing.T, dataDir, apiAddr, gwAddr string, extra ...string) *server {
 	t.Helper()
 	s := &server{t: t, dataDir: dataDir, api: apiAddr, gateway: gwAddr, log: &bytes.Buffer{}}
-	s.cmd = exec.Command(berthBin, "server", "--data-dir", dataDir, "--listen", apiAddr, "--gateway-listen", gwAddr)
+	s.cmd = exec.Command(berthBin, append([]string{"server", "--data-dir", dataDir, "--listen", apiAddr, "--gateway-listen", gwAddr}, extra...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	s.cmd.Env = os.Environ()
 	if err := s.cmd.Start(); err != nil {

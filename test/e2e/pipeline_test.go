@@ -281,21 +281,7 @@ func TestPipelineRunSurvivesServerCrash(t *testing.T) {
 		}
 		return nil
 	})
-	sleepers := func() []int {
-		var pids []int
-		entries, _ := os.ReadDir("/proc")
-		for _, e := range entries {
-			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-			if err == nil && bytes.Contains(env, []byte("BERTH_RUN=crashy.1\x00")) && bytes.Contains(env, []byte("BERTH_WORKSPACE=")) {
-				var pid int
-				fmt.Sscan(e.Name(), &pid)
-				if pidAlive(pid) {
-					pids = append(pids, pid)
-				}
-			}
-		}
-		return pids
-	}
+	sleepers := func() []int { return stepProcesses("crashy.1") }
 	if len(sleepers()) == 0 {
 		t.Fatal("no step process found before the crash")
 	}

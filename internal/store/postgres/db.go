@@ -60,6 +60,22 @@ const connectTimeout = 10 * time.Second
 // Open connects to the database at url (postgres://...), checks that it
 // answers, and brings its schema up to date.
 func Open(ctx context.Context, url string) (*DB, error) {
+	return OpenFenced(ctx, url, nil)
+}
+
+// FenceQuerier is what a Fence may query, inside the write transaction.
+type FenceQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Fence is called in every write transaction, after the write lock and
+// before the write; an error rolls the transaction back and is returned
+// as is. Leader election uses it to reject writes of a server that lost
+// its lease (internal/leader/pglease.Fence).
+type Fence func(ctx context.Context, tx FenceQuerier) error
+
+// OpenFenced is Open with a fence on every write transaction (nil: none).
+func OpenFenced(ctx context.Context, url string, fence Fence) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w: %w", store.ErrInvalid, err)
@@ -81,7 +97,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %s: %w", where, err)
 	}
 	sqlDB := stdlib.OpenDBFromPool(pool)
-	return &DB{Store: sqlstore.New(backend{db: sqlDB}, dialect), pool: pool, sql: sqlDB}, nil
+	return &DB{Store: sqlstore.New(backend{db: sqlDB, fence: fence}, dialect), pool: pool, sql: sqlDB}, nil
 }
 
 // Close closes every connection.
@@ -93,7 +109,8 @@ func (db *DB) Close() error {
 
 // backend gives the shared SQL its connections.
 type backend struct {
-	db *sql.DB
+	db    *sql.DB
+	fence Fence
 }
 
 // Write runs fn in a READ COMMITTED transaction holding the write lock
@@ -111,6 +128,11 @@ func (b backend) Write(ctx context.Context, fn func(q sqlstore.Querier) error) e
 	}()
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLockKey); err != nil {
 		return fmt.Errorf("postgres: take the write lock: %w", err)
+	}
+	if b.fence != nil {
+		if err := b.fence(ctx, tx); err != nil {
+			return err
+		}
 	}
 	if err := fn(rebinder{q: tx}); err != nil {
 		return conflict(err)
