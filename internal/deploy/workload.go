@@ -62,18 +62,23 @@ func (p *pass) workload(ctx context.Context, relNum int, svc string, replicas in
 			vols[v.Name] = filepath.Join(dir, p.app.Name, svc, v.Name)
 		}
 	}
+	instancesOf := 0
+	if rel.reloads() {
+		instancesOf = rel.instancesOf()
+	}
 	return runtime.Workload{
-		ID:       rel.workloadID(p.app.Name, svc),
-		App:      p.app.Name,
-		Service:  svc,
-		Release:  relNum,
-		Replicas: replicas,
-		Spec:     *s,
-		Dir:      rel.rec.Artifacts[svc].Dir,
-		Env:      env,
-		Volumes:  vols,
-		Files:    cfg.Files,
-		Secrets:  sec,
+		InstancesOf: instancesOf,
+		ID:          rel.workloadID(p.app.Name, svc),
+		App:         p.app.Name,
+		Service:     svc,
+		Release:     relNum,
+		Replicas:    replicas,
+		Spec:        *s,
+		Dir:         rel.rec.Artifacts[svc].Dir,
+		Env:         env,
+		Volumes:     vols,
+		Files:       cfg.Files,
+		Secrets:     sec,
 	}, nil
 }
 

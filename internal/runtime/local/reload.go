@@ -32,7 +32,7 @@ var reloadSignals = map[string]syscall.Signal{
 // reloadHash is workloadHash without what a live reload may change: the
 // config files and the release whose config they are.
 func reloadHash(w runtime.Workload) string {
-	w.Files, w.Release = nil, 0
+	w.Files, w.Release, w.InstancesOf = nil, 0, 0
 	return workloadHash(w)
 }
 
