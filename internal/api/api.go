@@ -243,8 +243,8 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/clusters/{cluster}", perm: rbac.ClustersManage, handle: s.getCluster},
 		{method: http.MethodDelete, path: "/api/v1/clusters/{cluster}", perm: rbac.ClustersManage, action: "cluster.remove", handle: s.removeCluster},
 		{method: http.MethodPost, path: "/api/v1/envs", perm: rbac.EnvsManage, action: "env.create", handle: s.createEnvironment},
-		{method: http.MethodGet, path: "/api/v1/envs", perm: rbac.EnvsManage, handle: s.listEnvironments},
-		{method: http.MethodGet, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, handle: s.getEnvironment},
+		{method: http.MethodGet, path: "/api/v1/envs", perm: rbac.EnvsRead, handle: s.listEnvironments},
+		{method: http.MethodGet, path: "/api/v1/envs/{env}", perm: rbac.EnvsRead, handle: s.getEnvironment},
 		{method: http.MethodDelete, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, action: "env.remove", handle: s.removeEnvironment},
 	}
 }

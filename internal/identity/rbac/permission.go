@@ -25,6 +25,9 @@ const (
 	MembersManage   Permission = "members:manage"
 	TokensManage    Permission = "tokens:manage"
 	EnvsManage      Permission = "envs:manage"
+	// EnvsRead lists and shows a team's environments (where its apps can
+	// go); creating and removing them is EnvsManage.
+	EnvsRead Permission = "envs:read"
 	AuditRead       Permission = "audit:read"
 	TeamsManage     Permission = "teams:manage"
 	ClustersManage  Permission = "clusters:manage"
@@ -43,6 +46,7 @@ var permissions = []struct {
 	{PipelinesRead, ScopeRead},
 	{MembersRead, ScopeRead},
 	{AuditRead, ScopeRead},
+	{EnvsRead, ScopeRead},
 	// What a CI job needs to ship: deploy, run pipelines, set config.
 	{AppsDeploy, ScopeDeploy},
 	{PipelinesRun, ScopeDeploy},
