@@ -165,7 +165,7 @@ func TestEffective(t *testing.T) {
 		t.Fatalf("developer with admin scope: %v, want the developer's own %v", got, want)
 	}
 	p = Principal{Subject: "tok", Teams: map[string]Role{"t1": RoleOwner}, Scope: ScopeRead}
-	want = []Permission{AppsRead, AuditRead, ConfigRead, MembersRead, PipelinesRead, SecretsRead}
+	want = []Permission{AppsRead, AuditRead, ConfigRead, EnvsRead, MembersRead, PipelinesRead, SecretsRead}
 	if got := p.Effective("t1"); !slices.Equal(got, want) {
 		t.Fatalf("owner with read scope: %v, want %v", got, want)
 	}
