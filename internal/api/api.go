@@ -246,6 +246,10 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/envs", perm: rbac.EnvsRead, handle: s.listEnvironments},
 		{method: http.MethodGet, path: "/api/v1/envs/{env}", perm: rbac.EnvsRead, handle: s.getEnvironment},
 		{method: http.MethodDelete, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, action: "env.remove", handle: s.removeEnvironment},
+		{method: http.MethodPost, path: "/api/v1/users/me/password", perm: rbac.AppsRead, action: "user.change_password", handle: s.changePassword},
+		{method: http.MethodPost, path: "/api/v1/users/{user}/disable", perm: rbac.MembersManage, action: "user.disable", handle: s.disableUser},
+		{method: http.MethodPost, path: "/api/v1/users/{user}/enable", perm: rbac.MembersManage, action: "user.enable", handle: s.enableUser},
+		{method: http.MethodPatch, path: "/api/v1/teams/{team}", perm: rbac.TeamsManage, action: "team.rename", handle: s.renameTeam},
 	}
 }
 
