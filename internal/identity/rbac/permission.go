@@ -25,12 +25,13 @@ const (
 	MembersManage   Permission = "members:manage"
 	TokensManage    Permission = "tokens:manage"
 	EnvsManage      Permission = "envs:manage"
-	// EnvsRead lists and shows a team's environments (where its apps can
-	// go); creating and removing them is EnvsManage.
-	EnvsRead Permission = "envs:read"
 	AuditRead       Permission = "audit:read"
 	TeamsManage     Permission = "teams:manage"
 	ClustersManage  Permission = "clusters:manage"
+
+	// EnvsRead lists and shows a team's environments (where its apps can
+	// go); creating and removing them is EnvsManage.
+	EnvsRead Permission = "envs:read"
 )
 
 // permissions is every permission with the narrowest token scope that
