@@ -87,6 +87,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.revocations.Poke()
 	s.loggerFrom(r.Context()).Info("password changed", "user", u.ID, "sessions_ended", ended)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -139,6 +140,7 @@ func (s *server) setUserDisabled(w http.ResponseWriter, r *http.Request, disable
 	if err != nil {
 		return err
 	}
+	s.revocations.Poke()
 	s.loggerFrom(r.Context()).Info("user access changed", "user", id, "disabled", disabled)
 	writeJSON(w, http.StatusOK, toAPIUser(u))
 	return nil

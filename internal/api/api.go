@@ -118,6 +118,10 @@ type server struct {
 	// pending holds SSO logins between start and callback, and the codes
 	// handed to CLI logins.
 	pending *pendingLogins
+	// revocations is poked when access may have been taken away (a token
+	// revoked, sessions ended, a user disabled, a member removed), so
+	// open streams check their caller again at once (streamguard.go).
+	revocations *Broadcaster
 }
 
 // New returns the API's handler: /healthz and everything under /api/v1.
@@ -127,7 +131,7 @@ func New(d Deps) http.Handler {
 
 func newServer(d Deps) *server {
 	d.setDefaults()
-	return &server{Deps: d, pending: newPendingLogins()}
+	return &server{Deps: d, pending: newPendingLogins(), revocations: NewBroadcaster()}
 }
 
 func (s *server) handler() http.Handler {

@@ -221,6 +221,7 @@ func (s *server) removeMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.revocations.Poke()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
