@@ -57,8 +57,8 @@ func TestConfigReloadLive(t *testing.T) {
 	}
 	for _, st := range steps {
 		ch, err := st.change()
-		if err != nil || ch.Release != st.release {
-			t.Fatalf("%s: %+v %v; want release %d", st.desc, ch, err, st.release)
+		if err != nil || ch.Release != st.release || ch.ReloadOf != 1 {
+			t.Fatalf("%s: %+v %v; want release %d reloading release 1's instances", st.desc, ch, err, st.release)
 		}
 		waitRelease(t, s.c, "hot", st.release, api.ReleaseDeployed)
 		page := waitHostPage(t, s.gw, "hot.localhost", st.page)
@@ -76,8 +76,8 @@ func TestConfigReloadLive(t *testing.T) {
 
 	// An entry is an environment variable: new instances.
 	ch, err := s.c.SetConfig(ctx, "hot", api.ConfigUpdate{Set: map[string]string{"GREETING": "hi"}})
-	if err != nil || ch.Release != 5 {
-		t.Fatalf("config set entry: %+v %v", ch, err)
+	if err != nil || ch.Release != 5 || ch.ReloadOf != 0 {
+		t.Fatalf("config set entry: %+v %v; want release 5, rolled out", ch, err)
 	}
 	waitRelease(t, s.c, "hot", 5, api.ReleaseDeployed)
 	page = waitHostPage(t, s.gw, "hot.localhost", "reloads=0 file=mode=one greeting=hi")

@@ -78,6 +78,10 @@ type ConfigChange struct {
 	Config  *ConfigSet `json:"config,omitempty"`
 	Secret  *Secret    `json:"secret,omitempty"`
 	Release int        `json:"release,omitempty"`
+	// ReloadOf is set when Release takes the change live: the running
+	// instances of release ReloadOf get the new files and a signal
+	// instead of being replaced (see ReleaseConfig.ReloadOf).
+	ReloadOf int `json:"reload_of,omitempty"`
 }
 
 // ConfigDiff is the difference between two versions of a config set.
