@@ -80,17 +80,6 @@ func (o ops) CreateTeam(ctx context.Context, t store.Team) error {
 	return nil
 }
 
-func (o ops) RenameTeam(ctx context.Context, id, name string) error {
-	if err := required("team", "id", id, "name", name); err != nil {
-		return err
-	}
-	res, err := o.q.ExecContext(ctx, `UPDATE teams SET name = ? WHERE id = ?`, name, id)
-	if err != nil {
-		return mapErr(err, "rename", fmt.Sprintf("team %q", id), "")
-	}
-	return affected(res, nil, fmt.Sprintf("team %q", id))
-}
-
 func (o ops) GetTeam(ctx context.Context, id string) (store.Team, error) {
 	return queryOne(ctx, o, fmt.Sprintf("team %q", id), scanTeam, `SELECT `+teamColumns+` FROM teams WHERE id = ?`, id)
 }
@@ -323,15 +312,6 @@ func (o ops) CreateSession(ctx context.Context, s store.Session) error {
 
 func (o ops) GetSessionByHash(ctx context.Context, hash string) (store.Session, error) {
 	return queryOne(ctx, o, "session", scanSession, `SELECT `+sessionColumns+` FROM sessions WHERE hash = ?`, hash)
-}
-
-func (o ops) DeleteUserSessions(ctx context.Context, user, keep string) (int, error) {
-	res, err := o.q.ExecContext(ctx, `DELETE FROM sessions WHERE user = ? AND id <> ?`, user, keep)
-	if err != nil {
-		return 0, fmt.Errorf("delete sessions of user %q: %w", user, err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
 }
 
 func (o ops) DeleteSession(ctx context.Context, id string) error {

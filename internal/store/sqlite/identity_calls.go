@@ -15,10 +15,6 @@ func (db *DB) CreateTeam(ctx context.Context, t store.Team) error {
 	return db.inWrite(ctx, func(o ops) error { return o.CreateTeam(ctx, t) })
 }
 
-func (db *DB) RenameTeam(ctx context.Context, id, name string) error {
-	return db.inWrite(ctx, func(o ops) error { return o.RenameTeam(ctx, id, name) })
-}
-
 func (db *DB) GetTeam(ctx context.Context, id string) (store.Team, error) {
 	return db.reader().GetTeam(ctx, id)
 }
@@ -97,14 +93,6 @@ func (db *DB) GetSessionByHash(ctx context.Context, hash string) (store.Session,
 
 func (db *DB) DeleteSession(ctx context.Context, id string) error {
 	return db.inWrite(ctx, func(o ops) error { return o.DeleteSession(ctx, id) })
-}
-
-func (db *DB) DeleteUserSessions(ctx context.Context, user, keep string) (n int, err error) {
-	err = db.inWrite(ctx, func(o ops) error {
-		n, err = o.DeleteUserSessions(ctx, user, keep)
-		return err
-	})
-	return n, err
 }
 
 func (db *DB) AppendAudit(ctx context.Context, r audit.Record) (rec audit.Record, err error) {
