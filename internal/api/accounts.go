@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/berthdev/berth/internal/identity/loginlimit"
 	"github.com/berthdev/berth/internal/identity/password"
@@ -45,9 +47,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	ip, now := clientIP(r), s.Now()
 	if wait, ok := s.LoginLimit.Check(u.Email, ip, now); !ok {
 		auditFrom(r.Context()).deny()
-		w.Header().Set("Retry-After", loginlimit.RetryAfter(wait))
-		return newError(http.StatusTooManyRequests, api.CodeTooManyRequests,
-			"too many wrong passwords for %s from this address; try again in %ss", u.Email, loginlimit.RetryAfter(wait))
+		return tooManyPasswords(w, u.Email, wait)
 	}
 	ok, err := password.Verify(req.CurrentPassword, u.PasswordHash)
 	if err != nil {
@@ -56,9 +56,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		auditFrom(r.Context()).deny()
 		if wait := s.LoginLimit.Fail(u.Email, ip, now); wait > 0 {
-			w.Header().Set("Retry-After", loginlimit.RetryAfter(wait))
-			return newError(http.StatusTooManyRequests, api.CodeTooManyRequests,
-				"too many wrong passwords for %s from this address; try again in %ss", u.Email, loginlimit.RetryAfter(wait))
+			return tooManyPasswords(w, u.Email, wait)
 		}
 		return invalidField("current_password", "is not your current password")
 	}
@@ -91,6 +89,14 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	s.loggerFrom(r.Context()).Info("password changed", "user", u.ID, "sessions_ended", ended)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// tooManyPasswords answers 429 with Retry-After for a password change
+// throttled like a login.
+func tooManyPasswords(w http.ResponseWriter, email string, wait time.Duration) error {
+	w.Header().Set("Retry-After", loginlimit.RetryAfter(wait))
+	return newError(http.StatusTooManyRequests, api.CodeTooManyRequests,
+		"too many wrong passwords for %s from this address; try again in %ss", email, loginlimit.RetryAfter(wait))
 }
 
 func (s *server) disableUser(w http.ResponseWriter, r *http.Request) error {
@@ -172,8 +178,14 @@ func (s *server) renameTeam(w http.ResponseWriter, r *http.Request) error {
 		s.loggerFrom(r.Context()).Info("team renamed", "team", t.ID, "from", t.Name, "to", req.Name)
 		t.Name = req.Name
 	}
-	p, _ := principalFrom(r.Context())
-	role, _ := p.Role(t.ID)
-	writeJSON(w, http.StatusOK, api.Team{ID: t.ID, Name: t.Name, Role: string(role), CreatedAt: t.CreatedAt})
+	writeJSON(w, http.StatusOK, teamAnswer(r.Context(), t))
 	return nil
+}
+
+// teamAnswer is t as the API shows it to the caller of ctx, with the
+// caller's role in it.
+func teamAnswer(ctx context.Context, t store.Team) api.Team {
+	p, _ := principalFrom(ctx)
+	role, _ := p.Role(t.ID)
+	return api.Team{ID: t.ID, Name: t.Name, Role: string(role), CreatedAt: t.CreatedAt}
 }

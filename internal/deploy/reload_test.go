@@ -13,39 +13,10 @@ import (
 // a recording it (reloadOf as release.ReloadOf decided), as the target.
 func (e *testEnv) configRelease(a *spec.App, v int, files map[string]string, reloadOf int) int {
 	e.t.Helper()
-	data, err := a.Canonical()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	now := e.clock.Now()
-	var n int
-	err = e.st.InTx(e.ctx, func(tx store.Tx) error {
-		app, err := tx.GetApp(e.ctx, a.Name)
-		if err != nil {
-			app = store.App{Name: a.Name, CreatedAt: now, UpdatedAt: now}
-			if err := tx.CreateApp(e.ctx, app); err != nil {
-				return err
-			}
-		}
-		if err := tx.CreateConfigVersion(e.ctx, store.ConfigVersion{App: a.Name, Env: api.DefaultConfigEnv, Version: v, Files: files, CreatedAt: now}); err != nil {
-			return err
-		}
-		n = app.LatestRelease + 1
-		if err := tx.CreateRelease(e.ctx, store.Release{
-			App: a.Name, Number: n, Spec: data, SpecHash: "h", Cause: "config",
-			Config: &api.ReleaseConfig{Env: api.DefaultConfigEnv, Version: v, ReloadOf: reloadOf},
-			State:  api.ReleasePending, CreatedAt: now, UpdatedAt: now,
-		}); err != nil {
-			return err
-		}
-		app.LatestRelease, app.TargetRelease, app.UpdatedAt = n, n, now
-		_, err = tx.UpdateApp(e.ctx, app)
-		return err
+	cfg := &api.ReleaseConfig{Env: api.DefaultConfigEnv, Version: v, ReloadOf: reloadOf}
+	return e.createReleaseWith(a, "config", 0, cfg, func(tx store.Tx) error {
+		return tx.CreateConfigVersion(e.ctx, store.ConfigVersion{App: a.Name, Env: api.DefaultConfigEnv, Version: v, Files: files, CreatedAt: e.clock.Now()})
 	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return n
 }
 
 func (e *testEnv) appliedWorkload(id string) runtime.Workload {
