@@ -121,6 +121,10 @@ type server struct {
 	// pending holds SSO logins between start and callback, and the codes
 	// handed to CLI logins.
 	pending *pendingLogins
+	// revocations is poked when access may have been taken away (a token
+	// revoked, sessions ended, a user disabled, a member removed), so
+	// open streams check their caller again at once (streamguard.go).
+	revocations *Broadcaster
 }
 
 // New returns the API's handler: /healthz and everything under /api/v1.
@@ -130,7 +134,7 @@ func New(d Deps) http.Handler {
 
 func newServer(d Deps) *server {
 	d.setDefaults()
-	return &server{Deps: d, pending: newPendingLogins()}
+	return &server{Deps: d, pending: newPendingLogins(), revocations: NewBroadcaster()}
 }
 
 func (s *server) handler() http.Handler {
@@ -246,10 +250,14 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/clusters/{cluster}", perm: rbac.ClustersManage, handle: s.getCluster},
 		{method: http.MethodDelete, path: "/api/v1/clusters/{cluster}", perm: rbac.ClustersManage, action: "cluster.remove", handle: s.removeCluster},
 		{method: http.MethodPost, path: "/api/v1/envs", perm: rbac.EnvsManage, action: "env.create", handle: s.createEnvironment},
-		{method: http.MethodGet, path: "/api/v1/envs", perm: rbac.EnvsManage, handle: s.listEnvironments},
-		{method: http.MethodGet, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, handle: s.getEnvironment},
+		{method: http.MethodGet, path: "/api/v1/envs", perm: rbac.EnvsRead, handle: s.listEnvironments},
+		{method: http.MethodGet, path: "/api/v1/envs/{env}", perm: rbac.EnvsRead, handle: s.getEnvironment},
 		{method: http.MethodDelete, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, action: "env.remove", handle: s.removeEnvironment},
 		{method: http.MethodGet, path: "/api/v1/backup", perm: rbac.ClustersManage, action: "platform.backup", handle: s.backup},
+		{method: http.MethodPost, path: "/api/v1/users/me/password", perm: rbac.AppsRead, action: "user.change_password", handle: s.changePassword},
+		{method: http.MethodPost, path: "/api/v1/users/{user}/disable", perm: rbac.MembersManage, action: "user.disable", handle: s.disableUser},
+		{method: http.MethodPost, path: "/api/v1/users/{user}/enable", perm: rbac.MembersManage, action: "user.enable", handle: s.enableUser},
+		{method: http.MethodPatch, path: "/api/v1/teams/{team}", perm: rbac.TeamsManage, action: "team.rename", handle: s.renameTeam},
 	}
 }
 

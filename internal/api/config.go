@@ -233,7 +233,17 @@ func (s *server) writeConfigVersion(ctx context.Context, tx store.Tx, a store.Ap
 	}
 	rel, err := s.rollConfig(ctx, tx, a, "config")
 	resp.Release = rel
-	return err
+	if err != nil || rel == 0 {
+		return err
+	}
+	made, err := tx.GetRelease(ctx, a.Name, rel)
+	if err != nil {
+		return fmt.Errorf("get release %s/%d: %w", a.Name, rel, err)
+	}
+	if made.Config != nil {
+		resp.ReloadOf = made.Config.ReloadOf
+	}
+	return nil
 }
 
 func (s *server) finishConfigWrite(w http.ResponseWriter, r *http.Request, name string, resp api.ConfigChange, err error) error {

@@ -11,8 +11,10 @@ import (
 )
 
 // rollConfig creates a new release of a's target when the configuration it
-// would run with differs from the target's snapshot. It returns the new
-// release's number, 0 when nothing was created.
+// would run with differs from the target's snapshot: one that reloads the
+// running instances live when the services declare it and only files
+// changed (release.ReloadOf), else one that rolls out new instances. It
+// returns the new release's number, 0 when nothing was created.
 func (s *server) rollConfig(ctx context.Context, tx store.Tx, a store.App, cause string) (int, error) {
 	if a.TargetRelease == 0 {
 		return 0, nil
@@ -31,6 +33,9 @@ func (s *server) rollConfig(ctx context.Context, tx store.Tx, a store.App, cause
 	}
 	if release.SameConfig(target.Config, snap) {
 		return 0, nil
+	}
+	if snap.ReloadOf, err = release.ReloadOf(ctx, tx, a, target, sp, snap); err != nil {
+		return 0, err
 	}
 	now := s.Now().UTC()
 	rel := store.Release{

@@ -35,9 +35,9 @@ func toAPIEnvironment(e store.Environment, teamNames map[string]string) api.Envi
 	return api.Environment{Name: e.Name, Team: teamNames[e.Team], Cluster: e.Cluster, Namespace: e.Namespace, StorageClass: e.StorageClass, CreatedAt: e.CreatedAt}
 }
 
-// loadEnvironment returns the environment the caller may manage; another
-// team's answers exactly as a missing one.
-func (s *server) loadEnvironment(ctx context.Context, name string) (store.Environment, error) {
+// loadEnvironment returns the environment if the caller holds perm in its
+// team; another team's answers exactly as a missing one.
+func (s *server) loadEnvironment(ctx context.Context, name string, perm rbac.Permission) (store.Environment, error) {
 	e, err := s.Store.GetEnvironment(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Environment{}, errEnvNotFound(name)
@@ -45,7 +45,7 @@ func (s *server) loadEnvironment(ctx context.Context, name string) (store.Enviro
 	if err != nil {
 		return store.Environment{}, fmt.Errorf("get environment %s: %w", name, err)
 	}
-	if err := s.authorize(ctx, e.Team, rbac.EnvsManage, errEnvNotFound(name)); err != nil {
+	if err := s.authorize(ctx, e.Team, perm, errEnvNotFound(name)); err != nil {
 		return store.Environment{}, err
 	}
 	return e, nil
@@ -93,14 +93,14 @@ func (s *server) createEnvironment(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *server) listEnvironments(w http.ResponseWriter, r *http.Request) error {
-	mine, err := s.teamsWith(r.Context(), rbac.EnvsManage)
+	mine, err := s.teamsWith(r.Context(), rbac.EnvsRead)
 	if err != nil {
 		return err
 	}
 	// A platform admin also sees environments of no team (made before
 	// environments had teams, with no default team to give them to).
 	p, _ := principalFrom(r.Context())
-	mine[""] = p.PlatformAdmin && rbac.Authorize(p, "", rbac.EnvsManage) == nil
+	mine[""] = p.PlatformAdmin && rbac.Authorize(p, "", rbac.EnvsRead) == nil
 	names, err := s.teamNames(r.Context())
 	if err != nil {
 		return err
@@ -124,7 +124,7 @@ func (s *server) getEnvironment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.loadEnvironment(r.Context(), name)
+	e, err := s.loadEnvironment(r.Context(), name, rbac.EnvsRead)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func (s *server) removeEnvironment(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if _, err := s.loadEnvironment(r.Context(), name); err != nil {
+	if _, err := s.loadEnvironment(r.Context(), name, rbac.EnvsManage); err != nil {
 		return err
 	}
 	apps, err := s.Store.ListApps(r.Context())

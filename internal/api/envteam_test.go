@@ -41,9 +41,28 @@ func TestEnvironmentsBelongToATeam(t *testing.T) {
 	if e := decodeError(t, body); status != 422 || e.Details[0].Field != "team" {
 		t.Errorf("env in a team not one's own: %d %+v", status, e)
 	}
-	status, body = ts.callAs(t, devA, "GET", "/api/v1/envs/prod", nil)
-	if status != http.StatusForbidden {
-		t.Errorf("developer of the env's team: %d %s, want 403", status, body)
+	// Developers and viewers of the team see where their apps can go;
+	// only admins create and remove environments.
+	viewerA := tokenOf("viewer@a.example", teamA.ID, rbac.RoleViewer, rbac.ScopeRead)
+	for _, tok := range []string{devA, viewerA} {
+		var got api.Environment
+		ts.mustAs(t, tok, http.StatusOK, "GET", "/api/v1/envs/prod", nil, &got)
+		var list []api.Environment
+		ts.mustAs(t, tok, http.StatusOK, "GET", "/api/v1/envs", nil, &list)
+		if got != prod || len(list) != 1 || list[0] != prod {
+			t.Errorf("a member of the env's team reads %+v and lists %+v, want %+v", got, list, prod)
+		}
+		status, body := ts.callAs(t, tok, "DELETE", "/api/v1/envs/prod", nil)
+		if status != http.StatusForbidden {
+			t.Errorf("a developer or viewer removing the env: %d %s, want 403", status, body)
+		}
+		status, body = ts.callAs(t, tok, "POST", "/api/v1/envs", api.EnvironmentRequest{Name: "qa", Cluster: "eu", Namespace: "qa"})
+		if status != http.StatusForbidden && status != http.StatusUnprocessableEntity {
+			t.Errorf("a developer or viewer creating an env: %d %s, want refused", status, body)
+		}
+	}
+	if _, err := ts.db.GetEnvironment(ctx, "qa"); err == nil {
+		t.Errorf("a developer or viewer created an env")
 	}
 
 	t.Run("another team's env is a missing one", func(t *testing.T) {

@@ -206,6 +206,14 @@ func TestIsolationMatrix(t *testing.T) {
 		"GET /api/v1/envs":          {allowed: []int{200}},
 		"GET /api/v1/envs/{env}":    {teamObject: true},
 		"DELETE /api/v1/envs/{env}": {teamObject: true},
+		// Account management: one's own password only (team B's users
+		// have none, team tokens are no user); users are the platform
+		// admin's, so to anyone else team A's user is a missing one; a
+		// team is renamed by its owners.
+		"POST /api/v1/users/me/password":    {body: api.ChangePasswordRequest{CurrentPassword: "guess", NewPassword: "a new long password 1"}, allowed: []int{403, 422}},
+		"POST /api/v1/users/{user}/disable": {teamObject: true},
+		"POST /api/v1/users/{user}/enable":  {teamObject: true},
+		"PATCH /api/v1/teams/{team}":        {teamObject: true, body: api.RenameTeamRequest{Name: "taken-over"}},
 	}
 
 	before := ts.stateOf(t, ctx, teamA.ID)
@@ -388,6 +396,9 @@ func (ts *testServer) stateOf(t *testing.T, ctx context.Context, team string) st
 	}
 	us, _ := ts.db.ListUsers(ctx)
 	fmt.Fprintf(&b, "users=%d;", len(us))
+	for _, u := range us {
+		fmt.Fprintf(&b, "user %s disabled=%v pw=%s;", u.ID, u.Disabled, u.PasswordHash)
+	}
 	for _, a := range apps {
 		runs, _ := ts.db.ListRuns(ctx, store.RunFilter{App: a.Name})
 		for _, r := range runs {

@@ -58,6 +58,11 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) error {
 	// A source blocked in Read must notice that the caller left.
 	stop := context.AfterFunc(r.Context(), func() { rc.Close() })
 	defer stop()
+	if opts.Follow {
+		// ...or that the caller may no longer read it.
+		stopGuard := s.guardStream(r.Context(), a.Team, rbac.AppsRead, func() { rc.Close() })
+		defer stopGuard()
+	}
 
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

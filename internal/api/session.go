@@ -162,5 +162,5 @@ func (s *server) whoami(w http.ResponseWriter, r *http.Request) error {
 
 func toAPIUser(u store.User) api.User {
 	return api.User{ID: u.ID, Email: u.Email, Name: u.Name, PlatformAdmin: u.PlatformAdmin,
-		SSO: u.OIDCIssuer != "", Password: u.PasswordHash != "", CreatedAt: u.CreatedAt}
+		SSO: u.OIDCIssuer != "", Password: u.PasswordHash != "", Disabled: u.Disabled, CreatedAt: u.CreatedAt}
 }

@@ -63,9 +63,7 @@ func (s *server) getTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, _ := principalFrom(r.Context())
-	role, _ := p.Role(t.ID)
-	writeJSON(w, http.StatusOK, api.Team{ID: t.ID, Name: t.Name, Role: string(role), CreatedAt: t.CreatedAt})
+	writeJSON(w, http.StatusOK, teamAnswer(r.Context(), t))
 	return nil
 }
 
@@ -221,6 +219,7 @@ func (s *server) removeMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.revocations.Poke()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -155,6 +155,7 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err := s.inTx(r.Context(), func(tx store.Tx) error { return tx.RevokeToken(r.Context(), id, s.Now().UTC()) }); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
+	s.revocations.Poke()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

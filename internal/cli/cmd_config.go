@@ -107,7 +107,10 @@ func (r *runner) reportChange(app string, res api.ConfigChange) {
 	if res.Secret != nil {
 		fmt.Fprintf(r.Stdout, "secret %s of %s is at version %d\n", res.Secret.Name, app, res.Secret.Version)
 	}
-	if res.Release > 0 {
+	switch {
+	case res.Release > 0 && res.ReloadOf > 0:
+		fmt.Fprintf(r.Stdout, "release %d reloads it live into the running instances of release %d (new files and a signal, no restart); follow it with \"berth status %s\"\n", res.Release, res.ReloadOf, app)
+	case res.Release > 0:
 		fmt.Fprintf(r.Stdout, "release %d rolls it out; follow it with \"berth status %s\"\n", res.Release, app)
 	}
 }

@@ -160,6 +160,7 @@ func (r *runner) newTeamCmd() *cobra.Command {
 	}
 	addOutputFlag(members, &memOut)
 	cmd.AddCommand(create, list, members)
+	cmd.AddCommand(r.newTeamRenameCmd())
 	return cmd
 }
 
@@ -240,6 +241,7 @@ func (r *runner) newUserCmd() *cobra.Command {
 	}
 	addOutputFlag(list, &listOut)
 	cmd.AddCommand(create, list)
+	cmd.AddCommand(r.newUserPasswdCmd(), r.newUserAccessCmd(true), r.newUserAccessCmd(false))
 	return cmd
 }
 

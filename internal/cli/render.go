@@ -157,6 +157,10 @@ func renderReleases(w io.Writer, rs []api.Release, now time.Time) error {
 		if r.RollbackOf != 0 {
 			cause += fmt.Sprintf(" to %d", r.RollbackOf)
 		}
+		if r.Config != nil && r.Config.ReloadOf != 0 {
+			// No new instances: those of ReloadOf took the config live.
+			cause += fmt.Sprintf(" (live reload of %d)", r.Config.ReloadOf)
+		}
 		created := age(now, r.CreatedAt)
 		if created != "-" {
 			created += " ago"

@@ -112,16 +112,18 @@ func TestRenderReleases(t *testing.T) {
 	rs := []api.Release{
 		{Number: 1, State: api.ReleaseSuperseded, Cause: "apply", CreatedAt: ago(48 * time.Hour)},
 		{Number: 2, State: api.ReleaseFailed, Cause: "apply", Reason: "CrashLoop", Message: "api exited\nwith code 3", CreatedAt: ago(3 * time.Hour)},
-		{Number: 3, State: api.ReleaseDeployed, Cause: "rollback", RollbackOf: 1, CreatedAt: ago(5 * time.Minute)},
+		{Number: 3, State: api.ReleaseSuperseded, Cause: "rollback", RollbackOf: 1, CreatedAt: ago(5 * time.Minute)},
+		{Number: 4, State: api.ReleaseDeployed, Cause: "config", Config: &api.ReleaseConfig{Env: "default", Version: 2, ReloadOf: 3}, CreatedAt: ago(2 * time.Minute)},
 	}
 	var b bytes.Buffer
 	if err := renderReleases(&b, rs, testNow); err != nil {
 		t.Fatal(err)
 	}
-	want := `NUMBER  STATE       CAUSE          CREATED  MESSAGE
-1       superseded  apply          2d ago   -
-2       failed      apply          3h ago   CrashLoop: api exited with code 3
-3       deployed    rollback to 1  5m ago   -
+	want := `NUMBER  STATE       CAUSE                      CREATED  MESSAGE
+1       superseded  apply                      2d ago   -
+2       failed      apply                      3h ago   CrashLoop: api exited with code 3
+3       superseded  rollback to 1              5m ago   -
+4       deployed    config (live reload of 3)  2m ago   -
 `
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)

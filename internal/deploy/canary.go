@@ -129,6 +129,10 @@ func canaryWanted(c *store.Canary, target, serving *release) bool {
 	if target == nil || target.spec == nil || serving == nil || serving.spec == nil || serving == target {
 		return false
 	}
+	if target.reloads() {
+		// It has no instances of its own to run beside the serving ones.
+		return false
+	}
 	if c != nil && c.Release == target.number() {
 		return true
 	}
@@ -237,8 +241,8 @@ func fullyReady(rel *release, obs observed) bool {
 func planCanary(app string, target, stable *release, c *store.Canary, obs observed) plan {
 	p := plan{blocked: map[string]string{}}
 	for _, w := range obs.all {
-		keep := (w.Release == stable.number() && stable.service(w.Service) != nil) ||
-			(w.Release == target.number() && target.service(w.Service) != nil)
+		keep := (w.ID == stable.workloadID(app, w.Service) && stable.service(w.Service) != nil) ||
+			(w.ID == target.workloadID(app, w.Service) && target.service(w.Service) != nil)
 		if !keep {
 			p.remove(w)
 		}
@@ -257,9 +261,9 @@ func planCanary(app string, target, stable *release, c *store.Canary, obs observ
 				p.blocked[svc] = dep
 				continue
 			}
-			p.apply(app, target.number(), svc, want)
+			p.apply(target.workloadID(app, svc), target.number(), svc, want)
 		case cur.Replicas != want:
-			p.apply(app, target.number(), svc, want)
+			p.apply(target.workloadID(app, svc), target.number(), svc, want)
 		}
 	}
 	return p

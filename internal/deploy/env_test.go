@@ -108,6 +108,14 @@ func (e *testEnv) apply(a *spec.App) int {
 
 func (e *testEnv) createRelease(a *spec.App, cause string, rollbackOf int) int {
 	e.t.Helper()
+	return e.createReleaseWith(a, cause, rollbackOf, nil, nil)
+}
+
+// createReleaseWith is createRelease recording cfg, after prepare (when
+// not nil) has written what the release refers to, in the same
+// transaction.
+func (e *testEnv) createReleaseWith(a *spec.App, cause string, rollbackOf int, cfg *api.ReleaseConfig, prepare func(tx store.Tx) error) int {
+	e.t.Helper()
 	data, err := a.Canonical()
 	if err != nil {
 		e.t.Fatal(err)
@@ -126,10 +134,15 @@ func (e *testEnv) createRelease(a *spec.App, cause string, rollbackOf int) int {
 		} else if err != nil {
 			return err
 		}
+		if prepare != nil {
+			if err := prepare(tx); err != nil {
+				return err
+			}
+		}
 		n = app.LatestRelease + 1
 		if err := tx.CreateRelease(e.ctx, store.Release{
 			App: a.Name, Number: n, Spec: data, SpecHash: "h", Source: "", Cause: cause,
-			RollbackOf: rollbackOf, State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
+			RollbackOf: rollbackOf, Config: cfg, State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
 		}); err != nil {
 			return err
 		}

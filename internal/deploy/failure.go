@@ -82,7 +82,7 @@ func (p *pass) deadlineMessage(target *release, obs observed, d string) string {
 			continue
 		}
 		want := target.replicas(svc)
-		id := WorkloadID(p.app.Name, svc, target.number())
+		id := target.workloadID(p.app.Name, svc)
 		w := obs.at(svc, target.number())
 		if w == nil {
 			if e, ok := p.r.applyErrs.Load(id); ok {

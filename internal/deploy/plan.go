@@ -30,8 +30,10 @@ type plan struct {
 	blocked map[string]string
 }
 
-func (p *plan) apply(app string, rel int, svc string, n int) {
-	p.steps = append(p.steps, step{release: rel, service: svc, id: WorkloadID(app, svc, rel), replicas: n})
+// apply scales workload id, of release rel (which may carry the ID of the
+// release whose instances it reloads, see release.instancesOf), to n.
+func (p *plan) apply(id string, rel int, svc string, n int) {
+	p.steps = append(p.steps, step{release: rel, service: svc, id: id, replicas: n})
 }
 
 func (p *plan) remove(w *runtime.WorkloadStatus) {
@@ -175,12 +177,12 @@ func planRolling(app string, rel *release, obs observed) plan {
 			case n == 0:
 				p.remove(o)
 			case cuts[i] > 0:
-				p.apply(app, o.Release, svc, n)
+				p.apply(o.ID, o.Release, svc, n)
 			}
 		}
 		want := min(desired, max(current, min(desired, desired+surge-oldTotal)))
 		if cur == nil || cur.Replicas != want {
-			p.apply(app, num, svc, want)
+			p.apply(rel.workloadID(app, svc), num, svc, want)
 		}
 	}
 	// Services the new release dropped go last, once the rest is done, in
@@ -218,8 +220,10 @@ func planRecreate(app string, rel *release, obs observed) plan {
 // after a failed rollout. rel nil removes every workload.
 func planExact(app string, rel *release, obs observed) plan {
 	p := plan{blocked: map[string]string{}}
+	// By ID, not release: a release that reloads another's instances runs
+	// them under their ID (see release.instancesOf).
 	for _, w := range obs.all {
-		if rel == nil || w.Release != rel.number() || rel.service(w.Service) == nil {
+		if rel == nil || w.ID != rel.workloadID(app, w.Service) || rel.service(w.Service) == nil {
 			p.remove(w)
 		}
 	}
@@ -244,9 +248,9 @@ func planNew(app string, rel *release, obs observed, p *plan) {
 				p.blocked[svc] = dep
 				continue
 			}
-			p.apply(app, rel.number(), svc, desired)
+			p.apply(rel.workloadID(app, svc), rel.number(), svc, desired)
 		case cur.Replicas != desired:
-			p.apply(app, rel.number(), svc, desired)
+			p.apply(rel.workloadID(app, svc), rel.number(), svc, desired)
 		}
 	}
 }

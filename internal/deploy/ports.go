@@ -155,7 +155,7 @@ func (p *pass) refreshEnv(pl *plan, obs observed) {
 			urlKey, addrKey := spec.DependencyEnv(dep)
 			if w.Env[addrKey] != addr || w.Env[urlKey] != "http://"+addr {
 				p.log.Info("restarting a workload for a dependency's new address", "workload", w.ID, "dependency", dep, "address", addr)
-				pl.apply(p.app.Name, w.Release, w.Service, w.Replicas)
+				pl.apply(w.ID, w.Release, w.Service, w.Replicas)
 				break
 			}
 		}

@@ -133,6 +133,10 @@ func (p *pass) run(ctx context.Context) (Result, error) {
 
 	var pl plan
 	switch {
+	case rollout && target.reloads():
+		// The same instances, their files rewritten and signalled: nothing
+		// to surge or stop.
+		pl = planExact(p.app.Name, target, obs)
 	case rollout && target.strategy().Type == spec.StrategyRecreate:
 		pl = planRecreate(p.app.Name, target, obs)
 	case rollout:

@@ -55,6 +55,29 @@ func (r *release) number() int {
 	return r.rec.Number
 }
 
+// instancesOf is the release whose instances this one runs: its own
+// number, or for a release that reloaded a config change live, the
+// release that started them (api.ReleaseConfig.ReloadOf). Workload IDs
+// carry it, so a live reload keeps the workload and its instances; the
+// workload's Release says which release's config they run.
+func (r *release) instancesOf() int {
+	if c := r.rec.Config; c != nil && c.ReloadOf != 0 {
+		return c.ReloadOf
+	}
+	return r.number()
+}
+
+// reloads reports whether the release reloads another's instances
+// instead of starting its own.
+func (r *release) reloads() bool {
+	return r != nil && r.instancesOf() != r.number()
+}
+
+// workloadID names the workload that runs service svc of this release.
+func (r *release) workloadID(app, svc string) string {
+	return WorkloadID(app, svc, r.instancesOf())
+}
+
 // active reports whether the release is still to be rolled out.
 func (r *release) active() bool {
 	return r.rec.State == api.ReleasePending || r.rec.State == api.ReleaseProgressing || r.rec.State == ""

@@ -89,13 +89,7 @@ func applyRecorded(e *testEnv, a *spec.App) int {
 
 func (e *testEnv) secretOf(id, name string) string {
 	e.t.Helper()
-	e.rt.mu.Lock()
-	defer e.rt.mu.Unlock()
-	w, ok := e.rt.applied[id]
-	if !ok {
-		e.t.Fatalf("workload %s never applied", id)
-	}
-	return w.Secrets[name]
+	return e.appliedWorkload(id).Secrets[name]
 }
 
 func (e *testEnv) logsOf(svc string) string {

@@ -215,7 +215,7 @@ func (p *pass) progressMessage(in statusIn) string {
 		w := in.obs.at(svc, t.number())
 		if w != nil {
 			ready = w.Ready
-		} else if e, ok := p.r.applyErrs.Load(WorkloadID(p.app.Name, svc, t.number())); ok {
+		} else if e, ok := p.r.applyErrs.Load(t.workloadID(p.app.Name, svc)); ok {
 			parts = append(parts, fmt.Sprintf("%s refused by the runtime: %s", svc, e))
 			continue
 		}

@@ -38,10 +38,12 @@ func (p *pass) workload(ctx context.Context, relNum int, svc string, replicas in
 	}
 	env[spec.EnvApp] = p.app.Name
 	env[spec.EnvService] = svc
-	env[spec.EnvRelease] = strconv.Itoa(relNum)
+	// The release that started the instances: a live reload cannot change
+	// a running process's environment.
+	env[spec.EnvRelease] = strconv.Itoa(rel.instancesOf())
 	sec, err := p.secretsOf(ctx, rel, s.Secrets)
 	if err != nil {
-		return runtime.Workload{}, fmt.Errorf("workload %s: %w", WorkloadID(p.app.Name, svc, relNum), err)
+		return runtime.Workload{}, fmt.Errorf("workload %s: %w", rel.workloadID(p.app.Name, svc), err)
 	}
 	for _, dep := range s.DependsOn {
 		port := p.app.Ports[dep]
@@ -60,18 +62,23 @@ func (p *pass) workload(ctx context.Context, relNum int, svc string, replicas in
 			vols[v.Name] = filepath.Join(dir, p.app.Name, svc, v.Name)
 		}
 	}
+	instancesOf := 0
+	if rel.reloads() {
+		instancesOf = rel.instancesOf()
+	}
 	return runtime.Workload{
-		ID:       WorkloadID(p.app.Name, svc, relNum),
-		App:      p.app.Name,
-		Service:  svc,
-		Release:  relNum,
-		Replicas: replicas,
-		Spec:     *s,
-		Dir:      rel.rec.Artifacts[svc].Dir,
-		Env:      env,
-		Volumes:  vols,
-		Files:    cfg.Files,
-		Secrets:  sec,
+		InstancesOf: instancesOf,
+		ID:          rel.workloadID(p.app.Name, svc),
+		App:         p.app.Name,
+		Service:     svc,
+		Release:     relNum,
+		Replicas:    replicas,
+		Spec:        *s,
+		Dir:         rel.rec.Artifacts[svc].Dir,
+		Env:         env,
+		Volumes:     vols,
+		Files:       cfg.Files,
+		Secrets:     sec,
 	}, nil
 }
 

@@ -25,6 +25,12 @@ type Workload struct {
 	Service  string `json:"service"`
 	Release  int    `json:"release"`
 	Replicas int    `json:"replicas"`
+	// InstancesOf is the release that started the workload's instances
+	// when it is not Release: Release took a config change by a live
+	// reload (its files rewritten, the instances signalled, see
+	// spec.ServiceConfig), so what a runtime fixes when an instance starts
+	// (Kubernetes: the pod template) still names InstancesOf. 0: Release.
+	InstancesOf int `json:"instances_of,omitempty"`
 	// Spec is the service as declared (defaults applied).
 	Spec spec.Service `json:"spec"`
 	// Dir is where the command runs (local runtime: the built workspace).

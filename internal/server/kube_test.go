@@ -27,6 +27,7 @@ services:
     ports: [8080]
     replicas: 2
     health: {http: {path: /healthz}, interval: 1s}
+    config: {reload: signal}
 `
 	res, err := c.Apply(t.Context(), api.ApplyRequest{Spec: spec, Env: "staging"})
 	if err != nil || res.Release != 1 {
@@ -48,6 +49,34 @@ services:
 			t.Fatalf("deployment on the cluster: ready %q, %v", out, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// A files-only config change is reloaded live: the files ConfigMap
+	// changes in place, the Deployment's pod template does not (no
+	// rollout), and no workload of release 2 appears.
+	generation := func() string {
+		out, err := kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "deployment", "shop-web-r1", "-o", "jsonpath={.metadata.generation}")
+		if err != nil {
+			t.Fatalf("deployment generation: %v %s", err, out)
+		}
+		return string(out)
+	}
+	before := generation()
+	ch, err := c.SetConfig(t.Context(), "shop", api.ConfigUpdate{Env: "staging", Files: map[string]string{"app.conf": "mode=live"}})
+	if err != nil || ch.Release != 2 || ch.ReloadOf != 1 {
+		t.Fatalf("config set: %+v %v; want release 2 reloading release 1", ch, err)
+	}
+	waitRelease(t, c, "shop", 2, api.ReleaseDeployed)
+	out, err = kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "configmap", "shop-web-r1-files", "-o", "jsonpath={.data.app\\.conf}")
+	if err != nil || string(out) != "mode=live" {
+		t.Fatalf("files ConfigMap after the reload: %q %v", out, err)
+	}
+	if after := generation(); after != before {
+		t.Errorf("the Deployment's generation went from %s to %s: a live reload rolled the pods", before, after)
+	}
+	out, err = kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "deployments", "-o", "name")
+	if err != nil || strings.TrimSpace(string(out)) != "deployment.apps/shop-web-r1" {
+		t.Errorf("deployments after the reload: %q %v; want only shop-web-r1", out, err)
 	}
 
 	if err := c.DeleteApp(t.Context(), "shop"); err != nil {

@@ -94,11 +94,17 @@ func secretHash(v string) string {
 // waitPage waits until the app's page says want.
 func waitPage(t *testing.T, gw, want string) string {
 	t.Helper()
+	return waitHostPage(t, gw, "vault.localhost", want)
+}
+
+// waitHostPage waits until the page of host says want.
+func waitHostPage(t *testing.T, gw, host, want string) string {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	var got string
 	for time.Now().Before(deadline) {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+gw+"/", nil)
-		req.Host = "vault.localhost"
+		req.Host = host
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

@@ -90,6 +90,14 @@ func (s *Service) setDefaults() {
 	if s.StopGracePeriod == 0 {
 		s.StopGracePeriod = DefaultStopGracePeriod
 	}
+	if c := s.Config; c != nil {
+		if c.Reload == "" {
+			c.Reload = ReloadRestart
+		}
+		if c.Reload == ReloadSignal && c.Signal == "" {
+			c.Signal = DefaultReloadSignal
+		}
+	}
 }
 
 // ReplicaCount returns Replicas, or DefaultReplicas when it is unset.

@@ -174,6 +174,10 @@ var fieldDocs = map[string]fieldDoc{
 	"Service.depends_on":        {Desc: "Services started first; each gets <NAME>_URL and <NAME>_ADDR variables.", Schema: map[string]any{"uniqueItems": true}},
 	"Service.secrets":           {Desc: "Names of the app's secrets (berth secret set) this service receives, each as an environment variable of the same name.", Schema: map[string]any{"uniqueItems": true, "items": map[string]any{"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": MaxSecretNameLen}}},
 	"Service.stop_grace_period": {Desc: "Time between SIGTERM and SIGKILL when an instance stops.", Default: durationDefault(DefaultStopGracePeriod)},
+	"Service.config":            {Desc: "How the service takes a change of the app's config set: new instances (default), or its config files rewritten in place and a signal."},
+
+	"ServiceConfig.reload": {Desc: "restart: a config change replaces the instances. signal: when only config files change, they are rewritten in place and each instance is sent signal (a change of a value taken as an environment variable still replaces them).", Default: ReloadRestart, Schema: map[string]any{"enum": []any{ReloadRestart, ReloadSignal}}},
+	"ServiceConfig.signal": {Desc: "The signal sent with reload: signal.", Default: DefaultReloadSignal, Schema: map[string]any{"enum": []any{"SIGHUP", "SIGUSR1", "SIGUSR2"}}},
 
 	"Port.port":     {Desc: "Port number.", Required: true, Schema: map[string]any{"minimum": 1, "maximum": 65535}},
 	"Port.name":     {Desc: "Optional name (a DNS label), unique within the service.", Schema: map[string]any{"pattern": labelPattern}},

@@ -85,6 +85,27 @@ type Service struct {
 	Secrets []string `json:"secrets,omitempty"`
 	// StopGracePeriod is how long an instance has between SIGTERM and SIGKILL.
 	StopGracePeriod Duration `json:"stop_grace_period,omitempty"`
+	// Config says how the service takes a change of the app's config set.
+	// nil: its instances are replaced (and, being last and omitted, the
+	// canonical JSON of services without it is what it was before the
+	// field existed).
+	Config *ServiceConfig `json:"config,omitempty"`
+}
+
+// ServiceConfig says how a service takes a change of the app's config
+// set (see docs/spec.md#config).
+type ServiceConfig struct {
+	// Reload is ReloadRestart (the default: new instances) or ReloadSignal
+	// (the files are rewritten in place and the instance is signalled).
+	Reload string `json:"reload,omitempty"`
+	// Signal is what a ReloadSignal service is sent (default SIGHUP).
+	Signal string `json:"signal,omitempty"`
+}
+
+// ReloadsLive reports whether the service declares that it rereads its
+// config files when signalled.
+func (s *Service) ReloadsLive() bool {
+	return s != nil && s.Config != nil && s.Config.Reload == ReloadSignal
 }
 
 // Port is a port the service listens on. `ports: [8080]` is shorthand for

@@ -125,6 +125,7 @@ func (v *validator) service(a *App, name string, s *Service) {
 	v.volumes(join(p, "volumes"), s.Volumes)
 	v.dependsOn(a, p, name, s.DependsOn)
 	v.secrets(p, s)
+	v.config(p, s.Config)
 	if s.StopGracePeriod < 0 {
 		v.add(join(p, "stop_grace_period"), "%s must not be negative", s.StopGracePeriod)
 	}

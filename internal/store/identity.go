@@ -85,6 +85,9 @@ type Identity interface {
 	GetTeam(ctx context.Context, id string) (Team, error)
 	GetTeamByName(ctx context.Context, name string) (Team, error)
 	ListTeams(ctx context.Context) ([]Team, error) // ordered by name
+	// RenameTeam changes team id's name; ErrNotFound if missing, ErrExists
+	// if another team has the name.
+	RenameTeam(ctx context.Context, id, name string) error
 
 	// CreateUser stores u; ErrExists if the ID, the email or the SSO
 	// identity is taken.
@@ -119,6 +122,9 @@ type Identity interface {
 	CreateSession(ctx context.Context, s Session) error
 	GetSessionByHash(ctx context.Context, hash string) (Session, error)
 	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions ends every session of user but keep ("" for
+	// none) and returns how many it ended.
+	DeleteUserSessions(ctx context.Context, user, keep string) (int, error)
 
 	// AppendAudit chains r after the newest record (audit.Append) and
 	// stores it, in one transaction: concurrent appends form one chain.

@@ -17,6 +17,12 @@ type ReleaseConfig struct {
 	Version int `json:"version,omitempty"`
 	// Secrets maps each secret a service names to its version (0: not set).
 	Secrets map[string]int64 `json:"secrets,omitempty"`
+	// ReloadOf is set when the release did not start instances of its
+	// own: the config change it records was written into the running
+	// instances of release ReloadOf and they were signalled (every
+	// service declares config.reload: signal and only files changed).
+	// 0: the release rolled out new instances.
+	ReloadOf int `json:"reload_of,omitempty"`
 }
 
 // ConfigSet is one version of an app's configuration in one environment.
@@ -72,6 +78,10 @@ type ConfigChange struct {
 	Config  *ConfigSet `json:"config,omitempty"`
 	Secret  *Secret    `json:"secret,omitempty"`
 	Release int        `json:"release,omitempty"`
+	// ReloadOf is set when Release takes the change live: the running
+	// instances of release ReloadOf get the new files and a signal
+	// instead of being replaced (see ReleaseConfig.ReloadOf).
+	ReloadOf int `json:"reload_of,omitempty"`
 }
 
 // ConfigDiff is the difference between two versions of a config set.

@@ -19,15 +19,29 @@ type CreateTeamRequest struct {
 	Name string `json:"name"`
 }
 
+// RenameTeamRequest gives a team a new name (owners).
+type RenameTeamRequest struct {
+	Name string `json:"name"`
+}
+
+// ChangePasswordRequest changes the caller's own password; the current
+// one proves it is them. The caller's other sessions end.
+type ChangePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
 // User is a person who can sign in.
 type User struct {
-	ID            string    `json:"id"`
-	Email         string    `json:"email"`
-	Name          string    `json:"name,omitempty"`
-	PlatformAdmin bool      `json:"platform_admin,omitempty"`
-	SSO           bool      `json:"sso,omitempty"`      // linked to an SSO identity
-	Password      bool      `json:"password,omitempty"` // may sign in with a password
-	CreatedAt     time.Time `json:"created_at"`
+	ID            string `json:"id"`
+	Email         string `json:"email"`
+	Name          string `json:"name,omitempty"`
+	PlatformAdmin bool   `json:"platform_admin,omitempty"`
+	SSO           bool   `json:"sso,omitempty"`      // linked to an SSO identity
+	Password      bool   `json:"password,omitempty"` // may sign in with a password
+	// Disabled users cannot sign in; their sessions and tokens fail.
+	Disabled  bool      `json:"disabled,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // CreateUserRequest creates a local user (platform admins only).

@@ -163,3 +163,29 @@ func (c *Client) ExchangeCLICode(ctx context.Context, code, verifier string) (ap
 	err := c.do(ctx, http.MethodPost, "/api/v1/auth/cli/exchange", nil, api.CLIExchangeRequest{Code: code, Verifier: verifier}, &out)
 	return out, err
 }
+
+// ChangePassword changes the caller's own password; the caller's other
+// sessions end.
+func (c *Client) ChangePassword(ctx context.Context, current, next string) error {
+	return c.do(ctx, http.MethodPost, "/api/v1/users/me/password", nil,
+		api.ChangePasswordRequest{CurrentPassword: current, NewPassword: next}, nil)
+}
+
+// SetUserDisabled disables a user (their sessions and tokens stop
+// working) or enables them again (platform admins).
+func (c *Client) SetUserDisabled(ctx context.Context, user string, disabled bool) (api.User, error) {
+	verb := "enable"
+	if disabled {
+		verb = "disable"
+	}
+	var out api.User
+	err := c.do(ctx, http.MethodPost, "/api/v1/users/"+url.PathEscape(user)+"/"+verb, nil, nil, &out)
+	return out, err
+}
+
+// RenameTeam gives a team (by name or ID) a new name (owners).
+func (c *Client) RenameTeam(ctx context.Context, team, name string) (api.Team, error) {
+	var out api.Team
+	err := c.do(ctx, http.MethodPatch, teamPath(team), nil, api.RenameTeamRequest{Name: name}, &out)
+	return out, err
+}

@@ -28,6 +28,10 @@ const (
 	AuditRead       Permission = "audit:read"
 	TeamsManage     Permission = "teams:manage"
 	ClustersManage  Permission = "clusters:manage"
+
+	// EnvsRead lists and shows a team's environments (where its apps can
+	// go); creating and removing them is EnvsManage.
+	EnvsRead Permission = "envs:read"
 )
 
 // permissions is every permission with the narrowest token scope that
@@ -43,6 +47,7 @@ var permissions = []struct {
 	{PipelinesRead, ScopeRead},
 	{MembersRead, ScopeRead},
 	{AuditRead, ScopeRead},
+	{EnvsRead, ScopeRead},
 	// What a CI job needs to ship: deploy, run pipelines, set config.
 	{AppsDeploy, ScopeDeploy},
 	{PipelinesRun, ScopeDeploy},

@@ -15,6 +15,7 @@ var matrix = map[Permission][4]bool{
 	ConfigRead:      {true, true, true, true},
 	PipelinesRead:   {true, true, true, true},
 	MembersRead:     {true, true, true, true},
+	EnvsRead:        {true, true, true, true},
 	AppsDeploy:      {false, true, true, true},
 	PipelinesRun:    {false, true, true, true},
 	ConfigWrite:     {false, true, true, true},
@@ -33,7 +34,7 @@ var matrix = map[Permission][4]bool{
 // scopeMatrix is the narrowest scope allowing each permission.
 var scopeMatrix = map[Permission]Scope{
 	AppsRead: ScopeRead, ConfigRead: ScopeRead, SecretsRead: ScopeRead, PipelinesRead: ScopeRead,
-	MembersRead: ScopeRead, AuditRead: ScopeRead,
+	MembersRead: ScopeRead, AuditRead: ScopeRead, EnvsRead: ScopeRead,
 	AppsDeploy: ScopeDeploy, PipelinesRun: ScopeDeploy, ConfigWrite: ScopeDeploy, SecretsWrite: ScopeDeploy,
 	AppsDelete: ScopeAdmin, ApprovalsDecide: ScopeAdmin, MembersManage: ScopeAdmin, TokensManage: ScopeAdmin,
 	EnvsManage: ScopeAdmin, TeamsManage: ScopeAdmin, ClustersManage: ScopeAdmin,
@@ -164,7 +165,7 @@ func TestEffective(t *testing.T) {
 		t.Fatalf("developer with admin scope: %v, want the developer's own %v", got, want)
 	}
 	p = Principal{Subject: "tok", Teams: map[string]Role{"t1": RoleOwner}, Scope: ScopeRead}
-	want = []Permission{AppsRead, AuditRead, ConfigRead, MembersRead, PipelinesRead, SecretsRead}
+	want = []Permission{AppsRead, AuditRead, ConfigRead, EnvsRead, MembersRead, PipelinesRead, SecretsRead}
 	if got := p.Effective("t1"); !slices.Equal(got, want) {
 		t.Fatalf("owner with read scope: %v, want %v", got, want)
 	}

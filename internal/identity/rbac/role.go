@@ -25,7 +25,7 @@ var roles = []struct {
 	role Role
 	adds []Permission
 }{
-	{RoleViewer, []Permission{AppsRead, ConfigRead, PipelinesRead, MembersRead}},
+	{RoleViewer, []Permission{AppsRead, ConfigRead, PipelinesRead, MembersRead, EnvsRead}},
 	{RoleDeveloper, []Permission{AppsDeploy, PipelinesRun, ConfigWrite, SecretsRead, SecretsWrite, ApprovalsDecide}},
 	{RoleAdmin, []Permission{AppsDelete, MembersManage, TokensManage, EnvsManage, AuditRead}},
 	{RoleOwner, []Permission{TeamsManage, ClustersManage}},

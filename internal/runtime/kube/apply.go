@@ -54,6 +54,11 @@ func (r *Runtime) write(ctx context.Context, o *objects) (int64, error) {
 			return 0, fmt.Errorf("configmap: %w", err)
 		}
 	}
+	if o.files != nil {
+		if _, err := core.ConfigMaps(ns).Apply(ctx, o.files, applyOpts); err != nil {
+			return 0, fmt.Errorf("configmap of config files: %w", err)
+		}
+	}
 	if o.secret != nil {
 		if _, err := core.Secrets(ns).Apply(ctx, o.secret, applyOpts); err != nil {
 			return 0, fmt.Errorf("secret: %w", err)
@@ -126,7 +131,8 @@ func (r *Runtime) prune(ctx context.Context, o *objects) error {
 		return err
 	}
 	for _, c := range cms {
-		if o.configMap == nil || c.Name != o.name+"-env" {
+		keep := (o.configMap != nil && c.Name == o.name+"-env") || (o.files != nil && c.Name == o.name+"-files")
+		if !keep {
 			if err := ignoreNotFound(r.client.CoreV1().ConfigMaps(ns).Delete(ctx, c.Name, metav1.DeleteOptions{})); err != nil {
 				return fmt.Errorf("prune configmap %s: %w", c.Name, err)
 			}

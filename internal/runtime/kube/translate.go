@@ -29,6 +29,23 @@ const DefaultVolumeSize = "1Gi"
 
 const containerName = "app"
 
+// ConfigDir is where a container finds the config set's files
+// (BERTH_CONFIG_DIR), from a ConfigMap volume.
+const ConfigDir = "/etc/berth/config"
+
+const configVolume = "berth-config"
+
+// podLabels label the pods: those of the workload, with the release that
+// started them. A live config reload changes the workload's Release but
+// not its pods' template, or the Deployment would roll them.
+func podLabels(w runtime.Workload) map[string]string {
+	rel := w.Release
+	if w.InstancesOf != 0 {
+		rel = w.InstancesOf
+	}
+	return workloadLabels(w.App, w.Service, rel, w.ID)
+}
+
 // objects is what one workload becomes on the cluster. Service, Secret,
 // ConfigMap and PDB are nil when the workload does not need them; Apply
 // prunes the ones that exist but are no longer wanted.
@@ -38,6 +55,7 @@ type objects struct {
 	deployment *appsv1ac.DeploymentApplyConfiguration
 	service    *corev1ac.ServiceApplyConfiguration
 	configMap  *corev1ac.ConfigMapApplyConfiguration
+	files      *corev1ac.ConfigMapApplyConfiguration // config set files
 	secret     *corev1ac.SecretApplyConfiguration
 	pdb        *policyv1ac.PodDisruptionBudgetApplyConfiguration
 	claims     []*corev1ac.PersistentVolumeClaimApplyConfiguration
@@ -169,6 +187,16 @@ func translate(w runtime.Workload, ns, storageClass string) (*objects, error) {
 			WithPersistentVolumeClaim(corev1ac.PersistentVolumeClaimVolumeSource().WithClaimName(claim)))
 		container.WithVolumeMounts(corev1ac.VolumeMount().WithName(v.Name).WithMountPath(v.Path))
 	}
+	if len(w.Files) > 0 || w.Spec.ReloadsLive() {
+		o.files = corev1ac.ConfigMap(name+"-files", ns).WithLabels(labels).WithAnnotations(annotations).WithData(w.Files)
+		// The kubelet refreshes a ConfigMap volume in place (not one
+		// mounted with subPath), which is what lets a live reload change
+		// the files without a new pod.
+		pod.WithVolumes(corev1ac.Volume().WithName(configVolume).
+			WithConfigMap(corev1ac.ConfigMapVolumeSource().WithName(name + "-files")))
+		container.WithVolumeMounts(corev1ac.VolumeMount().WithName(configVolume).WithMountPath(ConfigDir).WithReadOnly(true))
+		container.WithEnv(corev1ac.EnvVar().WithName(spec.EnvConfigDir).WithValue(ConfigDir))
+	}
 	pod.WithContainers(container)
 
 	o.deployment = appsv1ac.Deployment(name, ns).WithLabels(labels).WithAnnotations(annotations).
@@ -181,7 +209,7 @@ func translate(w runtime.Workload, ns, storageClass string) (*objects, error) {
 				WithRollingUpdate(appsv1ac.RollingUpdateDeployment().
 					WithMaxSurge(intstr.FromString("25%")).WithMaxUnavailable(intstr.FromInt32(0)))).
 			WithTemplate(corev1ac.PodTemplateSpec().
-				WithLabels(labels).
+				WithLabels(podLabels(w)).
 				WithAnnotations(map[string]string{AnnotationWorkloadID: w.ID, AnnotationTemplateHash: envHash(w)}).
 				WithSpec(pod)))
 

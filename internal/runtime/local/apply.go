@@ -72,6 +72,11 @@ func (r *Runtime) reconcile(ctx context.Context, w runtime.Workload) error {
 				errs = append(errs, r.startShim(dir))
 			}
 			continue
+		case err == nil && reloadable(w, is):
+			// Only the config files changed, and the service rereads
+			// them when signalled (reload.go).
+			errs = append(errs, r.reloadInstance(dir, w, is, hash))
+			continue
 		case err == nil:
 			// The same workload ID with a different spec: replace.
 			r.retire(w.ID, n)

@@ -177,7 +177,9 @@ func (r *Runtime) newInstanceSpec(w runtime.Workload, t instanceTemplate, n int)
 	}
 	env[spec.EnvPort] = strconv.Itoa(port)
 	env[spec.EnvInstance] = id
-	if len(w.Files) > 0 {
+	// A service that reloads live has the folder even while it is empty:
+	// its environment cannot change when files appear.
+	if len(w.Files) > 0 || w.Spec.ReloadsLive() {
 		env[spec.EnvConfigDir] = filepath.Join(r.layout.instance(w.ID, n), dirConfig)
 	}
 	grace := w.Spec.StopGracePeriod.D()
@@ -185,7 +187,7 @@ func (r *Runtime) newInstanceSpec(w runtime.Workload, t instanceTemplate, n int)
 		grace = spec.DefaultStopGracePeriod.D()
 	}
 	o := r.opts
-	return instanceSpec{
+	is := instanceSpec{
 		ID:              id,
 		WorkloadID:      w.ID,
 		Index:           n,
@@ -204,7 +206,11 @@ func (r *Runtime) newInstanceSpec(w runtime.Workload, t instanceTemplate, n int)
 			BackoffReset: spec.Duration(o.BackoffReset), ReadyAfter: spec.Duration(o.ReadyAfter),
 		},
 		Notify: r.notifyPath,
-	}, nil
+	}
+	if w.Spec.ReloadsLive() {
+		is.ReloadHash, is.ReloadSignal = reloadHash(w), reloadSignal(w.Spec)
+	}
+	return is, nil
 }
 
 func instanceID(workloadID string, n int) string { return workloadID + "-" + strconv.Itoa(n) }

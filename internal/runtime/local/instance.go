@@ -9,8 +9,9 @@ import (
 )
 
 // instanceSpec is instance.json: everything a shim needs to run one
-// instance. The runtime writes it once, before the first shim starts; it
-// never changes afterwards (a changed workload gets new instances).
+// instance. The runtime writes it before the first shim starts; only a
+// live config reload changes it afterwards (SpecHash and ReloadSignal,
+// see reload.go), any other change of the workload gets new instances.
 type instanceSpec struct {
 	ID         string `json:"id"` // "<workload-id>-<index>"
 	WorkloadID string `json:"workload_id"`
@@ -32,6 +33,11 @@ type instanceSpec struct {
 	Resources       spec.Resources `json:"resources,omitzero"`
 	StopGracePeriod spec.Duration  `json:"stop_grace_period"`
 	Tuning          shimTuning     `json:"tuning"`
+	// ReloadHash is the workload's hash without its config files (set for
+	// a service that reloads them live): a workload equal but for those
+	// is taken by a reload. ReloadSignal is what the process is sent then.
+	ReloadHash   string `json:"reload_hash,omitempty"`
+	ReloadSignal string `json:"reload_signal,omitempty"`
 	// Notify is the runtime's socket to poke after each state change
 	// ("" when the runtime has none).
 	Notify string `json:"notify,omitempty"`
@@ -64,6 +70,10 @@ type instanceState struct {
 	Message   string                `json:"message,omitempty"`
 	// Limits says whether resource limits are enforced (WorkloadStatus.Limits).
 	Limits string `json:"limits,omitempty"`
+	// Reloads counts the live config reloads signalled to the process;
+	// ReloadedAt is when the last one was.
+	Reloads    int       `json:"reloads,omitempty"`
+	ReloadedAt time.Time `json:"reloaded_at,omitzero"`
 	// Cgroups are the cgroup folders the process runs in, so whoever finds
 	// the shim dead can still kill what it left behind.
 	Cgroups []string `json:"cgroups,omitempty"`

@@ -20,23 +20,10 @@ func writeInstanceFiles(dir string, w runtime.Workload) error {
 			return fmt.Errorf("instance secrets: %w", err)
 		}
 	}
-	if len(w.Files) == 0 {
+	if len(w.Files) == 0 && !w.Spec.ReloadsLive() {
 		return nil
 	}
-	cdir := filepath.Join(dir, dirConfig)
-	if err := os.MkdirAll(cdir, 0o700); err != nil {
-		return fmt.Errorf("instance config files: %w", err)
-	}
-	for name, content := range w.Files {
-		// Names are checked by the API; a path here would be a bug.
-		if name != filepath.Base(name) || name == "." || name == ".." {
-			return invalid("workload.files", "%q is not a plain file name", name)
-		}
-		if err := os.WriteFile(filepath.Join(cdir, name), []byte(content), 0o600); err != nil {
-			return fmt.Errorf("instance config file %s: %w", name, err)
-		}
-	}
-	return nil
+	return writeConfigFiles(dir, w.Files)
 }
 
 // readSecrets reads the instance's secret variables from dir; none when

@@ -35,6 +35,12 @@ func ShimMain(args []string) int {
 	if err := fset.Parse(args); err != nil {
 		return 2
 	}
+	// SIGHUP asks for a live config reload (reload.go). Caught before
+	// anything else: the runtime sends it only to a shim whose state.json
+	// exists, written well after this.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	closeOnExecInherited()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("shim", os.Getpid())
 	if *dir == "" {
@@ -74,10 +80,10 @@ func ShimMain(args []string) int {
 	}
 	log = log.With("instance", is.ID)
 
-	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	s := &supervisor{log: log, spec: is, ring: lineRing{max: 20}, notify: notifier{path: is.Notify}}
+	s := &supervisor{log: log, spec: is, ring: lineRing{max: 20}, notify: notifier{path: is.Notify}, hup: hup}
 	if err := s.run(ctx); err != nil {
 		log.Error("supervise", "err", err)
 		return 1
@@ -103,6 +109,9 @@ type supervisor struct {
 	gen int // counts process starts; health results of an older run are dropped
 
 	notify notifier // guarded by mu, like st
+
+	// hup receives SIGHUP: reload the config (reload.go).
+	hup <-chan os.Signal
 }
 
 // update changes the state under the lock and writes state.json if it
@@ -164,6 +173,22 @@ func (s *supervisor) run(ctx context.Context) error {
 	s.cg = setupCgroups(s.spec.ID+"."+s.spec.UID, wantedLimits(s.spec.Resources))
 	defer s.cg.remove()
 	s.update(func(st *instanceState) { st.Limits, st.Cgroups = s.cg.summary, s.cg.dirs })
+
+	// The reload listener is owned by run: it ends with it.
+	reloadCtx, stopReload := context.WithCancel(ctx)
+	reloadDone := make(chan struct{})
+	go func() {
+		defer close(reloadDone)
+		for {
+			select {
+			case <-reloadCtx.Done():
+				return
+			case <-s.hup:
+				s.reload()
+			}
+		}
+	}()
+	defer func() { stopReload(); <-reloadDone }()
 
 	restart := !prev.StartedAt.IsZero()
 	failures := 0

@@ -33,6 +33,8 @@ func testProg(name string) int {
 		return progSpam()
 	case "envdump":
 		return progEnvDump()
+	case "reloader":
+		return progReloader()
 	}
 	fmt.Fprintln(os.Stderr, "unknown test program", name)
 	return 2
@@ -142,4 +144,25 @@ func progEnvDump() int {
 	for {
 		time.Sleep(time.Hour)
 	}
+}
+
+// progReloader notes its PID and $BERTH_CONFIG_DIR/app.conf when it starts
+// and again on each SIGHUP or SIGUSR1, as a service that reloads its
+// config live does.
+func progReloader() int {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGUSR1)
+	read := func(why string) {
+		conf, err := os.ReadFile(filepath.Join(os.Getenv("BERTH_CONFIG_DIR"), "app.conf"))
+		if err != nil {
+			conf = []byte("error: " + err.Error())
+		}
+		mark("pid %d %s config %q", os.Getpid(), why, conf)
+	}
+	read("start")
+	fmt.Println("started")
+	for s := range sig {
+		read(signalName(s.(syscall.Signal)))
+	}
+	return 0
 }

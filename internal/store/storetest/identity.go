@@ -204,4 +204,47 @@ var identityTests = []test{
 		_, err = s.GetSessionByHash(ctx, "sh")
 		wantErr(t, "deleted", err, store.ErrNotFound)
 	}},
+	{desc: "identity/sessions: end every session of a user but one", run: func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		must(t, s.CreateUser(ctx, testUser("u1", "a@example.com")))
+		must(t, s.CreateUser(ctx, testUser("u2", "b@example.com")))
+		for _, se := range []store.Session{
+			{ID: "s1", Hash: "h1", CSRFHash: "c1", User: "u1", CreatedAt: t0, ExpiresAt: t1},
+			{ID: "s2", Hash: "h2", CSRFHash: "c2", User: "u1", CreatedAt: t0, ExpiresAt: t1},
+			{ID: "s3", Hash: "h3", CSRFHash: "c3", User: "u1", CreatedAt: t0, ExpiresAt: t1},
+			{ID: "s4", Hash: "h4", CSRFHash: "c4", User: "u2", CreatedAt: t0, ExpiresAt: t1},
+		} {
+			must(t, s.CreateSession(ctx, se))
+		}
+		n, err := s.DeleteUserSessions(ctx, "u1", "s2")
+		must(t, err)
+		if n != 2 {
+			t.Errorf("ended %d sessions, want 2", n)
+		}
+		for hash, want := range map[string]bool{"h1": false, "h2": true, "h3": false, "h4": true} {
+			_, err := s.GetSessionByHash(ctx, hash)
+			if (err == nil) != want {
+				t.Errorf("session %s: %v, want kept %v", hash, err, want)
+			}
+		}
+		n, err = s.DeleteUserSessions(ctx, "u1", "")
+		must(t, err)
+		if n != 1 {
+			t.Errorf("ended %d sessions, want the last 1", n)
+		}
+	}},
+	{desc: "identity/teams: rename", run: func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		must(t, s.CreateTeam(ctx, testTeam("team_a", "shop")))
+		must(t, s.CreateTeam(ctx, testTeam("team_b", "blog")))
+		must(t, s.RenameTeam(ctx, "team_a", "store"))
+		got, err := s.GetTeamByName(ctx, "store")
+		must(t, err)
+		if got.ID != "team_a" || !got.CreatedAt.Equal(t0) {
+			t.Errorf("renamed team = %+v", got)
+		}
+		wantErr(t, "a taken name", s.RenameTeam(ctx, "team_a", "blog"), store.ErrExists)
+		wantErr(t, "missing team", s.RenameTeam(ctx, "nope", "x"), store.ErrNotFound)
+		wantErr(t, "no name", s.RenameTeam(ctx, "team_a", ""), store.ErrInvalid)
+	}},
 }

@@ -1,0 +1,3 @@
+module example.com/reloadapp
+
+go 1.22
