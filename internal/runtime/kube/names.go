@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+
+	"github.com/berthdev/berth/internal/spec"
 )
 
 // FieldManager is the server-side apply field manager of every object
@@ -80,3 +82,12 @@ func selectorLabels(id string) map[string]string {
 func volumeClaimName(app, service, volume string) string {
 	return objectName(app + "-" + service + "-" + volume)
 }
+
+// ObjectName is the name of the Deployment and Service of a workload (and
+// of any object named after Berth's names): id itself, or cut with a hash
+// when longer than a Service name may be.
+func ObjectName(id string) string { return objectName(id) }
+
+// MainPort is the Service port of a workload of service s: the first
+// declared port, else DefaultPort.
+func MainPort(s spec.Service) int { return mainPort(s) }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
@@ -47,6 +48,7 @@ type Runtime struct {
 	deployments appslisters.DeploymentLister
 	pods        corelisters.PodLister
 	secrets     corelisters.SecretLister
+	slices      discoverylisters.EndpointSliceLister
 
 	ctx    context.Context // ends at Close; owns every goroutine
 	cancel context.CancelFunc
@@ -132,13 +134,17 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	dInf := r.factory.Apps().V1().Deployments()
 	pInf := r.factory.Core().V1().Pods()
 	sInf := r.factory.Core().V1().Secrets()
-	r.deployments, r.pods, r.secrets = dInf.Lister(), pInf.Lister(), sInf.Lister()
+	// EndpointSlices carry the Service's labels (the controller copies
+	// them), so the same filter selects the slices of Berth's Services.
+	eInf := r.factory.Discovery().V1().EndpointSlices()
+	r.deployments, r.pods, r.secrets, r.slices = dInf.Lister(), pInf.Lister(), sInf.Lister(), eInf.Lister()
 	r.repairs, r.ranks = newRepairQueue(), newRepairQueue()
 	for _, inf := range []cache.SharedIndexInformer{
 		dInf.Informer(), pInf.Informer(), sInf.Informer(),
 		r.factory.Core().V1().ConfigMaps().Informer(),
 		r.factory.Core().V1().Services().Informer(),
 		r.factory.Policy().V1().PodDisruptionBudgets().Informer(),
+		eInf.Informer(),
 	} {
 		if _, err := inf.AddEventHandler(r.handler()); err != nil {
 			cancel()

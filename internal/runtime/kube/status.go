@@ -95,12 +95,13 @@ func (r *Runtime) status(d *appsv1.Deployment, now time.Time) (runtime.WorkloadS
 		return ws, err
 	}
 	slices.SortFunc(pods, olderFirst)
+	eps := r.sliceEndpoints(objectName(id))
 	ws.Instances = []runtime.Instance{}
 	for _, p := range pods {
 		if p.Status.Phase == corev1.PodSucceeded {
 			continue
 		}
-		in := podInstance(p, now)
+		in := withEndpoint(podInstance(p, now), eps)
 		in.Index = len(ws.Instances)
 		ws.Instances = append(ws.Instances, in)
 		if in.Ready {
@@ -118,6 +119,28 @@ func (r *Runtime) status(d *appsv1.Deployment, now time.Time) (runtime.WorkloadS
 		}
 	}
 	return ws, nil
+}
+
+// withEndpoint makes a ready pod's instance ready only once it is a
+// ready endpoint of its Service, and gives it the endpoint's address:
+// where the cluster (and a gateway in it) sends its traffic.
+func withEndpoint(in runtime.Instance, eps map[string]endpoint) runtime.Instance {
+	if !in.Ready {
+		return in
+	}
+	e, ok := eps[in.ID]
+	switch {
+	case !ok:
+		in.Ready, in.State, in.Message = false, runtime.StateStarting, "ready; waiting to be added to its Service's endpoints"
+	case !e.ready:
+		in.Ready, in.State, in.Message = false, runtime.StateStarting, "ready; its endpoint "+e.hostPort()+" is not ready yet"
+	default:
+		in.Host = e.addr
+		if e.port > 0 {
+			in.Port = e.port
+		}
+	}
+	return in
 }
 
 // deploymentMessage says why the Deployment cannot make its pods (a quota
