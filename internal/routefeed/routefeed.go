@@ -38,7 +38,22 @@ type Reader interface {
 // hold some of those changes; the follower then recompiles once for
 // nothing.) Reading without a transaction keeps Compile off the store's
 // single writer, so it never delays a write.
+//
+// Compile serves the apps of no environment (the local runtime's, which
+// the server's embedded gateway and standalone gateways beside it reach);
+// CompileEnv serves one environment's, for the gateway Berth runs in that
+// environment's cluster.
 func Compile(ctx context.Context, st Reader) (gateway.Snapshot, error) {
+	return CompileEnv(ctx, st, "")
+}
+
+// CompileEnv builds the snapshot of the apps of environment env ("" for
+// the apps of no environment). On a cluster the instances' addresses are
+// their pods' endpoints from the Services' EndpointSlices (the Kubernetes
+// runtime reports an instance ready, at that address, only once it is a
+// ready endpoint), so the environment's gateway balances per request over
+// pods and splits tracks by the canary weight itself.
+func CompileEnv(ctx context.Context, st Reader, env string) (gateway.Snapshot, error) {
 	rev, err := st.LastRevision(ctx)
 	if err != nil {
 		return gateway.Snapshot{}, fmt.Errorf("routefeed: last revision: %w", err)
@@ -49,6 +64,9 @@ func Compile(ctx context.Context, st Reader) (gateway.Snapshot, error) {
 		return snap, fmt.Errorf("routefeed: list apps: %w", err)
 	}
 	for _, a := range apps {
+		if a.Env != env {
+			continue
+		}
 		routes, err := appRoutes(ctx, st, a)
 		if err != nil {
 			return snap, fmt.Errorf("routefeed: %w", err)
