@@ -24,6 +24,7 @@ func newServerCmd() *cobra.Command {
 		pipes                          server.PipelineConfig
 		sso                            ssoFlags
 		secureCookies                  bool
+		advertiseURL, gatewayImage     string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -52,19 +53,21 @@ Apps keep running when the server stops; the next server adopts them.`,
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel}))
 			return server.Run(cmd.Context(), server.Config{
-				DataDir:          dataDir,
-				Listen:           listen,
-				GatewayListen:    gatewayListen,
-				GatewayTLSListen: gatewayTLS,
-				GatewayCertDir:   certDir,
-				GatewayAccessLog: accessLog,
-				MasterKeyFile:    masterKeyFile,
-				ShimCommand:      []string{exe, shimName},
-				Version:          version,
-				Pipelines:        pipes,
-				Logger:           logger,
-				OIDC:             oidcCfg,
-				SecureCookies:    secureCookies,
+				DataDir:             dataDir,
+				Listen:              listen,
+				GatewayListen:       gatewayListen,
+				GatewayTLSListen:    gatewayTLS,
+				GatewayCertDir:      certDir,
+				GatewayAccessLog:    accessLog,
+				MasterKeyFile:       masterKeyFile,
+				ShimCommand:         []string{exe, shimName},
+				Version:             version,
+				Pipelines:           pipes,
+				Logger:              logger,
+				OIDC:                oidcCfg,
+				SecureCookies:       secureCookies,
+				AdvertiseURL:        advertiseURL,
+				ClusterGatewayImage: gatewayImage,
 			})
 		},
 	}
@@ -87,6 +90,10 @@ Apps keep running when the server stops; the next server adopts them.`,
 	cmd.Flags().BoolVar(&pipes.AllowPrivateNotify, "pipeline-allow-private-notify", false,
 		"let notify steps post to loopback, link-local and private addresses (off: pipelines cannot reach the server's network)")
 	cmd.Flags().BoolVar(&secureCookies, "secure-cookies", false, "mark console cookies Secure on plain HTTP (when a TLS proxy fronts the API)")
+	cmd.Flags().StringVar(&advertiseURL, "advertise-url", "",
+		"the API URL gateways in clusters reach this server at (needed to run Berth's gateway in environments with routing gateway)")
+	cmd.Flags().StringVar(&gatewayImage, "cluster-gateway-image", "",
+		"image of the gateway run in environments' clusters (default ghcr.io/berthdev/berth:<this version>)")
 	sso.register(cmd)
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	cmd.AddCommand(newRotateKeyCmd())

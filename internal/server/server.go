@@ -21,6 +21,7 @@ import (
 	"github.com/berthdev/berth/internal/api"
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/build"
+	"github.com/berthdev/berth/internal/clusterroute"
 	"github.com/berthdev/berth/internal/deploy"
 	"github.com/berthdev/berth/internal/gateway"
 	"github.com/berthdev/berth/internal/gateway/policy"
@@ -200,6 +201,15 @@ func Run(ctx context.Context, cfg Config) error {
 			errc <- fmt.Errorf("reconciler: %w", err)
 		}
 	}()
+
+	// Environments on clusters get their gateway (or HTTPRoutes).
+	routing := clusterroute.New(clusterroute.Options{
+		Store: st, Open: newClusterClients(st, secretStore).Open,
+		ControlPlaneURL: cfg.AdvertiseURL, Image: cfg.gatewayImage(),
+		Logger: logger.With("component", "routing"),
+	})
+	wg.Add(1)
+	go func() { defer wg.Done(); routing.Run(ctx, changes.Subscribe(ctx), 5*time.Second) }()
 
 	servers := []*http.Server{newHTTPServer(apiMux, logger)}
 	listeners := []net.Listener{apiLn}
