@@ -169,6 +169,11 @@ var fieldDocs = map[string]fieldDoc{
 	"Service.secrets":           {Desc: "Names of the app's secrets (berth secret set) this service receives, each as an environment variable of the same name.", Schema: map[string]any{"uniqueItems": true, "items": map[string]any{"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": MaxSecretNameLen}}},
 	"Service.stop_grace_period": {Desc: "Time between SIGTERM and SIGKILL when an instance stops.", Default: durationDefault(DefaultStopGracePeriod)},
 
+	"Service.autoscale": {Desc: "Lets a cluster scale the service between min and max instances by CPU use (a HorizontalPodAutoscaler), instead of replicas. The local runtime runs min instances."},
+	"Autoscale.min":     {Desc: "Fewest instances.", Required: true, Schema: map[string]any{"minimum": 1, "maximum": MaxReplicas}},
+	"Autoscale.max":     {Desc: "Most instances; at least min.", Required: true, Schema: map[string]any{"minimum": 1, "maximum": MaxReplicas}},
+	"Autoscale.cpu":     {Desc: "Target CPU use, in percent of resources.cpu (which must be set), averaged over the instances.", Required: true, Schema: map[string]any{"minimum": 1, "maximum": 100}},
+
 	"Port.port":     {Desc: "Port number.", Required: true, Schema: map[string]any{"minimum": 1, "maximum": 65535}},
 	"Port.name":     {Desc: "Optional name (a DNS label), unique within the service.", Schema: map[string]any{"pattern": labelPattern}},
 	"Port.protocol": {Desc: "http (routable by the gateway) or tcp.", Default: DefaultProtocol, Schema: map[string]any{"enum": []any{ProtocolHTTP, ProtocolTCP}}},
@@ -282,6 +287,7 @@ var typeDocs = map[string]map[string]any{
 		},
 	},
 	"Port":           {"description": "A port the service listens on."},
+	"Autoscale":      {"description": "The instance range a cluster scales the service in, by CPU use."},
 	"Source":         {"description": "Where pipelines fetch the app's code from."},
 	"HTTPCheck":      {"description": "HTTP health check."},
 	"TCPCheck":       {"description": "TCP health check."},

@@ -46,6 +46,18 @@ type Service struct {
 	Secrets []string `json:"secrets,omitempty"`
 	// StopGracePeriod is how long an instance has between SIGTERM and SIGKILL.
 	StopGracePeriod Duration `json:"stop_grace_period,omitempty"`
+	// Autoscale lets a cluster scale the service between Min and Max
+	// instances by CPU use (a HorizontalPodAutoscaler); it replaces
+	// Replicas. The local runtime runs Min instances.
+	Autoscale *Autoscale `json:"autoscale,omitempty"`
+}
+
+// Autoscale is the range a cluster scales a service in, and the CPU use
+// (percent of resources.cpu, averaged over the instances) it aims at.
+type Autoscale struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
+	CPU int `json:"cpu"`
 }
 
 // Port is a port the service listens on. `ports: [8080]` is shorthand for

@@ -76,6 +76,11 @@ func (r *Runtime) write(ctx context.Context, o *objects) (int64, error) {
 			return 0, fmt.Errorf("pod disruption budget: %w", err)
 		}
 	}
+	if o.hpa != nil {
+		if _, err := r.client.AutoscalingV2().HorizontalPodAutoscalers(ns).Apply(ctx, o.hpa, applyOpts); err != nil {
+			return 0, fmt.Errorf("horizontal pod autoscaler: %w", err)
+		}
+	}
 	if err := r.prune(ctx, o); err != nil {
 		return 0, err
 	}
@@ -151,6 +156,17 @@ func (r *Runtime) prune(ctx context.Context, o *objects) error {
 		if o.pdb == nil || p.Name != o.name {
 			if err := ignoreNotFound(r.client.PolicyV1().PodDisruptionBudgets(ns).Delete(ctx, p.Name, metav1.DeleteOptions{})); err != nil {
 				return fmt.Errorf("prune pod disruption budget %s: %w", p.Name, err)
+			}
+		}
+	}
+	hpas, err := r.factory.Autoscaling().V2().HorizontalPodAutoscalers().Lister().HorizontalPodAutoscalers(ns).List(sel)
+	if err != nil {
+		return err
+	}
+	for _, h := range hpas {
+		if o.hpa == nil || h.Name != o.name {
+			if err := ignoreNotFound(r.client.AutoscalingV2().HorizontalPodAutoscalers(ns).Delete(ctx, h.Name, metav1.DeleteOptions{})); err != nil {
+				return fmt.Errorf("prune horizontal pod autoscaler %s: %w", h.Name, err)
 			}
 		}
 	}

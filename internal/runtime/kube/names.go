@@ -35,6 +35,10 @@ const (
 	// AnnotationTemplateHash changes whenever the env does, so a changed
 	// ConfigMap or Secret rolls the pods (they read env only at start).
 	AnnotationTemplateHash = "berth.dev/config-hash"
+	// AnnotationReplicas is the instance count Berth asked for, on the
+	// Deployment of an autoscaled workload (whose spec.replicas is the
+	// HorizontalPodAutoscaler's).
+	AnnotationReplicas = "berth.dev/replicas"
 )
 
 // maxName is the longest DNS-1035 label (Service names are the strictest).

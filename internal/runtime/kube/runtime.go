@@ -145,6 +145,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		r.factory.Core().V1().Services().Informer(),
 		r.factory.Policy().V1().PodDisruptionBudgets().Informer(),
 		eInf.Informer(),
+		r.factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer(),
 	} {
 		if _, err := inf.AddEventHandler(r.handler()); err != nil {
 			cancel()

@@ -90,6 +90,15 @@ func (r *Runtime) status(d *appsv1.Deployment, now time.Time) (runtime.WorkloadS
 	if d.Spec.Replicas != nil {
 		ws.Replicas = int(*d.Spec.Replicas)
 	}
+	if asked, ok := d.Annotations[AnnotationReplicas]; ok {
+		// Autoscaled: Replicas is what Berth asked for (the minimum), so
+		// the reconciler does not read the HPA's scaling as drift.
+		ws.Replicas, _ = strconv.Atoi(asked)
+		ws.Autoscale = "by a HorizontalPodAutoscaler; now " + strconv.Itoa(int(d.Status.Replicas)) + " instances"
+		if h, err := r.factory.Autoscaling().V2().HorizontalPodAutoscalers().Lister().HorizontalPodAutoscalers(r.opts.Namespace).Get(d.Name); err == nil {
+			ws.Autoscale = fmt.Sprintf("by a HorizontalPodAutoscaler (%d-%d instances); now %d", ptrOr(h.Spec.MinReplicas, 1), h.Spec.MaxReplicas, h.Status.CurrentReplicas)
+		}
+	}
 	pods, err := r.pods.Pods(r.opts.Namespace).List(labels.SelectorFromSet(selectorLabels(id)))
 	if err != nil {
 		return ws, err
@@ -284,4 +293,11 @@ func describeProbe(p *corev1.Probe, port int) string {
 		return "exec " + strings.Join(p.Exec.Command, " ")
 	}
 	return "on :" + strconv.Itoa(port)
+}
+
+func ptrOr(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
 }
