@@ -346,6 +346,24 @@ func (s *pokingStore) InTx(ctx context.Context, fn func(tx store.Tx) error) erro
 	return err
 }
 
+// CreateEnvironment and DeleteEnvironment write no event, but the routing
+// reconciler acts on them (a gateway to run, or to prune) at once.
+func (s *pokingStore) CreateEnvironment(ctx context.Context, e store.Environment) error {
+	err := s.Store.CreateEnvironment(ctx, e)
+	if err == nil {
+		s.changes.Poke()
+	}
+	return err
+}
+
+func (s *pokingStore) DeleteEnvironment(ctx context.Context, name string) error {
+	err := s.Store.DeleteEnvironment(ctx, name)
+	if err == nil {
+		s.changes.Poke()
+	}
+	return err
+}
+
 func (s *pokingStore) AppendEvent(ctx context.Context, e store.Event) (int64, error) {
 	rev, err := s.Store.AppendEvent(ctx, e)
 	if err == nil {
