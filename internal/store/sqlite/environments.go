@@ -16,12 +16,8 @@ func (o ops) CreateEnvironment(ctx context.Context, e store.Environment) error {
 	case e.Cluster == "" || e.Namespace == "":
 		return fmt.Errorf("environment %q: cluster and namespace: must not be empty: %w", e.Name, store.ErrInvalid)
 	}
-	routing := e.Routing
-	if routing == "" {
-		routing = "gateway"
-	}
 	_, err := o.q.ExecContext(ctx, `INSERT INTO environments (name, team, cluster, namespace, storage_class, routing, gateway_parent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Name, e.Team, e.Cluster, e.Namespace, e.StorageClass, routing, e.GatewayParent, formatTime(e.CreatedAt))
+		e.Name, e.Team, e.Cluster, e.Namespace, e.StorageClass, e.Routing, e.GatewayParent, formatTime(e.CreatedAt))
 	if err != nil {
 		return mapErr(err, "create", fmt.Sprintf("environment %q (cluster %q namespace %q)", e.Name, e.Cluster, e.Namespace), "")
 	}
