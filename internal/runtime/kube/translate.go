@@ -295,3 +295,33 @@ func envHash(w runtime.Workload) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
+
+// Objects returns the apply configurations Apply would write for w in
+// namespace ns (volume claims first, as Apply creates them), each
+// marshalling to a whole object with its apiVersion and kind: what
+// `kubectl apply --server-side` of the same workload would send (the
+// Kubernetes benchmark compares the two).
+func Objects(w runtime.Workload, ns, storageClass string) ([]any, error) {
+	o, err := translate(w, ns, storageClass)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for _, c := range o.claims {
+		out = append(out, c)
+	}
+	if o.configMap != nil {
+		out = append(out, o.configMap)
+	}
+	if o.secret != nil {
+		out = append(out, o.secret)
+	}
+	out = append(out, o.deployment, o.service)
+	if o.pdb != nil {
+		out = append(out, o.pdb)
+	}
+	if o.hpa != nil {
+		out = append(out, o.hpa)
+	}
+	return out, nil
+}
