@@ -2,8 +2,6 @@ package clusterroute
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/berthdev/berth/internal/deploy"
 	"github.com/berthdev/berth/internal/gateway"
+	"github.com/berthdev/berth/internal/routefeed"
 	"github.com/berthdev/berth/internal/runtime/kube"
 	"github.com/berthdev/berth/internal/spec"
 	"github.com/berthdev/berth/internal/store"
@@ -101,13 +100,9 @@ func routeMatches(r gateway.Route) []*gwv1ac.HTTPRouteMatchApplyConfiguration {
 // servicePorts reads the Service port of every service of the app's
 // serving release.
 func servicePorts(ctx context.Context, st Store, a store.App) (map[string]int, error) {
-	rel, err := st.GetRelease(ctx, a.Name, a.Status.Serving)
+	s, err := routefeed.ServingSpec(ctx, st, a)
 	if err != nil {
-		return nil, fmt.Errorf("app %s release %d: %w", a.Name, a.Status.Serving, err)
-	}
-	var s spec.App
-	if err := json.Unmarshal(rel.Spec, &s); err != nil {
-		return nil, fmt.Errorf("app %s release %d: decode spec: %w", a.Name, rel.Number, err)
+		return nil, err
 	}
 	ports := map[string]int{}
 	for name, svc := range s.Services {

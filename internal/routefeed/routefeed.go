@@ -82,13 +82,9 @@ func appRoutes(ctx context.Context, st Reader, a store.App) ([]gateway.Route, er
 	if a.Deleting || a.Status.Serving == 0 {
 		return nil, nil
 	}
-	rel, err := st.GetRelease(ctx, a.Name, a.Status.Serving)
+	s, err := ServingSpec(ctx, st, a)
 	if err != nil {
-		return nil, fmt.Errorf("app %s release %d: %w", a.Name, a.Status.Serving, err)
-	}
-	var s spec.App
-	if err := json.Unmarshal(rel.Spec, &s); err != nil {
-		return nil, fmt.Errorf("app %s release %d: decode spec: %w", a.Name, rel.Number, err)
+		return nil, err
 	}
 	canary, targetLive, err := runningCanary(ctx, st, a)
 	if err != nil {
@@ -105,7 +101,7 @@ func appRoutes(ctx context.Context, st Reader, a store.App) ([]gateway.Route, er
 	for i, r := range s.Routes {
 		gr, err := gatewayRoute(a.Name+"/"+strconv.Itoa(i), a.Name, r)
 		if err != nil {
-			return nil, fmt.Errorf("app %s release %d: routes[%d]: %w", a.Name, rel.Number, i, err)
+			return nil, fmt.Errorf("app %s release %d: routes[%d]: %w", a.Name, a.Status.Serving, i, err)
 		}
 		if canary == nil {
 			gr.Tracks = []gateway.Track{{
@@ -158,4 +154,17 @@ func runningCanary(ctx context.Context, st Reader, a store.App) (c *store.Canary
 		return nil, targetLive, nil
 	}
 	return c, true, nil
+}
+
+// ServingSpec reads the spec of the app's serving release.
+func ServingSpec(ctx context.Context, st Reader, a store.App) (spec.App, error) {
+	rel, err := st.GetRelease(ctx, a.Name, a.Status.Serving)
+	if err != nil {
+		return spec.App{}, fmt.Errorf("app %s release %d: %w", a.Name, a.Status.Serving, err)
+	}
+	var s spec.App
+	if err := json.Unmarshal(rel.Spec, &s); err != nil {
+		return spec.App{}, fmt.Errorf("app %s release %d: decode spec: %w", a.Name, rel.Number, err)
+	}
+	return s, nil
 }
