@@ -103,9 +103,18 @@ func (r *Reconciler) now() time.Time { return r.opts.Now().UTC() }
 func (r *Reconciler) Run(ctx context.Context, wake <-chan struct{}, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	var lastErr string
+	var loggedAt time.Time
 	for {
+		// A cluster that stays unreachable fails every pass: the same
+		// error is logged once a minute, not after every write.
 		if err := r.Sync(ctx); err != nil && ctx.Err() == nil {
-			r.log.Error("routing on clusters: pass failed; retrying", "err", err)
+			if err.Error() != lastErr || r.now().Sub(loggedAt) >= time.Minute {
+				r.log.Error("routing on clusters: pass failed; retrying", "err", err)
+				lastErr, loggedAt = err.Error(), r.now()
+			}
+		} else {
+			lastErr = ""
 		}
 		select {
 		case <-ctx.Done():
