@@ -110,10 +110,8 @@ func (r *Reconciler) ensureGateway(ctx context.Context, kc kubernetes.Interface,
 		return ErrNoControlPlaneURL
 	}
 	ns := env.Namespace
-	if _, err := kc.CoreV1().Namespaces().Apply(ctx,
-		corev1ac.Namespace(ns).WithLabels(map[string]string{kube.LabelManagedBy: kube.ManagedByBerth}), applyOpts); err != nil &&
-		!apierrors.IsForbidden(err) {
-		return fmt.Errorf("namespace %s: %w", ns, err)
+	if err := ensureNamespace(ctx, kc, ns); err != nil {
+		return err
 	}
 	var tok string
 	if s, err := kc.CoreV1().Secrets(ns).Get(ctx, GatewayName, metav1.GetOptions{}); err == nil {
@@ -141,6 +139,18 @@ func (r *Reconciler) ensureGateway(ctx context.Context, kc kubernetes.Interface,
 	}
 	if _, err := kc.CoreV1().Services(ns).Apply(ctx, gatewayService(env), applyOpts); err != nil {
 		return fmt.Errorf("service %s: %w", GatewayName, err)
+	}
+	return nil
+}
+
+// ensureNamespace creates the environment's namespace when missing, as the
+// Kubernetes runtime does (a namespace an administrator made, where Berth
+// may not write namespaces, is fine as it is).
+func ensureNamespace(ctx context.Context, kc kubernetes.Interface, ns string) error {
+	if _, err := kc.CoreV1().Namespaces().Apply(ctx,
+		corev1ac.Namespace(ns).WithLabels(map[string]string{kube.LabelManagedBy: kube.ManagedByBerth}), applyOpts); err != nil &&
+		!apierrors.IsForbidden(err) {
+		return fmt.Errorf("namespace %s: %w", ns, err)
 	}
 	return nil
 }

@@ -40,6 +40,11 @@ func (r *Reconciler) syncRoutes(ctx context.Context, cl Clients, e store.Environ
 		want = append(want, httpRoute(e, rt, ports[rt.App]))
 	}
 	return r.once("routes/"+e.Name, want, func() error {
+		if len(snap.Routes) > 0 {
+			if err := ensureNamespace(ctx, cl.Kube, e.Namespace); err != nil {
+				return err
+			}
+		}
 		routes := cl.Gateway.GatewayV1().HTTPRoutes(e.Namespace)
 		names := map[string]bool{}
 		for _, rt := range snap.Routes {
