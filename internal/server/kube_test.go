@@ -103,7 +103,7 @@ routes:
 	// endpoints are the pods' from the Service's EndpointSlices.
 	kubectlEventually(t, kc, "the gateway's Service", "LoadBalancer",
 		"-n", "shop-staging", "get", "service", "berth-gateway", "-o", "jsonpath={.spec.type}")
-	kubectlEventually(t, kc, "the gateway's Deployment", "--env staging",
+	kubectlEventually(t, kc, "the gateway's Deployment", `"--env","staging"`,
 		"-n", "shop-staging", "get", "deployment", "berth-gateway", "-o", "jsonpath={.spec.template.spec.containers[0].args}")
 	secret, err := kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "secret", "berth-gateway", "-o", "jsonpath={.data.token}")
 	if err != nil {
