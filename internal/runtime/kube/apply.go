@@ -44,10 +44,25 @@ func (r *Runtime) Apply(ctx context.Context, w runtime.Workload) error {
 // write applies every object of o and prunes what o does not have. It
 // returns the Deployment's generation.
 func (r *Runtime) write(ctx context.Context, o *objects) (int64, error) {
-	ns := r.opts.Namespace
-	if err := r.ensureNamespace(ctx); err != nil {
-		return 0, err
+	// The namespace is applied once per runtime, not with every workload
+	// (a request each); after any failed write it is applied again, so a
+	// namespace deleted behind Berth's back comes back on the retry.
+	if !r.nsApplied.Load() {
+		if err := r.ensureNamespace(ctx); err != nil {
+			return 0, err
+		}
+		r.nsApplied.Store(true)
 	}
+	gen, err := r.writeObjects(ctx, o)
+	if err != nil {
+		r.nsApplied.Store(false)
+	}
+	return gen, err
+}
+
+// writeObjects applies o's objects into the existing namespace.
+func (r *Runtime) writeObjects(ctx context.Context, o *objects) (int64, error) {
+	ns := r.opts.Namespace
 	core := r.client.CoreV1()
 	if o.configMap != nil {
 		if _, err := core.ConfigMaps(ns).Apply(ctx, o.configMap, applyOpts); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -55,6 +56,8 @@ type Runtime struct {
 	wg     sync.WaitGroup
 
 	wlocks workloadLocks
+	// nsApplied is set once the namespace was applied (apply.go).
+	nsApplied atomic.Bool
 
 	mu       sync.Mutex
 	desired  map[string]runtime.Workload // what Apply was last told, for drift repair
