@@ -26,6 +26,7 @@ func newServerCmd() *cobra.Command {
 		sso                            ssoFlags
 		secureCookies                  bool
 		leaseDuration                  time.Duration
+		advertiseURL, gatewayImage     string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -62,21 +63,23 @@ the data directory.`,
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel}))
 			return server.Run(cmd.Context(), server.Config{
-				DataDir:          dataDir,
-				Database:         db,
-				Listen:           listen,
-				GatewayListen:    gatewayListen,
-				GatewayTLSListen: gatewayTLS,
-				GatewayCertDir:   certDir,
-				GatewayAccessLog: accessLog,
-				MasterKeyFile:    masterKeyFile,
-				ShimCommand:      []string{exe, shimName},
-				Version:          version,
-				Pipelines:        pipes,
-				Logger:           logger,
-				OIDC:             oidcCfg,
-				SecureCookies:    secureCookies,
-				LeaseDuration:    leaseDuration,
+				DataDir:             dataDir,
+				Database:            db,
+				Listen:              listen,
+				GatewayListen:       gatewayListen,
+				GatewayTLSListen:    gatewayTLS,
+				GatewayCertDir:      certDir,
+				GatewayAccessLog:    accessLog,
+				MasterKeyFile:       masterKeyFile,
+				ShimCommand:         []string{exe, shimName},
+				Version:             version,
+				Pipelines:           pipes,
+				Logger:              logger,
+				OIDC:                oidcCfg,
+				SecureCookies:       secureCookies,
+				LeaseDuration:       leaseDuration,
+				AdvertiseURL:        advertiseURL,
+				ClusterGatewayImage: gatewayImage,
 			})
 		},
 	}
@@ -103,6 +106,10 @@ the data directory.`,
 	cmd.Flags().BoolVar(&secureCookies, "secure-cookies", false, "mark console cookies Secure on plain HTTP (when a TLS proxy fronts the API)")
 	cmd.Flags().DurationVar(&leaseDuration, "lease-duration", 0,
 		"with --database: how long the leader's lease lasts unrenewed, so about how long a dead leader takes to replace (default 6s; several servers may share one database, see docs/ha.md)")
+	cmd.Flags().StringVar(&advertiseURL, "advertise-url", "",
+		"the API URL gateways in clusters reach this server at (needed to run Berth's gateway in environments with routing gateway)")
+	cmd.Flags().StringVar(&gatewayImage, "cluster-gateway-image", "",
+		"image of the gateway run in environments' clusters (default ghcr.io/berthdev/berth:<this version>)")
 	sso.register(cmd)
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	cmd.AddCommand(newRotateKeyCmd())

@@ -114,7 +114,7 @@ func reason401(why string) *httpError {
 
 func (s *server) identifyToken(ctx context.Context, presented string) (*caller, error) {
 	_, perr := token.Parse(presented)
-	legacy := perr != nil && strings.HasPrefix(presented, TokenPrefix) && !strings.HasPrefix(presented, token.PersonalPrefix) && !strings.HasPrefix(presented, token.TeamPrefix)
+	legacy := perr != nil && strings.HasPrefix(presented, TokenPrefix) && !strings.HasPrefix(presented, token.PersonalPrefix) && !strings.HasPrefix(presented, token.TeamPrefix) && !strings.HasPrefix(presented, token.GatewayPrefix)
 	if perr != nil && !legacy {
 		return nil, reason401("malformed token: " + perr.Error())
 	}
@@ -148,6 +148,19 @@ func (s *server) identifyToken(ctx context.Context, presented string) (*caller, 
 		c.principal = rbac.Principal{Subject: row.ID, PlatformAdmin: true}
 	case token.KindTeam:
 		c.principal.Teams = map[string]rbac.Role{row.Team: rbac.Role(row.Role)}
+	case token.KindGateway:
+		// Its name is its environment; it is a member of no team. An
+		// environment removed (and perhaps made again by another team)
+		// takes its gateway's token with it, before the reconciler has
+		// revoked it.
+		e, err := s.Store.GetEnvironment(ctx, row.Name)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && e.Team != row.Team) {
+			return nil, reason401("token " + row.ID + " belongs to an environment that is gone")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up token's environment: %w", err)
+		}
+		c.principal = rbac.Principal{Subject: row.ID, Scope: rbac.ScopeRead, GatewayEnv: row.Name}
 	case token.KindPersonal:
 		u, err := s.activeUser(ctx, row.User)
 		if err != nil {

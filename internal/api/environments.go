@@ -32,7 +32,7 @@ func errEnvNotFound(name string) *httpError {
 }
 
 func toAPIEnvironment(e store.Environment, teamNames map[string]string) api.Environment {
-	return api.Environment{Name: e.Name, Team: teamNames[e.Team], Cluster: e.Cluster, Namespace: e.Namespace, StorageClass: e.StorageClass, CreatedAt: e.CreatedAt}
+	return api.Environment{Name: e.Name, Team: teamNames[e.Team], Cluster: e.Cluster, Namespace: e.Namespace, StorageClass: e.StorageClass, Routing: e.Routing, GatewayParent: e.GatewayParent, CreatedAt: e.CreatedAt}
 }
 
 // loadEnvironment returns the environment if the caller holds perm in its
@@ -76,10 +76,12 @@ func (s *server) createEnvironment(w http.ResponseWriter, r *http.Request) error
 	} else if err != nil {
 		return fmt.Errorf("create environment %s: %w", req.Name, err)
 	}
+	details = append(details, validRouting(&req)...)
 	if len(details) > 0 {
 		return newError(http.StatusUnprocessableEntity, api.CodeInvalid, "invalid environment: %s: %s", details[0].Field, details[0].Message).withDetails(details...)
 	}
-	e := store.Environment{Name: req.Name, Team: team.ID, Cluster: req.Cluster, Namespace: req.Namespace, StorageClass: req.StorageClass, CreatedAt: s.Now().UTC()}
+	e := store.Environment{Name: req.Name, Team: team.ID, Cluster: req.Cluster, Namespace: req.Namespace, StorageClass: req.StorageClass,
+		Routing: req.Routing, GatewayParent: req.GatewayParent, CreatedAt: s.Now().UTC()}
 	// A name or namespace taken by another team answers the same 409,
 	// which names nothing the caller did not send.
 	if err := s.Store.CreateEnvironment(r.Context(), e); errors.Is(err, store.ErrExists) {
@@ -180,4 +182,31 @@ func (s *server) clusterInUse(ctx context.Context, cluster string) ([]string, er
 		}
 	}
 	return names, nil
+}
+
+// validRouting checks the routing mode and its Gateway, defaulting the
+// mode to Berth's own gateway.
+func validRouting(req *api.EnvironmentRequest) []api.FieldError {
+	switch req.Routing {
+	case "":
+		req.Routing = api.RoutingGateway
+	case api.RoutingGateway, api.RoutingGatewayAPI:
+	default:
+		return []api.FieldError{{Field: "routing", Message: fmt.Sprintf("%q is not a routing mode: want %q (Berth's gateway in the namespace) or %q (HTTPRoutes for the cluster's Gateway API implementation)", req.Routing, api.RoutingGateway, api.RoutingGatewayAPI)}}
+	}
+	switch {
+	case req.Routing == api.RoutingGateway && req.GatewayParent != "":
+		return []api.FieldError{{Field: "gateway_parent", Message: fmt.Sprintf("only for routing %q: Berth's own gateway needs no Gateway object", api.RoutingGatewayAPI)}}
+	case req.Routing == api.RoutingGatewayAPI && req.GatewayParent == "":
+		return []api.FieldError{{Field: "gateway_parent", Message: "required with routing gateway-api: the Gateway the HTTPRoutes attach to, NAME or NAMESPACE/NAME"}}
+	case req.Routing == api.RoutingGatewayAPI:
+		ns, name, found := strings.Cut(req.GatewayParent, "/")
+		if !found {
+			ns, name = "", ns
+		}
+		if (found && !appNameRE.MatchString(ns)) || !appNameRE.MatchString(name) {
+			return []api.FieldError{{Field: "gateway_parent", Message: fmt.Sprintf("%q is not NAME or NAMESPACE/NAME of a Gateway (DNS labels)", req.GatewayParent)}}
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -140,6 +141,9 @@ func (s *server) eventFilter(ctx context.Context) (func(store.Event) bool, error
 	if p.PlatformAdmin && p.Can("", rbac.AppsRead) {
 		return func(store.Event) bool { return true }, nil // gateways follow every team
 	}
+	if p.GatewayEnv != "" {
+		return s.envEventFilter(ctx, p.GatewayEnv), nil
+	}
 	mine, err := s.teamsWith(ctx, rbac.AppsRead)
 	if err != nil {
 		return nil, err
@@ -157,4 +161,27 @@ func (s *server) eventFilter(ctx context.Context) (func(store.Event) bool, error
 		}
 		return mine[team]
 	}, nil
+}
+
+// envEventFilter passes the events of the apps of one environment: what
+// its gateway's route feed is made of. An app's environment never
+// changes, so it is looked up once; an app that is gone (deleted) passes,
+// so the gateway drops its routes.
+func (s *server) envEventFilter(ctx context.Context, env string) func(store.Event) bool {
+	envOf := map[string]string{}
+	return func(e store.Event) bool {
+		ae, ok := envOf[e.App]
+		if !ok {
+			a, err := s.Store.GetApp(ctx, e.App)
+			if errors.Is(err, store.ErrNotFound) {
+				return true
+			}
+			if err != nil {
+				return false
+			}
+			ae = a.Env
+			envOf[e.App] = ae
+		}
+		return ae == env
+	}
 }

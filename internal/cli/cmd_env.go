@@ -27,7 +27,7 @@ func (r *runner) newEnvCreateCmd() *cobra.Command {
 		out outputFormat
 	)
 	cmd := &cobra.Command{
-		Use:   "create NAME --cluster CLUSTER --namespace NAMESPACE [--team TEAM] [--storage-class CLASS]",
+		Use:   "create NAME --cluster CLUSTER --namespace NAMESPACE [--team TEAM] [--storage-class CLASS] [--routing gateway|gateway-api --gateway-parent GW]",
 		Short: "Create a team's environment on a cluster added with \"berth cluster add\"",
 		Args:  argsExactly("NAME"),
 		RunE: r.run(func(ctx context.Context, args []string) error {
@@ -60,6 +60,9 @@ func (r *runner) newEnvCreateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&req.Team, "team", "", "team that owns the environment (default: your only team in which you may manage environments)")
 	cmd.Flags().StringVar(&req.Namespace, "namespace", "", "Kubernetes namespace (created on first deploy if missing)")
 	cmd.Flags().StringVar(&req.StorageClass, "storage-class", "", "storage class of volume claims (default: the cluster's)")
+	cmd.Flags().StringVar(&req.Routing, "routing", "gateway",
+		"how traffic reaches the apps: gateway (Berth's gateway in the namespace, one LoadBalancer for every app) or gateway-api (HTTPRoutes for the cluster's Gateway API implementation)")
+	cmd.Flags().StringVar(&req.GatewayParent, "gateway-parent", "", "with --routing gateway-api: the Gateway the HTTPRoutes attach to, NAME or NAMESPACE/NAME")
 	addOutputFlag(cmd, &out)
 	return cmd
 }
@@ -88,9 +91,9 @@ func (r *runner) newEnvListCmd() *cobra.Command {
 				return nil
 			}
 			tw := newTable(r.Stdout)
-			row(tw, "NAME", "TEAM", "CLUSTER", "NAMESPACE", "STORAGE CLASS", "AGE")
+			row(tw, "NAME", "TEAM", "CLUSTER", "NAMESPACE", "STORAGE CLASS", "ROUTING", "AGE")
 			for _, e := range es {
-				row(tw, e.Name, dash(e.Team), e.Cluster, e.Namespace, dash(e.StorageClass), age(r.Now(), e.CreatedAt))
+				row(tw, e.Name, dash(e.Team), e.Cluster, e.Namespace, dash(e.StorageClass), dash(e.Routing), age(r.Now(), e.CreatedAt))
 			}
 			return tw.Flush()
 		}),
@@ -117,6 +120,10 @@ func (r *runner) newEnvShowCmd() *cobra.Command {
 			row(tw, "Cluster:", e.Cluster)
 			row(tw, "Namespace:", e.Namespace)
 			row(tw, "Storage class:", dash(e.StorageClass))
+			row(tw, "Routing:", dash(e.Routing))
+			if e.GatewayParent != "" {
+				row(tw, "Gateway:", e.GatewayParent)
+			}
 			row(tw, "Created:", age(r.Now(), e.CreatedAt)+" ago")
 			return tw.Flush()
 		})

@@ -15,6 +15,7 @@ type gatewayFlags struct {
 	server, token                string
 	listen, tlsListen, certDir   string
 	stateFile, accessLog, metric string
+	env                          string
 	logLevel                     slog.Level
 }
 
@@ -53,6 +54,7 @@ BERTH_TOKEN to --token: other users of the machine can read command lines.`,
 		"file the last table is saved to and served from when the control plane cannot be reached at start (default under $XDG_CACHE_HOME/berth/gateway/; \"-\": none)")
 	f.StringVar(&fl.accessLog, "access-log", "", "file the gateway appends JSON access lines to (\"-\": standard error; default none)")
 	f.StringVar(&fl.metric, "metrics-listen", "", "address serving /metrics, /healthz and /readyz (default none)")
+	f.StringVar(&fl.env, "env", "", "follow only this environment's routes (the gateway Berth runs in an environment's cluster, with its gateway token)")
 	f.TextVar(&fl.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	return cmd
 }
@@ -70,7 +72,11 @@ func (r *runner) gateway(ctx context.Context, fl gatewayFlags) error {
 	case "-":
 		state = ""
 	case "":
-		if state, err = gatewayd.DefaultStateFile(r.Getenv, t.URL); err != nil {
+		key := t.URL
+		if fl.env != "" {
+			key += "#env=" + fl.env
+		}
+		if state, err = gatewayd.DefaultStateFile(r.Getenv, key); err != nil {
 			return err
 		}
 	}
@@ -78,6 +84,7 @@ func (r *runner) gateway(ctx context.Context, fl gatewayFlags) error {
 	err = gatewayd.Run(ctx, gatewayd.Config{
 		Server:        t.URL,
 		Token:         t.Token,
+		Env:           fl.env,
 		UserAgent:     "berth-gateway/" + r.Version,
 		Listen:        fl.listen,
 		TLSListen:     fl.tlsListen,

@@ -97,10 +97,7 @@ func (r *release) replicas(name string) int {
 	if s == nil {
 		return 0
 	}
-	if s.Replicas == nil {
-		return spec.DefaultReplicas
-	}
-	return max(0, *s.Replicas)
+	return max(0, s.ReplicaCount())
 }
 
 // serviceNames returns the release's services sorted by name.

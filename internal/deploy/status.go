@@ -169,6 +169,9 @@ func (p *pass) services(in statusIn) []api.ServiceStatus {
 			if w.Limits != "" && (ss.Limits == "" || w.Release == specRel.number()) {
 				ss.Limits = w.Limits
 			}
+			if w.Autoscale != "" && (ss.Autoscale == "" || w.Release == specRel.number()) {
+				ss.Autoscale = w.Autoscale
+			}
 			for _, inst := range w.Instances {
 				ss.Instances = append(ss.Instances, toAPIInstance(w.Release, inst))
 			}

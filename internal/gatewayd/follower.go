@@ -307,3 +307,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// envSource follows one environment's route feed: the snapshot of its
+// apps (the watch stream of its gateway token carries only their events).
+type envSource struct {
+	*client.Client
+	env string
+}
+
+func (s envSource) GatewaySnapshot(ctx context.Context) (api.GatewaySnapshot, error) {
+	return s.EnvGatewaySnapshot(ctx, s.env)
+}

@@ -49,6 +49,10 @@ type Config struct {
 	// Server is the control plane's API URL and Token a token of it.
 	Server string
 	Token  string
+	// Env, when set, follows only that environment's routes (the gateway
+	// Berth runs in an environment's cluster, with that environment's
+	// gateway token); "" follows the apps of no environment.
+	Env string
 	// UserAgent is sent with every API call.
 	UserAgent string
 	// Listen serves HTTP/1.1 and h2c; TLSListen HTTPS and HTTP/2 with the
@@ -130,12 +134,21 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer closeGateway()
 
+	// A table saved for another environment is never served.
+	identity := cfg.Server
+	if cfg.Env != "" {
+		identity += "#env=" + cfg.Env
+	}
 	f := &follower{
-		gw: gw, server: cfg.Server, stateFile: cfg.StateFile, log: log, m: m, now: time.Now,
+		gw: gw, server: identity, stateFile: cfg.StateFile, log: log, m: m, now: time.Now,
 		debounce: cfg.Debounce, retryMin: cfg.RetryMin, retryMax: cfg.RetryMax, fetchTimeout: cfg.FetchTimeout,
 		dirty: make(chan struct{}, 1),
 	}
-	f.src = client.New(cfg.Server, cfg.Token, client.WithUserAgent(cfg.UserAgent), client.WithWatchState(f.watchState))
+	c := client.New(cfg.Server, cfg.Token, client.WithUserAgent(cfg.UserAgent), client.WithWatchState(f.watchState))
+	f.src = c
+	if cfg.Env != "" {
+		f.src = envSource{Client: c, env: cfg.Env}
+	}
 
 	srvs, err := listen(cfg, gw, f, registry)
 	if err != nil {

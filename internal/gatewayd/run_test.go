@@ -166,13 +166,16 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startGateway(t *testing.T, cp *controlPlane, stateFile string) *running {
+func startGateway(t *testing.T, cp *controlPlane, stateFile string, mod ...func(*Config)) *running {
 	t.Helper()
 	r := &running{log: &syncBuffer{}, done: make(chan error, 1)}
 	r.cfg = Config{
 		Server: "http://" + cp.addr, Token: cp.token, Listen: freeAddr(t), MetricsListen: freeAddr(t), StateFile: stateFile,
 		Logger:   slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, StartTimeout: time.Second,
+	}
+	for _, m := range mod {
+		m(&r.cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel

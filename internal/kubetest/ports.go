@@ -57,5 +57,12 @@ options:
   kwokControllerPort: %d
   kubeControllerManagerPort: %d
   kubeSchedulerPort: %d
+componentsPatches:
+# The API server's default service range is a /24: 254 Services, fewer
+# than a benchmark of 1,000 services needs.
+- name: kube-apiserver
+  extraArgs:
+  - key: service-cluster-ip-range
+    value: 10.0.0.0/16
 `, KubeVersion, p.KubeApiserver, p.Etcd, p.EtcdPeer, p.KwokController, p.KubeControllerManager, p.KubeScheduler)
 }

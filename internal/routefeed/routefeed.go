@@ -38,7 +38,22 @@ type Reader interface {
 // hold some of those changes; the follower then recompiles once for
 // nothing.) Reading without a transaction keeps Compile off the store's
 // single writer, so it never delays a write.
+//
+// Compile serves the apps of no environment (the local runtime's, which
+// the server's embedded gateway and standalone gateways beside it reach);
+// CompileEnv serves one environment's, for the gateway Berth runs in that
+// environment's cluster.
 func Compile(ctx context.Context, st Reader) (gateway.Snapshot, error) {
+	return CompileEnv(ctx, st, "")
+}
+
+// CompileEnv builds the snapshot of the apps of environment env ("" for
+// the apps of no environment). On a cluster the instances' addresses are
+// their pods' endpoints from the Services' EndpointSlices (the Kubernetes
+// runtime reports an instance ready, at that address, only once it is a
+// ready endpoint), so the environment's gateway balances per request over
+// pods and splits tracks by the canary weight itself.
+func CompileEnv(ctx context.Context, st Reader, env string) (gateway.Snapshot, error) {
 	rev, err := st.LastRevision(ctx)
 	if err != nil {
 		return gateway.Snapshot{}, fmt.Errorf("routefeed: last revision: %w", err)
@@ -49,6 +64,9 @@ func Compile(ctx context.Context, st Reader) (gateway.Snapshot, error) {
 		return snap, fmt.Errorf("routefeed: list apps: %w", err)
 	}
 	for _, a := range apps {
+		if a.Env != env {
+			continue
+		}
 		routes, err := appRoutes(ctx, st, a)
 		if err != nil {
 			return snap, fmt.Errorf("routefeed: %w", err)
@@ -64,13 +82,9 @@ func appRoutes(ctx context.Context, st Reader, a store.App) ([]gateway.Route, er
 	if a.Deleting || a.Status.Serving == 0 {
 		return nil, nil
 	}
-	rel, err := st.GetRelease(ctx, a.Name, a.Status.Serving)
+	s, err := ServingSpec(ctx, st, a)
 	if err != nil {
-		return nil, fmt.Errorf("app %s release %d: %w", a.Name, a.Status.Serving, err)
-	}
-	var s spec.App
-	if err := json.Unmarshal(rel.Spec, &s); err != nil {
-		return nil, fmt.Errorf("app %s release %d: decode spec: %w", a.Name, rel.Number, err)
+		return nil, err
 	}
 	canary, targetLive, err := runningCanary(ctx, st, a)
 	if err != nil {
@@ -87,7 +101,7 @@ func appRoutes(ctx context.Context, st Reader, a store.App) ([]gateway.Route, er
 	for i, r := range s.Routes {
 		gr, err := gatewayRoute(a.Name+"/"+strconv.Itoa(i), a.Name, r)
 		if err != nil {
-			return nil, fmt.Errorf("app %s release %d: routes[%d]: %w", a.Name, rel.Number, i, err)
+			return nil, fmt.Errorf("app %s release %d: routes[%d]: %w", a.Name, a.Status.Serving, i, err)
 		}
 		if canary == nil {
 			gr.Tracks = []gateway.Track{{
@@ -140,4 +154,17 @@ func runningCanary(ctx context.Context, st Reader, a store.App) (c *store.Canary
 		return nil, targetLive, nil
 	}
 	return c, true, nil
+}
+
+// ServingSpec reads the spec of the app's serving release.
+func ServingSpec(ctx context.Context, st Reader, a store.App) (spec.App, error) {
+	rel, err := st.GetRelease(ctx, a.Name, a.Status.Serving)
+	if err != nil {
+		return spec.App{}, fmt.Errorf("app %s release %d: %w", a.Name, a.Status.Serving, err)
+	}
+	var s spec.App
+	if err := json.Unmarshal(rel.Spec, &s); err != nil {
+		return spec.App{}, fmt.Errorf("app %s release %d: decode spec: %w", a.Name, rel.Number, err)
+	}
+	return s, nil
 }

@@ -103,6 +103,9 @@ type WorkloadStatus struct {
 	Instances []Instance `json:"instances"`
 	// Limits says whether resource limits are enforced, and if not why.
 	Limits string `json:"limits,omitempty"`
+	// Autoscale says who scales an autoscaled workload, and if nobody
+	// does, that the runtime runs its minimum; "" when not autoscaled.
+	Autoscale string `json:"autoscale,omitempty"`
 	// Env is the Workload.Env the workload was last applied with (what its
 	// instances run with, or are being replaced to run with), so a caller
 	// can tell when an address it handed out has changed. nil when the

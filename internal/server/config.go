@@ -60,6 +60,13 @@ type Config struct {
 	// SecureCookies marks console cookies Secure on plain HTTP too: set it
 	// when a TLS-terminating proxy fronts the API.
 	SecureCookies bool
+	// AdvertiseURL is the API URL gateways in clusters reach the server
+	// at; "" runs no gateway in environments' clusters (HTTPRoutes of
+	// environments with routing gateway-api are written all the same).
+	AdvertiseURL string
+	// ClusterGatewayImage is the berth image of those gateways; "" means
+	// DefaultGatewayImage with the server's version.
+	ClusterGatewayImage string
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -79,4 +86,19 @@ type PipelineConfig struct {
 	// Secrets resolves step secrets; nil means no secret store (a step
 	// naming a secret fails).
 	Secrets runner.SecretResolver
+}
+
+// DefaultGatewayImage is the repository of the image gateways in clusters
+// run, tagged with the server's version.
+const DefaultGatewayImage = "ghcr.io/berthdev/berth"
+
+func (c Config) gatewayImage() string {
+	if c.ClusterGatewayImage != "" {
+		return c.ClusterGatewayImage
+	}
+	v := c.Version
+	if v == "" || v == "dev" {
+		v = "latest"
+	}
+	return DefaultGatewayImage + ":" + v
 }

@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +22,7 @@ import (
 // reconciler drives the Kubernetes runtime through the environment router,
 // against a real control plane (kwok nodes).
 func TestAppInKubernetesEnvironment(t *testing.T) {
-	c, kc := startWithCluster(t, "staging", "shop-staging")
+	c, kc, apiAddr := startWithCluster(t, "staging", "shop-staging")
 	spec := `name: shop
 services:
   web:
@@ -28,6 +31,8 @@ services:
     replicas: 2
     health: {http: {path: /healthz}, interval: 1s}
     config: {reload: signal}
+routes:
+  - {host: shop.example, service: web}
 `
 	res, err := c.Apply(t.Context(), api.ApplyRequest{Spec: spec, Env: "staging"})
 	if err != nil || res.Release != 1 {
@@ -79,6 +84,48 @@ services:
 		t.Errorf("deployments after the reload: %q %v; want only shop-web-r1", out, err)
 	}
 
+	// The environment's gateway runs in its namespace behind one
+	// LoadBalancer, with a token that reads the environment's feed, whose
+	// endpoints are the pods' from the Service's EndpointSlices.
+	kubectlEventually(t, kc, "the gateway's Service", "LoadBalancer",
+		"-n", "shop-staging", "get", "service", "berth-gateway", "-o", "jsonpath={.spec.type}")
+	kubectlEventually(t, kc, "the gateway's Deployment", `"--env","staging"`,
+		"-n", "shop-staging", "get", "deployment", "berth-gateway", "-o", "jsonpath={.spec.template.spec.containers[0].args}")
+	secret, err := kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "secret", "berth-gateway", "-o", "jsonpath={.data.token}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwToken, err := base64.StdEncoding.DecodeString(string(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := client.New("http://"+apiAddr, string(gwToken))
+	var last string
+	for i := 0; ; i++ {
+		out, _ := kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "endpointslices", "-l", "kubernetes.io/service-name=shop-web-r1",
+			"-o", `jsonpath={range .items[*].endpoints[*]}{.addresses[0]}{":8080\n"}{end}`)
+		want := strings.Fields(string(out))
+		slices.Sort(want)
+		snap, err := gc.EnvGatewaySnapshot(t.Context(), "staging")
+		var got []string
+		if err == nil && len(snap.Routes) == 1 {
+			for _, e := range snap.Routes[0].Tracks[0].Endpoints {
+				got = append(got, e.Addr)
+			}
+		}
+		if err == nil && len(want) == 2 && slices.Equal(got, want) {
+			break
+		}
+		last = fmt.Sprintf("feed %v (%v), endpoint slices %v", got, err, want)
+		if i > 300 {
+			t.Fatalf("the environment's feed does not carry the cluster's endpoints: %s", last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if snap, err := c.GatewaySnapshot(t.Context()); err != nil || len(snap.Routes) != 0 {
+		t.Errorf("the server's own feed holds the environment's routes: %+v %v", snap, err)
+	}
+
 	if err := c.DeleteApp(t.Context(), "shop"); err != nil {
 		t.Fatal(err)
 	}
@@ -91,15 +138,40 @@ services:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	out, err = kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "deployments,services", "-o", "name")
+	out, err = kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "deployments,services", "-l", "berth.dev/app=shop", "-o", "name")
 	if err != nil || strings.TrimSpace(string(out)) != "" {
 		t.Fatalf("objects left on the cluster after delete: %q %v", out, err)
+	}
+	// Removing the environment prunes its gateway; its token stops working.
+	if err := c.RemoveEnvironment(t.Context(), "staging"); err != nil {
+		t.Fatal(err)
+	}
+	kubectlEventually(t, kc, "the gateway pruned", "",
+		"-n", "shop-staging", "get", "deployments,services,secrets", "-l", "berth.dev/role=gateway", "-o", "name")
+	if _, err := gc.EnvGatewaySnapshot(t.Context(), "staging"); !client.IsUnauthorized(err) {
+		t.Errorf("the token of a removed environment: %v", err)
+	}
+}
+
+// kubectlEventually waits until kubectl's output holds want ("" : is empty).
+func kubectlEventually(t *testing.T, kc *kubetest.Cluster, what, want string, args ...string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		out, err := kc.Kubectl(t.Context(), args...)
+		got := strings.TrimSpace(string(out))
+		if err == nil && ((want == "" && got == "") || (want != "" && strings.Contains(got, want))) {
+			return
+		}
+		if i > 300 {
+			t.Fatalf("%s: kubectl %s: %q %v", what, strings.Join(args, " "), got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
 // startWithCluster starts a real control plane (kwok nodes) and a server
 // that knows it as cluster "kwok", with environment env on namespace ns.
-func startWithCluster(t *testing.T, env, ns string) (*client.Client, *kubetest.Cluster) {
+func startWithCluster(t *testing.T, env, ns string) (*client.Client, *kubetest.Cluster, string) {
 	t.Helper()
 	kc := kubetest.Start(t, kubetest.Options{Nodes: 2})
 	dataDir := t.TempDir()
@@ -109,6 +181,7 @@ func startWithCluster(t *testing.T, env, ns string) (*client.Client, *kubetest.C
 	go func() {
 		done <- Run(ctx, Config{
 			DataDir: dataDir, Listen: apiAddr, GatewayListen: gwAddr,
+			AdvertiseURL: "http://" + apiAddr, ClusterGatewayImage: "registry.berth.test/berth:1",
 			ShimCommand: []string{os.Args[0]}, ShimEnv: []string{envShim + "=1"},
 			Logger: slog.New(slog.DiscardHandler),
 		})
@@ -144,5 +217,5 @@ func startWithCluster(t *testing.T, env, ns string) (*client.Client, *kubetest.C
 	if _, err := c.CreateEnvironment(t.Context(), api.EnvironmentRequest{Name: env, Cluster: "kwok", Namespace: ns}); err != nil {
 		t.Fatal(err)
 	}
-	return c, kc
+	return c, kc, apiAddr
 }

@@ -40,6 +40,9 @@ type leaderWork struct {
 	builder *build.Builder
 	pipes   *pipelines
 	log     *slog.Logger
+	// routing keeps environments' gateways (or HTTPRoutes) on their
+	// clusters until ctx ends.
+	routing func(ctx context.Context)
 
 	// rec is the current term's reconciler, nil between terms.
 	rec atomic.Pointer[deploy.Reconciler]
@@ -90,7 +93,8 @@ func (w *leaderWork) lead(ctx context.Context, t leader.Term) {
 	defer w.rec.Store(nil)
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); w.routing(ctx) }()
 	go func() {
 		defer wg.Done()
 		if err := w.pipes.Run(ctx); err != nil && ctx.Err() == nil {

@@ -17,7 +17,7 @@ import (
 // environment: the server's reconciler rolls the new release out on the
 // environment's cluster (a real control plane with kwok nodes).
 func TestPipelineDeploysToClusterEnvironment(t *testing.T) {
-	c, kc := startWithCluster(t, "staging", "shop-staging")
+	c, kc, _ := startWithCluster(t, "staging", "shop-staging")
 	const berth = `name: shop
 source: {git: %s, branch: main}
 services:

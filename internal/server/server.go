@@ -21,6 +21,7 @@ import (
 	"github.com/berthdev/berth/internal/api"
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/build"
+	"github.com/berthdev/berth/internal/clusterroute"
 	"github.com/berthdev/berth/internal/gateway"
 	"github.com/berthdev/berth/internal/gateway/policy"
 	"github.com/berthdev/berth/internal/identity/oidclogin"
@@ -96,6 +97,16 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	errc := make(chan error, 5) // leader-only work, the change listener and up to three servers
 	work := &leaderWork{cfg: cfg, st: st, secrets: secretStore, builder: builder, log: logger, errc: errc}
+	// Environments on clusters get their gateway (or HTTPRoutes). It
+	// writes to clusters and to the store, so only the leader runs it.
+	work.routing = func(ctx context.Context) {
+		routing := clusterroute.New(clusterroute.Options{
+			Store: st, Open: newClusterClients(st, secretStore).Open,
+			ControlPlaneURL: cfg.AdvertiseURL, Image: cfg.gatewayImage(),
+			Logger: logger.With("component", "routing"),
+		})
+		routing.Run(ctx, changes.Subscribe(ctx), 5*time.Second)
+	}
 	// The API's pokes reach this server's reconciler if it leads, and the
 	// leader's through the database's notifications if another server does.
 	notify := func(app string) {
@@ -346,6 +357,24 @@ func (s *pokingStore) InTx(ctx context.Context, fn func(tx store.Tx) error) erro
 	if err == nil {
 		s.changes.Poke()
 		s.remote()
+	}
+	return err
+}
+
+// CreateEnvironment and DeleteEnvironment write no event, but the routing
+// reconciler acts on them (a gateway to run, or to prune) at once.
+func (s *pokingStore) CreateEnvironment(ctx context.Context, e store.Environment) error {
+	err := s.Store.CreateEnvironment(ctx, e)
+	if err == nil {
+		s.changes.Poke()
+	}
+	return err
+}
+
+func (s *pokingStore) DeleteEnvironment(ctx context.Context, name string) error {
+	err := s.Store.DeleteEnvironment(ctx, name)
+	if err == nil {
+		s.changes.Poke()
 	}
 	return err
 }

@@ -56,7 +56,7 @@ func (a *App) SetDefaults() {
 }
 
 func (s *Service) setDefaults() {
-	if s.Replicas == nil {
+	if s.Replicas == nil && s.Autoscale == nil { // with autoscale the range decides
 		r := DefaultReplicas
 		s.Replicas = &r
 	}
@@ -100,8 +100,12 @@ func (s *Service) setDefaults() {
 	}
 }
 
-// ReplicaCount returns Replicas, or DefaultReplicas when it is unset.
+// ReplicaCount returns Replicas, or DefaultReplicas when it is unset;
+// Autoscale.Min when the service autoscales.
 func (s *Service) ReplicaCount() int {
+	if s.Autoscale != nil {
+		return s.Autoscale.Min
+	}
 	if s.Replicas == nil {
 		return DefaultReplicas
 	}

@@ -30,6 +30,18 @@ func TestParseInvalid(t *testing.T) {
 			want: []want{{"", "document is empty"}},
 		},
 		{
+			desc: "autoscale out of range",
+			yaml: svc("    command: [x]\n    resources: {cpu: 500m}\n    autoscale: {min: 0, max: 200, cpu: 101}\n"),
+			want: []want{{"services.web.autoscale.min", "out of range (1-100)"}, {"services.web.autoscale.max", "out of range"},
+				{"services.web.autoscale.cpu", "in percent of resources.cpu"}},
+		},
+		{
+			desc: "autoscale below its min, with replicas, without a CPU request",
+			yaml: svc("    command: [x]\n    replicas: 3\n    autoscale: {min: 4, max: 2, cpu: 70}\n"),
+			want: []want{{"services.web.replicas", "either replicas or autoscale"}, {"services.web.autoscale.max", "autoscale.min, 4"},
+				{"services.web.autoscale.cpu", "needs services.web.resources.cpu"}},
+		},
+		{
 			desc: "comment only",
 			yaml: "# nothing\n",
 			want: []want{{"", "document is empty"}},
@@ -82,7 +94,7 @@ func TestParseInvalid(t *testing.T) {
 		{
 			desc: "unknown field without suggestion lists the fields",
 			yaml: svc("    image: x\n    colour: red\n"),
-			want: []want{{"services.web.colour", "expected one of: args, build, command"}},
+			want: []want{{"services.web.colour", "expected one of: args, autoscale, build, command"}},
 		},
 		{
 			desc: "unknown field inside health",

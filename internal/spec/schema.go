@@ -179,6 +179,11 @@ var fieldDocs = map[string]fieldDoc{
 	"ServiceConfig.reload": {Desc: "restart: a config change replaces the instances. signal: when only config files change, they are rewritten in place and each instance is sent signal (a change of a value taken as an environment variable still replaces them).", Default: ReloadRestart, Schema: map[string]any{"enum": []any{ReloadRestart, ReloadSignal}}},
 	"ServiceConfig.signal": {Desc: "The signal sent with reload: signal.", Default: DefaultReloadSignal, Schema: map[string]any{"enum": []any{"SIGHUP", "SIGUSR1", "SIGUSR2"}}},
 
+	"Service.autoscale": {Desc: "Lets a cluster scale the service between min and max instances by CPU use (a HorizontalPodAutoscaler), instead of replicas. The local runtime runs min instances."},
+	"Autoscale.min":     {Desc: "Fewest instances.", Required: true, Schema: map[string]any{"minimum": 1, "maximum": MaxReplicas}},
+	"Autoscale.max":     {Desc: "Most instances; at least min.", Required: true, Schema: map[string]any{"minimum": 1, "maximum": MaxReplicas}},
+	"Autoscale.cpu":     {Desc: "Target CPU use, in percent of resources.cpu (which must be set), averaged over the instances.", Required: true, Schema: map[string]any{"minimum": 1, "maximum": 100}},
+
 	"Port.port":     {Desc: "Port number.", Required: true, Schema: map[string]any{"minimum": 1, "maximum": 65535}},
 	"Port.name":     {Desc: "Optional name (a DNS label), unique within the service.", Schema: map[string]any{"pattern": labelPattern}},
 	"Port.protocol": {Desc: "http (routable by the gateway) or tcp.", Default: DefaultProtocol, Schema: map[string]any{"enum": []any{ProtocolHTTP, ProtocolTCP}}},
@@ -292,6 +297,7 @@ var typeDocs = map[string]map[string]any{
 		},
 	},
 	"Port":           {"description": "A port the service listens on."},
+	"Autoscale":      {"description": "The instance range a cluster scales the service in, by CPU use."},
 	"Source":         {"description": "Where pipelines fetch the app's code from."},
 	"HTTPCheck":      {"description": "HTTP health check."},
 	"TCPCheck":       {"description": "TCP health check."},

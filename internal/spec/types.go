@@ -90,6 +90,19 @@ type Service struct {
 	// canonical JSON of services without it is what it was before the
 	// field existed).
 	Config *ServiceConfig `json:"config,omitempty"`
+
+	// Autoscale lets a cluster scale the service between Min and Max
+	// instances by CPU use (a HorizontalPodAutoscaler); it replaces
+	// Replicas. The local runtime runs Min instances.
+	Autoscale *Autoscale `json:"autoscale,omitempty"`
+}
+
+// Autoscale is the range a cluster scales a service in, and the CPU use
+// (percent of resources.cpu, averaged over the instances) it aims at.
+type Autoscale struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
+	CPU int `json:"cpu"`
 }
 
 // ServiceConfig says how a service takes a change of the app's config

@@ -122,6 +122,9 @@ func (v *validator) service(a *App, name string, s *Service) {
 		v.health(join(p, "health"), s)
 	}
 	v.resources(join(p, "resources"), s.Resources)
+	if s.Autoscale != nil {
+		v.autoscale(p, s)
+	}
 	v.volumes(join(p, "volumes"), s.Volumes)
 	v.dependsOn(a, p, name, s.DependsOn)
 	v.secrets(p, s)
@@ -437,4 +440,24 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// autoscale checks the range and the CPU target. A target needs a CPU
+// request to be measured against, and replicas would contradict the range.
+func (v *validator) autoscale(p string, s *Service) {
+	a, ap := s.Autoscale, join(p, "autoscale")
+	if s.Replicas != nil {
+		v.add(join(p, "replicas"), "set either replicas or autoscale, not both: with autoscale the instance count is between autoscale.min and autoscale.max")
+	}
+	if a.Min < 1 || a.Min > MaxReplicas {
+		v.add(join(ap, "min"), "%d is out of range (1-%d)", a.Min, MaxReplicas)
+	}
+	if a.Max < max(1, a.Min) || a.Max > MaxReplicas {
+		v.add(join(ap, "max"), "%d is out of range (autoscale.min, %d, to %d)", a.Max, a.Min, MaxReplicas)
+	}
+	if a.CPU < 1 || a.CPU > 100 {
+		v.add(join(ap, "cpu"), "%d is out of range: the target CPU use, in percent of resources.cpu (1-100)", a.CPU)
+	} else if s.Resources.CPU == "" {
+		v.add(join(ap, "cpu"), "needs %s: CPU use is measured against it", join(join(p, "resources"), "cpu"))
+	}
 }

@@ -221,7 +221,12 @@ type Environment struct {
 	Namespace string
 	// StorageClass of volume claims; "" for the cluster's default.
 	StorageClass string
-	CreatedAt    time.Time
+	// Routing is "gateway" (Berth's gateway runs in the namespace; "" is
+	// read as it) or "gateway-api" (HTTPRoutes attached to
+	// GatewayParent, "NAME" or "NAMESPACE/NAME").
+	Routing       string
+	GatewayParent string
+	CreatedAt     time.Time
 }
 
 // Environments stores environments. A cluster and namespace belong to at

@@ -172,12 +172,16 @@ type Instance struct {
 
 // ServiceStatus is the observed state of one service of an app.
 type ServiceStatus struct {
-	Name       string      `json:"name"`
-	Desired    int         `json:"desired"`
-	Ready      int         `json:"ready"`
-	Release    int         `json:"release"`           // the release its ready instances run
-	Address    string      `json:"address,omitempty"` // stable address other services use
-	Limits     string      `json:"limits,omitempty"`
+	Name    string `json:"name"`
+	Desired int    `json:"desired"`
+	Ready   int    `json:"ready"`
+	Release int    `json:"release"`           // the release its ready instances run
+	Address string `json:"address,omitempty"` // stable address other services use
+	Limits  string `json:"limits,omitempty"`
+	// Autoscale says who scales an autoscaled service ("" when it is
+	// not): a HorizontalPodAutoscaler on clusters; the local runtime runs
+	// autoscale.min instances and says so.
+	Autoscale  string      `json:"autoscale,omitempty"`
 	Conditions []Condition `json:"conditions,omitempty"`
 	Instances  []Instance  `json:"instances"`
 }

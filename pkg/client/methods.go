@@ -175,6 +175,15 @@ func (c *Client) GatewaySnapshot(ctx context.Context) (api.GatewaySnapshot, erro
 	return out, err
 }
 
+// EnvGatewaySnapshot returns the routing table of one environment's apps,
+// for the gateway Berth runs in that environment's cluster (its token
+// reads only this).
+func (c *Client) EnvGatewaySnapshot(ctx context.Context, env string) (api.GatewaySnapshot, error) {
+	var out api.GatewaySnapshot
+	err := c.do(ctx, http.MethodGet, "/api/v1/gateway/snapshot", url.Values{"env": {env}}, nil, &out)
+	return out, err
+}
+
 // AddCluster adds a Kubernetes cluster; the server checks that it answers
 // and accepts the credentials before storing it.
 func (c *Client) AddCluster(ctx context.Context, req api.ClusterRequest) (api.Cluster, error) {

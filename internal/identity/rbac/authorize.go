@@ -26,6 +26,11 @@ type Principal struct {
 	// PlatformAdmin holds every permission in every team (the operator who
 	// installed the server), still narrowed by Scope.
 	PlatformAdmin bool
+	// GatewayEnv is set for the token of the gateway Berth runs in an
+	// environment's cluster: it may read that environment's route feed
+	// (its snapshot and the watch of its apps) and holds no permission in
+	// any team.
+	GatewayEnv string
 }
 
 // Role is the caller's role in team; false when it is not a member (a

@@ -18,12 +18,17 @@ const (
 	// KindTeam belongs to one team, not to a person: it survives its
 	// creator leaving (CI, deploy bots).
 	KindTeam Kind = "tt"
+	// KindGateway is the token of the gateway Berth runs in an
+	// environment's cluster: it reads that environment's route feed and
+	// nothing else. Only the server makes them (never the tokens API).
+	KindGateway Kind = "gw"
 )
 
 // Prefixes of the two kinds.
 const (
 	PersonalPrefix = "berth_pat_"
 	TeamPrefix     = "berth_tt_"
+	GatewayPrefix  = "berth_gw_"
 )
 
 const (
@@ -45,6 +50,8 @@ func (k Kind) Prefix() string {
 		return PersonalPrefix
 	case KindTeam:
 		return TeamPrefix
+	case KindGateway:
+		return GatewayPrefix
 	}
 	return ""
 }
@@ -52,7 +59,7 @@ func (k Kind) Prefix() string {
 // ParseKind checks a kind from input.
 func ParseKind(field, s string) (Kind, error) {
 	k := Kind(s)
-	if k.Prefix() == "" {
+	if k != KindPersonal && k != KindTeam { // gateway tokens are the server's own
 		return "", fmt.Errorf("%s: %w kind %q: want %q or %q", field, ErrInvalid, s, KindPersonal, KindTeam)
 	}
 	return k, nil
@@ -78,6 +85,8 @@ func Parse(s string) (Kind, error) {
 		kind, rest = KindPersonal, s[len(PersonalPrefix):]
 	case strings.HasPrefix(s, TeamPrefix):
 		kind, rest = KindTeam, s[len(TeamPrefix):]
+	case strings.HasPrefix(s, GatewayPrefix):
+		kind, rest = KindGateway, s[len(GatewayPrefix):]
 	default:
 		return "", fmt.Errorf("%w: want a token starting %q or %q", ErrMalformed, PersonalPrefix, TeamPrefix)
 	}

@@ -44,10 +44,25 @@ func (r *Runtime) Apply(ctx context.Context, w runtime.Workload) error {
 // write applies every object of o and prunes what o does not have. It
 // returns the Deployment's generation.
 func (r *Runtime) write(ctx context.Context, o *objects) (int64, error) {
-	ns := r.opts.Namespace
-	if err := r.ensureNamespace(ctx); err != nil {
-		return 0, err
+	// The namespace is applied once per runtime, not with every workload
+	// (a request each); after any failed write it is applied again, so a
+	// namespace deleted behind Berth's back comes back on the retry.
+	if !r.nsApplied.Load() {
+		if err := r.ensureNamespace(ctx); err != nil {
+			return 0, err
+		}
+		r.nsApplied.Store(true)
 	}
+	gen, err := r.writeObjects(ctx, o)
+	if err != nil {
+		r.nsApplied.Store(false)
+	}
+	return gen, err
+}
+
+// writeObjects applies o's objects into the existing namespace.
+func (r *Runtime) writeObjects(ctx context.Context, o *objects) (int64, error) {
+	ns := r.opts.Namespace
 	core := r.client.CoreV1()
 	if o.configMap != nil {
 		if _, err := core.ConfigMaps(ns).Apply(ctx, o.configMap, applyOpts); err != nil {
@@ -79,6 +94,11 @@ func (r *Runtime) write(ctx context.Context, o *objects) (int64, error) {
 	if o.pdb != nil {
 		if _, err := r.client.PolicyV1().PodDisruptionBudgets(ns).Apply(ctx, o.pdb, applyOpts); err != nil {
 			return 0, fmt.Errorf("pod disruption budget: %w", err)
+		}
+	}
+	if o.hpa != nil {
+		if _, err := r.client.AutoscalingV2().HorizontalPodAutoscalers(ns).Apply(ctx, o.hpa, applyOpts); err != nil {
+			return 0, fmt.Errorf("horizontal pod autoscaler: %w", err)
 		}
 	}
 	if err := r.prune(ctx, o); err != nil {
@@ -157,6 +177,17 @@ func (r *Runtime) prune(ctx context.Context, o *objects) error {
 		if o.pdb == nil || p.Name != o.name {
 			if err := ignoreNotFound(r.client.PolicyV1().PodDisruptionBudgets(ns).Delete(ctx, p.Name, metav1.DeleteOptions{})); err != nil {
 				return fmt.Errorf("prune pod disruption budget %s: %w", p.Name, err)
+			}
+		}
+	}
+	hpas, err := r.factory.Autoscaling().V2().HorizontalPodAutoscalers().Lister().HorizontalPodAutoscalers(ns).List(sel)
+	if err != nil {
+		return err
+	}
+	for _, h := range hpas {
+		if o.hpa == nil || h.Name != o.name {
+			if err := ignoreNotFound(r.client.AutoscalingV2().HorizontalPodAutoscalers(ns).Delete(ctx, h.Name, metav1.DeleteOptions{})); err != nil {
+				return fmt.Errorf("prune horizontal pod autoscaler %s: %w", h.Name, err)
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+
+	"github.com/berthdev/berth/internal/spec"
 )
 
 // FieldManager is the server-side apply field manager of every object
@@ -33,6 +35,10 @@ const (
 	// AnnotationTemplateHash changes whenever the env does, so a changed
 	// ConfigMap or Secret rolls the pods (they read env only at start).
 	AnnotationTemplateHash = "berth.dev/config-hash"
+	// AnnotationReplicas is the instance count Berth asked for, on the
+	// Deployment of an autoscaled workload (whose spec.replicas is the
+	// HorizontalPodAutoscaler's).
+	AnnotationReplicas = "berth.dev/replicas"
 )
 
 // maxName is the longest DNS-1035 label (Service names are the strictest).
@@ -80,3 +86,12 @@ func selectorLabels(id string) map[string]string {
 func volumeClaimName(app, service, volume string) string {
 	return objectName(app + "-" + service + "-" + volume)
 }
+
+// ObjectName is the name of the Deployment and Service of a workload (and
+// of any object named after Berth's names): id itself, or cut with a hash
+// when longer than a Service name may be.
+func ObjectName(id string) string { return objectName(id) }
+
+// MainPort is the Service port of a workload of service s: the first
+// declared port, else DefaultPort.
+func MainPort(s spec.Service) int { return mainPort(s) }

@@ -82,7 +82,9 @@ func (r *Runtime) rankPod(ctx context.Context, p *corev1.Pod) error {
 // needsRank queues a pod of Berth's that lacks its deletion cost.
 func (r *Runtime) needsRank(obj any) {
 	p, ok := obj.(*corev1.Pod)
-	if !ok || p.DeletionTimestamp != nil {
+	// Only pods of workloads: the environment's gateway (also Berth's,
+	// in the same namespace) is no workload of this runtime.
+	if !ok || p.DeletionTimestamp != nil || p.Annotations[AnnotationWorkloadID] == "" {
 		return
 	}
 	if _, has := podCost(p); has {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
@@ -47,12 +49,15 @@ type Runtime struct {
 	deployments appslisters.DeploymentLister
 	pods        corelisters.PodLister
 	secrets     corelisters.SecretLister
+	slices      discoverylisters.EndpointSliceLister
 
 	ctx    context.Context // ends at Close; owns every goroutine
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	wlocks workloadLocks
+	// nsApplied is set once the namespace was applied (apply.go).
+	nsApplied atomic.Bool
 
 	mu       sync.Mutex
 	desired  map[string]runtime.Workload // what Apply was last told, for drift repair
@@ -132,13 +137,18 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	dInf := r.factory.Apps().V1().Deployments()
 	pInf := r.factory.Core().V1().Pods()
 	sInf := r.factory.Core().V1().Secrets()
-	r.deployments, r.pods, r.secrets = dInf.Lister(), pInf.Lister(), sInf.Lister()
+	// EndpointSlices carry the Service's labels (the controller copies
+	// them), so the same filter selects the slices of Berth's Services.
+	eInf := r.factory.Discovery().V1().EndpointSlices()
+	r.deployments, r.pods, r.secrets, r.slices = dInf.Lister(), pInf.Lister(), sInf.Lister(), eInf.Lister()
 	r.repairs, r.ranks = newRepairQueue(), newRepairQueue()
 	for _, inf := range []cache.SharedIndexInformer{
 		dInf.Informer(), pInf.Informer(), sInf.Informer(),
 		r.factory.Core().V1().ConfigMaps().Informer(),
 		r.factory.Core().V1().Services().Informer(),
 		r.factory.Policy().V1().PodDisruptionBudgets().Informer(),
+		eInf.Informer(),
+		r.factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer(),
 	} {
 		if _, err := inf.AddEventHandler(r.handler()); err != nil {
 			cancel()

@@ -90,17 +90,27 @@ func (r *Runtime) status(d *appsv1.Deployment, now time.Time) (runtime.WorkloadS
 	if d.Spec.Replicas != nil {
 		ws.Replicas = int(*d.Spec.Replicas)
 	}
+	if asked, ok := d.Annotations[AnnotationReplicas]; ok {
+		// Autoscaled: Replicas is what Berth asked for (the minimum), so
+		// the reconciler does not read the HPA's scaling as drift.
+		ws.Replicas, _ = strconv.Atoi(asked)
+		ws.Autoscale = "by a HorizontalPodAutoscaler; now " + strconv.Itoa(int(d.Status.Replicas)) + " instances"
+		if h, err := r.factory.Autoscaling().V2().HorizontalPodAutoscalers().Lister().HorizontalPodAutoscalers(r.opts.Namespace).Get(d.Name); err == nil {
+			ws.Autoscale = fmt.Sprintf("by a HorizontalPodAutoscaler (%d-%d instances); now %d", ptrOr(h.Spec.MinReplicas, 1), h.Spec.MaxReplicas, h.Status.CurrentReplicas)
+		}
+	}
 	pods, err := r.pods.Pods(r.opts.Namespace).List(labels.SelectorFromSet(selectorLabels(id)))
 	if err != nil {
 		return ws, err
 	}
 	slices.SortFunc(pods, olderFirst)
+	eps := r.sliceEndpoints(objectName(id))
 	ws.Instances = []runtime.Instance{}
 	for _, p := range pods {
 		if p.Status.Phase == corev1.PodSucceeded {
 			continue
 		}
-		in := podInstance(p, now)
+		in := withEndpoint(podInstance(p, now), eps)
 		in.Index = len(ws.Instances)
 		ws.Instances = append(ws.Instances, in)
 		if in.Ready {
@@ -118,6 +128,28 @@ func (r *Runtime) status(d *appsv1.Deployment, now time.Time) (runtime.WorkloadS
 		}
 	}
 	return ws, nil
+}
+
+// withEndpoint makes a ready pod's instance ready only once it is a
+// ready endpoint of its Service, and gives it the endpoint's address:
+// where the cluster (and a gateway in it) sends its traffic.
+func withEndpoint(in runtime.Instance, eps map[string]endpoint) runtime.Instance {
+	if !in.Ready {
+		return in
+	}
+	e, ok := eps[in.ID]
+	switch {
+	case !ok:
+		in.Ready, in.State, in.Message = false, runtime.StateStarting, "ready; waiting to be added to its Service's endpoints"
+	case !e.ready:
+		in.Ready, in.State, in.Message = false, runtime.StateStarting, "ready; its endpoint "+e.hostPort()+" is not ready yet"
+	default:
+		in.Host = e.addr
+		if e.port > 0 {
+			in.Port = e.port
+		}
+	}
+	return in
 }
 
 // deploymentMessage says why the Deployment cannot make its pods (a quota
@@ -261,4 +293,11 @@ func describeProbe(p *corev1.Probe, port int) string {
 		return "exec " + strings.Join(p.Exec.Command, " ")
 	}
 	return "on :" + strconv.Itoa(port)
+}
+
+func ptrOr(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
 }

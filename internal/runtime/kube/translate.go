@@ -8,10 +8,12 @@ import (
 	"strconv"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
@@ -58,6 +60,7 @@ type objects struct {
 	files      *corev1ac.ConfigMapApplyConfiguration // config set files
 	secret     *corev1ac.SecretApplyConfiguration
 	pdb        *policyv1ac.PodDisruptionBudgetApplyConfiguration
+	hpa        *autoscalingv2ac.HorizontalPodAutoscalerApplyConfiguration
 	claims     []*corev1ac.PersistentVolumeClaimApplyConfiguration
 }
 
@@ -199,10 +202,28 @@ func translate(w runtime.Workload, ns, storageClass string) (*objects, error) {
 	}
 	pod.WithContainers(container)
 
-	o.deployment = appsv1ac.Deployment(name, ns).WithLabels(labels).WithAnnotations(annotations).
-		WithSpec(appsv1ac.DeploymentSpec().
-			WithReplicas(int32(w.Replicas)).
-			WithRevisionHistoryLimit(5).
+	dspec := appsv1ac.DeploymentSpec().WithRevisionHistoryLimit(5)
+	dannotations := annotations
+	if a := w.Spec.Autoscale; a != nil && w.Replicas > 0 {
+		// The HPA owns spec.replicas: Berth does not apply the field at
+		// all, so server-side apply never takes it back. What Berth asked
+		// for (the HPA's minimum) is kept in an annotation for Status.
+		dannotations = map[string]string{AnnotationWorkloadID: w.ID, AnnotationReplicas: strconv.Itoa(w.Replicas)}
+		o.hpa = autoscalingv2ac.HorizontalPodAutoscaler(name, ns).WithLabels(labels).WithAnnotations(annotations).
+			WithSpec(autoscalingv2ac.HorizontalPodAutoscalerSpec().
+				WithScaleTargetRef(autoscalingv2ac.CrossVersionObjectReference().
+					WithAPIVersion("apps/v1").WithKind("Deployment").WithName(name)).
+				WithMinReplicas(int32(w.Replicas)).
+				WithMaxReplicas(int32(max(a.Max, w.Replicas))).
+				WithMetrics(autoscalingv2ac.MetricSpec().WithType(autoscalingv2.ResourceMetricSourceType).
+					WithResource(autoscalingv2ac.ResourceMetricSource().WithName(corev1.ResourceCPU).
+						WithTarget(autoscalingv2ac.MetricTarget().WithType(autoscalingv2.UtilizationMetricType).
+							WithAverageUtilization(int32(a.CPU))))))
+	} else {
+		dspec.WithReplicas(int32(w.Replicas))
+	}
+	o.deployment = appsv1ac.Deployment(name, ns).WithLabels(labels).WithAnnotations(dannotations).
+		WithSpec(dspec.
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(selectorLabels(w.ID))).
 			// Never below the wanted count while pods are replaced.
 			WithStrategy(appsv1ac.DeploymentStrategy().WithType("RollingUpdate").
@@ -301,4 +322,34 @@ func envHash(w runtime.Workload) string {
 	b, _ := json.Marshal([]map[string]string{w.Spec.Env, w.Env}) // maps of strings always marshal
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// Objects returns the apply configurations Apply would write for w in
+// namespace ns (volume claims first, as Apply creates them), each
+// marshalling to a whole object with its apiVersion and kind: what
+// `kubectl apply --server-side` of the same workload would send (the
+// Kubernetes benchmark compares the two).
+func Objects(w runtime.Workload, ns, storageClass string) ([]any, error) {
+	o, err := translate(w, ns, storageClass)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for _, c := range o.claims {
+		out = append(out, c)
+	}
+	if o.configMap != nil {
+		out = append(out, o.configMap)
+	}
+	if o.secret != nil {
+		out = append(out, o.secret)
+	}
+	out = append(out, o.deployment, o.service)
+	if o.pdb != nil {
+		out = append(out, o.pdb)
+	}
+	if o.hpa != nil {
+		out = append(out, o.hpa)
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 
@@ -69,7 +70,9 @@ func (r *Runtime) handler() cache.ResourceEventHandler {
 				obj = t.Obj
 			}
 			r.changed(obj, true)
-			if _, isPod := obj.(*corev1.Pod); !isPod {
+			switch obj.(type) {
+			case *corev1.Pod, *discoveryv1.EndpointSlice: // not Berth's objects
+			default:
 				r.maybeRepair(obj)
 			}
 		},
@@ -82,6 +85,9 @@ func (r *Runtime) changed(obj any, deleted bool) {
 		return
 	}
 	id := m.GetAnnotations()[AnnotationWorkloadID]
+	if es, ok := obj.(*discoveryv1.EndpointSlice); ok {
+		id = r.sliceWorkload(es)
+	}
 	if id == "" {
 		return
 	}
@@ -108,8 +114,8 @@ func drifted(oldObj, newObj any) bool {
 		return false
 	}
 	switch newObj.(type) {
-	case *corev1.Pod:
-		return false
+	case *corev1.Pod, *discoveryv1.EndpointSlice:
+		return false // written by the kubelet and the endpoint slice controller
 	case *appsv1.Deployment:
 		return o.GetGeneration() != n.GetGeneration()
 	}

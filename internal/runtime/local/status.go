@@ -58,6 +58,9 @@ func (r *Runtime) workloadStatus(w runtime.Workload) (runtime.WorkloadStatus, er
 		ID: w.ID, App: w.App, Service: w.Service, Release: w.Release,
 		Replicas: w.Replicas, Instances: []runtime.Instance{}, Env: w.Env,
 	}
+	if a := w.Spec.Autoscale; a != nil {
+		ws.Autoscale = fmt.Sprintf("not done by the local runtime: it runs autoscale.min, %d instances (autoscale.max %d is for clusters)", a.Min, a.Max)
+	}
 	indexes, err := r.layout.instanceIndexes(w.ID)
 	if err != nil {
 		return ws, err

@@ -25,6 +25,11 @@ type migration struct {
 // version 11, as one step.
 var migrations = []migration{
 	{version: 11, name: "schema of SQLite version 11: apps to environments.team", sql: schema},
+	{version: 12, name: "environments.routing", sql: `
+-- How traffic reaches an environment's apps (see SQLite's migration 12).
+ALTER TABLE environments ADD COLUMN routing TEXT COLLATE "C" NOT NULL DEFAULT 'gateway';
+ALTER TABLE environments ADD COLUMN gateway_parent TEXT COLLATE "C" NOT NULL DEFAULT '';
+`},
 }
 
 // migrateLockKey is the advisory lock that serialises migrations of one

@@ -228,6 +228,12 @@ UPDATE environments SET team = COALESCE(
 	'');
 CREATE INDEX environments_team ON environments (team);
 `},
+	{version: 12, name: "environments.routing", sql: `
+-- How traffic reaches an environment's apps: Berth's own gateway in its
+-- namespace, or Gateway API HTTPRoutes attached to gateway_parent.
+ALTER TABLE environments ADD COLUMN routing TEXT NOT NULL DEFAULT 'gateway';
+ALTER TABLE environments ADD COLUMN gateway_parent TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

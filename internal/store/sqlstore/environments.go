@@ -16,15 +16,15 @@ func (o ops) CreateEnvironment(ctx context.Context, e store.Environment) error {
 	case e.Cluster == "" || e.Namespace == "":
 		return fmt.Errorf("environment %q: cluster and namespace: must not be empty: %w", e.Name, store.ErrInvalid)
 	}
-	_, err := o.q.ExecContext(ctx, `INSERT INTO environments (name, team, cluster, namespace, storage_class, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		e.Name, e.Team, e.Cluster, e.Namespace, e.StorageClass, FormatTime(e.CreatedAt))
+	_, err := o.q.ExecContext(ctx, `INSERT INTO environments (name, team, cluster, namespace, storage_class, routing, gateway_parent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Name, e.Team, e.Cluster, e.Namespace, e.StorageClass, e.Routing, e.GatewayParent, FormatTime(e.CreatedAt))
 	if err != nil {
 		return o.mapErr(err, "create", fmt.Sprintf("environment %q (cluster %q namespace %q)", e.Name, e.Cluster, e.Namespace), "")
 	}
 	return nil
 }
 
-const envColumns = `name, team, cluster, namespace, storage_class, created_at`
+const envColumns = `name, team, cluster, namespace, storage_class, routing, gateway_parent, created_at`
 
 func (o ops) GetEnvironment(ctx context.Context, name string) (store.Environment, error) {
 	e, err := scanEnvironment(o.q.QueryRowContext(ctx, `SELECT `+envColumns+` FROM environments WHERE name = ?`, name))
@@ -75,7 +75,7 @@ func scanEnvironment(s scanner) (store.Environment, error) {
 		e         store.Environment
 		createdAt string
 	)
-	if err := s.Scan(&e.Name, &e.Team, &e.Cluster, &e.Namespace, &e.StorageClass, &createdAt); err != nil {
+	if err := s.Scan(&e.Name, &e.Team, &e.Cluster, &e.Namespace, &e.StorageClass, &e.Routing, &e.GatewayParent, &createdAt); err != nil {
 		return store.Environment{}, err
 	}
 	var err error

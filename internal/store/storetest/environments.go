@@ -22,6 +22,14 @@ var environmentTests = []test{
 		if want := testEnvironment("prod", "eu", "shop"); got != want {
 			t.Errorf("GetEnvironment = %+v, want %+v", got, want)
 		}
+		// The routing mode and its Gateway are kept as given.
+		api := testEnvironment("api", "eu", "shop-api")
+		api.Routing, api.GatewayParent = "gateway-api", "infra/edge"
+		must(t, s.CreateEnvironment(ctx, api))
+		if got, err := s.GetEnvironment(ctx, "api"); err != nil || got != api {
+			t.Errorf("GetEnvironment(api) = %+v, %v; want %+v", got, err, api)
+		}
+		must(t, s.DeleteEnvironment(ctx, "api"))
 		list, err := s.ListEnvironments(ctx)
 		must(t, err)
 		if len(list) != 2 || list[0].Name != "prod" || list[1].Name != "staging" || list[1].Team != "team_staging" {
