@@ -316,7 +316,7 @@ func TestPipelineRunSurvivesServerCrash(t *testing.T) {
 			return err
 		}
 		if r2.State != api.RunCancelled || r2.RerunOf != "crashy.1" {
-			return fmt.Errorf("crashy.2 = %s (rerun of %q)", r2.State, r2.RerunOf)
+			return fmt.Errorf("crashy.2 = %s (rerun of %q, reason %q); its log:\n%s", r2.State, r2.RerunOf, r2.Reason, s.mustBerth("run", "logs", "crashy.2"))
 		}
 		return nil
 	})
