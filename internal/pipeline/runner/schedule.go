@@ -85,6 +85,9 @@ func (r *Runner) schedule(ctx context.Context, env *runEnv) outcome {
 	case sched.Cancelled:
 		if cancelReason == "" {
 			cancelReason = "run cancelled"
+			if cause := context.Cause(ctx); errors.Is(cause, errCancelled) {
+				cancelReason = "run " + cause.Error()
+			}
 		}
 		return outcome{state: store.RunCancelled, reason: cancelReason, exitCode: res.ExitCode}
 	default:

@@ -133,6 +133,12 @@ func (r *Run) Finish(name string, o Outcome) (retry bool, err error) {
 	case o.ExitCode == 0 && !o.Cancelled:
 		s.Status = Succeeded
 	case o.Cancelled || r.cancel != "":
+		if r.cancel == "" {
+			// A step is cancelled only because its run is, and the step's
+			// end can reach the caller before the run's cancel does: the
+			// run must not then end as if every step had succeeded.
+			r.Cancel("")
+		}
 		s.Status = Cancelled
 		if s.Reason == "" {
 			s.Reason = r.cancel

@@ -261,6 +261,32 @@ func TestCancelPending(t *testing.T) {
 	}
 }
 
+// A step's cancelled end can reach the scheduler before the run's own
+// cancel does (two ready channels, either taken first): the run still ends
+// cancelled, with what was pending cancelled, never as succeeded.
+func TestStepCancelledBeforeRun(t *testing.T) {
+	t.Parallel()
+	p := &pipeline.Pipeline{Steps: []pipeline.Step{run("a", "x"), run("b", "x", "a")}}
+	r, err := New(p, pipeline.Trigger{Event: pipeline.EventManual}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Next()
+	if retry, err := r.Finish("a", Outcome{Cancelled: true, ExitCode: 143, Reason: "cancelled"}); retry || err != nil {
+		t.Fatalf("Finish = %v, %v", retry, err)
+	}
+	st := r.Steps()
+	if st[0].Status != Cancelled || st[1].Status != Cancelled {
+		t.Errorf("steps = %+v", st)
+	}
+	if got := r.Result(); got.Status != Cancelled {
+		t.Errorf("result = %+v, want cancelled", got)
+	}
+	if plan := r.Next(); len(plan.Start) != 0 {
+		t.Errorf("a step started after the cancel: %+v", plan)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	t.Parallel()
 	bad := []*pipeline.Pipeline{
