@@ -79,7 +79,7 @@ routes:
 	if after := generation(); after != before {
 		t.Errorf("the Deployment's generation went from %s to %s: a live reload rolled the pods", before, after)
 	}
-	out, err = kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "deployments", "-o", "name")
+	out, err = kc.Kubectl(t.Context(), "-n", "shop-staging", "get", "deployments", "-l", "berth.dev/app=shop", "-o", "name")
 	if err != nil || strings.TrimSpace(string(out)) != "deployment.apps/shop-web-r1" {
 		t.Errorf("deployments after the reload: %q %v; want only shop-web-r1", out, err)
 	}
