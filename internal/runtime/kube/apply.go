@@ -79,6 +79,11 @@ func (r *Runtime) writeObjects(ctx context.Context, o *objects) (int64, error) {
 			return 0, fmt.Errorf("secret: %w", err)
 		}
 	}
+	if o.appSecrets != nil {
+		if _, err := core.Secrets(ns).Apply(ctx, o.appSecrets, applyOpts); err != nil {
+			return 0, fmt.Errorf("secret of the app's secrets: %w", err)
+		}
+	}
 	for _, c := range o.claims {
 		if err := r.applyClaim(ctx, c); err != nil {
 			return 0, err
@@ -163,7 +168,8 @@ func (r *Runtime) prune(ctx context.Context, o *objects) error {
 		return err
 	}
 	for _, s := range secrets {
-		if o.secret == nil || s.Name != o.name+"-berth-env" {
+		keep := (o.secret != nil && s.Name == o.name+"-berth-env") || (o.appSecrets != nil && s.Name == o.name+"-secrets")
+		if !keep {
 			if err := ignoreNotFound(r.client.CoreV1().Secrets(ns).Delete(ctx, s.Name, metav1.DeleteOptions{})); err != nil {
 				return fmt.Errorf("prune secret %s: %w", s.Name, err)
 			}

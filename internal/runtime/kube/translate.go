@@ -59,6 +59,10 @@ type objects struct {
 	configMap  *corev1ac.ConfigMapApplyConfiguration
 	files      *corev1ac.ConfigMapApplyConfiguration // config set files
 	secret     *corev1ac.SecretApplyConfiguration
+	// appSecrets holds the values of the app's secrets the service names:
+	// a Secret of their own, which status never reads (the env Secret's
+	// values are shown there).
+	appSecrets *corev1ac.SecretApplyConfiguration
 	pdb        *policyv1ac.PodDisruptionBudgetApplyConfiguration
 	hpa        *autoscalingv2ac.HorizontalPodAutoscalerApplyConfiguration
 	claims     []*corev1ac.PersistentVolumeClaimApplyConfiguration
@@ -143,6 +147,15 @@ func translate(w runtime.Workload, ns, storageClass string) (*objects, error) {
 		o.secret = corev1ac.Secret(name+"-berth-env", ns).WithLabels(labels).WithAnnotations(annotations).
 			WithType(corev1.SecretTypeOpaque).WithStringData(w.Env)
 		container.WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(name + "-berth-env")))
+	}
+	// Last, so a secret wins over a declared variable of the same name, as
+	// on the local runtime. A changed value comes with a new release, so a
+	// new Deployment: the values need not be in the template's hash (a
+	// hash of a secret in a pod annotation would help guess it).
+	if len(w.Secrets) > 0 {
+		o.appSecrets = corev1ac.Secret(name+"-secrets", ns).WithLabels(labels).WithAnnotations(annotations).
+			WithType(corev1.SecretTypeOpaque).WithStringData(w.Secrets)
+		container.WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(name + "-secrets")))
 	}
 
 	if err := setResources(container, w); err != nil {
@@ -343,6 +356,9 @@ func Objects(w runtime.Workload, ns, storageClass string) ([]any, error) {
 	}
 	if o.secret != nil {
 		out = append(out, o.secret)
+	}
+	if o.appSecrets != nil {
+		out = append(out, o.appSecrets)
 	}
 	out = append(out, o.deployment, o.service)
 	if o.pdb != nil {
