@@ -39,11 +39,19 @@ func (e *Executor) Run(ctx context.Context, s executor.StepSpec, out io.Writer) 
 	name := podName(s.RunID, s.Name)
 	created, err := pods.Create(ctx, e.pod(s, name, image), metav1.CreateOptions{})
 	if err != nil {
+		if ctx.Err() != nil {
+			return cancelled(res, out, name), nil
+		}
 		return res, fmt.Errorf("kube executor: create pod %s/%s: %w", e.o.Namespace, name, err)
 	}
 	// However the step ends, its pod goes (and with it its Secret).
 	defer e.deletePod(ctx, name, 0)
 	if _, err := e.o.Client.CoreV1().Secrets(e.o.Namespace).Create(ctx, secret(s, created, created.UID), metav1.CreateOptions{}); err != nil {
+		// A cancel while the pod was being set up is a cancel, not a
+		// failure of the step.
+		if ctx.Err() != nil {
+			return cancelled(res, out, name), nil
+		}
 		return res, fmt.Errorf("kube executor: create the step's secret: %w", err)
 	}
 	log.DebugContext(ctx, "step pod created", "pod", name, "namespace", e.o.Namespace)
@@ -62,9 +70,7 @@ func (e *Executor) Run(ctx context.Context, s executor.StepSpec, out io.Writer) 
 		e.noteUnread(out, logs.stop(0))
 		switch {
 		case ctx.Err() != nil:
-			res.Cancelled = true
-			note(out, "step cancelled; its pod %s was deleted", name)
-			return res, nil
+			return cancelled(res, out, name), nil
 		case errors.Is(runCtx.Err(), context.DeadlineExceeded):
 			res.TimedOut, res.ExitCode = true, 124
 			note(out, "step timed out after %s; its pod %s was deleted", s.Timeout, name)
@@ -86,6 +92,14 @@ func (e *Executor) Run(ctx context.Context, s executor.StepSpec, out io.Writer) 
 	res.ExitCode = code
 	log.DebugContext(ctx, "step pod ended", "pod", name, "exit_code", code)
 	return res, nil
+}
+
+// cancelled is the result of a step cancelled while its pod name existed
+// or was being made (the deferred or explicit delete removes it).
+func cancelled(res executor.Result, out io.Writer, name string) executor.Result {
+	res.Cancelled, res.Finished = true, time.Now()
+	note(out, "step cancelled; its pod %s was deleted", name)
+	return res
 }
 
 // noteUnread says in the step's output that its log could not be read:
