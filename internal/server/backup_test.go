@@ -3,71 +3,15 @@ package server
 import (
 	"bytes"
 	"context"
-	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/berthdev/berth/internal/backup"
 	"github.com/berthdev/berth/internal/cli"
-	"github.com/berthdev/berth/internal/runtime/local"
 	"github.com/berthdev/berth/pkg/api"
-	"github.com/berthdev/berth/pkg/client"
 )
-
-// startServer runs a whole server on dataDir until the test ends, or until
-// the returned stop is called, and returns a client with token (the data
-// dir's admin token when "").
-func startServer(t *testing.T, dataDir, keyFile, token string) (*client.Client, string, string, func()) {
-	t.Helper()
-	apiAddr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			DataDir: dataDir, Listen: apiAddr, MasterKeyFile: keyFile,
-			ShimCommand: []string{os.Args[0]}, ShimEnv: []string{envShim + "=1"},
-			Logger: slog.New(slog.DiscardHandler),
-		})
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		stopCtx, stopAll := context.WithTimeout(context.Background(), 30*time.Second)
-		defer stopAll()
-		_ = local.StopAll(stopCtx, filepath.Join(dataDir, "runtime"))
-	}
-	t.Cleanup(stop)
-	for i := 0; ; i++ {
-		resp, err := http.Get("http://" + apiAddr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i > 400 {
-			t.Fatalf("server did not start: %v", err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	if token == "" {
-		b, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		token = strings.TrimSpace(string(b))
-	}
-	return client.New("http://"+apiAddr, token), "http://" + apiAddr, token, stop
-}
 
 // TestBackupRestoreServer: an online backup through the CLI of a server
 // with a deployed app and a secret, restored into a new data directory; a
@@ -76,7 +20,8 @@ func startServer(t *testing.T, dataDir, keyFile, token string) (*client.Client, 
 // archive (which needs the archive to rebuild).
 func TestBackupRestoreServer(t *testing.T) {
 	dirA, dirB := t.TempDir(), t.TempDir()
-	c, urlA, token, stopA := startServer(t, dirA, "", "")
+	a := runInProcess(t, Config{DataDir: dirA}, "")
+	c, urlA, token, stopA := a.c, "http://"+a.api, a.token, a.stop
 	app := t.TempDir()
 	if err := os.WriteFile(filepath.Join(app, "berth.yaml"), []byte(`name: tiny
 services:
@@ -131,7 +76,7 @@ services:
 		t.Fatal(err)
 	}
 
-	cb, _, _, _ := startServer(t, dirB, filepath.Join(dirA, MasterKeyFileName), token)
+	cb := runInProcess(t, Config{DataDir: dirB, MasterKeyFile: filepath.Join(dirA, MasterKeyFileName)}, token).c
 	got, err := cb.ListApps(t.Context())
 	if err != nil || len(got) != len(apps) || got[0].Name != "tiny" {
 		t.Fatalf("apps after restore = %+v, %v", got, err)

@@ -1,18 +1,13 @@
 package server
 
 import (
-	"context"
-	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/berthdev/berth/internal/pgtest"
 	"github.com/berthdev/berth/internal/store/postgres"
-	"github.com/berthdev/berth/pkg/client"
 )
 
 func TestOpenStoreRefusesBadDatabase(t *testing.T) {
@@ -54,12 +49,13 @@ func TestServerOnPostgres(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	dataDir := t.TempDir()
 
-	c, stop := runServer(t, dataDir, dbURL)
+	s := runInProcess(t, Config{DataDir: dataDir, Database: dbURL}, "")
+	c, stop := s.c, s.stop
 	if _, err := c.CreateTeam(t.Context(), "payments"); err != nil {
 		t.Fatal(err)
 	}
 	stop()
-	c, _ = runServer(t, dataDir, dbURL)
+	c = runInProcess(t, Config{DataDir: dataDir, Database: dbURL}, "").c
 	teams, err := c.ListTeams(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -81,53 +77,5 @@ func TestServerOnPostgres(t *testing.T) {
 	defer db.Close()
 	if _, err := db.GetTeamByName(t.Context(), "payments"); err != nil {
 		t.Errorf("team not in PostgreSQL: %v", err)
-	}
-}
-
-// runServer starts the server on dataDir and database and returns an
-// admin client and the function that stops the server (called at the
-// latest when t ends).
-func runServer(t *testing.T, dataDir, database string) (*client.Client, func()) {
-	t.Helper()
-	apiAddr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			DataDir: dataDir, Database: database, Listen: apiAddr,
-			ShimCommand: []string{os.Args[0]}, ShimEnv: []string{envShim + "=1"},
-			Logger: slog.New(slog.DiscardHandler),
-		})
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		token, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
-		if err == nil {
-			if resp, err := http.Get("http://" + apiAddr + "/healthz"); err == nil {
-				resp.Body.Close()
-				return client.New("http://"+apiAddr, strings.TrimSpace(string(token))), stop
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("server ended while starting: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start: %v", err)
-		}
-		time.Sleep(25 * time.Millisecond)
 	}
 }

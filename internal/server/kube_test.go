@@ -1,13 +1,9 @@
 package server
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -174,39 +170,12 @@ func kubectlEventually(t *testing.T, kc *kubetest.Cluster, what, want string, ar
 func startWithCluster(t *testing.T, env, ns string) (*client.Client, *kubetest.Cluster, string) {
 	t.Helper()
 	kc := kubetest.Start(t, kubetest.Options{Nodes: 2})
-	dataDir := t.TempDir()
-	apiAddr, gwAddr := freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			DataDir: dataDir, Listen: apiAddr, GatewayListen: gwAddr,
-			AdvertiseURL: "http://" + apiAddr, ClusterGatewayImage: "registry.berth.test/berth:1",
-			ShimCommand: []string{os.Args[0]}, ShimEnv: []string{envShim + "=1"},
-			Logger: slog.New(slog.DiscardHandler),
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	var token []byte
-	for i := 0; ; i++ {
-		var err error
-		if token, err = os.ReadFile(filepath.Join(dataDir, "admin-token")); err == nil {
-			if resp, err := http.Get("http://" + apiAddr + "/healthz"); err == nil {
-				resp.Body.Close()
-				break
-			}
-		}
-		if i > 200 {
-			t.Fatalf("server did not start: %v", err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	c := client.New("http://"+apiAddr, strings.TrimSpace(string(token)))
+	apiAddr := freeAddr(t)
+	s := runInProcess(t, Config{
+		DataDir: t.TempDir(), Listen: apiAddr, GatewayListen: freeAddr(t),
+		AdvertiseURL: "http://" + apiAddr, ClusterGatewayImage: "registry.berth.test/berth:1",
+	}, "")
+	c := s.c
 	admin, err := os.ReadFile(kc.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)

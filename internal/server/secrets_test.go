@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,54 +35,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// inProcess is a server run by Run in this process.
-type inProcess struct {
-	api, gw string
-	c       *client.Client
-	stop    func()
-}
-
-func startInProcess(t *testing.T, dataDir string, log io.Writer) *inProcess {
-	t.Helper()
-	s := &inProcess{api: freeAddr(t), gw: freeAddr(t)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			DataDir: dataDir, Listen: s.api, GatewayListen: s.gw,
-			ShimCommand: []string{os.Args[0]}, ShimEnv: []string{envShim + "=1"},
-			LookupEnv: func(string) (string, bool) { return "", false },
-			Logger:    slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		})
-	}()
-	var once sync.Once
-	s.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(s.stop)
-	var token []byte
-	for i := 0; ; i++ {
-		var err error
-		if token, err = os.ReadFile(filepath.Join(dataDir, "admin-token")); err == nil {
-			if resp, err := http.Get("http://" + s.api + "/healthz"); err == nil {
-				resp.Body.Close()
-				break
-			}
-		}
-		if i > 400 {
-			t.Fatalf("server did not start: %v", err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	s.c = client.New("http://"+s.api, strings.TrimSpace(string(token)))
-	return s
 }
 
 func secretHash(v string) string {

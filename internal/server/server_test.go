@@ -2,10 +2,8 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -106,42 +104,10 @@ func gatewayGet(t *testing.T, gw, host string) string {
 // shop through the Go client, call it through the gateway, roll out a
 // change, roll back, and delete.
 func TestInProcess(t *testing.T) {
+	gwAddr, gwTLSAddr := freeAddr(t), freeAddr(t)
 	dataDir := t.TempDir()
-	apiAddr, gwAddr, gwTLSAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			DataDir: dataDir, Listen: apiAddr, GatewayListen: gwAddr, GatewayTLSListen: gwTLSAddr,
-			ShimCommand: []string{os.Args[0]}, ShimEnv: []string{envShim + "=1"},
-			Logger: slog.New(slog.DiscardHandler),
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		stopCtx, stop := context.WithTimeout(context.Background(), 30*time.Second)
-		defer stop()
-		_ = local.StopAll(stopCtx, filepath.Join(dataDir, "runtime"))
-	})
-
-	var token []byte
-	for i := 0; ; i++ {
-		var err error
-		if token, err = os.ReadFile(filepath.Join(dataDir, "admin-token")); err == nil {
-			if resp, err := http.Get("http://" + apiAddr + "/healthz"); err == nil {
-				resp.Body.Close()
-				break
-			}
-		}
-		if i > 200 {
-			t.Fatalf("server did not start: %v", err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	c := client.New("http://"+apiAddr, strings.TrimSpace(string(token)))
+	s := runInProcess(t, Config{DataDir: dataDir, GatewayListen: gwAddr, GatewayTLSListen: gwTLSAddr}, "")
+	c, apiAddr := s.c, s.api
 
 	shop := filepath.Join("..", "..", "examples", "shop")
 	specText, digest := pack(t, c, shop)

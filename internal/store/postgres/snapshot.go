@@ -11,6 +11,7 @@ import (
 
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/snapshot"
+	"github.com/berthdev/berth/internal/store/sqlstore"
 )
 
 // Backend names this store in backups.
@@ -99,14 +100,8 @@ func snapshotOn(ctx context.Context, db *sql.DB, fn func(snapshot.Reader) error)
 	return fn(r)
 }
 
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 type snapReader struct {
-	q       querier
+	q       sqlstore.Querier
 	version int
 	tables  []snapshot.Table
 }
@@ -164,7 +159,7 @@ func (r *snapReader) Sequences(ctx context.Context) (map[string]int64, error) {
 }
 
 // schemaTables lists the tables of platform state, parents first.
-func schemaTables(ctx context.Context, q querier) ([]snapshot.Table, error) {
+func schemaTables(ctx context.Context, q sqlstore.Querier) ([]snapshot.Table, error) {
 	rows, err := q.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
 		WHERE table_schema = current_schema() AND NOT (table_name = ANY($1))
 		ORDER BY table_name, ordinal_position`, notPlatformState)
@@ -221,7 +216,7 @@ func schemaTables(ctx context.Context, q querier) ([]snapshot.Table, error) {
 	return snapshot.Order(tables, parents)
 }
 
-func primaryKey(ctx context.Context, q querier, table string) ([]string, error) {
+func primaryKey(ctx context.Context, q sqlstore.Querier, table string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT a.attname FROM pg_index i
 		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
 		WHERE i.indrelid = $1::regclass AND i.indisprimary
@@ -242,7 +237,7 @@ func primaryKey(ctx context.Context, q querier, table string) ([]string, error) 
 }
 
 // identityColumns lists (table, column) of every identity column.
-func identityColumns(ctx context.Context, q querier) ([][2]string, error) {
+func identityColumns(ctx context.Context, q sqlstore.Querier) ([][2]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT table_name, column_name FROM information_schema.columns
 		WHERE table_schema = current_schema() AND is_identity = 'YES' ORDER BY table_name, column_name`)
 	if err != nil {
