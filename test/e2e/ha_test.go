@@ -378,25 +378,7 @@ func stepProcesses(run string) []int {
 // step again, and a cancel asked of a follower reaches the step the new
 // leader runs.
 func TestHAPipelineFailover(t *testing.T) {
-	root, work := t.TempDir(), t.TempDir()
-	bare := filepath.Join(root, "hapipe.git")
-	gitRun(t, root, "init", "-q", "--bare", bare)
-	url := serveGit(t, root) + "/hapipe.git"
-	if err := os.MkdirAll(filepath.Join(work, ".berth"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	spec := "name: hapipe\nsource: {git: " + url + ", branch: main}\nservices:\n  web:\n    command: [sleep, \"100000\"]\n"
-	pl := "on: [manual]\nsteps:\n  - name: slow\n    run: echo started; sleep 300\n"
-	if err := os.WriteFile(filepath.Join(work, "berth.yaml"), []byte(spec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(work, ".berth", "pipeline.yaml"), []byte(pl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gitRun(t, work, "init", "-q")
-	gitRun(t, work, "add", "-A")
-	gitRun(t, work, "commit", "-q", "-m", "c1")
-	gitRun(t, work, "push", "-q", bare, "HEAD:refs/heads/main")
+	work := sleeperRepo(t, "hapipe", "on: [manual]\nsteps:\n  - name: slow\n    run: echo started; sleep 300\n")
 
 	c := startCluster(t, 3)
 	old, _ := c.leader(nil, failoverBound)

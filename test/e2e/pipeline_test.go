@@ -247,25 +247,7 @@ func TestPipelineFromPushToRelease(t *testing.T) {
 // a step runs; the restarted server marks the run failed with the reason,
 // kills what the step left running, and re-running it works.
 func TestPipelineRunSurvivesServerCrash(t *testing.T) {
-	root, work := t.TempDir(), t.TempDir()
-	bare := filepath.Join(root, "crashy.git")
-	gitRun(t, root, "init", "-q", "--bare", bare)
-	url := serveGit(t, root) + "/crashy.git"
-	if err := os.MkdirAll(filepath.Join(work, ".berth"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	spec := "name: crashy\nsource: {git: " + url + ", branch: main}\nservices:\n  web:\n    command: [sleep, \"100000\"]\n"
-	pl := "on: [manual]\nparams:\n  - {name: NAP, default: \"300\"}\nsteps:\n  - name: slow\n    run: echo started; sleep \"$NAP\"\n"
-	if err := os.WriteFile(filepath.Join(work, "berth.yaml"), []byte(spec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(work, ".berth", "pipeline.yaml"), []byte(pl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gitRun(t, work, "init", "-q")
-	gitRun(t, work, "add", "-A")
-	gitRun(t, work, "commit", "-q", "-m", "c1")
-	gitRun(t, work, "push", "-q", bare, "HEAD:refs/heads/main")
+	work := sleeperRepo(t, "crashy", "on: [manual]\nparams:\n  - {name: NAP, default: \"300\"}\nsteps:\n  - name: slow\n    run: echo started; sleep \"$NAP\"\n")
 
 	dataDir, apiAddr, gwAddr := t.TempDir(), freeAddr(t), freeAddr(t)
 	var s *server
@@ -320,4 +302,31 @@ func TestPipelineRunSurvivesServerCrash(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// sleeperRepo makes a git repository name.git, served over HTTP, whose one
+// commit on main holds an app name with one service that sleeps, sourced
+// from that repository, and pipeline as .berth/pipeline.yaml. It returns
+// the work tree, whose berth.yaml is what to apply.
+func sleeperRepo(t *testing.T, name, pipeline string) string {
+	t.Helper()
+	root, work := t.TempDir(), t.TempDir()
+	bare := filepath.Join(root, name+".git")
+	gitRun(t, root, "init", "-q", "--bare", bare)
+	url := serveGit(t, root) + "/" + name + ".git"
+	if err := os.MkdirAll(filepath.Join(work, ".berth"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := "name: " + name + "\nsource: {git: " + url + ", branch: main}\nservices:\n  web:\n    command: [sleep, \"100000\"]\n"
+	if err := os.WriteFile(filepath.Join(work, "berth.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, ".berth", "pipeline.yaml"), []byte(pipeline), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitRun(t, work, "init", "-q")
+	gitRun(t, work, "add", "-A")
+	gitRun(t, work, "commit", "-q", "-m", "c1")
+	gitRun(t, work, "push", "-q", bare, "HEAD:refs/heads/main")
+	return work
 }
