@@ -252,6 +252,7 @@ func (s *server) routes() []route {
 		{method: http.MethodPost, path: "/api/v1/envs", perm: rbac.EnvsManage, action: "env.create", handle: s.createEnvironment},
 		{method: http.MethodGet, path: "/api/v1/envs", perm: rbac.EnvsRead, handle: s.listEnvironments},
 		{method: http.MethodGet, path: "/api/v1/envs/{env}", perm: rbac.EnvsRead, handle: s.getEnvironment},
+		{method: http.MethodPatch, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, action: "env.update", handle: s.updateEnvironment},
 		{method: http.MethodDelete, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, action: "env.remove", handle: s.removeEnvironment},
 		{method: http.MethodGet, path: "/api/v1/backup", perm: rbac.ClustersManage, action: "platform.backup", handle: s.backup},
 		{method: http.MethodPost, path: "/api/v1/users/me/password", perm: rbac.AppsRead, action: "user.change_password", handle: s.changePassword},

@@ -361,10 +361,20 @@ func (s *pokingStore) InTx(ctx context.Context, fn func(tx store.Tx) error) erro
 	return err
 }
 
-// CreateEnvironment and DeleteEnvironment write no event, but the routing
+// CreateEnvironment, UpdateEnvironment and DeleteEnvironment write no event, but the routing
 // reconciler acts on them (a gateway to run, or to prune) at once.
 func (s *pokingStore) CreateEnvironment(ctx context.Context, e store.Environment) error {
 	err := s.Store.CreateEnvironment(ctx, e)
+	if err == nil {
+		s.changes.Poke()
+	}
+	return err
+}
+
+// UpdateEnvironment changes the gateway's TLS Secrets: the routing
+// reconciler rolls the gateway at once.
+func (s *pokingStore) UpdateEnvironment(ctx context.Context, e store.Environment) error {
+	err := s.Store.UpdateEnvironment(ctx, e)
 	if err == nil {
 		s.changes.Poke()
 	}

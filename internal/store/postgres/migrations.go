@@ -30,6 +30,11 @@ var migrations = []migration{
 ALTER TABLE environments ADD COLUMN routing TEXT COLLATE "C" NOT NULL DEFAULT 'gateway';
 ALTER TABLE environments ADD COLUMN gateway_parent TEXT COLLATE "C" NOT NULL DEFAULT '';
 `},
+	{version: 13, name: "environments.tls_secrets", sql: `
+-- The gateway's TLS Secrets and its last seen status (see SQLite's migration 13).
+ALTER TABLE environments ADD COLUMN tls_secrets TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE environments ADD COLUMN gateway_status TEXT COLLATE "C" NOT NULL DEFAULT '';
+`},
 }
 
 // migrateLockKey is the advisory lock that serialises migrations of one

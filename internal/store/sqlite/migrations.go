@@ -234,6 +234,13 @@ CREATE INDEX environments_team ON environments (team);
 ALTER TABLE environments ADD COLUMN routing TEXT NOT NULL DEFAULT 'gateway';
 ALTER TABLE environments ADD COLUMN gateway_parent TEXT NOT NULL DEFAULT '';
 `},
+	{version: 13, name: "environments.tls_secrets", sql: `
+-- The operator's kubernetes.io/tls Secrets (comma-separated names) the
+-- environment's gateway serves HTTPS with, and what the routing
+-- reconciler last saw of that gateway (JSON; '' until it looked).
+ALTER TABLE environments ADD COLUMN tls_secrets TEXT NOT NULL DEFAULT '';
+ALTER TABLE environments ADD COLUMN gateway_status TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction
