@@ -37,24 +37,11 @@ func TestEnvGateway(t *testing.T) {
 	if err := cp.db.CreateEnvironment(ctx, store.Environment{Name: "staging", Team: "team-a", Cluster: "eu", Namespace: "shop", CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	tok, st, err := token.New(token.KindGateway, rbac.ScopeRead, now, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.db.CreateToken(ctx, store.Token{ID: "tok_gw", Name: "staging", Kind: string(st.Kind), Team: "team-a",
-		Scope: string(st.Scope), Hash: st.Hash, Last4: st.Last4, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	pod := func(name string, rel int) api.Instance {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, name) }))
-		t.Cleanup(srv.Close)
-		host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-		p, _ := strconv.Atoi(port)
-		return api.Instance{ID: name, Release: rel, Ready: true, Host: host, Port: p}
-	}
+	tok := gatewayToken(t, cp, "staging", "team-a")
+	pod := func(name string, rel int) api.Instance { return podServer(t, name, rel) }
 	shop := spec.App{Name: "shop", Routes: []spec.Route{{Host: "shop.example", Path: "/", Service: "web"}}}
 	blog := spec.App{Name: "blog", Routes: []spec.Route{{Host: "blog.example", Path: "/", Service: "web"}}}
-	err = cp.db.InTx(ctx, func(tx store.Tx) error {
+	err := cp.db.InTx(ctx, func(tx store.Tx) error {
 		for _, a := range []struct {
 			sp     spec.App
 			env    string
@@ -141,4 +128,30 @@ func TestEnvGateway(t *testing.T) {
 	if strings.Contains(gw.log.String(), "level=ERROR") {
 		t.Errorf("errors logged:\n%s", gw.log)
 	}
+}
+
+// gatewayToken makes the gateway token of an environment, as the routing
+// reconciler does.
+func gatewayToken(t *testing.T, cp *controlPlane, env, team string) string {
+	t.Helper()
+	now := time.Now().UTC()
+	tok, st, err := token.New(token.KindGateway, rbac.ScopeRead, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.db.CreateToken(context.Background(), store.Token{ID: "tok_gw_" + env, Name: env, Kind: string(st.Kind), Team: team,
+		Scope: string(st.Scope), Hash: st.Hash, Last4: st.Last4, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// podServer stands in for a pod: a loopback server answering its name.
+func podServer(t *testing.T, name string, rel int) api.Instance {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, name) }))
+	t.Cleanup(srv.Close)
+	host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	return api.Instance{ID: name, Release: rel, Ready: true, Host: host, Port: p}
 }
