@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,13 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
-	"github.com/berthdev/berth/internal/kubecluster"
-	"github.com/berthdev/berth/internal/kubetest"
 	"github.com/berthdev/berth/internal/store"
-	"github.com/berthdev/berth/internal/store/sqlite"
 	"github.com/berthdev/berth/internal/testcert"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -35,27 +29,9 @@ import (
 // setting takes every TLS part away again; pruning the environment's
 // gateway leaves the operator's Secrets alone.
 func TestGatewayTLSOnCluster(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{Nodes: 1})
+	_, db, kc, gc := startCluster(t)
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	kubeconfig, err := os.ReadFile(c.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := kubecluster.Config(kubeconfig, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc := kubernetes.NewForConfigOrDie(cfg)
-	gc := gwclient.NewForConfigOrDie(cfg)
 	now := time.Now().UTC()
-	if err := db.CreateCluster(ctx, store.Cluster{Name: "kwok", Server: c.Server, CreatedAt: now}, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
 	env := store.Environment{Name: "web", Team: "team-a", Cluster: "kwok", Namespace: "web", Routing: api.RoutingGateway,
 		TLSSecrets: "good-tls,later-tls,opaque-tls", CreatedAt: now}
 	if err := db.CreateEnvironment(ctx, env); err != nil {

@@ -71,14 +71,6 @@ func (s tlsState) digest() string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-func (s tlsState) names() []string {
-	out := make([]string, len(s.Served))
-	for i, x := range s.Served {
-		out[i] = x.Name
-	}
-	return out
-}
-
 // checkTLS reads the environment's TLS Secrets. A Secret that is missing,
 // unreadable by Berth, of another type or not a valid pair is reported
 // and not served; an error reaching the cluster fails the pass instead,

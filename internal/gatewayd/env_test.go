@@ -28,15 +28,9 @@ import (
 // stream its token may read.
 func TestEnvGateway(t *testing.T) {
 	t.Parallel()
-	cp := newControlPlane(t)
+	cp := envControlPlane(t, store.Environment{Name: "staging", Namespace: "shop"})
 	ctx := context.Background()
 	now := time.Now().UTC()
-	if err := cp.db.CreateCluster(ctx, store.Cluster{Name: "eu", Server: "https://eu.example", CreatedAt: now}, []byte("kubeconfig")); err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.db.CreateEnvironment(ctx, store.Environment{Name: "staging", Team: "team-a", Cluster: "eu", Namespace: "shop", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
 	tok := gatewayToken(t, cp, "staging", "team-a")
 	pod := func(name string, rel int) api.Instance { return podServer(t, name, rel) }
 	shop := spec.App{Name: "shop", Routes: []spec.Route{{Host: "shop.example", Path: "/", Service: "web"}}}
@@ -128,6 +122,23 @@ func TestEnvGateway(t *testing.T) {
 	if strings.Contains(gw.log.String(), "level=ERROR") {
 		t.Errorf("errors logged:\n%s", gw.log)
 	}
+}
+
+// envControlPlane is a control plane with a cluster "eu" and the
+// environment e of team-a on it.
+func envControlPlane(t *testing.T, e store.Environment) *controlPlane {
+	t.Helper()
+	cp := newControlPlane(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if err := cp.db.CreateCluster(ctx, store.Cluster{Name: "eu", Server: "https://eu.example", CreatedAt: now}, []byte("kubeconfig")); err != nil {
+		t.Fatal(err)
+	}
+	e.Team, e.Cluster, e.CreatedAt = "team-a", "eu", now
+	if err := cp.db.CreateEnvironment(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	return cp
 }
 
 // gatewayToken makes the gateway token of an environment, as the routing

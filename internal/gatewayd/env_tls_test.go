@@ -52,16 +52,9 @@ func projectSecrets(t *testing.T, dir string, pairs map[string]testcert.Pair) {
 // sends (SNI), and plain HTTP beside it.
 func TestEnvGatewayTLS(t *testing.T) {
 	t.Parallel()
-	cp := newControlPlane(t)
+	cp := envControlPlane(t, store.Environment{Name: "web", Namespace: "web", TLSSecrets: "shop-tls,api-tls"})
 	ctx := context.Background()
 	now := time.Now().UTC()
-	if err := cp.db.CreateCluster(ctx, store.Cluster{Name: "eu", Server: "https://eu.example", CreatedAt: now}, []byte("kubeconfig")); err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.db.CreateEnvironment(ctx, store.Environment{Name: "web", Team: "team-a", Cluster: "eu", Namespace: "web",
-		TLSSecrets: "shop-tls,api-tls", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
 	sp := spec.App{Name: "shop", Routes: []spec.Route{{Host: "shop.example", Path: "/", Service: "web"}, {Host: "api.example", Path: "/", Service: "web"}}}
 	b, _ := json.Marshal(sp)
 	err := cp.db.InTx(ctx, func(tx store.Tx) error {

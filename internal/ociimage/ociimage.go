@@ -275,7 +275,7 @@ func checkStatic(path string) error {
 	if err != nil {
 		return fmt.Errorf("ociimage: binary %s: not a Linux executable: %w", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to lose
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			return fmt.Errorf("ociimage: binary %s is dynamically linked: build it with CGO_ENABLED=0", path)

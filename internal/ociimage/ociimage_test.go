@@ -75,7 +75,7 @@ func TestImage(t *testing.T) {
 	}
 
 	// docker load reads manifest.json: its config and layer are the same blobs.
-	files := tarFiles(t, buf.Bytes())
+	_, files := tarEntries(t, buf.Bytes())
 	var dm []dockerManifest
 	if err := json.Unmarshal(files["manifest.json"], &dm); err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestImage(t *testing.T) {
 	// The layer, unpacked, is a root file system berth runs from.
 	root := t.TempDir()
 	unpack(t, img.Layers[0], root)
-	layer := tarHeaders(t, img.Layers[0])
+	layer, _ := tarEntries(t, img.Layers[0])
 	for name, want := range map[string]struct{ mode, uid int64 }{
 		"usr/local/bin/berth":               {0o755, 0},
 		"etc/ssl/certs/ca-certificates.crt": {0o644, 0},
@@ -167,36 +167,21 @@ func TestWriteRefusesBadInput(t *testing.T) {
 	}
 }
 
-func tarFiles(t *testing.T, b []byte) map[string][]byte {
+// tarEntries reads a tar into its headers and contents by name.
+func tarEntries(t *testing.T, b []byte) (map[string]*tar.Header, map[string][]byte) {
 	t.Helper()
-	out := map[string][]byte{}
+	headers, files := map[string]*tar.Header{}, map[string][]byte{}
 	tr := tar.NewReader(bytes.NewReader(b))
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return out
+			return headers, files
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		data, _ := io.ReadAll(tr)
-		out[h.Name] = data
-	}
-}
-
-func tarHeaders(t *testing.T, b []byte) map[string]*tar.Header {
-	t.Helper()
-	out := map[string]*tar.Header{}
-	tr := tar.NewReader(bytes.NewReader(b))
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[h.Name] = h
+		headers[h.Name], files[h.Name] = h, data
 	}
 }
 

@@ -54,8 +54,11 @@ func Read(r io.Reader) (Image, error) {
 	var layout struct {
 		Version string `json:"imageLayoutVersion"`
 	}
-	if err := json.Unmarshal(files["oci-layout"], &layout); err != nil || layout.Version != "1.0.0" {
-		return Image{}, fmt.Errorf("ociimage: oci-layout: want imageLayoutVersion 1.0.0 (%v)", err)
+	if err := json.Unmarshal(files["oci-layout"], &layout); err != nil {
+		return Image{}, fmt.Errorf("ociimage: oci-layout: %w", err)
+	}
+	if layout.Version != "1.0.0" {
+		return Image{}, fmt.Errorf("ociimage: oci-layout: imageLayoutVersion %q, want 1.0.0", layout.Version)
 	}
 	var img Image
 	if err := json.Unmarshal(files["index.json"], &img.Index); err != nil {
