@@ -15,6 +15,7 @@ import (
 	"github.com/berthdev/berth/internal/identity/loginlimit"
 	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/identity/rbac"
+	"github.com/berthdev/berth/internal/kubecluster"
 	"github.com/berthdev/berth/internal/runtime"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
@@ -77,6 +78,9 @@ type Deps struct {
 	// them for health checks; nil (no master key) answers 503 to adding a
 	// cluster with a kubeconfig.
 	Clusters ClusterVault
+	// InCluster is where the server finds its own service account, for
+	// clusters added in_cluster (the zero value: the pod's).
+	InCluster kubecluster.InClusterSource
 	// Backup writes platform backups for GET /api/v1/backup; nil answers
 	// 503.
 	Backup BackupWriter

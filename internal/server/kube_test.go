@@ -187,7 +187,13 @@ func kubectlEventually(t *testing.T, kc *kubetest.Cluster, what, want string, ar
 // that knows it as cluster "kwok", with environment env on namespace ns.
 func startWithCluster(t *testing.T, env, ns string) (*client.Client, *kubetest.Cluster, string) {
 	t.Helper()
-	kc := kubetest.Start(t, kubetest.Options{Nodes: 2})
+	return startWithClusterOpts(t, env, ns, kubetest.Options{Nodes: 2})
+}
+
+// startWithClusterOpts is startWithCluster on a cluster started with opts.
+func startWithClusterOpts(t *testing.T, env, ns string, opts kubetest.Options) (*client.Client, *kubetest.Cluster, string) {
+	t.Helper()
+	kc := kubetest.Start(t, opts)
 	apiAddr := freeAddr(t)
 	s := runInProcess(t, Config{
 		DataDir: t.TempDir(), Listen: apiAddr, GatewayListen: freeAddr(t),

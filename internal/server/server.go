@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// writes to clusters and to the store, so only the leader runs it.
 	work.routing = func(ctx context.Context) {
 		routing := clusterroute.New(clusterroute.Options{
-			Store: st, Open: newClusterClients(st, secretStore).Open,
+			Store: st, Open: newClusterClients(st, cfg.clusterAccess(secretStore)).Open,
 			ControlPlaneURL: cfg.AdvertiseURL, Image: cfg.gatewayImage(),
 			Logger: logger.With("component", "routing"),
 		})
@@ -137,6 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Logs:          work,
 		Secrets:       secretStore,
 		Clusters:      secretStore,
+		InCluster:     cfg.inCluster(),
 		Backup:        onlineBackup(db, blobs, ring.PrimaryID(), cfg.Version, logger),
 		Logger:        logger,
 		Version:       versionInfo(cfg.Version),
