@@ -125,26 +125,28 @@ func (t *table) patch(rev int64, removed, added []*route) *table {
 	for _, rt := range removed {
 		gone[rt] = true
 	}
-	touched := [3]map[string]bool{{}, {}, {}} // by host kind
-	for _, rs := range [][]*route{removed, added} {
-		for _, rt := range rs {
-			touched[rt.hostKind][rt.host] = true
+	// The host groups the change touches (by host kind), with the routes
+	// it adds to each.
+	touched := [3]map[string][]*route{{}, {}, {}}
+	for _, rt := range removed {
+		if _, ok := touched[rt.hostKind][rt.host]; !ok {
+			touched[rt.hostKind][rt.host] = nil
 		}
+	}
+	for _, rt := range added {
+		touched[rt.hostKind][rt.host] = append(touched[rt.hostKind][rt.host], rt)
 	}
 	// regroup rebuilds the group of one host: its old routes still served,
 	// and the added ones, by precedence.
 	regroup := func(old []*route, kind int, host string) []*route {
-		var out []*route
+		add := touched[kind][host]
+		out := make([]*route, 0, len(old)+len(add))
 		for _, rt := range old {
 			if !gone[rt] {
 				out = append(out, rt)
 			}
 		}
-		for _, rt := range added {
-			if rt.hostKind == kind && rt.host == host {
-				out = append(out, rt)
-			}
-		}
+		out = append(out, add...)
 		slices.SortFunc(out, precedence)
 		return out
 	}

@@ -133,7 +133,13 @@ func (f *Feed) snapshot(env string) gateway.Snapshot {
 		f.snaps[env] = s
 		return s
 	}
-	s := gateway.Snapshot{Revision: f.rev, Routes: []gateway.Route{}}
+	n := 0
+	for _, p := range f.parts {
+		if !p.gone && p.env == env {
+			n += len(p.routes)
+		}
+	}
+	s := gateway.Snapshot{Revision: f.rev, Routes: make([]gateway.Route, 0, n)}
 	for _, name := range f.names {
 		if p := f.parts[name]; !p.gone && p.env == env {
 			s.Routes = append(s.Routes, p.routes...)
