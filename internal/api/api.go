@@ -16,6 +16,7 @@ import (
 	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/kubecluster"
+	"github.com/berthdev/berth/internal/routefeed"
 	"github.com/berthdev/berth/internal/runtime"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
@@ -84,6 +85,9 @@ type Deps struct {
 	// Backup writes platform backups for GET /api/v1/backup; nil answers
 	// 503.
 	Backup BackupWriter
+	// Routes compiles the gateway snapshots GET /api/v1/gateway/snapshot
+	// serves; nil: a feed of its own over Store.
+	Routes *routefeed.Feed
 }
 
 func (d *Deps) setDefaults() {
@@ -116,6 +120,9 @@ func (d *Deps) setDefaults() {
 	}
 	if d.LoginLimit == nil {
 		d.LoginLimit, _ = loginlimit.New(loginlimit.Config{}) // the defaults are valid
+	}
+	if d.Routes == nil && d.Store != nil {
+		d.Routes = routefeed.NewFeed(d.Store)
 	}
 }
 

@@ -69,9 +69,7 @@ func TestEnvironmentRouting(t *testing.T) {
 		a.Status = api.AppStatus{Release: 1, Serving: 1, Phase: api.PhaseRunning, Services: []api.ServiceStatus{{
 			Name: "web", Instances: []api.Instance{{ID: app + "-1", Release: 1, Ready: true, Host: host, Port: 8080}},
 		}}}
-		if _, err := ts.db.UpdateApp(ctx, a); err != nil {
-			t.Fatal(err)
-		}
+		writeStatus(t, ts.db, a)
 	}
 	hosts := func(s api.GatewaySnapshot) []string {
 		var out []string

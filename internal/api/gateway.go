@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/berthdev/berth/internal/identity/rbac"
-	"github.com/berthdev/berth/internal/routefeed"
 )
 
 // gatewaySnapshot answers the routing table standalone gateways serve:
@@ -37,7 +36,9 @@ func (s *server) gatewaySnapshot(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	snap, err := routefeed.CompileEnv(r.Context(), s.Store, env)
+	// The feed compiles only the apps changed since the last fetch, and
+	// keeps each environment's snapshot until one of its apps changes.
+	snap, err := s.Routes.Snapshot(r.Context(), env)
 	if err != nil {
 		return fmt.Errorf("gateway snapshot: %w", err)
 	}

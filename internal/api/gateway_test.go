@@ -8,7 +8,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
 
@@ -49,9 +51,7 @@ func TestGatewaySnapshot(t *testing.T) {
 	a.Status = api.AppStatus{Release: 1, Serving: 1, Phase: api.PhaseRunning, Services: []api.ServiceStatus{{
 		Name: "web", Instances: []api.Instance{{ID: "web-1", Release: 1, Ready: true, Port: 9001}},
 	}}}
-	if _, err := ts.db.UpdateApp(ctx, a); err != nil {
-		t.Fatal(err)
-	}
+	writeStatus(t, ts.db, a)
 	status, body := ts.call(t, http.MethodGet, "/api/v1/gateway/snapshot", nil)
 	if status != http.StatusOK {
 		t.Fatalf("%d %s", status, body)
@@ -68,7 +68,25 @@ func TestGatewaySnapshot(t *testing.T) {
 			Endpoints: []api.GatewayEndpoint{{Addr: "127.0.0.1:9001", Instance: "web-1", Release: 1}}}},
 		Policy: api.GatewayPolicy{Auth: &api.GatewayAuthPolicy{APIKeys: &api.GatewayAPIKeys{Header: "X-API-Key", Keys: map[string]string{digest: "ci"}}}},
 	}}
-	if snap.Revision != 1 || !reflect.DeepEqual(snap.Routes, want) {
+	if snap.Revision != 2 || !reflect.DeepEqual(snap.Routes, want) {
 		t.Fatalf("snapshot %s", body)
+	}
+}
+
+// writeStatus stores a's status with its app.status event, in one
+// transaction, as the reconciler does: the route feed compiles an app
+// again only when an event names it.
+func writeStatus(t *testing.T, db store.Store, a store.App) {
+	t.Helper()
+	ctx := context.Background()
+	err := db.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.UpdateApp(ctx, a); err != nil {
+			return err
+		}
+		_, err := tx.AppendEvent(ctx, store.Event{Kind: api.EventAppStatus, App: a.Name, Release: a.Status.Release, Time: time.Now().UTC()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -22,69 +22,123 @@ func (g *Gateway) Load(s Snapshot) error {
 	if g.closed.Load() {
 		return ErrClosed
 	}
-
-	states := make(map[string]*routeState, len(s.Routes))
-	pending := map[string]*chainState{} // chains built by this load, by route ID
+	b := g.newBuild(len(s.Routes))
 	routes := make([]*route, 0, len(s.Routes))
-	ups := map[string]*upstream{}
-	fail := func(err error) error {
-		for _, c := range pending {
-			c.cancel()
-		}
-		return err
-	}
 	for _, rc := range s.Routes {
-		st := g.states[rc.ID]
-		if st == nil {
-			st = &routeState{id: rc.ID, tracks: map[string]*trackState{}, eps: map[string]*endpointState{}}
-		}
-		states[rc.ID] = st
-		rt := g.compileRoute(rc, st, ups)
-		key, err := chainKey(rc)
+		rt, err := b.route(rc)
 		if err != nil {
-			return fail(fmt.Errorf("%w: route %q: %w", ErrInvalidSnapshot, rc.ID, err))
-		}
-		switch {
-		case g.opts.Middlewares == nil:
-		case st.chain != nil && st.chain.key == key:
-			rt.handler = st.chain.handler
-		default:
-			ctx, cancel := context.WithCancel(g.ctx)
-			h, err := g.opts.Middlewares(ctx, rc, g.inner)
-			if err != nil {
-				cancel()
-				return fail(fmt.Errorf("%w: route %q: policy: %w", ErrInvalidSnapshot, rc.ID, err))
-			}
-			if ih, ok := h.(*innerHandler); ok && ih == g.inner {
-				h = nil // no policy: skip the context hop
-			}
-			pending[rc.ID] = &chainState{key: key, handler: h, cancel: cancel}
-			rt.handler = h
+			return b.abort(err)
 		}
 		routes = append(routes, rt)
 	}
 
 	// Commit: nothing below can fail.
-	for id, c := range pending {
-		if old := states[id].chain; old != nil {
-			old.cancel()
-		}
-		states[id].chain = c
-	}
-	for _, rt := range routes {
-		rt.state.prune(rt)
-	}
+	b.commit(routes)
 	g.table.Store(newTable(s.Revision, routes))
 	for id, st := range g.states {
-		if states[id] == nil && st.chain != nil {
+		if b.states[id] == nil && st.chain != nil {
 			st.chain.cancel()
 		}
 	}
-	g.states = states
-	g.retireUpstreams(ups)
+	g.states = b.states
+	g.byApp = map[string][]*route{}
+	for _, rt := range routes {
+		g.byApp[rt.cfg.App] = append(g.byApp[rt.cfg.App], rt)
+	}
+	clear(g.upRefs)
+	g.addRefs(routes, 1)
+	g.retireUpstreams(nil)
 	g.metrics.retire(routes)
 	g.log.Debug("gateway: table loaded", "revision", s.Revision, "routes", len(routes))
 	return nil
+}
+
+// build is one Load's or LoadDelta's work in progress: nothing it holds
+// is visible to requests until commit.
+type build struct {
+	g       *Gateway
+	states  map[string]*routeState // of the routes compiled, by ID
+	pending map[string]*chainState // middleware built by this load, by route ID
+	ups     map[string]*upstream   // pools the compiled routes use, by address
+}
+
+func (g *Gateway) newBuild(n int) *build {
+	return &build{g: g, states: make(map[string]*routeState, n), pending: map[string]*chainState{}, ups: map[string]*upstream{}}
+}
+
+// route compiles rc with the state its ID already has, and its policy
+// middleware, rebuilt only when the policies changed.
+func (b *build) route(rc Route) (*route, error) {
+	g := b.g
+	st := g.states[rc.ID]
+	if st == nil {
+		st = &routeState{id: rc.ID, tracks: map[string]*trackState{}, eps: map[string]*endpointState{}}
+	}
+	b.states[rc.ID] = st
+	rt := g.compileRoute(rc, st, b.ups)
+	key, err := chainKey(rc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: route %q: %w", ErrInvalidSnapshot, rc.ID, err)
+	}
+	switch {
+	case g.opts.Middlewares == nil:
+	case st.chain != nil && st.chain.key == key:
+		rt.handler = st.chain.handler
+	default:
+		ctx, cancel := context.WithCancel(g.ctx)
+		h, err := g.opts.Middlewares(ctx, rc, g.inner)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("%w: route %q: policy: %w", ErrInvalidSnapshot, rc.ID, err)
+		}
+		if ih, ok := h.(*innerHandler); ok && ih == g.inner {
+			h = nil // no policy: skip the context hop
+		}
+		b.pending[rc.ID] = &chainState{key: key, handler: h, cancel: cancel}
+		rt.handler = h
+	}
+	return rt, nil
+}
+
+// abort undoes what the build started: its middleware, and the pools it
+// opened that no served route uses.
+func (b *build) abort(err error) error {
+	for _, c := range b.pending {
+		c.cancel()
+	}
+	b.g.retireUpstreams(b.ups)
+	return err
+}
+
+// commit installs the middleware built for routes and forgets the state
+// of tracks and endpoints they no longer have.
+func (b *build) commit(routes []*route) {
+	for id, c := range b.pending {
+		if old := b.states[id].chain; old != nil {
+			old.cancel()
+		}
+		b.states[id].chain = c
+	}
+	for _, rt := range routes {
+		rt.state.prune(rt)
+		rt.state.owner = rt.cfg.App
+	}
+}
+
+// addRefs counts (by +1 or -1) the routes' uses of each endpoint address,
+// so a change can tell which connection pools no route uses any more.
+func (g *Gateway) addRefs(routes []*route, by int) {
+	for _, rt := range routes {
+		for _, t := range rt.tracks {
+			for _, e := range t.eps {
+				if n := g.upRefs[e.addr] + by; n > 0 {
+					g.upRefs[e.addr] = n
+				} else {
+					delete(g.upRefs, e.addr)
+				}
+			}
+		}
+	}
 }
 
 // chainKey is what a route's middleware is built from: the route without

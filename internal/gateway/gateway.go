@@ -39,6 +39,8 @@ type Gateway struct {
 
 	loadMu sync.Mutex
 	states map[string]*routeState // by route ID; guarded by loadMu
+	byApp  map[string][]*route    // the table's routes by app; guarded by loadMu
+	upRefs map[string]int         // routes' uses of each endpoint address; guarded by loadMu
 
 	upMu      sync.Mutex
 	upstreams map[string]*upstream // by address; guarded by upMu
@@ -53,6 +55,8 @@ func New(opts Options) *Gateway {
 		log:       opts.Logger,
 		dialer:    &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
 		states:    map[string]*routeState{},
+		byApp:     map[string][]*route{},
+		upRefs:    map[string]int{},
 		upstreams: map[string]*upstream{},
 	}
 	m, err := newMetrics(opts.Metrics)

@@ -97,27 +97,48 @@ func TestFailedLoadKeepsServing(t *testing.T) {
 // in force.
 func TestReloadUnderLoad(t *testing.T) {
 	t.Parallel()
-	g := newTestGateway(t, Options{})
-	base := front(t, g)
-	var addrs []string
-	for i := range 4 {
-		addrs = append(addrs, backend(t, fmt.Sprintf("b%d", i), nil))
-	}
+	g, base, routes := reloadFixture(t)
 	snapshot := func(rev int) Snapshot {
-		// Rotate through endpoint sets, and through one- and two-track
-		// shapes, so tracks, endpoints and pools come and go.
-		r := simpleRoute("a/0", "shop.localhost", "/", addrs[rev%4], addrs[(rev+1)%4])
-		if rev%3 == 0 {
-			r.Tracks[0].Weight = 70
-			r.Tracks = append(r.Tracks, Track{Name: TrackCanary, Release: 2, Weight: 30,
-				Endpoints: []Endpoint{{Addr: addrs[(rev+2)%4]}}})
-		}
-		other := simpleRoute(fmt.Sprintf("b/%d", rev%5), "other.localhost", "/", addrs[rev%4])
-		return Snapshot{Revision: int64(rev), Routes: []Route{r, other}}
+		shop, other := routes(rev)
+		return Snapshot{Revision: int64(rev), Routes: []Route{shop, other}}
 	}
 	if err := g.Load(snapshot(1)); err != nil {
 		t.Fatal(err)
 	}
+	underLoad(t, base, "reloads", func(rev int) error { return g.Load(snapshot(rev)) })
+}
+
+// reloadFixture is a gateway served at base, and the routes of apps shop
+// and other at each revision: they rotate through four backends, and
+// through one- and two-track shapes, so tracks, endpoints and pools come
+// and go, and other's route ID changes.
+func reloadFixture(t *testing.T) (g *Gateway, base string, routes func(rev int) (shop, other Route)) {
+	t.Helper()
+	g = newTestGateway(t, Options{})
+	base = front(t, g)
+	var addrs []string
+	for i := range 4 {
+		addrs = append(addrs, backend(t, fmt.Sprintf("b%d", i), nil))
+	}
+	return g, base, func(rev int) (Route, Route) {
+		shop := simpleRoute("shop/0", "shop.localhost", "/", addrs[rev%4], addrs[(rev+1)%4])
+		shop.App = "shop"
+		if rev%3 == 0 {
+			shop.Tracks[0].Weight = 70
+			shop.Tracks = append(shop.Tracks, Track{Name: TrackCanary, Release: 2, Weight: 30,
+				Endpoints: []Endpoint{{Addr: addrs[(rev+2)%4]}}})
+		}
+		other := simpleRoute(fmt.Sprintf("other/%d", rev%5), "other.localhost", "/", addrs[rev%4])
+		other.App = "other"
+		return shop, other
+	}
+}
+
+// underLoad calls change for revisions 2 to 101, 3 ms apart, while eight
+// clients send requests to shop.localhost and other.localhost through
+// base: no request may fail, and every answer must come from a backend.
+func underLoad(t *testing.T, base, what string, change func(rev int) error) {
+	t.Helper()
 	var stop atomic.Bool
 	var reqs, fails atomic.Int64
 	var firstErr atomic.Value
@@ -151,20 +172,22 @@ func TestReloadUnderLoad(t *testing.T) {
 		}()
 	}
 	for rev := 2; rev <= 101; rev++ {
-		if err := g.Load(snapshot(rev)); err != nil {
-			t.Fatal(err)
+		if err := change(rev); err != nil {
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("revision %d: %v", rev, err)
 		}
 		time.Sleep(3 * time.Millisecond)
 	}
 	stop.Store(true)
 	wg.Wait()
 	if fails.Load() > 0 {
-		t.Fatalf("%d of %d requests failed during reloads; first: %v", fails.Load(), reqs.Load(), firstErr.Load())
+		t.Fatalf("%d of %d requests failed during %s; first: %v", fails.Load(), reqs.Load(), what, firstErr.Load())
 	}
 	if reqs.Load() < 100 {
-		t.Fatalf("only %d requests during the reloads", reqs.Load())
+		t.Fatalf("only %d requests during the %s", reqs.Load(), what)
 	}
-	t.Logf("%d requests over 100 reloads, none failed", reqs.Load())
+	t.Logf("%d requests over 100 %s, none failed", reqs.Load(), what)
 }
 
 // TestStateSurvivesReload: policy middleware is built once per policy and

@@ -50,17 +50,12 @@ func precedence(a, b *route) int {
 
 func newTable(rev int64, routes []*route) *table {
 	t := &table{revision: rev, exact: map[string][]*route{}, wildcard: map[string][]*route{}, routes: routes}
-	lens := map[int]bool{}
 	for _, r := range routes {
 		switch r.hostKind {
 		case hostExact:
 			t.exact[r.host] = append(t.exact[r.host], r)
 		case hostWildcard:
 			t.wildcard[r.host] = append(t.wildcard[r.host], r)
-			if !lens[len(r.host)] {
-				lens[len(r.host)] = true
-				t.wildLens = append(t.wildLens, len(r.host))
-			}
 		default:
 			t.anyHost = append(t.anyHost, r)
 		}
@@ -72,9 +67,22 @@ func newTable(rev int64, routes []*route) *table {
 		slices.SortFunc(rs, precedence)
 	}
 	slices.SortFunc(t.anyHost, precedence)
-	slices.Sort(t.wildLens)
-	slices.Reverse(t.wildLens)
+	t.wildLens = wildLens(t.wildcard)
 	return t
+}
+
+// wildLens lists the distinct lengths of the wildcard suffixes, longest
+// first.
+func wildLens(wildcard map[string][]*route) []int {
+	var lens []int
+	for suffix := range wildcard {
+		if !slices.Contains(lens, len(suffix)) {
+			lens = append(lens, len(suffix))
+		}
+	}
+	slices.Sort(lens)
+	slices.Reverse(lens)
+	return lens
 }
 
 // match finds the route for r: exact host, then wildcard hosts longest

@@ -22,8 +22,11 @@ type metrics struct {
 
 	gatherer prometheus.Gatherer
 
-	mu   sync.Mutex
-	live map[[3]string]bool // route, track, backend series of the current table
+	mu sync.Mutex
+	// live holds the track and backend series of each route of the
+	// current table, by route ID, so a change retires series route by
+	// route.
+	live map[string]map[[2]string]bool
 }
 
 // codeClasses index status/100; 0 holds answers the gateway could not
@@ -52,7 +55,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		r := prometheus.NewRegistry()
 		reg = r
 	}
-	m := &metrics{live: map[[3]string]bool{}}
+	m := &metrics{live: map[string]map[[2]string]bool{}}
 	var err error
 	m.requests, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "berth_gateway_requests_total",
@@ -155,7 +158,12 @@ func (m *metrics) forEndpoint(r Route, trackName, addr string) *endpointMetrics 
 
 func (m *metrics) mark(route, trackName, addr string) {
 	m.mu.Lock()
-	m.live[[3]string{route, trackName, addr}] = true
+	series := m.live[route]
+	if series == nil {
+		series = map[[2]string]bool{}
+		m.live[route] = series
+	}
+	series[[2]string{trackName, addr}] = true
 	m.mu.Unlock()
 }
 
@@ -163,31 +171,83 @@ func (m *metrics) mark(route, trackName, addr string) {
 // no longer has, so a long-running gateway does not export every instance
 // that ever existed.
 func (m *metrics) retire(routes []*route) {
-	keep := map[[3]string]bool{}
-	ids := map[string]bool{}
+	byID := make(map[string]*route, len(routes))
 	for _, rt := range routes {
-		ids[rt.id] = true
-		for _, t := range rt.tracks {
-			keep[[3]string{rt.id, t.name, ""}] = true
-			for _, e := range t.eps {
-				keep[[3]string{rt.id, t.name, e.addr}] = true
-			}
-		}
+		byID[rt.id] = rt
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for k := range m.live {
-		if keep[k] {
+	for id := range m.live {
+		m.retireRoute(id, byID[id])
+	}
+}
+
+// retireChanged is retire for a delta: only the series of the routes it
+// removed and added are looked at.
+func (m *metrics) retireChanged(removed, added []*route) {
+	byID := make(map[string]*route, len(added))
+	for _, rt := range added {
+		byID[rt.id] = rt
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, rt := range removed {
+		if byID[rt.id] == nil { // else retired below, as added
+			m.retireRoute(rt.id, nil)
+		}
+	}
+	for _, rt := range added {
+		m.retireRoute(rt.id, rt)
+	}
+}
+
+// retireRoute deletes the series of route id that rt (its compiled form
+// in the new table; nil: it is gone) does not use. Callers hold m.mu.
+func (m *metrics) retireRoute(id string, rt *route) {
+	series := m.live[id]
+	var keep map[[2]string]bool
+	if rt != nil && len(series) > 8 {
+		// Many instances: a set, rather than a scan per series.
+		keep = map[[2]string]bool{}
+		for _, t := range rt.tracks {
+			keep[[2]string{t.name, ""}] = true
+			for _, e := range t.eps {
+				keep[[2]string{t.name, e.addr}] = true
+			}
+		}
+	}
+	for k := range series {
+		if keep != nil && keep[k] || keep == nil && rt != nil && rt.uses(k[0], k[1]) {
 			continue
 		}
-		l := prometheus.Labels{"route": k[0], "track": k[1], "backend": k[2]}
+		l := prometheus.Labels{"route": id, "track": k[0], "backend": k[1]}
 		m.requests.DeletePartialMatch(l)
 		m.duration.DeletePartialMatch(l)
 		m.ejections.DeletePartialMatch(l)
-		if !ids[k[0]] {
-			m.retries.DeletePartialMatch(prometheus.Labels{"route": k[0]})
-			m.exhausted.DeletePartialMatch(prometheus.Labels{"route": k[0]})
-		}
-		delete(m.live, k)
+		delete(series, k)
 	}
+	if rt == nil {
+		m.retries.DeletePartialMatch(prometheus.Labels{"route": id})
+		m.exhausted.DeletePartialMatch(prometheus.Labels{"route": id})
+		delete(m.live, id)
+	}
+}
+
+// uses reports whether the route has the track, and the endpoint addr in
+// it ("" : the track's own series).
+func (rt *route) uses(trackName, addr string) bool {
+	for _, t := range rt.tracks {
+		if t.name != trackName {
+			continue
+		}
+		if addr == "" {
+			return true
+		}
+		for _, e := range t.eps {
+			if e.addr == addr {
+				return true
+			}
+		}
+	}
+	return false
 }

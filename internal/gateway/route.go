@@ -81,6 +81,10 @@ type routeState struct {
 	// keeps its app (label lookups are most of a large table's Load).
 	m    *routeMetrics
 	mApp string
+	// owner is the App of the route in the table served (set when a
+	// load commits): LoadDelta checks with it that a route ID is not
+	// taken from an app the delta leaves alone.
+	owner string
 }
 
 // trackState keeps a track's round-robin position and serialises

@@ -13,6 +13,19 @@ type Snapshot struct {
 	Routes   []Route `json:"routes"`
 }
 
+// Delta changes part of the served configuration: every route of each
+// app it names is replaced by the routes given for that app (none: the
+// app's routes go). Routes of apps it does not name keep serving, with
+// their compiled form and state. Gateway.LoadDelta applies one; the
+// embedded route feed sends one per change instead of a whole Snapshot.
+type Delta struct {
+	// Revision is the change-log revision the table reflects afterwards.
+	Revision int64
+	// Apps maps an app name to all of its routes; each route's App must be
+	// that name.
+	Apps map[string][]Route
+}
+
 // Path match types.
 const (
 	PathPrefix = "prefix" // default: "/api" matches /api and /api/..., not /apix

@@ -63,15 +63,28 @@ func (g *Gateway) upstream(addr string, ups map[string]*upstream) *upstream {
 	return u
 }
 
-// retireUpstreams closes the pools the new table no longer uses; requests
-// still holding one of their connections close it when done.
-func (g *Gateway) retireUpstreams(used map[string]*upstream) {
+// retireUpstreams closes the pools no served route uses (g.upRefs):
+// those among candidates, or any when candidates is nil. Requests still
+// holding one of their connections close it when done. Callers hold
+// loadMu.
+func (g *Gateway) retireUpstreams(candidates map[string]*upstream) {
 	g.upMu.Lock()
 	defer g.upMu.Unlock()
-	for addr, u := range g.upstreams {
-		if used[addr] == nil {
+	retire := func(addr string, u *upstream) {
+		if g.upRefs[addr] == 0 {
 			u.close()
 			delete(g.upstreams, addr)
+		}
+	}
+	if candidates == nil {
+		for addr, u := range g.upstreams {
+			retire(addr, u)
+		}
+		return
+	}
+	for addr := range candidates {
+		if u := g.upstreams[addr]; u != nil {
+			retire(addr, u)
 		}
 	}
 }

@@ -53,6 +53,11 @@ type follower struct {
 	everConnected bool
 	loaded        bool // a table is served (from the control plane or the state file)
 	fromServer    bool // a table came from the control plane
+
+	// served is the table the gateway serves, by app (nil before the
+	// first load), for loading only what changed. Used by sync, in the
+	// fetch loop, and by loadSaved before that starts.
+	served map[string][]gateway.Route
 }
 
 // markDirty asks for a fetch; it never blocks.
@@ -89,7 +94,7 @@ func (f *follower) sync(ctx context.Context) error {
 		return err
 	}
 	snap := fromAPI(s)
-	if err := f.gw.Load(snap); err != nil {
+	if err := f.load(snap); err != nil {
 		f.m.loads.WithLabelValues(resultRejected).Inc()
 		return fmt.Errorf("%w: revision %d: %w", ErrRejected, snap.Revision, err)
 	}
@@ -140,7 +145,7 @@ func (f *follower) loadSaved() error {
 	if err != nil {
 		return err
 	}
-	if err := f.gw.Load(st.Snapshot); err != nil {
+	if err := f.load(st.Snapshot); err != nil {
 		return fmt.Errorf("%w: state file %s: %w", ErrRejected, f.stateFile, err)
 	}
 	f.mu.Lock()

@@ -19,11 +19,19 @@ import (
 )
 
 // BenchmarkCompile10kRoutes measures what every change to the store costs
-// the embedded gateway: Compile (the whole snapshot, from SQLite) and
-// Gateway.Load (validate, compile, swap) at 10,000 routes, laid out as one
-// app with 10,000 routes and as 1,000 apps with 10 each.
+// the embedded gateway at 10,000 routes, laid out as one app with 10,000
+// routes and as 1,000 apps with 10 each, the old way beside the new in
+// one run:
 //
 //	go test ./internal/routefeed -run '^$' -bench Compile10k -benchmem
+//
+// "compile" is Compile, the whole snapshot from SQLite (what every change
+// cost before the Feed, and what a Feed's first update costs);
+// "incremental" a Feed's update after one app's status changed (the write
+// itself is not timed); "snapshot" the same, then the whole snapshot
+// assembled from the parts (what GET /api/v1/gateway/snapshot costs after
+// a change); "reload" Gateway.Load of the whole snapshot; "delta"
+// Gateway.LoadDelta of the one app's routes.
 func BenchmarkCompile10kRoutes(b *testing.B) {
 	for _, tc := range []struct {
 		desc         string
@@ -54,6 +62,45 @@ func BenchmarkCompile10kRoutes(b *testing.B) {
 					}
 				}
 			})
+			// One app's status changes, as the reconciler writes it.
+			feed := NewFeed(db)
+			first, err := feed.Since(ctx, "", -1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rev := first.Snapshot.Revision
+			for _, sub := range []struct {
+				name  string
+				after func() error // what the change costs, timed
+			}{
+				{"incremental", func() error {
+					u, err := feed.Since(ctx, "", rev)
+					if err == nil && (u.Full || len(u.Delta.Apps) != 1) {
+						err = fmt.Errorf("update %+v, want a delta of one app", u.Delta)
+					}
+					rev = u.Delta.Revision
+					return err
+				}},
+				{"snapshot", func() error {
+					snap, err := feed.Snapshot(ctx, "")
+					if err == nil && len(snap.Routes) != tc.apps*tc.routes {
+						err = fmt.Errorf("%d routes", len(snap.Routes))
+					}
+					return err
+				}},
+			} {
+				b.Run(sub.name, func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						b.StopTimer()
+						touchApp(b, db, "app0000")
+						b.StartTimer()
+						if err := sub.after(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
 			snap, err := Compile(ctx, db)
 			if err != nil {
 				b.Fatal(err)
@@ -72,7 +119,46 @@ func BenchmarkCompile10kRoutes(b *testing.B) {
 					}
 				}
 			})
+			// The same change as a delta: the one app's routes.
+			var one []gateway.Route
+			for _, r := range snap.Routes {
+				if r.App == "app0000" {
+					one = append(one, r)
+				}
+			}
+			b.Run("delta", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					snap.Revision++
+					if err := gw.LoadDelta(gateway.Delta{Revision: snap.Revision, Apps: map[string][]gateway.Route{"app0000": one}}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		})
+	}
+}
+
+// touchApp moves one instance of app to another port, with its event, as
+// the reconciler's status writes do.
+func touchApp(b *testing.B, db store.Store, app string) {
+	b.Helper()
+	ctx := context.Background()
+	err := db.InTx(ctx, func(tx store.Tx) error {
+		a, err := tx.GetApp(ctx, app)
+		if err != nil {
+			return err
+		}
+		in := &a.Status.Services[0].Instances[0]
+		in.Port = 20000 + (in.Port-20000+1)%10000
+		if _, err := tx.UpdateApp(ctx, a); err != nil {
+			return err
+		}
+		_, err = tx.AppendEvent(ctx, store.Event{Kind: api.EventAppStatus, App: app, Time: time.Now().UTC()})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/berthdev/berth/internal/gateway/policy"
 	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/leader"
+	"github.com/berthdev/berth/internal/routefeed"
 	"github.com/berthdev/berth/internal/secretstore"
 	"github.com/berthdev/berth/internal/store"
 	apitypes "github.com/berthdev/berth/pkg/api"
@@ -127,6 +128,9 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		logger.Info("single sign-on enabled", "issuer", cfg.OIDC.Issuer, "redirect_url", cfg.OIDC.RedirectURL)
 	}
+	// One feed compiles the apps' routes for the embedded gateway and for
+	// the snapshot API, each change once.
+	routes := routefeed.NewFeed(st)
 	handler := api.New(api.Deps{
 		OIDC:          sso,
 		SecureCookies: cfg.SecureCookies,
@@ -142,6 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Logger:        logger,
 		Version:       versionInfo(cfg.Version),
 		Changes:       changes,
+		Routes:        routes,
 	})
 
 	// /metrics is served on the API listener, beside the API; the gateway
@@ -227,7 +232,7 @@ func Run(ctx context.Context, cfg Config) error {
 	servers := []*http.Server{newHTTPServer(apiMux, logger)}
 	listeners := []net.Listener{apiLn}
 	if gw != nil {
-		feed := &routeFeed{st: st, gw: gw, log: logger, wake: changes.Subscribe(ctx), tick: time.Second}
+		feed := &routeFeed{st: st, feed: routes, gw: gw, log: logger, wake: changes.Subscribe(ctx), tick: time.Second}
 		wg.Add(1)
 		go func() { defer wg.Done(); feed.run(ctx) }()
 	}
