@@ -28,31 +28,14 @@ func Contents(ctx context.Context, url string) (map[string]int64, error) {
 	}
 	defer pool.Close()
 	defer func() { _ = db.Close() }()
-	out := map[string]int64{}
 	var exists bool
 	if err := db.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if !exists {
-		return out, nil
+		return map[string]int64{}, nil
 	}
-	err = snapshotOn(ctx, db, func(r snapshot.Reader) error {
-		if r.SchemaVersion() > SchemaVersion() {
-			return fmt.Errorf("postgres: schema version %d: %w", r.SchemaVersion(), ErrSchemaTooNew)
-		}
-		q := r.(*snapReader).q
-		for _, t := range r.Tables() {
-			var n int64
-			if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quote(t.Name)).Scan(&n); err != nil {
-				return fmt.Errorf("postgres: count %s: %w", t.Name, err)
-			}
-			if n > 0 {
-				out[t.Name] = n
-			}
-		}
-		return nil
-	})
-	return out, err
+	return catalog.Contents(ctx, db, SchemaVersion(), ErrSchemaTooNew)
 }
 
 // Restore fills the database at url from a backup: the schema up to
