@@ -30,6 +30,10 @@ var migrations = []migration{
 ALTER TABLE environments ADD COLUMN routing TEXT COLLATE "C" NOT NULL DEFAULT 'gateway';
 ALTER TABLE environments ADD COLUMN gateway_parent TEXT COLLATE "C" NOT NULL DEFAULT '';
 `},
+	// PostgreSQL only: SQLite keeps blobs in <data-dir>/blobs, beside its
+	// one server (its migration 13 does nothing, so versions stay in
+	// step). See blobs.go.
+	{version: 13, name: "blobs in the database", sql: blobTables},
 }
 
 // migrateLockKey is the advisory lock that serialises migrations of one

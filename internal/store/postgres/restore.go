@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -76,6 +77,11 @@ func loadTx(ctx context.Context, db *sql.DB, load func(context.Context, snapshot
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLockKey); err != nil {
 		return fmt.Errorf("postgres: restore: take the write lock: %w", err)
 	}
+	// A backup older than migration 13 still carries archives, and they
+	// belong in this transaction (see blobTables).
+	if _, err := tx.ExecContext(ctx, blobTables); err != nil {
+		return fmt.Errorf("postgres: restore: blob tables: %w", err)
+	}
 	tables, err := schemaTables(ctx, tx)
 	if err != nil {
 		return err
@@ -124,6 +130,12 @@ func (l *loadWriter) Insert(ctx context.Context, table string, cols []string, va
 		return fmt.Errorf("postgres: restore %s: %w", table, err)
 	}
 	return nil
+}
+
+// PutBlob stores a source archive of the backup in the load
+// transaction: a failed restore leaves none behind.
+func (l *loadWriter) PutBlob(ctx context.Context, digest string, r io.Reader, size int64) error {
+	return putBlob(ctx, l.tx, digest, r, size)
 }
 
 // SetSequence records a counter; setCounters applies them at the end.

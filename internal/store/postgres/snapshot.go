@@ -23,11 +23,12 @@ const Backend = "postgres"
 const counterTable = "event_revision"
 
 // notPlatformState are tables in the schema that a backup leaves out: the
-// migration record, the revision counter (carried as a sequence), and the
+// migration record, the revision counter (carried as a sequence), the
 // leader lease of servers sharing the database (internal/leader/pglease),
 // which is the running servers' state: a restored database starts without
-// a leader and its first server takes the lease.
-var notPlatformState = []string{"schema_migrations", counterTable, "leader_leases"}
+// a leader and its first server takes the lease, and the source archives
+// (blobs.go), which backups carry as archives, like SQLite's folder.
+var notPlatformState = []string{"schema_migrations", counterTable, "leader_leases", "blobs", "blob_chunks"}
 
 // catalog is how the shared snapshot reader reads PostgreSQL: one
 // REPEATABLE READ, READ ONLY transaction, which sees the database as of

@@ -234,6 +234,13 @@ CREATE INDEX environments_team ON environments (team);
 ALTER TABLE environments ADD COLUMN routing TEXT NOT NULL DEFAULT 'gateway';
 ALTER TABLE environments ADD COLUMN gateway_parent TEXT NOT NULL DEFAULT '';
 `},
+	{version: 13, name: "blobs in the database (PostgreSQL only)", sql: `
+-- Nothing to do: PostgreSQL keeps source archives in the database so
+-- that every server sharing it reads them (its migration 13); SQLite's
+-- one server keeps them in <data-dir>/blobs. The version keeps both
+-- schemas numbered alike, so backups move between them.
+SELECT 1;
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction
