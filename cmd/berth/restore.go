@@ -36,8 +36,9 @@ func newRestoreCmd() *cobra.Command {
 		Use:   "restore FILE (--data-dir DIR | --database URL) [--map-cluster OLD=NEW]... [--add-cluster NAME=KUBECONFIG]...",
 		Short: "Load a backup into an empty store, SQLite or PostgreSQL (with the server stopped)",
 		Long: `Load a backup made by "berth backup" into an empty store: the SQLite database
-of --data-dir, or the PostgreSQL database of --database (then --data-dir
-receives the source archives). Either kind restores into either kind, so this
+of --data-dir (its source archives go to <data-dir>/blobs), or the PostgreSQL
+database of --database (which keeps the source archives itself, so every
+server sharing it can build them). Either kind restores into either kind, so this
 is also how a platform moves from SQLite to PostgreSQL. A backup made by an
 older Berth is brought up to this one's schema.
 
@@ -54,7 +55,7 @@ context; its credentials are sealed with the master key, and the server
 checks the cluster when it starts).
 
   berth restore berth.backup --data-dir /var/lib/berth-new --master-key-file old.key
-  berth restore berth.backup --database postgres://berth@db/berth --data-dir /var/lib/berth
+  berth restore berth.backup --database postgres://berth@db/berth --master-key-file old.key
   berth restore berth.backup --data-dir d --map-cluster aliyun-hz=onprem-1
   berth restore berth.backup --data-dir d --add-cluster onprem-1=onprem.kubeconfig --map-cluster aliyun-hz=onprem-1`,
 		Args: cobra.ExactArgs(1),
@@ -105,7 +106,7 @@ checks the cluster when it starts).
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory to restore into (its SQLite database unless --database; always its source archives)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory to restore into: its SQLite database and source archives (with --database, only where the master key is looked for)")
 	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL database to restore into (postgres://...)")
 	cmd.Flags().StringVar(&keyFile, "master-key-file", "", "the master key the backup's secrets are sealed with (default <data-dir>/master.key; $BERTH_MASTER_KEY wins)")
 	cmd.Flags().StringArrayVar(&maps, "map-cluster", nil, "OLD=NEW: move references to cluster OLD onto cluster NEW (repeatable)")

@@ -39,7 +39,9 @@ type LogSource interface {
 // Deps is what the API needs from the server.
 type Deps struct {
 	Store store.Store
-	Blobs *blob.Store
+	// Blobs keeps uploaded source archives: the data directory's folder
+	// on SQLite, the database on PostgreSQL (every replica sees them).
+	Blobs blob.Store
 	// Notify wakes the reconciler for an app after a write; nil is allowed.
 	Notify func(app string)
 	// Logs serves GET .../logs; nil answers 503.

@@ -78,7 +78,7 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkSource(req.Source); err != nil {
+	if err := s.checkSource(r.Context(), req.Source); err != nil {
 		return err
 	}
 	name := ps.app.Name
@@ -133,14 +133,21 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 }
 
 // checkSource accepts "" or the digest of a stored source archive.
-func (s *server) checkSource(source string) error {
+func (s *server) checkSource(ctx context.Context, source string) error {
 	if source == "" {
 		return nil
 	}
 	if !blob.ValidDigest(source) {
 		return invalidField("source", "%q is not a digest (sha256:<64 hex digits>)", source)
 	}
-	if s.Blobs == nil || !s.Blobs.Has(source) {
+	stored := false
+	if s.Blobs != nil {
+		var err error
+		if stored, err = s.Blobs.Has(ctx, source); err != nil {
+			return fmt.Errorf("look up source archive %s: %w", source, err)
+		}
+	}
+	if !stored {
 		return invalidField("source", "archive %s was not uploaded; PUT it to /api/v1/blobs/%s first", source, source)
 	}
 	return nil

@@ -94,7 +94,7 @@ func TestApplyWithSource(t *testing.T) {
 	digest := "sha256:" + hex.EncodeToString(sum[:])
 	ts.mustCall(t, 204, "PUT", "/api/v1/blobs/"+digest, content, nil)
 	ts.mustCall(t, 204, "PUT", "/api/v1/blobs/"+digest, content, nil) // twice is harmless
-	if !ts.blobs.Has(digest) {
+	if ok, _ := ts.blobs.Has(t.Context(), digest); !ok {
 		t.Fatal("blob not stored")
 	}
 	var r1, r2, r3 api.ApplyResponse

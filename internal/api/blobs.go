@@ -31,11 +31,13 @@ func (s *server) putBlob(w http.ResponseWriter, r *http.Request) error {
 		return tooLarge(s.MaxBlobBytes)
 	}
 	body := http.MaxBytesReader(w, r.Body, s.MaxBlobBytes)
-	err := s.Blobs.Put(digest, body, s.MaxBlobBytes)
+	err := s.Blobs.Put(r.Context(), digest, body, s.MaxBlobBytes)
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxErr):
 		return tooLarge(maxErr.Limit)
+	case errors.Is(err, blob.ErrTooLarge):
+		return tooLarge(s.MaxBlobBytes)
 	case errors.Is(err, blob.ErrDigestMismatch):
 		got := strings.TrimPrefix(err.Error(), blob.ErrDigestMismatch.Error()+": got ")
 		return invalidField("digest", "the uploaded content does not hash to %s; it hashes to %s", digest, got)

@@ -27,7 +27,7 @@ type testServer struct {
 	*httptest.Server
 	dir   string // the data dir: berth.db, blobs, admin-token
 	db    *sqlite.DB
-	blobs *blob.Store
+	blobs *blob.Dir
 	token string
 	clock *fakeClock
 	srv   *server

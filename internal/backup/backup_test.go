@@ -24,7 +24,7 @@ func writeFile(t *testing.T, path string, b []byte) {
 	}
 }
 
-func newSource(t *testing.T) (*sqlite.DB, *blob.Store, string) {
+func newSource(t *testing.T) (*sqlite.DB, *blob.Dir, string) {
 	t.Helper()
 	dir := t.TempDir()
 	db := openSQLite(t, filepath.Join(dir, "berth.db"))
@@ -87,7 +87,7 @@ func TestRoundTripSQLite(t *testing.T) {
 	}
 	// The source archive the releases need came along.
 	dstBlobs, _ := blob.New(filepath.Join(dst, "blobs"))
-	if !dstBlobs.Has(rels[0].Source) {
+	if ok, _ := dstBlobs.Has(ctx, rels[0].Source); !ok {
 		t.Errorf("source archive %s not restored", rels[0].Source)
 	}
 }

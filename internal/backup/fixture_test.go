@@ -50,11 +50,11 @@ func openSQLite(t *testing.T, path string) *sqlite.DB {
 }
 
 // putSource stores a small source archive and returns its digest.
-func putSource(t *testing.T, blobs *blob.Store, content string) string {
+func putSource(t *testing.T, blobs blob.Store, content string) string {
 	t.Helper()
 	sum := sha256.Sum256([]byte(content))
 	d := "sha256:" + hex.EncodeToString(sum[:])
-	if err := blobs.Put(d, bytes.NewReader([]byte(content)), 1<<20); err != nil {
+	if err := blobs.Put(t.Context(), d, bytes.NewReader([]byte(content)), 1<<20); err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -62,7 +62,7 @@ func putSource(t *testing.T, blobs *blob.Store, content string) string {
 
 // populate writes some of every kind of platform state through the store
 // interfaces, with secrets and a cluster's credentials sealed by ring.
-func populate(t *testing.T, st store.Store, ring *secrets.Keyring, blobs *blob.Store) {
+func populate(t *testing.T, st store.Store, ring *secrets.Keyring, blobs blob.Store) {
 	t.Helper()
 	ctx := t.Context()
 	ss := secretstore.New(st, ring)
@@ -189,7 +189,7 @@ func sameState(t *testing.T, a, b snapshot.Source) {
 }
 
 // backupOf writes a backup of src into a file and returns its path.
-func backupOf(t *testing.T, src snapshot.Source, blobs *blob.Store, keyID string) string {
+func backupOf(t *testing.T, src snapshot.Source, blobs blob.Store, keyID string) string {
 	t.Helper()
 	var buf bytes.Buffer
 	if _, err := Write(t.Context(), &buf, src, Options{Blobs: blobs, MasterKeyID: keyID}); err != nil {

@@ -24,41 +24,52 @@ const (
 )
 
 // WriteOffline writes a backup of a stopped server's store: the SQLite
-// file of dataDir, or the PostgreSQL database at database (dataDir then
-// only supplies the source archives, and may be "").
+// file of dataDir with the archives of its folder, or the PostgreSQL
+// database at database with the archives it keeps (dataDir, which may be
+// "", then only supplies them for a database from before they moved
+// there).
 func WriteOffline(ctx context.Context, dataDir, database string, w io.Writer) error {
-	var blobs *blob.Store
-	if dataDir != "" {
-		if _, err := os.Stat(filepath.Join(dataDir, blobsDir)); err == nil {
-			b, err := blob.New(filepath.Join(dataDir, blobsDir))
-			if err != nil {
-				return err
-			}
-			blobs = b
-		}
-	}
-	src, closeSrc, err := openSource(ctx, dataDir, database)
+	src, blobs, closeSrc, err := openSource(ctx, dataDir, database)
 	if err != nil {
 		return err
 	}
 	defer closeSrc()
+	if blobs == nil {
+		if blobs, err = folderBlobs(dataDir); err != nil {
+			return err
+		}
+	}
 	_, err = Write(ctx, w, src, Options{Blobs: blobs})
 	return err
 }
 
-func openSource(ctx context.Context, dataDir, database string) (snapshot.Source, func(), error) {
+// folderBlobs is the data directory's folder of archives; nil when there
+// is none.
+func folderBlobs(dataDir string) (blob.Store, error) {
+	if dataDir == "" {
+		return nil, nil
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, blobsDir)); err != nil {
+		return nil, nil // no folder: no archives
+	}
+	return blob.New(filepath.Join(dataDir, blobsDir))
+}
+
+// openSource opens the store to back up, and the blob store that keeps
+// its archives when the store itself does (else nil).
+func openSource(ctx context.Context, dataDir, database string) (snapshot.Source, blob.Store, func(), error) {
 	if database != "" {
 		return openPostgresSource(ctx, database)
 	}
 	if dataDir == "" {
-		return nil, nil, errors.New("backup: give --data-dir DIR or --database URL")
+		return nil, nil, nil, errors.New("backup: give --data-dir DIR or --database URL")
 	}
 	path := filepath.Join(dataDir, dbFile)
 	ro, err := sqlite.OpenReadOnly(ctx, path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("backup: %s holds no berth database (%w); is --data-dir right?", dataDir, err)
+		return nil, nil, nil, fmt.Errorf("backup: %s holds no berth database (%w); is --data-dir right?", dataDir, err)
 	}
-	return ro, func() { _ = ro.Close() }, nil
+	return ro, nil, func() { _ = ro.Close() }, nil
 }
 
 // Verify reads the whole backup at path, checking it as restore would

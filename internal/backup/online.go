@@ -13,7 +13,7 @@ import (
 // store's snapshot is a read transaction, so writers carry on meanwhile.
 type Online struct {
 	Source        snapshot.Source
-	Blobs         *blob.Store
+	Blobs         blob.Store
 	MasterKeyID   string
 	ServerVersion string
 	Logger        *slog.Logger

@@ -46,9 +46,28 @@ type RestoreOptions struct {
 	// AddClusters are registered by the restore, so MapCluster can map
 	// onto them; their credentials are sealed with Keyring.
 	AddClusters []NewCluster
-	// BlobDir receives the source archives (the server's <data-dir>/blobs);
-	// "" is only accepted for a backup without any.
+	// BlobDir receives the source archives (the server's <data-dir>/blobs)
+	// when the target does not keep them itself (see blobKeeper); "" is
+	// then only accepted for a backup without any.
 	BlobDir string
+}
+
+// blobKeeper is a Target that keeps source archives itself, in the
+// database every server shares (PostgreSQL): its Load's writer takes
+// them (blobWriter).
+type blobKeeper interface {
+	KeepsBlobs() bool
+}
+
+// blobWriter is a snapshot.Writer that stores source archives in its
+// load transaction, so a failed restore leaves none behind.
+type blobWriter interface {
+	PutBlob(ctx context.Context, digest string, r io.Reader, size int64) error
+}
+
+func keepsBlobs(t Target) bool {
+	k, ok := t.(blobKeeper)
+	return ok && k.KeepsBlobs()
 }
 
 // Result says what a restore loaded.
@@ -84,7 +103,7 @@ func Restore(ctx context.Context, open func() (io.ReadCloser, error), t Target, 
 	if err := ins.checkKey(opts.Keyring, opts.KeySource); err != nil {
 		return Result{}, err
 	}
-	if tr.Blobs > 0 && opts.BlobDir == "" {
+	if tr.Blobs > 0 && opts.BlobDir == "" && !keepsBlobs(t) {
 		return Result{}, errors.New("backup: the backup holds source archives and no blob directory was given: restore with --data-dir (the server's data directory)")
 	}
 	found, err := t.Contents(ctx)
@@ -95,13 +114,13 @@ func Restore(ctx context.Context, open func() (io.ReadCloser, error), t Target, 
 		return Result{}, fmt.Errorf("%w: %s holds %s; restore into a new data directory or an empty database", ErrNotEmpty, t.Backend(), describeCounts(found))
 	}
 
-	var blobs *blob.Store
-	if tr.Blobs > 0 {
+	var blobs *blob.Dir
+	if tr.Blobs > 0 && !keepsBlobs(t) {
 		if blobs, err = blob.New(opts.BlobDir); err != nil {
 			return Result{}, err
 		}
 	}
-	ld := &loader{mapCluster: opts.MapCluster, addClusters: added, blobs: blobs, rows: true, counts: map[string]int64{}}
+	ld := &loader{mapCluster: opts.MapCluster, addClusters: added, archives: tr.Blobs > 0, blobs: blobs, rows: true, counts: map[string]int64{}}
 	if h.SchemaVersion < t.MinSchemaVersion() {
 		err = restoreUpgraded(ctx, open, h.SchemaVersion, t, ld)
 	} else {
@@ -151,7 +170,7 @@ func restoreUpgraded(ctx context.Context, open func() (io.ReadCloser, error), ve
 			if err := copyTables(ctx, r, w); err != nil {
 				return err
 			}
-			blobsOnly := &loader{blobs: ld.blobs}
+			blobsOnly := &loader{archives: ld.archives, blobs: ld.blobs}
 			blobsOnly.start(ctx, w)
 			_, _, err := scanFile(ctx, open, blobsOnly)
 			ld.added = blobsOnly.added
@@ -205,13 +224,15 @@ type loader struct {
 	target      map[string]snapshot.Table
 	mapCluster  map[string]string
 	addClusters []addedCluster
-	// rows: load the tables; blobs != nil: store the archives.
-	rows   bool
-	blobs  *blob.Store
-	added  []string // archives this restore created, removed on failure
-	counts map[string]int64
-	cols   []string
-	refCol int
+	// rows: load the tables; archives: store the source archives, with
+	// the writer (blobWriter) or else in the folder blobs.
+	rows     bool
+	archives bool
+	blobs    *blob.Dir
+	added    []string // archives this restore put in blobs, removed on failure
+	counts   map[string]int64
+	cols     []string
+	refCol   int
 }
 
 func (l *loader) start(ctx context.Context, w snapshot.Writer) {
@@ -278,10 +299,22 @@ func (l *loader) sequences(s map[string]int64) error {
 }
 
 func (l *loader) blob(digest string, size int64, r io.Reader) error {
-	if l.blobs == nil || l.blobs.Has(digest) {
+	if !l.archives {
 		return nil
 	}
-	if err := l.blobs.Put(digest, r, size); err != nil {
+	if bw, ok := l.w.(blobWriter); ok {
+		if err := bw.PutBlob(l.ctx, digest, r, size); err != nil {
+			return fmt.Errorf("backup: source archive %s: %w", digest, err)
+		}
+		return nil
+	}
+	if l.blobs == nil {
+		return fmt.Errorf("backup: source archive %s: nowhere to store it", digest)
+	}
+	if ok, err := l.blobs.Has(l.ctx, digest); err != nil || ok {
+		return err
+	}
+	if err := l.blobs.Put(l.ctx, digest, r, size); err != nil {
 		return fmt.Errorf("backup: source archive %s: %w", digest, err)
 	}
 	l.added = append(l.added, digest)

@@ -25,7 +25,7 @@ import (
 type Options struct {
 	// Blobs holds the source archives releases refer to; nil leaves them
 	// out (a restored platform then cannot rebuild those releases).
-	Blobs *blob.Store
+	Blobs blob.Store
 	// MasterKeyID is recorded in the header (online backups know it).
 	MasterKeyID   string
 	ServerVersion string
@@ -122,7 +122,7 @@ func writeSnapshot(ctx context.Context, enc *encoder, r snapshot.Reader, opts Op
 	}
 	slices.Sort(sources)
 	for _, d := range slices.Compact(sources) {
-		ok, err := writeBlob(enc, opts.Blobs, d)
+		ok, err := writeBlob(ctx, enc, opts.Blobs, d)
 		if err != nil {
 			return Trailer{}, err
 		}
@@ -130,7 +130,7 @@ func writeSnapshot(ctx context.Context, enc *encoder, r snapshot.Reader, opts Op
 			tr.Blobs++
 		} else {
 			tr.MissingBlobs++
-			opts.Logger.WarnContext(ctx, "source archive missing from the data directory; releases made from it cannot be rebuilt after a restore", "digest", d)
+			opts.Logger.WarnContext(ctx, "source archive missing from the blob store; releases made from it cannot be rebuilt after a restore", "digest", d)
 		}
 	}
 	for id := range keyIDs {
@@ -145,13 +145,13 @@ func writeSnapshot(ctx context.Context, enc *encoder, r snapshot.Reader, opts Op
 	return tr, nil
 }
 
-// writeBlob copies one source archive; false when the data directory
-// lacks it.
-func writeBlob(enc *encoder, blobs *blob.Store, digest string) (bool, error) {
+// writeBlob copies one source archive; false when the blob store lacks
+// it.
+func writeBlob(ctx context.Context, enc *encoder, blobs blob.Store, digest string) (bool, error) {
 	if blobs == nil {
 		return false, nil
 	}
-	rc, err := blobs.Open(digest)
+	rc, size, err := blobs.Open(ctx, digest)
 	if errors.Is(err, blob.ErrNotFound) {
 		return false, nil
 	}
@@ -159,10 +159,6 @@ func writeBlob(enc *encoder, blobs *blob.Store, digest string) (bool, error) {
 		return false, fmt.Errorf("backup: source archive %s: %w", digest, err)
 	}
 	defer rc.Close()
-	size, err := sizeOf(rc)
-	if err != nil {
-		return false, fmt.Errorf("backup: source archive %s: %w", digest, err)
-	}
 	if err := enc.record(record{Blob: &blobHeader{Digest: digest, Size: size}}); err != nil {
 		return false, err
 	}
@@ -173,21 +169,13 @@ func writeBlob(enc *encoder, blobs *blob.Store, digest string) (bool, error) {
 	if n != size {
 		return false, fmt.Errorf("backup: source archive %s: read %d of %d bytes", digest, n, size)
 	}
+	// Reading to the end has the store check the content against its
+	// digest: a damaged archive fails the backup rather than going in.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return false, fmt.Errorf("backup: source archive %s: %w", digest, err)
+	}
 	_, err = enc.Write([]byte{'\n'})
 	return true, err
-}
-
-func sizeOf(r io.Reader) (int64, error) {
-	s, ok := r.(io.Seeker)
-	if !ok {
-		return 0, errors.New("cannot tell the size")
-	}
-	n, err := s.Seek(0, io.SeekEnd)
-	if err != nil {
-		return 0, err
-	}
-	_, err = s.Seek(0, io.SeekStart)
-	return n, err
 }
 
 // encoder writes records and keeps the running digest.

@@ -1,18 +1,38 @@
-// Package blob keeps content-addressed files (source archives) in the data
-// directory. A blob's name is its digest, so writing the same content twice is
-// harmless and what was stored cannot change underneath a release.
+// Package blob keeps content-addressed files (source archives). A blob's
+// name is its digest, so writing the same content twice is harmless and
+// what was stored cannot change underneath a release.
+//
+// Two stores implement Store: Dir, a folder in the data directory (the
+// SQLite store's companion: one server owns the folder), and the
+// PostgreSQL store's own (internal/store/postgres), so that every server
+// sharing a database reads what any one of them was sent.
 package blob
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 )
+
+// Store keeps blobs by digest.
+type Store interface {
+	// Put stores r under digest, reading at most max bytes. Content that
+	// does not hash to digest is refused (ErrDigestMismatch) and nothing
+	// is stored; putting a stored blob again reads r and stores nothing.
+	Put(ctx context.Context, digest string, r io.Reader, max int64) error
+	// Open returns the blob's content and size (ErrNotFound for an
+	// unknown digest). Reading it to the end checks the content against
+	// the digest once more: a damaged blob ends in ErrDigestMismatch,
+	// never in io.EOF.
+	Open(ctx context.Context, digest string) (io.ReadCloser, int64, error)
+	// Has reports whether digest is stored.
+	Has(ctx context.Context, digest string) (bool, error)
+}
 
 // ErrNotFound is returned by Open for an unknown digest.
 var ErrNotFound = errors.New("blob: not found")
@@ -20,105 +40,67 @@ var ErrNotFound = errors.New("blob: not found")
 // ErrDigestMismatch means the content does not hash to the digest given.
 var ErrDigestMismatch = errors.New("blob: content does not match digest")
 
+// ErrTooLarge means the content is longer than Put's max.
+var ErrTooLarge = errors.New("blob: too large")
+
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 // ValidDigest reports whether d looks like "sha256:<64 hex>".
 func ValidDigest(d string) bool { return digestRE.MatchString(d) }
 
-// Store is a folder of blobs.
-type Store struct{ dir string }
-
-// New returns a store under dir, creating it.
-func New(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("blob: create %s: %w", dir, err)
+// CheckDigest is ValidDigest as an error that says what was expected.
+func CheckDigest(d string) error {
+	if !ValidDigest(d) {
+		return fmt.Errorf("blob: %q is not a digest (sha256:<64 hex digits>)", d)
 	}
-	return &Store{dir: dir}, nil
+	return nil
 }
 
-func (s *Store) path(digest string) string {
-	return filepath.Join(s.dir, "sha256", digest[len("sha256:"):])
-}
-
-// Has reports whether the blob is stored.
-func (s *Store) Has(digest string) bool {
-	if !ValidDigest(digest) {
-		return false
-	}
-	_, err := os.Stat(s.path(digest))
-	return err == nil
-}
-
-// Put stores r under digest, reading at most max bytes. The file appears
-// only once complete and verified (written to a temp file, synced, renamed).
-func (s *Store) Put(digest string, r io.Reader, max int64) error {
-	if !ValidDigest(digest) {
-		return fmt.Errorf("blob: %q is not a digest (sha256:<64 hex digits>)", digest)
-	}
-	if s.Has(digest) {
-		_, _ = io.Copy(io.Discard, io.LimitReader(r, max))
-		return nil
-	}
-	dst := s.path(digest)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return fmt.Errorf("blob: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("blob: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, max+1))
-	if err != nil {
-		tmp.Close()
-		return fmt.Errorf("blob: write: %w", err)
-	}
-	if n > max {
-		tmp.Close()
-		return fmt.Errorf("blob: larger than %d bytes", max)
-	}
+// Verify compares what h hashed with digest; the error names the digest
+// the content has (the API tells an uploader).
+func Verify(digest string, h hash.Hash) error {
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest {
-		tmp.Close()
 		return fmt.Errorf("%w: got %s", ErrDigestMismatch, got)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("blob: sync: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("blob: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("blob: %w", err)
-	}
 	return nil
 }
 
-// Open returns the blob's content.
-func (s *Store) Open(digest string) (io.ReadCloser, error) {
-	if !ValidDigest(digest) {
-		return nil, ErrNotFound
-	}
-	f, err := os.Open(s.path(digest))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("blob: %w", err)
-	}
-	return f, nil
+// TooLarge is the error a Store returns for content longer than max.
+func TooLarge(max int64) error { return fmt.Errorf("%w: larger than %d bytes", ErrTooLarge, max) }
+
+// Verifying wraps rc, the content of digest, so that reading it to the
+// end checks it: ErrDigestMismatch instead of io.EOF when it does not
+// hash to digest. Stores return their content through it.
+func Verifying(digest string, rc io.ReadCloser) io.ReadCloser {
+	return &verifier{digest: digest, rc: rc, h: sha256.New()}
 }
 
-// Remove deletes a blob; a missing one is not an error. Only a restore
-// that failed calls it, to take back the archives it wrote: a release
-// never loses its source.
-func (s *Store) Remove(digest string) error {
-	if !ValidDigest(digest) {
-		return fmt.Errorf("blob: %q is not a digest (sha256:<64 hex digits>)", digest)
+type verifier struct {
+	digest string
+	rc     io.ReadCloser
+	h      hash.Hash
+	err    error // sticky once the end is reached
+}
+
+func (v *verifier) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
 	}
-	if err := os.Remove(s.path(digest)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("blob: %w", err)
+	n, err := v.rc.Read(p)
+	v.h.Write(p[:n])
+	if errors.Is(err, io.EOF) {
+		if verr := Verify(v.digest, v.h); verr != nil {
+			err = verr
+		}
+		v.err = err
 	}
-	return nil
+	return n, err
+}
+
+func (v *verifier) Close() error { return v.rc.Close() }
+
+// Drain reads what a Put of a stored blob was handed, up to max, so an
+// uploader's request is consumed as it would be by a write.
+func Drain(r io.Reader, max int64) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, max))
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -56,14 +57,14 @@ type Result struct {
 //	<dir>/empty/<app>      the workspace of services with nothing to build
 type Builder struct {
 	dir    string
-	blobs  *blob.Store
+	blobs  blob.Store
 	logger *slog.Logger
 	limits limits
 	locks  keyLocks
 }
 
 // New returns a Builder keeping its workspaces under dir (created).
-func New(dir string, blobs *blob.Store, logger *slog.Logger) (*Builder, error) {
+func New(dir string, blobs blob.Store, logger *slog.Logger) (*Builder, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -143,7 +144,7 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("build: %w", err)
 	}
 	if req.Source != "" {
-		if err := b.unpack(req.Source, src); err != nil {
+		if err := b.unpack(ctx, req.Source, src); err != nil {
 			return Result{}, err
 		}
 	}
@@ -170,11 +171,11 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	return res, nil
 }
 
-func (b *Builder) unpack(digest, dst string) error {
+func (b *Builder) unpack(ctx context.Context, digest, dst string) error {
 	if b.blobs == nil {
 		return fmt.Errorf("%w: %s (no blob store)", ErrSourceNotFound, digest)
 	}
-	rc, err := b.blobs.Open(digest)
+	rc, _, err := b.blobs.Open(ctx, digest)
 	if errors.Is(err, blob.ErrNotFound) {
 		return fmt.Errorf("%w: %s", ErrSourceNotFound, digest)
 	}
@@ -182,7 +183,15 @@ func (b *Builder) unpack(digest, dst string) error {
 		return fmt.Errorf("build: open source: %w", err)
 	}
 	defer rc.Close()
-	return extract(rc, dst, b.limits)
+	if err := extract(rc, dst, b.limits); err != nil {
+		return err
+	}
+	// The archive's end may come before the stream's: read the rest, so
+	// the store's check of the content against its digest runs.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return fmt.Errorf("build: source %s: %w", digest, err)
+	}
+	return nil
 }
 
 // validate checks req and returns its Dir as a clean slash path ("." for the

@@ -61,17 +61,17 @@ func tarGz(t *testing.T, entries ...entry) []byte {
 	return buf.Bytes()
 }
 
-func put(t *testing.T, blobs *blob.Store, data []byte) string {
+func put(t *testing.T, blobs blob.Store, data []byte) string {
 	t.Helper()
 	sum := sha256.Sum256(data)
 	d := "sha256:" + hex.EncodeToString(sum[:])
-	if err := blobs.Put(d, bytes.NewReader(data), 1<<30); err != nil {
+	if err := blobs.Put(t.Context(), d, bytes.NewReader(data), 1<<30); err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
-func newBuilder(t *testing.T) (*Builder, *blob.Store) {
+func newBuilder(t *testing.T) (*Builder, *blob.Dir) {
 	t.Helper()
 	blobs, err := blob.New(filepath.Join(t.TempDir(), "blobs"))
 	if err != nil {

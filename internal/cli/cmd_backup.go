@@ -36,8 +36,9 @@ from it, or restore cannot open them.
 
 Online (the default) asks the server of the current context; it needs a
 platform admin and does not stop writes. Offline reads a stopped server's
-store: --data-dir DIR (SQLite), or --database URL (PostgreSQL; add --data-dir
-for the source archives).
+store: --data-dir DIR (SQLite, with the archives of DIR/blobs), or --database
+URL (PostgreSQL, which keeps the archives itself; add --data-dir only for a
+database from before it did).
 
   berth backup -o berth-$(date +%F).backup
   berth backup -o berth.backup --data-dir /var/lib/berth

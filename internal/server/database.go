@@ -68,7 +68,7 @@ func redactURL(s string) string {
 
 // onlineBackup serves GET /api/v1/backup from db's snapshots; nil (the
 // route answers 503) for a store that cannot take one.
-func onlineBackup(db store.Store, blobs *blob.Store, keyID, version string, logger *slog.Logger) api.BackupWriter {
+func onlineBackup(db store.Store, blobs blob.Store, keyID, version string, logger *slog.Logger) api.BackupWriter {
 	src, ok := db.(snapshot.Source)
 	if !ok {
 		return nil

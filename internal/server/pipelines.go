@@ -28,7 +28,7 @@ type pipelines struct {
 }
 
 // newPipelines builds the local executor and the run driver.
-func newPipelines(ctx context.Context, cfg Config, st store.Store, blobs *blob.Store, notify func(string), logger *slog.Logger) (*pipelines, error) {
+func newPipelines(ctx context.Context, cfg Config, st store.Store, blobs blob.Store, notify func(string), logger *slog.Logger) (*pipelines, error) {
 	pc := cfg.Pipelines
 	work := pc.WorkDir
 	if work == "" {

@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berthdev/berth/internal/api"
-	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/build"
 	"github.com/berthdev/berth/internal/clusterroute"
 	"github.com/berthdev/berth/internal/gateway"
@@ -84,7 +83,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := checkClusterCredentials(ctx, st, secretStore, logger); err != nil {
 		return err
 	}
-	blobs, err := blob.New(filepath.Join(cfg.DataDir, "blobs"))
+	blobs, err := openBlobs(ctx, db, cfg.DataDir, logger)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,8 @@ import (
 // data directory (blobs, builds, logs, the master key, the local
 // runtime's folder), and only the leader opens the local runtime, whose
 // folder lock lets one supervisor at a time adopt the instances.
+// TestHASourceAcrossDataDirs gives each replica its own, as on two
+// machines: source archives travel through the database.
 
 // haLease is short, so failovers in tests are quick.
 const haLease = "3s"

@@ -46,7 +46,7 @@ type env struct {
 	url    string
 	token  string
 	db     store.Store
-	blobs  *blob.Store
+	blobs  *blob.Dir
 	logs   *cannedLogs
 	config string
 }
@@ -212,7 +212,7 @@ func TestCLIAgainstAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !e.blobs.Has(digest) {
+	if ok, _ := e.blobs.Has(context.Background(), digest); !ok {
 		t.Errorf("source %s was not uploaded", digest)
 	}
 	e.must(0, []string{"apply", "-f", filepath.Join(app, "berth.yaml"), "--wait=false"}, "app shop: unchanged (release 1)")

@@ -45,7 +45,7 @@ func (r *Runner) deployStep(ctx context.Context, env *runEnv, step *pipeline.Ste
 	if r.opts.Blobs == nil {
 		return stepFailed(ctx, "this server keeps no source archives")
 	}
-	digest, err := r.packSource(env)
+	digest, err := r.packSource(ctx, env)
 	if err != nil {
 		return stepFailed(ctx, "packing the checkout: %v", err)
 	}
@@ -155,7 +155,7 @@ func readSpec(dir string) (*spec.App, []byte, error) {
 }
 
 // packSource packs the checkout into the blob store and returns its digest.
-func (r *Runner) packSource(env *runEnv) (string, error) {
+func (r *Runner) packSource(ctx context.Context, env *runEnv) (string, error) {
 	f, err := os.CreateTemp(env.ws.Root, "source-*.tar.gz")
 	if err != nil {
 		return "", err
@@ -169,7 +169,7 @@ func (r *Runner) packSource(env *runEnv) (string, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return "", err
 	}
-	if err := r.opts.Blobs.Put(digest, f, source.MaxArchiveSize+1); err != nil {
+	if err := r.opts.Blobs.Put(ctx, digest, f, source.MaxArchiveSize+1); err != nil {
 		return "", err
 	}
 	return digest, nil

@@ -46,7 +46,7 @@ type Executor interface {
 // Options configure a Runner.
 type Options struct {
 	Store    store.Store
-	Blobs    *blob.Store
+	Blobs    blob.Store
 	Executor Executor
 	Secrets  SecretResolver
 	// Notify wakes the reconciler for an app after the deploy step created

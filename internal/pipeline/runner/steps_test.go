@@ -120,8 +120,8 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rel.Cause != "pipeline" || rel.State != api.ReleasePending || !e.r.opts.Blobs.Has(rel.Source) {
-		t.Errorf("release = cause %s state %s source %s (stored: %v)", rel.Cause, rel.State, rel.Source, e.r.opts.Blobs.Has(rel.Source))
+	if stored, _ := e.r.opts.Blobs.Has(t.Context(), rel.Source); rel.Cause != "pipeline" || rel.State != api.ReleasePending || !stored {
+		t.Errorf("release = cause %s state %s source %s (stored: %v)", rel.Cause, rel.State, rel.Source, stored)
 	}
 	a, _ := e.st.GetApp(t.Context(), "deployer")
 	if a.TargetRelease != 2 {

@@ -35,6 +35,10 @@ ALTER TABLE environments ADD COLUMN gateway_parent TEXT COLLATE "C" NOT NULL DEF
 ALTER TABLE environments ADD COLUMN tls_secrets TEXT COLLATE "C" NOT NULL DEFAULT '';
 ALTER TABLE environments ADD COLUMN gateway_status TEXT COLLATE "C" NOT NULL DEFAULT '';
 `},
+	// PostgreSQL only: SQLite keeps blobs in <data-dir>/blobs, beside its
+	// one server (its migration 14 does nothing, so versions stay in
+	// step). See blobs.go.
+	{version: 14, name: "blobs in the database", sql: blobTables},
 }
 
 // migrateLockKey is the advisory lock that serialises migrations of one

@@ -5,6 +5,9 @@ import (
 	"os"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/berthdev/berth/internal/blob/blobtest"
 	"github.com/berthdev/berth/internal/pgtest"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/postgres"
@@ -43,5 +46,27 @@ func TestContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		return db
+	})
+}
+
+func TestBlobContract(t *testing.T) {
+	t.Parallel()
+	blobtest.Run(t, func(t *testing.T) blobtest.Opened {
+		url := pgtest.URL(t)
+		db, err := postgres.Open(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return blobtest.Opened{Store: db.Blobs(), Damage: func(t *testing.T, digest string) {
+			conn, err := pgx.Connect(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			if _, err := conn.Exec(t.Context(), `UPDATE blob_chunks SET data = set_byte(data, 7, get_byte(data, 7) # 255) WHERE digest = $1 AND seq = 0`, digest); err != nil {
+				t.Fatal(err)
+			}
+		}}
 	})
 }

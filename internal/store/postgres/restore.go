@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -28,31 +29,14 @@ func Contents(ctx context.Context, url string) (map[string]int64, error) {
 	}
 	defer pool.Close()
 	defer func() { _ = db.Close() }()
-	out := map[string]int64{}
 	var exists bool
 	if err := db.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if !exists {
-		return out, nil
+		return map[string]int64{}, nil
 	}
-	err = snapshotOn(ctx, db, func(r snapshot.Reader) error {
-		if r.SchemaVersion() > SchemaVersion() {
-			return fmt.Errorf("postgres: schema version %d: %w", r.SchemaVersion(), ErrSchemaTooNew)
-		}
-		q := r.(*snapReader).q
-		for _, t := range r.Tables() {
-			var n int64
-			if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quote(t.Name)).Scan(&n); err != nil {
-				return fmt.Errorf("postgres: count %s: %w", t.Name, err)
-			}
-			if n > 0 {
-				out[t.Name] = n
-			}
-		}
-		return nil
-	})
-	return out, err
+	return catalog.Contents(ctx, db, SchemaVersion(), ErrSchemaTooNew)
 }
 
 // Restore fills the database at url from a backup: the schema up to
@@ -92,6 +76,11 @@ func loadTx(ctx context.Context, db *sql.DB, load func(context.Context, snapshot
 	defer func() { _ = tx.Rollback() }() // no-op after Commit
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLockKey); err != nil {
 		return fmt.Errorf("postgres: restore: take the write lock: %w", err)
+	}
+	// A backup older than migration 14 still carries archives, and they
+	// belong in this transaction (see blobTables).
+	if _, err := tx.ExecContext(ctx, blobTables); err != nil {
+		return fmt.Errorf("postgres: restore: blob tables: %w", err)
 	}
 	tables, err := schemaTables(ctx, tx)
 	if err != nil {
@@ -141,6 +130,12 @@ func (l *loadWriter) Insert(ctx context.Context, table string, cols []string, va
 		return fmt.Errorf("postgres: restore %s: %w", table, err)
 	}
 	return nil
+}
+
+// PutBlob stores a source archive of the backup in the load
+// transaction: a failed restore leaves none behind.
+func (l *loadWriter) PutBlob(ctx context.Context, digest string, r io.Reader, size int64) error {
+	return putBlob(ctx, l.tx, digest, r, size)
 }
 
 // SetSequence records a counter; setCounters applies them at the end.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/snapshot"
-	"github.com/berthdev/berth/internal/store/sqlstore"
 )
 
 // Backend names this store in backups.
@@ -24,17 +23,28 @@ const Backend = "postgres"
 const counterTable = "event_revision"
 
 // notPlatformState are tables in the schema that a backup leaves out: the
-// migration record, the revision counter (carried as a sequence), and the
+// migration record, the revision counter (carried as a sequence), the
 // leader lease of servers sharing the database (internal/leader/pglease),
 // which is the running servers' state: a restored database starts without
-// a leader and its first server takes the lease.
-var notPlatformState = []string{"schema_migrations", counterTable, "leader_leases"}
+// a leader and its first server takes the lease, and the source archives
+// (blobs.go), which backups carry as archives, like SQLite's folder.
+var notPlatformState = []string{"schema_migrations", counterTable, "leader_leases", "blobs", "blob_chunks"}
 
-// Snapshot runs fn inside one REPEATABLE READ, READ ONLY transaction: it
-// sees the database as of its first read, whatever commits meanwhile,
-// and takes no lock a writer waits for.
+// catalog is how the shared snapshot reader reads PostgreSQL: one
+// REPEATABLE READ, READ ONLY transaction, which sees the database as of
+// its first read, whatever commits meanwhile, and takes no lock a writer
+// waits for; the catalogue from information_schema and pg_catalog.
+var catalog = &snapshot.Catalog{
+	Backend:    Backend,
+	TxOptions:  &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	Tables:     schemaTables,
+	PrimaryKey: primaryKey,
+	Sequences:  sequences,
+}
+
+// Snapshot runs fn inside one read transaction (see catalog).
 func (db *DB) Snapshot(ctx context.Context, fn func(snapshot.Reader) error) error {
-	return snapshotOn(ctx, db.sql, fn)
+	return catalog.Snapshot(ctx, db.sql, fn)
 }
 
 // ReadOnly is a database opened only for snapshots: no migration runs, so
@@ -55,7 +65,7 @@ func OpenReadOnly(ctx context.Context, url string) (*ReadOnly, error) {
 
 // Snapshot is DB.Snapshot.
 func (r *ReadOnly) Snapshot(ctx context.Context, fn func(snapshot.Reader) error) error {
-	return snapshotOn(ctx, r.sql, fn)
+	return catalog.Snapshot(ctx, r.sql, fn)
 }
 
 // Close closes the connections.
@@ -84,71 +94,29 @@ func connect(ctx context.Context, url string) (*pgxpool.Pool, *sql.DB, error) {
 	return pool, stdlib.OpenDBFromPool(pool), nil
 }
 
-func snapshotOn(ctx context.Context, db *sql.DB, fn func(snapshot.Reader) error) error {
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("postgres: begin snapshot: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }() // read-only: nothing to keep
-	r := &snapReader{q: tx}
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&r.version); err != nil {
-		return fmt.Errorf("postgres: snapshot: schema version: %w", err)
-	}
-	if r.tables, err = schemaTables(ctx, tx); err != nil {
-		return err
-	}
-	return fn(r)
-}
-
-type snapReader struct {
-	q       sqlstore.Querier
-	version int
-	tables  []snapshot.Table
-}
-
-func (r *snapReader) Backend() string          { return Backend }
-func (r *snapReader) SchemaVersion() int       { return r.version }
-func (r *snapReader) Tables() []snapshot.Table { return r.tables }
-
-func (r *snapReader) Rows(ctx context.Context, t snapshot.Table, fn func([]any) error) error {
-	pk, err := primaryKey(ctx, r.q, t.Name)
-	if err != nil {
-		return err
-	}
-	rows, err := r.q.QueryContext(ctx, snapshot.SelectAll(t, pk))
-	if err != nil {
-		return fmt.Errorf("postgres: read %s: %w", t.Name, err)
-	}
-	defer rows.Close()
-	if err := snapshot.ScanRows(rows, t, fn); err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	return nil
-}
-
-// Sequences are the event revision counter and every identity column's
+// sequences are the event revision counter and every identity column's
 // sequence, at the last value handed out (0: none yet).
-func (r *snapReader) Sequences(ctx context.Context) (map[string]int64, error) {
+func sequences(ctx context.Context, q snapshot.Querier, _ []snapshot.Table) (map[string]int64, error) {
 	out := map[string]int64{}
 	var rev int64
-	if err := r.q.QueryRowContext(ctx, `SELECT revision FROM `+counterTable+` WHERE id = 1`).Scan(&rev); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT revision FROM `+counterTable+` WHERE id = 1`).Scan(&rev); err != nil {
 		return nil, fmt.Errorf("postgres: read the event revision: %w", err)
 	}
 	if rev > 0 {
 		out["events.revision"] = rev
 	}
-	ids, err := identityColumns(ctx, r.q)
+	ids, err := identityColumns(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	for _, tc := range ids {
 		var seq string
-		if err := r.q.QueryRowContext(ctx, `SELECT pg_get_serial_sequence($1, $2)`, tc[0], tc[1]).Scan(&seq); err != nil {
+		if err := q.QueryRowContext(ctx, `SELECT pg_get_serial_sequence($1, $2)`, tc[0], tc[1]).Scan(&seq); err != nil {
 			return nil, fmt.Errorf("postgres: sequence of %s.%s: %w", tc[0], tc[1], err)
 		}
 		var last int64
 		var called bool
-		if err := r.q.QueryRowContext(ctx, `SELECT last_value, is_called FROM `+seq).Scan(&last, &called); err != nil {
+		if err := q.QueryRowContext(ctx, `SELECT last_value, is_called FROM `+seq).Scan(&last, &called); err != nil {
 			return nil, fmt.Errorf("postgres: read sequence %s: %w", seq, err)
 		}
 		if called {
@@ -159,7 +127,7 @@ func (r *snapReader) Sequences(ctx context.Context) (map[string]int64, error) {
 }
 
 // schemaTables lists the tables of platform state, parents first.
-func schemaTables(ctx context.Context, q sqlstore.Querier) ([]snapshot.Table, error) {
+func schemaTables(ctx context.Context, q snapshot.Querier) ([]snapshot.Table, error) {
 	rows, err := q.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
 		WHERE table_schema = current_schema() AND NOT (table_name = ANY($1))
 		ORDER BY table_name, ordinal_position`, notPlatformState)
@@ -216,7 +184,7 @@ func schemaTables(ctx context.Context, q sqlstore.Querier) ([]snapshot.Table, er
 	return snapshot.Order(tables, parents)
 }
 
-func primaryKey(ctx context.Context, q sqlstore.Querier, table string) ([]string, error) {
+func primaryKey(ctx context.Context, q snapshot.Querier, table string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT a.attname FROM pg_index i
 		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
 		WHERE i.indrelid = $1::regclass AND i.indisprimary
@@ -237,7 +205,7 @@ func primaryKey(ctx context.Context, q sqlstore.Querier, table string) ([]string
 }
 
 // identityColumns lists (table, column) of every identity column.
-func identityColumns(ctx context.Context, q sqlstore.Querier) ([][2]string, error) {
+func identityColumns(ctx context.Context, q snapshot.Querier) ([][2]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT table_name, column_name FROM information_schema.columns
 		WHERE table_schema = current_schema() AND is_identity = 'YES' ORDER BY table_name, column_name`)
 	if err != nil {

@@ -241,6 +241,13 @@ ALTER TABLE environments ADD COLUMN gateway_parent TEXT NOT NULL DEFAULT '';
 ALTER TABLE environments ADD COLUMN tls_secrets TEXT NOT NULL DEFAULT '';
 ALTER TABLE environments ADD COLUMN gateway_status TEXT NOT NULL DEFAULT '';
 `},
+	{version: 14, name: "blobs in the database (PostgreSQL only)", sql: `
+-- Nothing to do: PostgreSQL keeps source archives in the database so
+-- that every server sharing it reads them (its migration 14); SQLite's
+-- one server keeps them in <data-dir>/blobs. The version keeps both
+-- schemas numbered alike, so backups move between them.
+SELECT 1;
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

@@ -28,24 +28,11 @@ func Contents(ctx context.Context, path string) (map[string]int64, error) {
 		return nil, err
 	}
 	defer func() { _ = ro.Close() }()
-	out := map[string]int64{}
-	err = ro.Snapshot(ctx, func(r snapshot.Reader) error {
-		if r.SchemaVersion() > SchemaVersion() {
-			return fmt.Errorf("sqlite: %s: schema version %d: %w", path, r.SchemaVersion(), ErrSchemaTooNew)
-		}
-		q := r.(*snapReader).q
-		for _, t := range r.Tables() {
-			var n int64
-			if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quote(t.Name)).Scan(&n); err != nil {
-				return fmt.Errorf("sqlite: count %s: %w", t.Name, err)
-			}
-			if n > 0 {
-				out[t.Name] = n
-			}
-		}
-		return nil
-	})
-	return out, err
+	out, err := catalog.Contents(ctx, ro.read, SchemaVersion(), ErrSchemaTooNew)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
 }
 
 // Restore builds the database file at path from a backup: the schema up to

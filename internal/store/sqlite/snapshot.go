@@ -8,17 +8,25 @@ import (
 	"strings"
 
 	"github.com/berthdev/berth/internal/store/snapshot"
-	"github.com/berthdev/berth/internal/store/sqlstore"
 )
 
 // Backend names this store in backups.
 const Backend = "sqlite"
 
-// Snapshot runs fn inside one read transaction on the read pool: in WAL
-// mode it sees the last commit before its first read and nothing after,
-// however long fn takes, and never blocks the writer.
+// catalog is how the shared snapshot reader reads SQLite: a plain read
+// transaction on the read pool, which in WAL mode sees the last commit
+// before its first read and nothing after, however long it lasts, and
+// never blocks the writer; the catalogue from sqlite_schema and pragmas.
+var catalog = &snapshot.Catalog{
+	Backend:    Backend,
+	Tables:     schemaTables,
+	PrimaryKey: primaryKey,
+	Sequences:  sequences,
+}
+
+// Snapshot runs fn inside one read transaction (see catalog).
 func (db *DB) Snapshot(ctx context.Context, fn func(snapshot.Reader) error) error {
-	return snapshotOn(ctx, db.read, fn)
+	return catalog.Snapshot(ctx, db.read, fn)
 }
 
 // ReadOnly is a database file opened only for a snapshot: no migration
@@ -43,62 +51,15 @@ func OpenReadOnly(ctx context.Context, path string) (*ReadOnly, error) {
 
 // Snapshot is DB.Snapshot.
 func (r *ReadOnly) Snapshot(ctx context.Context, fn func(snapshot.Reader) error) error {
-	return snapshotOn(ctx, r.read, fn)
+	return catalog.Snapshot(ctx, r.read, fn)
 }
 
 // Close closes the file.
 func (r *ReadOnly) Close() error { return r.read.Close() }
 
-func snapshotOn(ctx context.Context, pool *sql.DB, fn func(snapshot.Reader) error) error {
-	tx, err := pool.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin snapshot: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }() // read-only: nothing to keep
-	r := &snapReader{q: tx}
-	// The first read fixes the snapshot; everything after reads the same
-	// state.
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&r.version); err != nil {
-		return fmt.Errorf("sqlite: snapshot: schema version: %w", err)
-	}
-	if r.tables, err = schemaTables(ctx, tx); err != nil {
-		return err
-	}
-	return fn(r)
-}
-
-type snapReader struct {
-	q       sqlstore.Querier
-	version int
-	tables  []snapshot.Table
-}
-
-func (r *snapReader) Backend() string          { return Backend }
-func (r *snapReader) SchemaVersion() int       { return r.version }
-func (r *snapReader) Tables() []snapshot.Table { return r.tables }
-func (r *snapReader) Sequences(ctx context.Context) (map[string]int64, error) {
-	return sequences(ctx, r.q, r.tables)
-}
-
-func (r *snapReader) Rows(ctx context.Context, t snapshot.Table, fn func([]any) error) error {
-	pk, err := primaryKey(ctx, r.q, t.Name)
-	if err != nil {
-		return err
-	}
-	rows, err := r.q.QueryContext(ctx, snapshot.SelectAll(t, pk))
-	if err != nil {
-		return fmt.Errorf("sqlite: read %s: %w", t.Name, err)
-	}
-	defer rows.Close()
-	if err := snapshot.ScanRows(rows, t, fn); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
-	}
-	return nil
-}
-
 // schemaTables lists the tables of platform state (all but SQLite's own
 // and the migration record) with their columns, parents first.
-func schemaTables(ctx context.Context, q sqlstore.Querier) ([]snapshot.Table, error) {
+func schemaTables(ctx context.Context, q snapshot.Querier) ([]snapshot.Table, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_schema
 		WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name`)
 	if err != nil {
@@ -132,7 +93,7 @@ func schemaTables(ctx context.Context, q sqlstore.Querier) ([]snapshot.Table, er
 	return snapshot.Order(tables, parents)
 }
 
-func tableColumns(ctx context.Context, q sqlstore.Querier, table string) (snapshot.Table, error) {
+func tableColumns(ctx context.Context, q snapshot.Querier, table string) (snapshot.Table, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name, type FROM pragma_table_info(?) ORDER BY cid`, table)
 	if err != nil {
 		return snapshot.Table{}, fmt.Errorf("sqlite: columns of %s: %w", table, err)
@@ -163,7 +124,7 @@ func tableColumns(ctx context.Context, q sqlstore.Querier, table string) (snapsh
 	return t, nil
 }
 
-func primaryKey(ctx context.Context, q sqlstore.Querier, table string) ([]string, error) {
+func primaryKey(ctx context.Context, q snapshot.Querier, table string) ([]string, error) {
 	pk, err := stringsOf(ctx, q, `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: primary key of %s: %w", table, err)
@@ -172,7 +133,7 @@ func primaryKey(ctx context.Context, q sqlstore.Querier, table string) ([]string
 }
 
 // sequences reads AUTOINCREMENT counters, named table.column.
-func sequences(ctx context.Context, q sqlstore.Querier, tables []snapshot.Table) (map[string]int64, error) {
+func sequences(ctx context.Context, q snapshot.Querier, tables []snapshot.Table) (map[string]int64, error) {
 	out := map[string]int64{}
 	known := map[string]bool{}
 	for _, t := range tables {
@@ -218,7 +179,7 @@ func sequences(ctx context.Context, q sqlstore.Querier, tables []snapshot.Table)
 	return out, nil
 }
 
-func stringsOf(ctx context.Context, q sqlstore.Querier, query string, args ...any) ([]string, error) {
+func stringsOf(ctx context.Context, q snapshot.Querier, query string, args ...any) ([]string, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
