@@ -167,14 +167,19 @@ func kubectlEventually(t *testing.T, kc *kubetest.Cluster, what, want string, ar
 
 // startWithCluster starts a real control plane (kwok nodes) and a server
 // that knows it as cluster "kwok", with environment env on namespace ns.
-func startWithCluster(t *testing.T, env, ns string) (*client.Client, *kubetest.Cluster, string) {
+// tweak, if given, changes the server's Config before it starts.
+func startWithCluster(t *testing.T, env, ns string, tweak ...func(*Config)) (*client.Client, *kubetest.Cluster, string) {
 	t.Helper()
 	kc := kubetest.Start(t, kubetest.Options{Nodes: 2})
 	apiAddr := freeAddr(t)
-	s := runInProcess(t, Config{
+	cfg := Config{
 		DataDir: t.TempDir(), Listen: apiAddr, GatewayListen: freeAddr(t),
 		AdvertiseURL: "http://" + apiAddr, ClusterGatewayImage: "registry.berth.test/berth:1",
-	}, "")
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	s := runInProcess(t, cfg, "")
 	c := s.c
 	admin, err := os.ReadFile(kc.Kubeconfig)
 	if err != nil {
