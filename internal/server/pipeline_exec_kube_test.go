@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/berthdev/berth/internal/kubecluster"
 	"github.com/berthdev/berth/internal/kubetest"
 	"github.com/berthdev/berth/internal/pipeline/gitsrc/gittest"
 	"github.com/berthdev/berth/pkg/api"
@@ -36,33 +35,30 @@ import (
 // through a Secret it owns (mounted as files, nothing in its spec); the
 // steps become pods in DAG order, after the checkout, with their images
 // or the server's --pipeline-default-image; exit codes drive the run;
-// cancelling a run deletes its running pod; the claim and pods are gone
-// after each run; pipeline show reports the file, status and executor.
+// a failed checkout fails the run before any step; cancelling a run
+// deletes its running pod; the claim and pods are gone after each run; pipeline show reports the file, status and executor.
 func TestPipelineStepsOnClusterEnvironment(t *testing.T) {
-	const ns, token = "ci-runs", "git-tok-Zr41-only-in-a-secret"
-	c, kc, _ := startWithCluster(t, "ci", ns, func(cfg *Config) {
-		cfg.Pipelines.DefaultImage = "registry.berth.test/busybox:1"
-		cfg.Pipelines.CheckoutImage = "registry.berth.test/git:1"
-	})
-	kube := kubeClient(t, kc)
-	ctx := t.Context()
-
-	root, work := t.TempDir(), t.TempDir()
-	bare := filepath.Join(root, "shop.git")
-	git := gittest.Git
-	git(t, root, "init", "-q", "--bare", bare)
-	git(t, bare, "config", "uploadpack.allowReachableSHA1InWant", "true")
-	url := gittest.Serve(t, root, token) + "/shop.git"
-	berthYAML := fmt.Sprintf(`name: shop
+	berthFor := func(url string) string {
+		return fmt.Sprintf(`name: shop
 source: {git: %s, branch: main, secret: GIT_TOKEN}
 services:
   web:
     image: registry.berth.test/shop-web:1
     ports: [8080]
 `, url)
-	files := map[string]string{
-		"berth.yaml": berthYAML,
-		".berth/pipeline.yaml": `on: [manual]
+	}
+	const ns, token = "ci-runs", "git-tok-Zr41-only-in-a-secret"
+	c, kc, _ := startWithCluster(t, "ci", ns, func(cfg *Config) {
+		cfg.Pipelines.DefaultImage = "registry.berth.test/busybox:1"
+		cfg.Pipelines.CheckoutImage = "registry.berth.test/git:1"
+	})
+	kube := kc.Client(t)
+	ctx := t.Context()
+
+	url, commit := servedRepo(t, token, func(url string) map[string]string {
+		return map[string]string{
+			"berth.yaml": berthFor(url),
+			".berth/pipeline.yaml": `on: [manual]
 executor: {env: ci}
 steps:
   - name: build
@@ -76,20 +72,9 @@ steps:
     image: registry.berth.test/alpine:1
     run: exit 3
 `,
-	}
-	for name, content := range files {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755); err != nil {
-			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(work, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git(t, work, "init", "-q")
-	git(t, work, "add", "-A")
-	git(t, work, "commit", "-q", "-m", "pipeline on a cluster")
-	git(t, work, "push", "-q", bare, "HEAD:refs/heads/main")
-	commit := strings.TrimSpace(git(t, work, "rev-parse", "HEAD"))
+	})
+	berthYAML := berthFor(url)
 
 	if _, err := c.Apply(ctx, api.ApplyRequest{Spec: berthYAML, Env: "ci"}); err != nil {
 		t.Fatal(err)
@@ -164,6 +149,22 @@ steps:
 		if err != nil || p.File != ".berth/pipeline.yaml" || p.Status != "" || p.Executor != "ci" {
 			t.Errorf("pipeline %+v %v; want file .berth/pipeline.yaml, executor ci", p, err)
 		}
+	})
+
+	t.Run("a failed checkout fails the run", func(t *testing.T) {
+		let.set(func(p corev1.Pod) (int32, bool) {
+			if p.Labels["berth.dev/pipeline-checkout"] == "true" {
+				return 128, true // git's exit code for a refused fetch
+			}
+			t.Errorf("step pod %s made after a failed checkout", p.Name)
+			return 0, true
+		})
+		run := startAndWait(t, c, "shop")
+		want := "checkout on environment ci: kube executor: the checkout of " + commit + " failed with exit code 128"
+		if run.State != api.RunFailed || !strings.Contains(run.Reason, want) {
+			t.Fatalf("run %s: %s (%s); want failed with %q\n%s", run.ID, run.State, run.Reason, want, runLog(t, c, run.ID))
+		}
+		waitGone(t, kube, ns, "the failed run's pods and workspace claim")
 	})
 
 	t.Run("cancel deletes the pod", func(t *testing.T) {
@@ -284,7 +285,9 @@ func (f *fakeKubelet) pass(ctx context.Context, t *testing.T, kube kubernetes.In
 		f.pods = append(f.pods, sp)
 		f.mu.Unlock()
 		if code, ok := decide(p); ok {
-			terminatePod(ctx, t, kube, p, code)
+			if err := kubetest.EndPod(ctx, kube, ns, p.Name, code); err != nil && ctx.Err() == nil {
+				t.Logf("ending pod %s: %v", p.Name, err)
+			}
 		}
 	}
 }
@@ -300,48 +303,6 @@ func (f *fakeKubelet) set(decide func(corev1.Pod) (int32, bool)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.decide, f.pods = decide, nil
-}
-
-// terminatePod writes what the kubelet would once the container exited.
-func terminatePod(ctx context.Context, t *testing.T, kube kubernetes.Interface, pod corev1.Pod, code int32) {
-	phase := corev1.PodSucceeded
-	if code != 0 {
-		phase = corev1.PodFailed
-	}
-	for range 20 {
-		p, err := kube.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
-		if err != nil {
-			return
-		}
-		p.Status.Phase = phase
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
-			Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image,
-			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: "Completed", FinishedAt: metav1.Now()}},
-		}}
-		if _, err = kube.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err == nil || !apierrors.IsConflict(err) {
-			if err != nil && ctx.Err() == nil {
-				t.Logf("ending pod %s: %v", pod.Name, err)
-			}
-			return
-		}
-	}
-}
-
-func kubeClient(t *testing.T, kc *kubetest.Cluster) kubernetes.Interface {
-	t.Helper()
-	raw, err := os.ReadFile(kc.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := kubecluster.Config(raw, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kube
 }
 
 // waitGone waits until no pipeline pod or workspace claim is left in ns.
@@ -360,13 +321,7 @@ func waitGone(t *testing.T, kube kubernetes.Interface, ns, what string) {
 
 func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 2m", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	kubetest.Eventually(t, what, 2*time.Minute, ok)
 }
 
 func startAndWait(t *testing.T, c *client.Client, app string) api.Run {
@@ -425,4 +380,30 @@ func secretVolume(p corev1.Pod) *corev1.SecretVolumeSource {
 		}
 	}
 	return nil
+}
+
+// servedRepo makes a repository served over smart HTTP on loopback (with
+// token, every request needs it as the password), holding the files
+// files(url) gives in one commit on main, and returns its URL and commit.
+func servedRepo(t *testing.T, token string, files func(url string) map[string]string) (string, string) {
+	t.Helper()
+	root, work := t.TempDir(), t.TempDir()
+	bare := filepath.Join(root, "shop.git")
+	git := gittest.Git
+	git(t, root, "init", "-q", "--bare", bare)
+	git(t, bare, "config", "uploadpack.allowReachableSHA1InWant", "true")
+	url := gittest.Serve(t, root, token) + "/shop.git"
+	for name, content := range files(url) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, work, "init", "-q")
+	git(t, work, "add", "-A")
+	git(t, work, "commit", "-q", "-m", "the app and its pipeline")
+	git(t, work, "push", "-q", bare, "HEAD:refs/heads/main")
+	return url, strings.TrimSpace(git(t, work, "rev-parse", "HEAD"))
 }
