@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,4 +110,45 @@ func imagelessSteps(p *pipeline.Pipeline, defaultImage string) []string {
 		}
 	}
 	return out
+}
+
+// cleanupCluster removes what an interrupted run left on a cluster (its
+// pods and workspace claim, found by the run's label). A run's store
+// record does not name its executor, so the environment is read from the
+// app's pipeline as last read — by this run, unless a later one read a
+// newer file; deleting by the run's label elsewhere deletes nothing. Best
+// effort: an environment gone or a cluster unreachable leaves them, said
+// in the server's log.
+func (r *Runner) cleanupCluster(ctx context.Context, run store.Run) {
+	if r.opts.Clusters == nil {
+		return
+	}
+	ps, err := r.st.GetPipeline(ctx, run.App)
+	if err != nil {
+		return
+	}
+	var p pipeline.Pipeline
+	if json.Unmarshal(ps.Definition, &p) != nil || p.ClusterEnv() == "" {
+		return
+	}
+	name := p.ClusterEnv()
+	cctx, done := context.WithTimeout(ctx, finalWrite)
+	defer done()
+	err = func() error {
+		e, err := r.st.GetEnvironment(cctx, name)
+		if err != nil {
+			return err
+		}
+		if e.Team != run.Team || e.Cluster == "" {
+			return nil
+		}
+		x, err := r.opts.Clusters.ForEnvironment(cctx, e)
+		if err != nil {
+			return err
+		}
+		return x.Cleanup(cctx, run.ID)
+	}()
+	if err != nil {
+		r.log.WarnContext(ctx, "removing an interrupted run's pods and workspace volume failed", "run", run.ID, "env", name, "err", err)
+	}
 }

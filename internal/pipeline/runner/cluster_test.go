@@ -189,3 +189,43 @@ steps:
 		})
 	}
 }
+
+// TestClusterRunCleanedAfterRestart: a run whose server died while its
+// steps ran on a cluster is marked failed on the next start, and its pods
+// and workspace claim there are removed (the app's pipeline as last read
+// names the environment).
+func TestClusterRunCleanedAfterRestart(t *testing.T) {
+	t.Parallel()
+	fake := &fakeClusters{}
+	e, _ := setup(t, "crashed", "on: [manual]\nexecutor: {env: ci}\nsteps:\n  - name: a\n    image: alpine:3.22\n    run: sleep 300\n",
+		envOpts{noStart: true, tweak: func(o *Options) { o.Clusters = fake }})
+	ctx := t.Context()
+	if err := e.st.CreateCluster(ctx, store.Cluster{Name: "eu", Server: "https://eu.example", CreatedAt: time.Now()}, []byte("kubeconfig")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.CreateEnvironment(ctx, store.Environment{Name: "ci", Team: "team_a", Cluster: "eu", Namespace: "ci", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	crashed := e.manual("crashed", nil)
+	if _, err := e.r.update(ctx, crashed.ID, func(r *store.Run) error {
+		r.State, r.StartedAt = store.RunRunning, time.Now()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// What the run stored when it read its pipeline file.
+	if err := e.st.PutPipeline(ctx, store.PipelineState{
+		App: "crashed", Team: "team_a", Definition: []byte(`{"on":["manual"],"executor":{"env":"ci"},"steps":[{"name":"a","run":"sleep 300"}]}`), UpdatedAt: time.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	if run := e.waitEnd(crashed.ID); run.State != store.RunFailed {
+		t.Fatalf("interrupted run: %s (%s)", run.State, run.Reason)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if strings.Join(fake.calls, "\n") != "cleanup "+crashed.ID {
+		t.Errorf("calls %v; want the interrupted run's cleanup", fake.calls)
+	}
+}
