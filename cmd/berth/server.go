@@ -99,6 +99,10 @@ the data directory.`,
 		"where pipeline runs get their workspaces; must be outside the data dir (default <temp dir>/berth-pipelines-<hash of the data dir>)")
 	cmd.Flags().StringVar(&pipes.StepUser, "pipeline-step-user", "",
 		"user (name or uid:gid) pipeline steps run as when the server is root (default nobody)")
+	cmd.Flags().StringVar(&pipes.DefaultImage, "pipeline-default-image", "",
+		"image of pipeline steps that name none, when the pipeline runs on a cluster (executor.env); default none: such steps need image:")
+	cmd.Flags().StringVar(&pipes.CheckoutImage, "pipeline-checkout-image", server.DefaultCheckoutImage,
+		"image (with git and sh) of the pod that checks a run's commit out onto its workspace volume on a cluster")
 	cmd.Flags().IntVar(&pipes.PerPipeline, "pipeline-max-per-app", 0, "most runs of one app's pipeline at once (default 2)")
 	cmd.Flags().IntVar(&pipes.PerTeam, "pipeline-max-per-team", 0, "most runs of one team's pipelines at once (default 8)")
 	cmd.Flags().BoolVar(&pipes.AllowPrivateNotify, "pipeline-allow-private-notify", false,

@@ -18,6 +18,7 @@ import (
 	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/identity/secrets"
 	"github.com/berthdev/berth/internal/secretstore"
+	"github.com/berthdev/berth/internal/spec"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -424,8 +425,8 @@ func (p *tripwirePipelines) trip(what string) error {
 	return errors.New("tripwire")
 }
 
-func (p *tripwirePipelines) Source(context.Context, string) (string, string, error) {
-	return "", "", p.trip("Source")
+func (p *tripwirePipelines) Source(context.Context, string) (spec.Source, error) {
+	return spec.Source{}, p.trip("Source")
 }
 
 func (p *tripwirePipelines) StartRun(context.Context, string, string, map[string]string, string) (store.Run, error) {

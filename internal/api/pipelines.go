@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/pipeline"
 	"github.com/berthdev/berth/internal/release"
+	"github.com/berthdev/berth/internal/spec"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -20,9 +22,10 @@ import (
 // Pipelines is the run driver as the API sees it; the server wires the
 // pipeline runner in. Handlers authorize before calling it.
 type Pipelines interface {
-	// Source is the repository and branch of app's pipeline
-	// (pipeline.ErrNoSource when its berth.yaml names none).
-	Source(ctx context.Context, app string) (git, branch string, err error)
+	// Source is app's berth.yaml source (repository, branch defaulted,
+	// pipeline file, commit status); pipeline.ErrNoSource when it names
+	// none.
+	Source(ctx context.Context, app string) (spec.Source, error)
 	StartRun(ctx context.Context, app, ref string, params map[string]string, by string) (store.Run, error)
 	CancelRun(ctx context.Context, id, by string) (store.Run, error)
 	RerunRun(ctx context.Context, id, by string) (store.Run, error)
@@ -153,11 +156,14 @@ func (s *server) getPipeline(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) pipelineOf(ctx context.Context, pl Pipelines, a store.App, withSecret bool) (api.Pipeline, error) {
-	git, branch, err := pl.Source(ctx, a.Name)
+	src, err := pl.Source(ctx, a.Name)
 	if err != nil {
 		return api.Pipeline{}, err
 	}
-	out := api.Pipeline{App: a.Name, Team: a.Team, Git: git, Branch: branch, Hooks: map[string]string{}}
+	out := api.Pipeline{
+		App: a.Name, Team: a.Team, Git: src.Git, Branch: src.Branch, File: src.PipelinePath(), Status: src.Status,
+		Hooks: map[string]string{},
+	}
 	for _, f := range hookForges {
 		out.Hooks[f] = "/api/v1/hooks/" + f + "/" + a.Name
 	}
@@ -168,6 +174,7 @@ func (s *server) pipelineOf(ctx context.Context, pl Pipelines, a store.App, with
 	switch {
 	case err == nil:
 		out.Schedule, out.Commit, out.Definition = st.Schedule, st.Commit, st.Definition
+		out.Executor = executorOf(st.Definition)
 	case !errors.Is(err, store.ErrNotFound):
 		return api.Pipeline{}, fmt.Errorf("get pipeline %s: %w", a.Name, err)
 	}
@@ -404,4 +411,17 @@ func toAPIRun(r store.Run, approvals []store.Approval) api.Run {
 		out.Approvals = append(out.Approvals, api.Approval{Step: a.Step, Who: a.Who, Decision: a.Decision, Comment: a.Comment, Time: a.Time})
 	}
 	return out
+}
+
+// executorOf says where the steps of a stored definition run: "local" or
+// the environment its executor.env names.
+func executorOf(def []byte) string {
+	var p pipeline.Pipeline
+	if len(def) == 0 || json.Unmarshal(def, &p) != nil {
+		return ""
+	}
+	if env := p.ClusterEnv(); env != "" {
+		return env
+	}
+	return pipeline.LocalEnv
 }

@@ -102,6 +102,9 @@ func (r *runner) newPipelineShowCmd() *cobra.Command {
 func renderPipeline(w io.Writer, p api.Pipeline, now time.Time) error {
 	fmt.Fprintf(w, "App:       %s\n", p.App)
 	fmt.Fprintf(w, "Source:    %s (branch %s)\n", p.Git, p.Branch)
+	fmt.Fprintf(w, "File:      %s\n", dash(p.File))
+	fmt.Fprintf(w, "Status:    %s\n", commitStatus(p.Status))
+	fmt.Fprintf(w, "Executor:  %s\n", executorLine(p.Executor))
 	if p.Schedule != "" {
 		fmt.Fprintf(w, "Schedule:  %s (UTC)\n", p.Schedule)
 	}
@@ -148,12 +151,31 @@ func renderPipeline(w io.Writer, p api.Pipeline, now time.Time) error {
 			}
 		}
 	} else {
-		fmt.Fprintln(w, "Steps:     not read yet; the first run reads .berth/pipeline.yaml")
+		fmt.Fprintf(w, "Steps:     not read yet; the first run reads %s\n", dash(p.File))
 	}
 	if p.LastRun != nil {
 		fmt.Fprintf(w, "Last run:  %s %s, %s ago (%s)\n", p.LastRun.ID, p.LastRun.State, age(now, p.LastRun.CreatedAt), dash(p.LastRun.Reason))
 	}
 	return nil
+}
+
+// commitStatus says where runs report commit status (source.status).
+func commitStatus(forge string) string {
+	if forge == "" {
+		return "not reported (source.status unset)"
+	}
+	return "reported to " + forge
+}
+
+// executorLine says where steps run (the pipeline's executor.env).
+func executorLine(ex string) string {
+	switch ex {
+	case "":
+		return "not known yet; the first run reads the pipeline file"
+	case "local":
+		return "local (processes on the server's machine)"
+	}
+	return "environment " + ex + " (pods in its namespace)"
 }
 
 func shortSHA(s string) string {

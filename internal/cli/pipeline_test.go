@@ -61,3 +61,41 @@ func TestRenderRun(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderPipeline: pipeline show names the pipeline file, where commit
+// status goes and where steps run.
+func TestRenderPipeline(t *testing.T) {
+	t.Parallel()
+	base := api.Pipeline{App: "shop", Git: "https://git.example.com/shop.git", Branch: "main", File: ".ci/pipeline.yaml"}
+	tests := []struct {
+		desc string
+		edit func(*api.Pipeline)
+		want []string
+	}{
+		{"before the first run", func(*api.Pipeline) {}, []string{
+			"File:      .ci/pipeline.yaml", "Status:    not reported (source.status unset)",
+			"Executor:  not known yet", "not read yet; the first run reads .ci/pipeline.yaml",
+		}},
+		{"local with status", func(p *api.Pipeline) {
+			p.Status, p.Executor = "gitea", "local"
+			p.Definition = []byte(`{"on":["push"],"steps":[{"name":"a","run":"make"}]}`)
+		}, []string{"Status:    reported to gitea", "Executor:  local (processes on the server's machine)"}},
+		{"an environment", func(p *api.Pipeline) { p.Executor = "ci" }, []string{"Executor:  environment ci (pods in its namespace)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			p := base
+			tt.edit(&p)
+			var b strings.Builder
+			if err := renderPipeline(&b, p, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}

@@ -170,6 +170,27 @@ func TestParseProblems(t *testing.T) {
 			},
 		},
 		{
+			desc: "executor",
+			yaml: "on: [push]\nexecutor: {env: CI}\nsteps:\n  - name: a\n    run: x\n",
+			want: []string{`2: executor.env: "CI" is not a valid environment name; expected lowercase letters, digits and '-'`},
+		},
+		{
+			desc: "executor without env, unknown field",
+			yaml: "on: [push]\nexecutor: {envv: ci}\nsteps:\n  - name: a\n    run: x\n",
+			want: []string{
+				`2: executor.envv: unknown field; did you mean "env"?`,
+				`2: executor.env: required; the environment whose cluster runs the steps, e.g. ci (or local for the server's machine)`,
+			},
+		},
+		{
+			desc: "artifacts and caches on a cluster",
+			yaml: "on: [push]\nexecutor: {env: ci}\nsteps:\n  - name: a\n    run: x\n    artifacts: [bin/]\n    cache: {key: k, paths: [vendor]}\n",
+			want: []string{
+				`6: steps[0].artifacts: not collected when steps run on a cluster (executor.env: ci); files a step leaves in the checkout stay on the run's workspace volume, where later steps find them: remove artifacts, or run on the server (executor.env: local)`,
+				`7: steps[0].cache: caches are kept on the server's disk and are not available when steps run on a cluster (executor.env: ci): remove cache, or run on the server (executor.env: local)`,
+			},
+		},
+		{
 			desc: "duplicate keys",
 			yaml: "on: [push]\nsteps:\n  - name: a\n    run: x\n    run: y\n",
 			want: []string{`5: steps[0].run: duplicate key (first at line 4)`},

@@ -10,7 +10,9 @@ type Pipeline struct {
 	// On holds "schedule" and refused otherwise.
 	Schedule string  `json:"schedule,omitempty"`
 	Params   []Param `json:"params,omitempty"`
-	Steps    []Step  `json:"steps"`
+	// Executor says where run steps execute; nil is the server's machine.
+	Executor *Executor `json:"executor,omitempty"`
+	Steps    []Step    `json:"steps"`
 }
 
 // Event is what starts a run.

@@ -56,6 +56,7 @@ func (v *validator) pipeline(p *Pipeline) {
 	v.on(p)
 	v.schedule(p)
 	v.params(p.Params)
+	v.executor(p.Executor)
 	if len(p.Steps) == 0 {
 		v.add("steps", "at least one step is required")
 	}
@@ -186,6 +187,7 @@ func (v *validator) step(p *Pipeline, sp string, s *Step, names map[string]int) 
 		}
 	}
 	v.cache(join(sp, "cache"), s.Cache)
+	v.onCluster(p, sp, s)
 	v.deploy(join(sp, "deploy"), s.Deploy)
 	v.approval(join(sp, "approval"), s.Approval)
 	v.notify(join(sp, "notify"), s.Notify)
@@ -318,6 +320,33 @@ func (v *validator) cache(path string, c *Cache) {
 		if msg := relPathProblem(p, true); msg != "" {
 			v.add(index(join(path, "paths"), i), "%s", msg)
 		}
+	}
+}
+
+func (v *validator) executor(e *Executor) {
+	switch {
+	case e == nil:
+	case e.Env == "":
+		v.add("executor.env", "required; the environment whose cluster runs the steps, e.g. ci (or %s for the server's machine)", LocalEnv)
+	case !labelPattern.MatchString(e.Env):
+		v.add("executor.env", "%q is not a valid environment name; expected lowercase letters, digits and '-'", e.Env)
+	}
+}
+
+// onCluster refuses what a step on a cluster cannot have: artifacts and
+// caches are copied by the server on its own disk, which pods never see.
+// Files a step leaves in the checkout stay on the run's workspace volume,
+// where later steps of the run find them.
+func (v *validator) onCluster(p *Pipeline, sp string, s *Step) {
+	env := p.ClusterEnv()
+	if env == "" || s.Kind() != KindRun {
+		return
+	}
+	if len(s.Artifacts) > 0 {
+		v.add(join(sp, "artifacts"), "not collected when steps run on a cluster (executor.env: %s); files a step leaves in the checkout stay on the run's workspace volume, where later steps find them: remove artifacts, or run on the server (executor.env: %s)", env, LocalEnv)
+	}
+	if s.Cache != nil {
+		v.add(join(sp, "cache"), "caches are kept on the server's disk and are not available when steps run on a cluster (executor.env: %s): remove cache, or run on the server (executor.env: %s)", env, LocalEnv)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/kubecluster"
+	"github.com/berthdev/berth/internal/pipeline/executor/kube"
 	"github.com/berthdev/berth/internal/pipeline/runner"
 )
 
@@ -104,7 +105,16 @@ type PipelineConfig struct {
 	// Secrets resolves step secrets; nil means no secret store (a step
 	// naming a secret fails).
 	Secrets runner.SecretResolver
+	// DefaultImage runs the steps that name no image when a pipeline runs
+	// on a cluster (executor.env); "" makes image: required there.
+	DefaultImage string
+	// CheckoutImage runs the pod that seeds a cluster run's workspace with
+	// its commit (git and sh); "" means kube.DefaultCheckoutImage.
+	CheckoutImage string
 }
+
+// DefaultCheckoutImage is the default of PipelineConfig.CheckoutImage.
+const DefaultCheckoutImage = kube.DefaultCheckoutImage
 
 // DefaultGatewayImage is the repository of the image gateways in clusters
 // run, tagged with the server's version.

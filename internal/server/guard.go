@@ -7,9 +7,11 @@ import (
 
 	"github.com/berthdev/berth/internal/leader"
 	"github.com/berthdev/berth/internal/pipeline/executor"
+	"github.com/berthdev/berth/internal/pipeline/gitsrc"
 	"github.com/berthdev/berth/internal/pipeline/runner"
 	"github.com/berthdev/berth/internal/runtime"
 	"github.com/berthdev/berth/internal/spec"
+	"github.com/berthdev/berth/internal/store"
 )
 
 // guardedRuntime checks the leader's lease by the local clock before each
@@ -54,4 +56,36 @@ func (g guardedExecutor) Run(ctx context.Context, s executor.StepSpec, out io.Wr
 		return executor.Result{}, fmt.Errorf("step %s: %w", s.Name, err)
 	}
 	return g.Executor.Run(ctx, s, out)
+}
+
+// guardedClusters hands out environments' executors checked like
+// guardedExecutor: before a step's pod or a checkout pod is made.
+type guardedClusters struct {
+	runner.ClusterExecutors
+}
+
+func (g guardedClusters) ForEnvironment(ctx context.Context, e store.Environment) (runner.ClusterExecutor, error) {
+	x, err := g.ClusterExecutors.ForEnvironment(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	return guardedClusterExecutor{x}, nil
+}
+
+type guardedClusterExecutor struct {
+	runner.ClusterExecutor
+}
+
+func (g guardedClusterExecutor) Run(ctx context.Context, s executor.StepSpec, out io.Writer) (executor.Result, error) {
+	if err := leader.CheckContext(ctx); err != nil {
+		return executor.Result{}, fmt.Errorf("step %s: %w", s.Name, err)
+	}
+	return g.ClusterExecutor.Run(ctx, s, out)
+}
+
+func (g guardedClusterExecutor) Checkout(ctx context.Context, runID string, ws executor.Workspace, src gitsrc.Source, out io.Writer) error {
+	if err := leader.CheckContext(ctx); err != nil {
+		return fmt.Errorf("checkout: %w", err)
+	}
+	return g.ClusterExecutor.Checkout(ctx, runID, ws, src, out)
 }

@@ -185,20 +185,25 @@ func kubectlEventually(t *testing.T, kc *kubetest.Cluster, what, want string, ar
 
 // startWithCluster starts a real control plane (kwok nodes) and a server
 // that knows it as cluster "kwok", with environment env on namespace ns.
-func startWithCluster(t *testing.T, env, ns string) (*client.Client, *kubetest.Cluster, string) {
+// tweak, if given, changes the server's Config before it starts.
+func startWithCluster(t *testing.T, env, ns string, tweak ...func(*Config)) (*client.Client, *kubetest.Cluster, string) {
 	t.Helper()
-	return startWithClusterOpts(t, env, ns, kubetest.Options{Nodes: 2})
+	return startWithClusterOpts(t, env, ns, kubetest.Options{Nodes: 2}, tweak...)
 }
 
 // startWithClusterOpts is startWithCluster on a cluster started with opts.
-func startWithClusterOpts(t *testing.T, env, ns string, opts kubetest.Options) (*client.Client, *kubetest.Cluster, string) {
+func startWithClusterOpts(t *testing.T, env, ns string, opts kubetest.Options, tweak ...func(*Config)) (*client.Client, *kubetest.Cluster, string) {
 	t.Helper()
 	kc := kubetest.Start(t, opts)
 	apiAddr := freeAddr(t)
-	s := runInProcess(t, Config{
+	cfg := Config{
 		DataDir: t.TempDir(), Listen: apiAddr, GatewayListen: freeAddr(t),
 		AdvertiseURL: "http://" + apiAddr, ClusterGatewayImage: "registry.berth.test/berth:1",
-	}, "")
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	s := runInProcess(t, cfg, "")
 	c := s.c
 	admin, err := os.ReadFile(kc.Kubeconfig)
 	if err != nil {

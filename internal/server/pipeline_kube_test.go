@@ -3,13 +3,10 @@ package server
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/berthdev/berth/internal/pipeline/gitsrc/gittest"
 	"github.com/berthdev/berth/pkg/api"
 )
 
@@ -26,28 +23,13 @@ services:
     ports: [8080]
     health: {http: {path: /healthz}, interval: 1s}
 `
-	root, work := t.TempDir(), t.TempDir()
-	bare := filepath.Join(root, "shop.git")
-	git := gittest.Git
-	git(t, root, "init", "-q", "--bare", bare)
-	git(t, bare, "config", "uploadpack.allowReachableSHA1InWant", "true")
-	url := gittest.Serve(t, root, "") + "/shop.git"
 	// The repository holds version 2; release 1 (version 1) is applied by hand.
-	for name, content := range map[string]string{
-		"berth.yaml":           fmt.Sprintf(berth, url, "2"),
-		".berth/pipeline.yaml": "on: [manual]\nsteps:\n  - name: ship\n    timeout: 3m\n    deploy: {env: staging}\n",
-	} {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755); err != nil {
-			t.Fatal(err)
+	url, _ := servedRepo(t, "", func(url string) map[string]string {
+		return map[string]string{
+			"berth.yaml":           fmt.Sprintf(berth, url, "2"),
+			".berth/pipeline.yaml": "on: [manual]\nsteps:\n  - name: ship\n    timeout: 3m\n    deploy: {env: staging}\n",
 		}
-		if err := os.WriteFile(filepath.Join(work, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git(t, work, "init", "-q")
-	git(t, work, "add", "-A")
-	git(t, work, "commit", "-q", "-m", "v2")
-	git(t, work, "push", "-q", bare, "HEAD:refs/heads/main")
+	})
 
 	if _, err := c.Apply(t.Context(), api.ApplyRequest{Spec: fmt.Sprintf(berth, url, "1"), Env: "staging"}); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/pipeline"
+	"github.com/berthdev/berth/internal/pipeline/executor/kube"
 	"github.com/berthdev/berth/internal/pipeline/executor/local"
 	"github.com/berthdev/berth/internal/pipeline/runner"
 	"github.com/berthdev/berth/internal/store"
@@ -27,8 +28,9 @@ type pipelines struct {
 	wake func()
 }
 
-// newPipelines builds the local executor and the run driver.
-func newPipelines(ctx context.Context, cfg Config, st store.Store, blobs blob.Store, notify func(string), logger *slog.Logger) (*pipelines, error) {
+// newPipelines builds the local executor, the environments' kube
+// executors (pipelines with executor.env) and the run driver.
+func newPipelines(ctx context.Context, cfg Config, st store.Store, access clusterAccess, blobs blob.Store, notify func(string), logger *slog.Logger) (*pipelines, error) {
 	pc := cfg.Pipelines
 	work := pc.WorkDir
 	if work == "" {
@@ -44,8 +46,11 @@ func newPipelines(ctx context.Context, cfg Config, st store.Store, blobs blob.St
 	if secrets == nil {
 		secrets = runner.NoSecrets{}
 	}
+	clusters := newClusterExecutors(st, access, kube.Options{
+		DefaultImage: pc.DefaultImage, CheckoutImage: pc.CheckoutImage,
+	}, logger.With("component", "pipelines"))
 	r, err := runner.New(ctx, runner.Options{
-		Store: st, Blobs: blobs, Executor: guardedExecutor{Executor: exec}, Secrets: secrets, Notify: notify,
+		Store: st, Blobs: blobs, Executor: guardedExecutor{Executor: exec}, Clusters: guardedClusters{clusters}, Secrets: secrets, Notify: notify,
 		DataDir: cfg.DataDir, WorkDir: work, Logger: logger,
 		PerPipeline: pc.PerPipeline, PerTeam: pc.PerTeam, AllowPrivateNotify: pc.AllowPrivateNotify,
 	})

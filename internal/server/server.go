@@ -113,7 +113,7 @@ func Run(ctx context.Context, cfg Config) error {
 		work.Notify(app)
 		repl.Notify(ctx, channelReconcile, app)
 	}
-	pipes, err := newPipelines(ctx, cfg, st, blobs, notify, logger)
+	pipes, err := newPipelines(ctx, cfg, st, cfg.clusterAccess(secretStore), blobs, notify, logger)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,16 @@ type Pipeline struct {
 	// Git and Branch come from the app's berth.yaml (source).
 	Git    string `json:"git"`
 	Branch string `json:"branch"`
+	// File is the pipeline file's path in the repository (source.pipeline,
+	// default .berth/pipeline.yaml).
+	File string `json:"file"`
+	// Status is the forge runs report commit status to (source.status:
+	// github, gitea or gitlab); "" reports none.
+	Status string `json:"status,omitempty"`
+	// Executor is where the steps of the definition last read run: "local"
+	// (the server's machine) or the environment executor.env names; ""
+	// before the first run.
+	Executor string `json:"executor,omitempty"`
 	// Schedule is the cron expression of the pipeline file last read.
 	Schedule string `json:"schedule,omitempty"`
 	// Commit is where Definition was read, "" before the first run.

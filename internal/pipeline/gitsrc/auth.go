@@ -84,3 +84,38 @@ func (a Auth) method(url string) (transport.AuthMethod, func(), error) {
 	}
 	return nil, nothing, nil
 }
+
+// For returns the part of a that a fetch of url uses — an SSH key with
+// its user and known_hosts for ssh, a token with its username for
+// http(s), nothing otherwise — with defaults filled and checked as a fetch
+// would check them. It is for callers that hand the credential to another
+// git (a checkout pod), which must get only what it needs.
+func (a Auth) For(url string) (Auth, error) {
+	_, cleanup, err := a.method(url)
+	cleanup()
+	if err != nil {
+		return Auth{}, err
+	}
+	ep, err := transport.NewEndpoint(url)
+	if err != nil {
+		return Auth{}, fmt.Errorf("%w: %w", ErrBadSource, err)
+	}
+	switch ep.Protocol {
+	case "ssh":
+		user := a.SSHUser
+		if user == "" {
+			user = "git"
+		}
+		return Auth{SSHKey: a.SSHKey, SSHPassphrase: a.SSHPassphrase, SSHUser: user, KnownHosts: a.KnownHosts}, nil
+	case "http", "https":
+		if a.Token == "" {
+			return Auth{}, nil
+		}
+		user := a.Username
+		if user == "" {
+			user = "berth"
+		}
+		return Auth{Token: a.Token, Username: user}, nil
+	}
+	return Auth{}, nil
+}

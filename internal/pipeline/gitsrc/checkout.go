@@ -25,7 +25,9 @@ type Source struct {
 	Auth Auth
 }
 
-func (s Source) check() error {
+// Check refuses a source no fetch may be made of (see CheckURL, CheckRef
+// and CheckCommit), before anything reaches the network or a git binary.
+func (s Source) Check() error {
 	if err := CheckURL(s.URL); err != nil {
 		return err
 	}
@@ -46,7 +48,7 @@ const remoteHead = "refs/remotes/origin/berth-head"
 // the server refuses fetching by SHA it fetches src.Ref, and without a
 // Ref every branch and tag, in full.
 func Checkout(ctx context.Context, log *slog.Logger, src Source, dir string) error {
-	if err := src.check(); err != nil {
+	if err := src.Check(); err != nil {
 		return err
 	}
 	auth, cleanup, err := src.Auth.method(src.URL)
@@ -80,7 +82,7 @@ func Checkout(ctx context.Context, log *slog.Logger, src Source, dir string) err
 		log.DebugContext(ctx, "fetching a commit by SHA was refused; fetching refs", "url", redact(src.URL), "err", err)
 		var specs []config.RefSpec
 		if src.Ref != "" {
-			specs = []config.RefSpec{config.RefSpec("+" + fullRef(src.Ref) + ":refs/remotes/origin/berth-ref")}
+			specs = []config.RefSpec{config.RefSpec("+" + FullRef(src.Ref) + ":refs/remotes/origin/berth-ref")}
 		} else {
 			specs = []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"}
 		}
@@ -102,8 +104,8 @@ func Checkout(ctx context.Context, log *slog.Logger, src Source, dir string) err
 	return nil
 }
 
-// fullRef reads a short name as a branch.
-func fullRef(ref string) string {
+// FullRef reads a short name as a branch.
+func FullRef(ref string) string {
 	if strings.HasPrefix(ref, "refs/") {
 		return ref
 	}

@@ -36,11 +36,14 @@ func failed(format string, args ...any) outcome {
 
 // runEnv is what the steps of one run share.
 type runEnv struct {
-	run     store.Run
-	act     *activeRun
-	detail  Detail
-	p       *pipeline.Pipeline
-	ws      executor.Workspace
+	run    store.Run
+	act    *activeRun
+	detail Detail
+	p      *pipeline.Pipeline
+	ws     executor.Workspace
+	// exec runs the run's steps: the server's executor, or an
+	// environment's (executor.env) once the run moved onto its cluster.
+	exec    executor.Executor
 	log     *runLog
 	params  map[string]string
 	sched   *sched.Run
@@ -188,6 +191,14 @@ func (r *Runner) drive(ctx context.Context, env *runEnv) outcome {
 	}
 	if env.sched, err = sched.New(env.p, trig, sched.Options{}); err != nil {
 		return failed("%v", err)
+	}
+	env.exec = r.opts.Executor
+	if env.p.ClusterEnv() != "" {
+		cleanup, err := r.onCluster(ctx, env, src.Git)
+		if err != nil {
+			return failed("%v", fetchError(run.App, src, err))
+		}
+		defer cleanup()
 	}
 	return r.schedule(ctx, env)
 }

@@ -60,6 +60,7 @@ func (r *Runner) recover(ctx context.Context) error {
 			fmt.Fprintf(f, "[berth] the server restarted during the run; it was marked failed\n")
 			f.Close()
 		}
+		r.cleanupCluster(ctx, run)
 		ws := filepath.Join(r.opts.WorkDir, run.ID)
 		killed := killOrphans(run.ID, ws)
 		_ = os.RemoveAll(ws)

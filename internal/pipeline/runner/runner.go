@@ -48,6 +48,9 @@ type Options struct {
 	Store    store.Store
 	Blobs    blob.Store
 	Executor Executor
+	// Clusters runs the steps of pipelines that name an environment
+	// (executor.env); nil fails such runs with a clear reason.
+	Clusters ClusterExecutors
 	Secrets  SecretResolver
 	// Notify wakes the reconciler for an app after the deploy step created
 	// a release; nil is allowed.

@@ -37,14 +37,15 @@ func appSource(ctx context.Context, st store.Releases, a store.App) (spec.Source
 	return *sp.Source, nil
 }
 
-// Source returns the repository and branch app's pipeline runs on.
-func (r *Runner) Source(ctx context.Context, app string) (url, branch string, err error) {
+// Source returns app's source as its target release names it: the
+// repository and branch its pipeline runs on, the pipeline file, the
+// forge commit status goes to.
+func (r *Runner) Source(ctx context.Context, app string) (spec.Source, error) {
 	a, err := r.st.GetApp(ctx, app)
 	if err != nil {
-		return "", "", err
+		return spec.Source{}, err
 	}
-	s, err := appSource(ctx, r.st, a)
-	return s.Git, s.Branch, err
+	return appSource(ctx, r.st, a)
 }
 
 // gitAuth reads the credential source.secret names from the app's

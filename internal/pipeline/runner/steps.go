@@ -68,7 +68,7 @@ func (r *Runner) shellStep(ctx context.Context, env *runEnv, step *pipeline.Step
 	if step.Cache != nil {
 		spec.Cache = &executor.CacheSpec{Key: step.Cache.Key, Paths: step.Cache.Paths, Dir: filepath.Join(r.opts.WorkDir, ".caches", env.run.App)}
 	}
-	res, err := r.opts.Executor.Run(ctx, spec, w)
+	res, err := env.exec.Run(ctx, spec, w)
 	if cerr := w.Close(); cerr != nil && err == nil {
 		err = cerr
 	}

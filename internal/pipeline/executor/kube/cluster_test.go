@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/berthdev/berth/internal/kubecluster"
 	"github.com/berthdev/berth/internal/kubetest"
 	"github.com/berthdev/berth/internal/pipeline/executor"
 )
@@ -39,18 +36,7 @@ import (
 // instead of passing silently).
 func TestStepPodsOnCluster(t *testing.T) {
 	kc := kubetest.Start(t, kubetest.Options{Nodes: 1})
-	raw, err := os.ReadFile(kc.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := kubecluster.Config(raw, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := kc.Client(t)
 	ctx := t.Context()
 	const ns, runID = "pipelines", "shop.7"
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
@@ -124,27 +110,9 @@ func TestStepPodsOnCluster(t *testing.T) {
 	// terminate writes what the kubelet would once the container exited.
 	terminate := func(t *testing.T, pod *corev1.Pod, code int32) {
 		t.Helper()
-		phase := corev1.PodSucceeded
-		if code != 0 {
-			phase = corev1.PodFailed
+		if err := kubetest.EndPod(ctx, client, ns, pod.Name, code); err != nil {
+			t.Fatal(err)
 		}
-		for range 20 {
-			p, err := client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.Status.Phase = phase
-			p.Status.ContainerStatuses = []corev1.ContainerStatus{{
-				Name: containerName, Image: p.Spec.Containers[0].Image,
-				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: "Completed", FinishedAt: metav1.Now()}},
-			}}
-			if _, err = client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err == nil {
-				return
-			} else if !apierrors.IsConflict(err) {
-				t.Fatal(err)
-			}
-		}
-		t.Fatal("could not write the pod's status")
 	}
 	gone := func(t *testing.T, what string, get func() error) {
 		t.Helper()
@@ -255,11 +223,5 @@ func TestStepPodsOnCluster(t *testing.T) {
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 60s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	kubetest.Eventually(t, what, 60*time.Second, ok)
 }

@@ -13,6 +13,9 @@
 // account token and no service links: a step must not reach the cluster's
 // API with the executor's rights.
 //
+// Checkout seeds a run's claim with its commit before the first step: a
+// pod running git, its credential in a Secret it owns, mounted as files.
+//
 // Cancel and timeout delete the pod; the exit code is read from the
 // container's terminated state; the output is read through the pod log
 // API into the writer the caller gave, which masks secrets (as for local).
@@ -60,7 +63,12 @@ type Options struct {
 	// KillGrace is the grace period a cancelled or timed-out step's pod
 	// gets before its containers are killed.
 	KillGrace time.Duration
-	Logger    *slog.Logger
+	// CheckoutImage runs the pod that seeds a run's workspace with its
+	// commit (see Checkout); default DefaultCheckoutImage.
+	CheckoutImage string
+	// CheckoutTimeout bounds that pod; default DefaultCheckoutTimeout.
+	CheckoutTimeout time.Duration
+	Logger          *slog.Logger
 }
 
 // Executor runs steps as pods. It is safe for concurrent use.
@@ -82,6 +90,12 @@ func New(o Options) (*Executor, error) {
 	}
 	if o.KillGrace <= 0 {
 		o.KillGrace = DefaultKillGrace
+	}
+	if o.CheckoutImage == "" {
+		o.CheckoutImage = DefaultCheckoutImage
+	}
+	if o.CheckoutTimeout <= 0 {
+		o.CheckoutTimeout = DefaultCheckoutTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

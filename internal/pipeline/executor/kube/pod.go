@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/berthdev/berth/internal/pipeline/executor"
 )
@@ -58,19 +57,25 @@ func (e *Executor) pod(s executor.StepSpec, name, image string) *corev1.Pod {
 	}
 }
 
-// secret holds the step's variables and secrets, owned by its pod.
-func secret(s executor.StepSpec, pod *corev1.Pod, uid types.UID) *corev1.Secret {
+// stepData is what the step's Secret holds: its variables and secrets.
+func stepData(s executor.StepSpec) map[string]string {
 	data := map[string]string{}
 	maps.Copy(data, s.Env)
 	maps.Copy(data, s.Secrets)
 	data["HOME"] = s.Workspace.Home
+	return data
+}
+
+// ownedSecret is the Secret of pod's name holding data, owned by the pod
+// (so the garbage collector removes it with the pod).
+func ownedSecret(pod *corev1.Pod, data map[string]string) *corev1.Secret {
 	yes := true
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:   pod.Name,
 			Labels: pod.Labels,
 			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: uid, BlockOwnerDeletion: &yes,
+				APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID, BlockOwnerDeletion: &yes,
 			}},
 		},
 		Type:       corev1.SecretTypeOpaque,

@@ -21,44 +21,64 @@ import (
 // are not copied: they stay on the run's workspace volume, where later
 // steps of the run find them.
 func (e *Executor) Run(ctx context.Context, s executor.StepSpec, out io.Writer) (executor.Result, error) {
-	res := executor.Result{Started: time.Now()}
 	image := s.Image
 	if image == "" {
 		image = e.o.DefaultImage
 	}
 	switch {
 	case s.Script == "":
-		return res, errors.New("kube executor: the step has no script")
+		return executor.Result{Started: time.Now()}, errors.New("kube executor: the step has no script")
 	case image == "":
-		return res, fmt.Errorf("kube executor: step %s names no image; a pod needs one: set image: in the step", s.Name)
+		return executor.Result{Started: time.Now()}, fmt.Errorf("kube executor: step %s names no image; a pod needs one: set image: in the step", s.Name)
 	case s.Workspace.Src == "":
-		return res, errors.New("kube executor: the step has no workspace; call Prepare")
+		return executor.Result{Started: time.Now()}, errors.New("kube executor: the step has no workspace; call Prepare")
 	}
-	log := e.log.With("run", s.RunID, "step", s.Name)
-	pods := e.o.Client.CoreV1().Pods(e.o.Namespace)
 	name := podName(s.RunID, s.Name)
-	created, err := pods.Create(ctx, e.pod(s, name, image), metav1.CreateOptions{})
+	return e.runPod(ctx, podRun{
+		what: "step", run: s.RunID, step: s.Name, timeout: s.Timeout,
+		pod: e.pod(s, name, image), data: stepData(s),
+	}, out)
+}
+
+// podRun is one pod the executor runs to its end: a step's, or the
+// checkout that seeds a run's workspace.
+type podRun struct {
+	what, run, step string // for notes and logs
+	timeout         time.Duration
+	pod             *corev1.Pod
+	// data goes in the Secret of the pod's name, owned by the pod.
+	data map[string]string
+}
+
+// runPod creates p's pod and its Secret, waits for the pod to end and
+// deletes it. Its output goes to out as the pod log API gives it.
+func (e *Executor) runPod(ctx context.Context, p podRun, out io.Writer) (executor.Result, error) {
+	res := executor.Result{Started: time.Now()}
+	log := e.log.With("run", p.run, p.what, p.step)
+	pods := e.o.Client.CoreV1().Pods(e.o.Namespace)
+	name := p.pod.Name
+	created, err := pods.Create(ctx, p.pod, metav1.CreateOptions{})
 	if err != nil {
 		if ctx.Err() != nil {
-			return cancelled(res, out, name), nil
+			return cancelled(res, out, p.what, name), nil
 		}
 		return res, fmt.Errorf("kube executor: create pod %s/%s: %w", e.o.Namespace, name, err)
 	}
-	// However the step ends, its pod goes (and with it its Secret).
+	// However the pod ends, it goes (and with it its Secret).
 	defer e.deletePod(ctx, name, 0)
-	if _, err := e.o.Client.CoreV1().Secrets(e.o.Namespace).Create(ctx, secret(s, created, created.UID), metav1.CreateOptions{}); err != nil {
+	if _, err := e.o.Client.CoreV1().Secrets(e.o.Namespace).Create(ctx, ownedSecret(created, p.data), metav1.CreateOptions{}); err != nil {
 		// A cancel while the pod was being set up is a cancel, not a
 		// failure of the step.
 		if ctx.Err() != nil {
-			return cancelled(res, out, name), nil
+			return cancelled(res, out, p.what, name), nil
 		}
-		return res, fmt.Errorf("kube executor: create the step's secret: %w", err)
+		return res, fmt.Errorf("kube executor: create the %s's secret: %w", p.what, err)
 	}
-	log.DebugContext(ctx, "step pod created", "pod", name, "namespace", e.o.Namespace)
+	log.DebugContext(ctx, "pod created", "pod", name, "namespace", e.o.Namespace)
 
 	runCtx, cancel := ctx, context.CancelFunc(func() {})
-	if s.Timeout > 0 {
-		runCtx, cancel = context.WithTimeout(ctx, s.Timeout)
+	if p.timeout > 0 {
+		runCtx, cancel = context.WithTimeout(ctx, p.timeout)
 	}
 	defer cancel()
 	logs := e.followLogs(runCtx, name, out)
@@ -70,10 +90,10 @@ func (e *Executor) Run(ctx context.Context, s executor.StepSpec, out io.Writer) 
 		e.noteUnread(out, logs.stop(0))
 		switch {
 		case ctx.Err() != nil:
-			return cancelled(res, out, name), nil
+			return cancelled(res, out, p.what, name), nil
 		case errors.Is(runCtx.Err(), context.DeadlineExceeded):
 			res.TimedOut, res.ExitCode = true, 124
-			note(out, "step timed out after %s; its pod %s was deleted", s.Timeout, name)
+			note(out, "%s timed out after %s; its pod %s was deleted", p.what, p.timeout, name)
 			return res, nil
 		}
 		return res, fmt.Errorf("kube executor: pod %s: %w", name, err)
@@ -90,15 +110,15 @@ func (e *Executor) Run(ctx context.Context, s executor.StepSpec, out io.Writer) 
 		return res, fmt.Errorf("kube executor: pod %s %s without an exit code: %s %s", name, end.Status.Phase, end.Status.Reason, end.Status.Message)
 	}
 	res.ExitCode = code
-	log.DebugContext(ctx, "step pod ended", "pod", name, "exit_code", code)
+	log.DebugContext(ctx, "pod ended", "pod", name, "exit_code", code)
 	return res, nil
 }
 
 // cancelled is the result of a step cancelled while its pod name existed
 // or was being made (the deferred or explicit delete removes it).
-func cancelled(res executor.Result, out io.Writer, name string) executor.Result {
+func cancelled(res executor.Result, out io.Writer, what, name string) executor.Result {
 	res.Cancelled, res.Finished = true, time.Now()
-	note(out, "step cancelled; its pod %s was deleted", name)
+	note(out, "%s cancelled; its pod %s was deleted", what, name)
 	return res
 }
 

@@ -15,9 +15,13 @@ import (
 
 // Prepare creates the run's workspace claim (ReadWriteOnce: every step
 // pod of the run mounts it, so the scheduler keeps them on the node that
-// holds the volume) and returns the workspace as step pods see it. It is
-// safe to call again for the same run.
+// holds the volume) and returns the workspace as step pods see it. The
+// namespace is made first when missing (an environment no app was
+// deployed to yet). It is safe to call again for the same run.
 func (e *Executor) Prepare(ctx context.Context, runID string) (executor.Workspace, error) {
+	if err := e.ensureNamespace(ctx); err != nil {
+		return executor.Workspace{}, err
+	}
 	size, err := resource.ParseQuantity(e.o.VolumeSize)
 	if err != nil {
 		return executor.Workspace{}, fmt.Errorf("kube executor: volume size %q: %w", e.o.VolumeSize, err)
@@ -56,4 +60,26 @@ func (e *Executor) Cleanup(ctx context.Context, runID string) error {
 		return fmt.Errorf("kube executor: delete the workspace of run %s: %w", runID, err)
 	}
 	return nil
+}
+
+// ensureNamespace creates the namespace unless it exists. A namespace an
+// administrator made may be all Berth may use, so its existence is
+// checked first and creating it is only tried when it is missing.
+func (e *Executor) ensureNamespace(ctx context.Context) error {
+	nss := e.o.Client.CoreV1().Namespaces()
+	_, err := nss.Get(ctx, e.o.Namespace, metav1.GetOptions{})
+	if err == nil {
+		return nil
+	}
+	if apierrors.IsNotFound(err) {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.o.Namespace, Labels: map[string]string{managedByLabel: managedByValue}}}
+		if _, err = nss.Create(ctx, ns, metav1.CreateOptions{}); err == nil || apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+	}
+	if apierrors.IsForbidden(err) {
+		// Reading namespaces may be forbidden where using one is not.
+		return nil
+	}
+	return fmt.Errorf("kube executor: namespace %s: %w", e.o.Namespace, err)
 }
