@@ -24,11 +24,12 @@ const Backend = "postgres"
 const counterTable = "event_revision"
 
 // notPlatformState are tables in the schema that a backup leaves out: the
-// migration record, the revision counter (carried as a sequence), and the
+// migration record, the revision counter (carried as a sequence), the
 // leader lease of servers sharing the database (internal/leader/pglease),
 // which is the running servers' state: a restored database starts without
-// a leader and its first server takes the lease.
-var notPlatformState = []string{"schema_migrations", counterTable, "leader_leases"}
+// a leader and its first server takes the lease; and the servers' shared
+// state every backend leaves out (snapshot.ServerState).
+var notPlatformState = append([]string{"schema_migrations", counterTable, "leader_leases"}, snapshot.ServerState...)
 
 // Snapshot runs fn inside one REPEATABLE READ, READ ONLY transaction: it
 // sees the database as of its first read, whatever commits meanwhile,

@@ -234,6 +234,31 @@ CREATE INDEX environments_team ON environments (team);
 ALTER TABLE environments ADD COLUMN routing TEXT NOT NULL DEFAULT 'gateway';
 ALTER TABLE environments ADD COLUMN gateway_parent TEXT NOT NULL DEFAULT '';
 `},
+	{version: 13, name: "sso_pending, login_throttles", sql: `
+-- State the API servers share (internal/store/serverstate.go), kept out
+-- of backups. SSO logins in flight and CLI login codes, keyed by the
+-- sha256 of the value the browser or CLI holds, taken once.
+CREATE TABLE sso_pending (
+	hash       TEXT PRIMARY KEY,
+	kind       TEXT NOT NULL,
+	data       TEXT,
+	created_at TEXT NOT NULL,
+	expires_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX sso_pending_expiry ON sso_pending (expires_at);
+CREATE INDEX sso_pending_kind ON sso_pending (kind);
+-- Failed password logins per (account, client address).
+CREATE TABLE login_throttles (
+	account      TEXT NOT NULL,
+	client       TEXT NOT NULL,
+	failures     TEXT NOT NULL,
+	locked_until TEXT NOT NULL,
+	lockouts     INTEGER NOT NULL,
+	last_failure TEXT NOT NULL,
+	PRIMARY KEY (account, client)
+) STRICT;
+CREATE INDEX login_throttles_idle ON login_throttles (last_failure);
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

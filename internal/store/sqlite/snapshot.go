@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/berthdev/berth/internal/store/snapshot"
@@ -96,8 +97,9 @@ func (r *snapReader) Rows(ctx context.Context, t snapshot.Table, fn func([]any) 
 	return nil
 }
 
-// schemaTables lists the tables of platform state (all but SQLite's own
-// and the migration record) with their columns, parents first.
+// schemaTables lists the tables of platform state (all but SQLite's own,
+// the migration record and snapshot.ServerState) with their columns,
+// parents first.
 func schemaTables(ctx context.Context, q sqlstore.Querier) ([]snapshot.Table, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_schema
 		WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name`)
@@ -111,7 +113,9 @@ func schemaTables(ctx context.Context, q sqlstore.Querier) ([]snapshot.Table, er
 			rows.Close()
 			return nil, fmt.Errorf("sqlite: list tables: %w", err)
 		}
-		names = append(names, n)
+		if !slices.Contains(snapshot.ServerState, n) {
+			names = append(names, n)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
