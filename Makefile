@@ -6,10 +6,22 @@ BIN      := bin/berth
 TOOLS    := $(HOME)/.cache/berth/tools
 GOLANGCI_VERSION := v2.15.0
 
-.PHONY: build test unit e2e fuzz lint demo bench clean kube-testenv postgres-testenv
+.PHONY: build image test unit e2e fuzz lint demo bench clean kube-testenv postgres-testenv
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/berth
+
+# The container image gateways in clusters run (and `berth server` can):
+# a static berth for linux/$(ARCH) with CA certificates and a non-root
+# user, written as an OCI layout tar by hack/ociimage, with no container
+# engine and no registry. Push it with
+#   skopeo copy oci-archive:bin/berth-image.tar docker://REGISTRY/berth:TAG
+# or `docker load -i bin/berth-image.tar`; see docs/kubernetes.md.
+ARCH     ?= $(shell $(GO) env GOARCH)
+IMAGE    ?= ghcr.io/berthdev/berth:$(VERSION)
+image:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux-$(ARCH)/berth ./cmd/berth
+	$(GO) run ./hack/ociimage -binary bin/linux-$(ARCH)/berth -arch $(ARCH) -ref $(IMAGE) -version $(VERSION) -out bin/berth-image.tar
 
 # All tests: vet, lint, unit and integration tests, the end-to-end tests
 # against the real binary, and short fuzz runs of the parsers and the log

@@ -187,7 +187,7 @@ func (h *harness) unpinned(ctx context.Context, has func(string) bool) error {
 		}
 	}
 	if has("openloop") {
-		if err := h.openLoopPhase(ctx, e, main); err != nil {
+		if err := h.openLoopPhase(ctx, e, main, ""); err != nil {
 			return err
 		}
 	}
@@ -210,8 +210,14 @@ func (h *harness) pinned(ctx context.Context) error {
 	wo.pin = h.loadCPU
 	title := fmt.Sprintf("Closed loop, pinned: proxy on CPU %s; wrk and backend on CPU %s; wrk -t%d -c%d -d%s, %d rounds interleaved (nginx: master + %d workers; HAProxy: %d threads)",
 		h.proxyCPU, h.loadCPU, wo.threads, wo.conns, wo.duration, h.rounds, e.nginxProcs-1, e.haproxyThr)
-	_, err = h.closedLoop(ctx, title, e.targets, wo)
-	return err
+	main, err := h.closedLoop(ctx, title, e.targets, wo)
+	if err != nil || !slices.Contains(h.phases, "openloop") {
+		return err
+	}
+	// The same open loop with the proxy alone on its CPU: what the proxy
+	// adds to the tail without fighting the generator and the backend
+	// for a core.
+	return h.openLoopPhase(ctx, e, main, h.loadCPU)
 }
 
 func (h *harness) logf(format string, args ...any) {

@@ -97,16 +97,18 @@ type olResult struct {
 // openLoopPhase sends a fixed rate to direct, nginx and berth: each given
 // fraction of the lowest saturated rate the main phase measured for them,
 // so that each is loaded to at most that fraction of what it can do.
-func (h *harness) openLoopPhase(ctx context.Context, e *env, main []*series) error {
+// pin, if not empty, is the taskset CPU list of the generator (the pinned
+// phase: the proxies have the other CPU to themselves).
+func (h *harness) openLoopPhase(ctx context.Context, e *env, main []*series, pin string) error {
 	for _, f := range h.fractions {
-		if err := h.openLoopAt(ctx, e, main, f); err != nil {
+		if err := h.openLoopAt(ctx, e, main, f, pin); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (h *harness) openLoopAt(ctx context.Context, e *env, main []*series, fraction float64) error {
+func (h *harness) openLoopAt(ctx context.Context, e *env, main []*series, fraction float64, pin string) error {
 	names := []string{"direct", "nginx", "berth"}
 	lowest := math.Inf(1)
 	for _, s := range main {
@@ -117,6 +119,10 @@ func (h *harness) openLoopAt(ctx context.Context, e *env, main []*series, fracti
 	rate := math.Round(lowest * fraction)
 	title := fmt.Sprintf("Open loop at a fixed %.0f req/s (%.0f %% of the lowest saturated median of direct, nginx, berth), %d connections, %s per run, %d rounds interleaved",
 		rate, fraction*100, h.wrk.conns, h.openloopDuration, h.rounds)
+	if pin != "" {
+		title = fmt.Sprintf("Pinned open loop (proxy on CPU %s; generator and backend on CPU %s) at a fixed %.0f req/s (%.0f %% of the lowest pinned saturated median of direct, nginx, berth), %d connections, %s per run, %d rounds interleaved",
+			h.proxyCPU, pin, rate, fraction*100, h.wrk.conns, h.openloopDuration, h.rounds)
+	}
 	h.logf("== %s", title)
 	var targets []target
 	for _, t := range e.targets {
@@ -127,7 +133,7 @@ func (h *harness) openLoopAt(ctx context.Context, e *env, main []*series, fracti
 	res := map[string][]olResult{}
 	for r := range h.rounds {
 		for _, t := range targets {
-			o, err := h.runOpenLoop(ctx, t, rate)
+			o, err := h.runOpenLoop(ctx, t, rate, pin)
 			if err != nil {
 				return fmt.Errorf("open loop round %d, %s: %w", r+1, t.name, err)
 			}
@@ -140,7 +146,7 @@ func (h *harness) openLoopAt(ctx context.Context, e *env, main []*series, fracti
 	return nil
 }
 
-func (h *harness) runOpenLoop(ctx context.Context, t target, rate float64) (olResult, error) {
+func (h *harness) runOpenLoop(ctx context.Context, t target, rate float64, pin string) (olResult, error) {
 	if err := h.waitQuiet(ctx); err != nil {
 		return olResult{}, err
 	}
@@ -156,7 +162,8 @@ func (h *harness) runOpenLoop(ctx context.Context, t target, rate float64) (olRe
 		pids = t.pids()
 	}
 	before := sampleCPU(pids, []int{t.backend})
-	cmd := exec.CommandContext(ctx, h.openloopBin, args...)
+	argv := pinned(pin, append([]string{h.openloopBin}, args...)...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	out, err := cmd.Output()
 	if err != nil {
 		return olResult{}, fmt.Errorf("openloop %s: %w", strings.Join(args, " "), err)

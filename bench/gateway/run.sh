@@ -9,7 +9,8 @@
 #
 # Knobs (environment): THREADS (2) CONNS (64) DURATION (10s) ROUNDS (3)
 # WARMUP (2s) NGINX_WORKERS (auto) ROUTES (10000) FRACTIONS (0.25,0.5)
-# OPENLOOP_DURATION (10s) PHASES (main,openloop,routes,pinned)
+# OPENLOOP_DURATION (10s) PHASES (main,openloop,routes,pinned; with both
+# openloop and pinned, the open loop also runs pinned)
 # BERTH_LOG_LEVEL (info) PROXY_CPU (0) LOAD_CPU (1) OUT; QUIET_WAIT (2m):
 # before each run, wait up to this long for other work on the machine to
 # stop. BERTH=path measures that binary instead of running `make build`.

@@ -109,7 +109,7 @@ the data directory.`,
 	cmd.Flags().StringVar(&advertiseURL, "advertise-url", "",
 		"the API URL gateways in clusters reach this server at (needed to run Berth's gateway in environments with routing gateway)")
 	cmd.Flags().StringVar(&gatewayImage, "cluster-gateway-image", "",
-		"image of the gateway run in environments' clusters (default ghcr.io/berthdev/berth:<this version>)")
+		"image of the gateway run in environments' clusters (default ghcr.io/berthdev/berth:<this version>, not published yet: build and push one with \"make image\", see docs/kubernetes.md)")
 	sso.register(cmd)
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	cmd.AddCommand(newRotateKeyCmd())

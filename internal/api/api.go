@@ -15,6 +15,7 @@ import (
 	"github.com/berthdev/berth/internal/identity/loginlimit"
 	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/identity/rbac"
+	"github.com/berthdev/berth/internal/kubecluster"
 	"github.com/berthdev/berth/internal/runtime"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
@@ -79,6 +80,9 @@ type Deps struct {
 	// them for health checks; nil (no master key) answers 503 to adding a
 	// cluster with a kubeconfig.
 	Clusters ClusterVault
+	// InCluster is where the server finds its own service account, for
+	// clusters added in_cluster (the zero value: the pod's).
+	InCluster kubecluster.InClusterSource
 	// Backup writes platform backups for GET /api/v1/backup; nil answers
 	// 503.
 	Backup BackupWriter
@@ -255,6 +259,7 @@ func (s *server) routes() []route {
 		{method: http.MethodPost, path: "/api/v1/envs", perm: rbac.EnvsManage, action: "env.create", handle: s.createEnvironment},
 		{method: http.MethodGet, path: "/api/v1/envs", perm: rbac.EnvsRead, handle: s.listEnvironments},
 		{method: http.MethodGet, path: "/api/v1/envs/{env}", perm: rbac.EnvsRead, handle: s.getEnvironment},
+		{method: http.MethodPatch, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, action: "env.update", handle: s.updateEnvironment},
 		{method: http.MethodDelete, path: "/api/v1/envs/{env}", perm: rbac.EnvsManage, action: "env.remove", handle: s.removeEnvironment},
 		{method: http.MethodGet, path: "/api/v1/backup", perm: rbac.ClustersManage, action: "platform.backup", handle: s.backup},
 		{method: http.MethodPost, path: "/api/v1/users/me/password", perm: rbac.AppsRead, action: "user.change_password", handle: s.changePassword},

@@ -65,8 +65,8 @@ func (s *server) addCluster(w http.ResponseWriter, r *http.Request) error {
 	case req.InCluster && req.Kubeconfig != "":
 		return invalidField("kubeconfig", "must be empty with in_cluster: the server's own service account is used")
 	case req.InCluster:
-		if cfg, err = kubecluster.InCluster(); err != nil {
-			return invalidField("in_cluster", "this server does not run in a cluster: %v", err)
+		if cfg, err = s.InCluster.Config(); err != nil {
+			return invalidField("in_cluster", "cluster %s: this server cannot use its own service account: %v", req.Name, err)
 		}
 		c.Server = cfg.Host
 	case req.Kubeconfig == "":
@@ -84,7 +84,11 @@ func (s *server) addCluster(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), clusterCheckTimeout)
 	defer cancel()
 	if _, err := kubecluster.Inspect(ctx, cfg, req.Name); err != nil {
-		return invalidField("kubeconfig", "%v", err)
+		field := "kubeconfig"
+		if req.InCluster {
+			field = "in_cluster"
+		}
+		return invalidField(field, "%v", err)
 	}
 	if creds != nil && s.Clusters == nil {
 		return newError(http.StatusServiceUnavailable, api.CodeUnavailable, "this server has no master key loaded, so it cannot store cluster credentials")
@@ -210,7 +214,11 @@ func (s *server) clusterHealth(ctx context.Context, c store.Cluster) api.Cluster
 // clusterConfig reaches a stored cluster.
 func (s *server) clusterConfig(ctx context.Context, c store.Cluster) (*rest.Config, error) {
 	if c.InCluster {
-		return kubecluster.InCluster()
+		cfg, err := s.InCluster.Config()
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
+		return cfg, nil
 	}
 	if s.Clusters == nil {
 		return nil, fmt.Errorf("cluster %s: no master key loaded to open its credentials", c.Name)

@@ -33,6 +33,11 @@ func TestEnvironmentRouting(t *testing.T) {
 		{"gateway-api without a Gateway", api.EnvironmentRequest{Name: "a", Cluster: "eu", Namespace: "a", Routing: "gateway-api"}, "gateway_parent"},
 		{"a Gateway for Berth's own gateway", api.EnvironmentRequest{Name: "a", Cluster: "eu", Namespace: "a", GatewayParent: "gw"}, "gateway_parent"},
 		{"a bad Gateway name", api.EnvironmentRequest{Name: "a", Cluster: "eu", Namespace: "a", Routing: "gateway-api", GatewayParent: "infra/Edge"}, "gateway_parent"},
+		// TLS Secrets (envtls.go): DNS labels, each once, not the token's, for Berth's gateway only.
+		{"a TLS Secret not a DNS label", api.EnvironmentRequest{Name: "a", Cluster: "eu", Namespace: "a", TLSSecrets: []string{"Shop_TLS"}}, "tls_secrets[0]"},
+		{"a TLS Secret named twice", api.EnvironmentRequest{Name: "a", Cluster: "eu", Namespace: "a", TLSSecrets: []string{"x", "y", "x"}}, "tls_secrets[2]"},
+		{"the token's Secret as TLS", api.EnvironmentRequest{Name: "a", Cluster: "eu", Namespace: "a", TLSSecrets: []string{"berth-gateway"}}, "tls_secrets[0]"},
+		{"TLS Secrets with gateway-api", api.EnvironmentRequest{Name: "a", Cluster: "eu", Namespace: "a", Routing: "gateway-api", GatewayParent: "gw", TLSSecrets: []string{"x"}}, "tls_secrets"},
 	} {
 		t.Run(c.desc, func(t *testing.T) {
 			status, body := ts.call(t, "POST", "/api/v1/envs", c.req)

@@ -32,7 +32,8 @@ func errEnvNotFound(name string) *httpError {
 }
 
 func toAPIEnvironment(e store.Environment, teamNames map[string]string) api.Environment {
-	return api.Environment{Name: e.Name, Team: teamNames[e.Team], Cluster: e.Cluster, Namespace: e.Namespace, StorageClass: e.StorageClass, Routing: e.Routing, GatewayParent: e.GatewayParent, CreatedAt: e.CreatedAt}
+	return api.Environment{Name: e.Name, Team: teamNames[e.Team], Cluster: e.Cluster, Namespace: e.Namespace, StorageClass: e.StorageClass,
+		Routing: e.Routing, GatewayParent: e.GatewayParent, TLSSecrets: splitTLSSecrets(e.TLSSecrets), CreatedAt: e.CreatedAt}
 }
 
 // loadEnvironment returns the environment if the caller holds perm in its
@@ -77,11 +78,12 @@ func (s *server) createEnvironment(w http.ResponseWriter, r *http.Request) error
 		return fmt.Errorf("create environment %s: %w", req.Name, err)
 	}
 	details = append(details, validRouting(&req)...)
+	details = append(details, validTLSSecrets(req.Routing, req.TLSSecrets)...)
 	if len(details) > 0 {
 		return newError(http.StatusUnprocessableEntity, api.CodeInvalid, "invalid environment: %s: %s", details[0].Field, details[0].Message).withDetails(details...)
 	}
 	e := store.Environment{Name: req.Name, Team: team.ID, Cluster: req.Cluster, Namespace: req.Namespace, StorageClass: req.StorageClass,
-		Routing: req.Routing, GatewayParent: req.GatewayParent, CreatedAt: s.Now().UTC()}
+		Routing: req.Routing, GatewayParent: req.GatewayParent, TLSSecrets: strings.Join(req.TLSSecrets, ","), CreatedAt: s.Now().UTC()}
 	// A name or namespace taken by another team answers the same 409,
 	// which names nothing the caller did not send.
 	if err := s.Store.CreateEnvironment(r.Context(), e); errors.Is(err, store.ErrExists) {
@@ -134,7 +136,15 @@ func (s *server) getEnvironment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toAPIEnvironment(e, names))
+	out := toAPIEnvironment(e, names)
+	st, err := s.Store.EnvironmentStatus(r.Context(), name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) { // removed meanwhile: shown without status
+		return fmt.Errorf("environment %s status: %w", name, err)
+	}
+	if !st.CheckedAt.IsZero() || st.Gateway != "" {
+		out.Status = &st
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func TestEnvironmentsAndApplyToOne(t *testing.T) {
 	ts.mustCall(t, http.StatusConflict, "POST", "/api/v1/envs", api.EnvironmentRequest{Name: "other", Cluster: "eu", Namespace: "shop"}, nil)
 	var list []api.Environment
 	ts.mustCall(t, http.StatusOK, "GET", "/api/v1/envs", nil, &list)
-	if len(list) != 1 || list[0] != env {
+	if len(list) != 1 || !reflect.DeepEqual(list[0], env) {
 		t.Errorf("list %+v, want [%+v]", list, env)
 	}
 	status, body := ts.call(t, "DELETE", "/api/v1/clusters/eu", nil)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestEnvironmentsBelongToATeam(t *testing.T) {
 		ts.mustAs(t, tok, http.StatusOK, "GET", "/api/v1/envs/prod", nil, &got)
 		var list []api.Environment
 		ts.mustAs(t, tok, http.StatusOK, "GET", "/api/v1/envs", nil, &list)
-		if got != prod || len(list) != 1 || list[0] != prod {
+		if !reflect.DeepEqual(got, prod) || len(list) != 1 || !reflect.DeepEqual(list[0], prod) {
 			t.Errorf("a member of the env's team reads %+v and lists %+v, want %+v", got, list, prod)
 		}
 		status, body := ts.callAs(t, tok, "DELETE", "/api/v1/envs/prod", nil)
@@ -126,12 +127,12 @@ func TestEnvironmentsBelongToATeam(t *testing.T) {
 	t.Run("a platform admin manages all", func(t *testing.T) {
 		var list []api.Environment
 		ts.mustCall(t, http.StatusOK, "GET", "/api/v1/envs", nil, &list)
-		if len(list) != 2 || list[0].Name != "dev-b" || list[0].Team != "team-b" || list[1] != prod {
+		if len(list) != 2 || list[0].Name != "dev-b" || list[0].Team != "team-b" || !reflect.DeepEqual(list[1], prod) {
 			t.Errorf("platform admin lists %+v", list)
 		}
 		var got api.Environment
 		ts.mustCall(t, http.StatusOK, "GET", "/api/v1/envs/dev-b", nil, &got)
-		if got != devEnv {
+		if !reflect.DeepEqual(got, devEnv) {
 			t.Errorf("get %+v, want %+v", got, devEnv)
 		}
 		var made api.Environment

@@ -206,6 +206,7 @@ func TestIsolationMatrix(t *testing.T) {
 		"GET /api/v1/envs":          {allowed: []int{200}},
 		"GET /api/v1/envs/{env}":    {teamObject: true},
 		"DELETE /api/v1/envs/{env}": {teamObject: true},
+		"PATCH /api/v1/envs/{env}":  {teamObject: true, body: api.EnvironmentUpdate{TLSSecrets: &[]string{"taken-over"}}},
 		// Account management: one's own password only (team B's users
 		// have none, team tokens are no user); users are the platform
 		// admin's, so to anyone else team A's user is a missing one; a

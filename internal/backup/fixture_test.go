@@ -21,6 +21,7 @@ import (
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/snapshot"
 	"github.com/berthdev/berth/internal/store/sqlite"
+	"github.com/berthdev/berth/pkg/api"
 )
 
 var t0 = time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.UTC)
@@ -81,7 +82,9 @@ func populate(t *testing.T, st store.Store, ring *secrets.Keyring, blobs *blob.S
 	must("cluster", ss.CreateCluster(ctx, store.Cluster{Name: "hz", Server: "https://hz.example.com", Context: "hz", CreatedAt: t0}, []byte("apiVersion: v1\nkind: Config\n")))
 	must("cluster", ss.CreateCluster(ctx, store.Cluster{Name: "sh", Server: "https://sh.example.com", Context: "sh", CreatedAt: t0}, []byte("apiVersion: v1\nkind: Config\n# sh\n")))
 	must("env", st.CreateEnvironment(ctx, store.Environment{Name: "prod", Team: "team_a", Cluster: "hz", Namespace: "shop", CreatedAt: t0}))
-	must("env", st.CreateEnvironment(ctx, store.Environment{Name: "stage", Team: "team_b", Cluster: "hz", Namespace: "stage", StorageClass: "fast", CreatedAt: t0}))
+	must("env", st.CreateEnvironment(ctx, store.Environment{Name: "stage", Team: "team_b", Cluster: "hz", Namespace: "stage", StorageClass: "fast", TLSSecrets: "stage-tls,api-tls", CreatedAt: t0}))
+	must("env status", st.SetEnvironmentStatus(ctx, "stage", api.EnvironmentStatus{Gateway: api.GatewayReady, Replicas: 2, Ready: 2,
+		TLSSecrets: []api.TLSSecretStatus{{Name: "stage-tls", Served: true, Names: []string{"stage.example"}}, {Name: "api-tls", Error: "not found"}}, CheckedAt: t0}))
 
 	src := putSource(t, blobs, "pretend this is a tar.gz of shop")
 	for i, name := range []string{"shop", "blog"} {

@@ -137,7 +137,7 @@ func TestRestoreClusterReferences(t *testing.T) {
 		return map[string]any{"name": name, "server": "https://" + name, "context": "", "in_cluster": int64(0), "created_at": ts}
 	}
 	env := func(name, cluster, ns string) map[string]any {
-		return map[string]any{"name": name, "cluster": cluster, "namespace": ns, "storage_class": "", "created_at": ts, "team": "", "routing": "gateway", "gateway_parent": ""}
+		return map[string]any{"name": name, "cluster": cluster, "namespace": ns, "storage_class": "", "created_at": ts, "team": "", "routing": "gateway", "gateway_parent": "", "tls_secrets": "", "gateway_status": ""}
 	}
 	src := &oldSource{version: sqlite.SchemaVersion(), tables: curTables, rows: map[string][]map[string]any{
 		"clusters":     {cluster("hz"), cluster("sh")},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -17,7 +18,7 @@ func (r *runner) newEnvCmd() *cobra.Command {
 		Short: "Create, list and remove environments (a namespace of a cluster)",
 		Args:  argsExactly(),
 	}
-	cmd.AddCommand(r.newEnvCreateCmd(), r.newEnvListCmd(), r.newEnvShowCmd(), r.newEnvRemoveCmd())
+	cmd.AddCommand(r.newEnvCreateCmd(), r.newEnvUpdateCmd(), r.newEnvListCmd(), r.newEnvShowCmd(), r.newEnvRemoveCmd())
 	return cmd
 }
 
@@ -27,7 +28,7 @@ func (r *runner) newEnvCreateCmd() *cobra.Command {
 		out outputFormat
 	)
 	cmd := &cobra.Command{
-		Use:   "create NAME --cluster CLUSTER --namespace NAMESPACE [--team TEAM] [--storage-class CLASS] [--routing gateway|gateway-api --gateway-parent GW]",
+		Use:   "create NAME --cluster CLUSTER --namespace NAMESPACE [--team TEAM] [--storage-class CLASS] [--routing gateway|gateway-api --gateway-parent GW] [--tls-secret S1,S2]",
 		Short: "Create a team's environment on a cluster added with \"berth cluster add\"",
 		Args:  argsExactly("NAME"),
 		RunE: r.run(func(ctx context.Context, args []string) error {
@@ -63,6 +64,7 @@ func (r *runner) newEnvCreateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&req.Routing, "routing", "gateway",
 		"how traffic reaches the apps: gateway (Berth's gateway in the namespace, one LoadBalancer for every app) or gateway-api (HTTPRoutes for the cluster's Gateway API implementation)")
 	cmd.Flags().StringVar(&req.GatewayParent, "gateway-parent", "", "with --routing gateway-api: the Gateway the HTTPRoutes attach to, NAME or NAMESPACE/NAME")
+	cmd.Flags().StringSliceVar(&req.TLSSecrets, "tls-secret", nil, tlsSecretUsage)
 	addOutputFlag(cmd, &out)
 	return cmd
 }
@@ -124,8 +126,14 @@ func (r *runner) newEnvShowCmd() *cobra.Command {
 			if e.GatewayParent != "" {
 				row(tw, "Gateway:", e.GatewayParent)
 			}
+			if len(e.TLSSecrets) > 0 {
+				row(tw, "TLS secrets:", strings.Join(e.TLSSecrets, ", "))
+			}
 			row(tw, "Created:", age(r.Now(), e.CreatedAt)+" ago")
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return printEnvStatus(w, e, r.Now())
 		})
 }
 

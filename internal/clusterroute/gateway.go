@@ -23,6 +23,10 @@ import (
 
 var applyOpts = metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true}
 
+// gatewayUID is the user the gateway runs as: the image's user berth
+// (internal/ociimage), never root.
+const gatewayUID = 65532
+
 // tokenKey is the key of the gateway Secret that holds its API token.
 const tokenKey = "token"
 
@@ -33,6 +37,7 @@ type gatewayConfig struct {
 	server    string // the control plane's API URL, as the pods reach it
 	replicas  int32
 	tokenHash string // rolls the pods when the token changes
+	tls       tlsState
 }
 
 // gatewayDeployment runs `berth gateway --env NAME`, reading its token
@@ -46,24 +51,42 @@ func gatewayDeployment(c gatewayConfig) *appsv1ac.DeploymentApplyConfiguration {
 			WithPeriodSeconds(5).WithTimeoutSeconds(2).WithFailureThreshold(failures)
 	}
 	resources := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")}
+	args := []string{"gateway", "--server", c.server, "--env", c.env.Name,
+		"--listen", ":" + strconv.Itoa(gatewayPort), "--metrics-listen", ":" + strconv.Itoa(metricsPort),
+		"--state-file", "-", "--access-log", "-"}
+	ports := []*corev1ac.ContainerPortApplyConfiguration{
+		corev1ac.ContainerPort().WithName("http").WithContainerPort(gatewayPort).WithProtocol(corev1.ProtocolTCP),
+		corev1ac.ContainerPort().WithName("metrics").WithContainerPort(metricsPort).WithProtocol(corev1.ProtocolTCP)}
+	annotations := map[string]string{"berth.dev/token-hash": c.tokenHash}
+	pod := corev1ac.PodSpec()
+	psc := corev1ac.PodSecurityContext().
+		WithRunAsNonRoot(true).WithRunAsUser(gatewayUID).
+		WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
+	https := len(c.tls.Served) > 0
+	if https {
+		args = append(args, "--tls-listen", ":"+strconv.Itoa(tlsPort), "--cert-dir", certDir)
+		ports = append(ports, corev1ac.ContainerPort().WithName("https").WithContainerPort(tlsPort).WithProtocol(corev1.ProtocolTCP))
+		annotations[annotationTLS] = c.tls.digest()
+		pod.WithVolumes(tlsVolumeOf(c.tls))
+		psc.WithFSGroup(gatewayUID) // the keys are the gateway's group's alone (mode 0440)
+	}
 	container := corev1ac.Container().
 		WithName("gateway").
 		WithImage(c.image).
 		WithImagePullPolicy(corev1.PullIfNotPresent).
-		WithArgs("gateway", "--server", c.server, "--env", c.env.Name,
-			"--listen", ":"+strconv.Itoa(gatewayPort), "--metrics-listen", ":"+strconv.Itoa(metricsPort),
-			"--state-file", "-", "--access-log", "-").
+		WithArgs(args...).
 		WithEnv(corev1ac.EnvVar().WithName("BERTH_TOKEN").WithValueFrom(corev1ac.EnvVarSource().WithSecretKeyRef(
 			corev1ac.SecretKeySelector().WithName(GatewayName).WithKey(tokenKey)))).
-		WithPorts(
-			corev1ac.ContainerPort().WithName("http").WithContainerPort(gatewayPort).WithProtocol(corev1.ProtocolTCP),
-			corev1ac.ContainerPort().WithName("metrics").WithContainerPort(metricsPort).WithProtocol(corev1.ProtocolTCP)).
+		WithPorts(ports...).
 		WithReadinessProbe(probe("/readyz", 1)).
 		WithLivenessProbe(probe("/healthz", 6)).
 		WithResources(corev1ac.ResourceRequirements().WithRequests(resources).WithLimits(corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")})).
 		WithSecurityContext(corev1ac.SecurityContext().
 			WithAllowPrivilegeEscalation(false).WithPrivileged(false).WithReadOnlyRootFilesystem(true).
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")))
+	if https {
+		container.WithVolumeMounts(corev1ac.VolumeMount().WithName(tlsVolume).WithMountPath(certDir).WithReadOnly(true))
+	}
 	return appsv1ac.Deployment(GatewayName, c.env.Namespace).WithLabels(labels).
 		WithSpec(appsv1ac.DeploymentSpec().
 			WithReplicas(c.replicas).
@@ -74,27 +97,43 @@ func gatewayDeployment(c gatewayConfig) *appsv1ac.DeploymentApplyConfiguration {
 					WithMaxSurge(intstr.FromInt32(1)).WithMaxUnavailable(intstr.FromInt32(0)))).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(labels).
-				WithAnnotations(map[string]string{"berth.dev/token-hash": c.tokenHash}).
-				WithSpec(corev1ac.PodSpec().
+				WithAnnotations(annotations).
+				WithSpec(pod.
 					WithAutomountServiceAccountToken(false).
 					WithEnableServiceLinks(false).
 					WithTerminationGracePeriodSeconds(15). // the gateway drains for up to 10 s
-					WithSecurityContext(corev1ac.PodSecurityContext().
-						WithRunAsNonRoot(true).WithRunAsUser(65532).
-						WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+					WithSecurityContext(psc).
 					WithContainers(container))))
 }
 
+// tlsVolumeOf projects every served Secret into one directory, each as
+// NAME.crt and NAME.key: the layout `berth gateway --cert-dir` reads.
+func tlsVolumeOf(st tlsState) *corev1ac.VolumeApplyConfiguration {
+	proj := corev1ac.ProjectedVolumeSource().WithDefaultMode(0o440)
+	for _, s := range st.Served {
+		proj.WithSources(corev1ac.VolumeProjection().WithSecret(corev1ac.SecretProjection().WithName(s.Name).
+			WithItems(
+				corev1ac.KeyToPath().WithKey(corev1.TLSCertKey).WithPath(s.Name+".crt"),
+				corev1ac.KeyToPath().WithKey(corev1.TLSPrivateKeyKey).WithPath(s.Name+".key"))))
+	}
+	return corev1ac.Volume().WithName(tlsVolume).WithProjected(proj)
+}
+
 // gatewayService is the environment's one public address: a LoadBalancer
-// in front of every gateway pod, port 80.
-func gatewayService(env store.Environment) *corev1ac.ServiceApplyConfiguration {
+// in front of every gateway pod, port 80, and 443 when it serves HTTPS.
+func gatewayService(env store.Environment, https bool) *corev1ac.ServiceApplyConfiguration {
 	sel := map[string]string{kube.LabelManagedBy: kube.ManagedByBerth, LabelRole: RoleGateway, LabelEnv: env.Name}
+	ports := []*corev1ac.ServicePortApplyConfiguration{corev1ac.ServicePort().WithName("http").WithPort(80).
+		WithTargetPort(intstr.FromString("http")).WithProtocol(corev1.ProtocolTCP)}
+	if https {
+		ports = append(ports, corev1ac.ServicePort().WithName("https").WithPort(443).
+			WithTargetPort(intstr.FromString("https")).WithProtocol(corev1.ProtocolTCP))
+	}
 	return corev1ac.Service(GatewayName, env.Namespace).WithLabels(gatewayLabels(env.Name)).
 		WithSpec(corev1ac.ServiceSpec().WithType(corev1.ServiceTypeLoadBalancer).
 			WithExternalTrafficPolicy(corev1.ServiceExternalTrafficPolicyLocal). // clients' addresses reach the gateway
 			WithSelector(sel).
-			WithPorts(corev1ac.ServicePort().WithName("http").WithPort(80).
-				WithTargetPort(intstr.FromString("http")).WithProtocol(corev1.ProtocolTCP)))
+			WithPorts(ports...))
 }
 
 func gatewaySecret(env store.Environment, tok string) *corev1ac.SecretApplyConfiguration {
@@ -105,7 +144,7 @@ func gatewaySecret(env store.Environment, tok string) *corev1ac.SecretApplyConfi
 // ensureGateway makes the environment's gateway objects what they should
 // be. The token in the Secret is kept while the store still accepts it;
 // otherwise a new one is issued and the pods roll onto it.
-func (r *Reconciler) ensureGateway(ctx context.Context, kc kubernetes.Interface, env store.Environment) error {
+func (r *Reconciler) ensureGateway(ctx context.Context, kc kubernetes.Interface, env store.Environment, tls tlsState) error {
 	if r.opts.ControlPlaneURL == "" {
 		return ErrNoControlPlaneURL
 	}
@@ -133,11 +172,11 @@ func (r *Reconciler) ensureGateway(ctx context.Context, kc kubernetes.Interface,
 	}
 	sum := sha256.Sum256([]byte(tok))
 	cfg := gatewayConfig{env: env, image: r.opts.Image, server: r.opts.ControlPlaneURL,
-		replicas: int32(r.opts.GatewayReplicas), tokenHash: hex.EncodeToString(sum[:8])}
+		replicas: int32(r.opts.GatewayReplicas), tokenHash: hex.EncodeToString(sum[:8]), tls: tls}
 	if _, err := kc.AppsV1().Deployments(ns).Apply(ctx, gatewayDeployment(cfg), applyOpts); err != nil {
 		return fmt.Errorf("deployment %s: %w", GatewayName, err)
 	}
-	if _, err := kc.CoreV1().Services(ns).Apply(ctx, gatewayService(env), applyOpts); err != nil {
+	if _, err := kc.CoreV1().Services(ns).Apply(ctx, gatewayService(env, len(tls.Served) > 0), applyOpts); err != nil {
 		return fmt.Errorf("service %s: %w", GatewayName, err)
 	}
 	return nil

@@ -38,7 +38,7 @@ func TestGatewayObjects(t *testing.T) {
 			t.Errorf("selector %s=%s not on the pods", k, v)
 		}
 	}
-	s := roundTrip[corev1.Service](t, gatewayService(env))
+	s := roundTrip[corev1.Service](t, gatewayService(env, false))
 	if s.Spec.Type != corev1.ServiceTypeLoadBalancer || len(s.Spec.Ports) != 1 || s.Spec.Ports[0].Port != 80 || s.Spec.Ports[0].TargetPort.StrVal != "http" {
 		t.Errorf("service %+v", s.Spec)
 	}

@@ -59,28 +59,10 @@ func gatewayAPICRDs(t *testing.T, c *kubetest.Cluster) {
 // environment with routing gateway-api gets HTTPRoutes whose backendRef
 // weights follow the canary's weight, pruned with the app.
 func TestRoutingOnCluster(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{Nodes: 1})
+	c, db, kc, gc := startCluster(t)
 	gatewayAPICRDs(t, c)
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	kubeconfig, err := os.ReadFile(c.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := kubecluster.Config(kubeconfig, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc := kubernetes.NewForConfigOrDie(cfg)
-	gc := gwclient.NewForConfigOrDie(cfg)
 	now := time.Now().UTC()
-	if err := db.CreateCluster(ctx, store.Cluster{Name: "kwok", Server: c.Server, CreatedAt: now}, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
 	for _, e := range []store.Environment{
 		{Name: "staging", Team: "team-a", Cluster: "kwok", Namespace: "shop-staging", Routing: api.RoutingGateway},
 		{Name: "prod", Team: "team-a", Cluster: "kwok", Namespace: "shop-prod", Routing: api.RoutingGatewayAPI, GatewayParent: "infra/edge"},
@@ -234,6 +216,31 @@ func TestRoutingOnCluster(t *testing.T) {
 	if row, err := db.GetTokenByHash(ctx, token.Hash(tok)); err != nil || row.RevokedAt.IsZero() {
 		t.Errorf("the token of a removed environment: %+v %v", row, err)
 	}
+}
+
+// startCluster starts a control plane with one kwok node and a store that
+// has it registered as cluster "kwok", and returns clients of it.
+func startCluster(t *testing.T) (*kubetest.Cluster, *sqlite.DB, kubernetes.Interface, gwclient.Interface) {
+	t.Helper()
+	c := kubetest.Start(t, kubetest.Options{Nodes: 1})
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	kubeconfig, err := os.ReadFile(c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := kubecluster.Config(kubeconfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateCluster(ctx, store.Cluster{Name: "kwok", Server: c.Server, CreatedAt: time.Now().UTC()}, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return c, db, kubernetes.NewForConfigOrDie(cfg), gwclient.NewForConfigOrDie(cfg)
 }
 
 func waitFor(t *testing.T, what string, fn func() error) {

@@ -9,7 +9,7 @@ const (
 	LabelEnv = "berth.dev/env"
 	// LabelRole says what the object is for: RoleGateway (the
 	// environment's gateway) or RoleRoute (an HTTPRoute).
-	LabelRole   = "berth.dev/role"
+	LabelRole   = kube.LabelRole
 	RoleGateway = "gateway"
 	RoleRoute   = "route"
 	// LabelRoute is the route's ID (<app>/<index>) made a label value.

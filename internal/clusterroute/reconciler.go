@@ -30,6 +30,7 @@ type Store interface {
 	GetTokenByHash(ctx context.Context, hash string) (store.Token, error)
 	ListTokens(ctx context.Context) ([]store.Token, error)
 	RevokeToken(ctx context.Context, id string, at time.Time) error
+	SetEnvironmentStatus(ctx context.Context, name string, st api.EnvironmentStatus) error
 }
 
 // Clients reach one cluster: its core API and its Gateway API.
@@ -59,8 +60,12 @@ type Options struct {
 	// across the clusters even when nothing changed in the store (drift
 	// repair, objects of removed environments); default one minute.
 	FullEvery time.Duration
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// StatusEvery is how often an environment's gateway, its pods and
+	// its TLS Secrets are read again for its status (and a renewed
+	// certificate is noticed); default 5 s.
+	StatusEvery time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // Reconciler makes the clusters route to the environments' apps.
@@ -73,6 +78,7 @@ type Reconciler struct {
 	lastFull time.Time
 	envsSeen string // the environments at the last full pass
 	warned   map[string]bool
+	seen     map[string]*seen // by environment
 }
 
 // New returns a Reconciler.
@@ -83,6 +89,9 @@ func New(opts Options) *Reconciler {
 	if opts.FullEvery <= 0 {
 		opts.FullEvery = time.Minute
 	}
+	if opts.StatusEvery <= 0 {
+		opts.StatusEvery = 5 * time.Second
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -90,7 +99,7 @@ func New(opts Options) *Reconciler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Reconciler{opts: opts, log: log, applied: map[string]string{}, warned: map[string]bool{}}
+	return &Reconciler{opts: opts, log: log, applied: map[string]string{}, warned: map[string]bool{}, seen: map[string]*seen{}}
 }
 
 func (r *Reconciler) now() time.Time { return r.opts.Now().UTC() }
@@ -180,6 +189,9 @@ func (r *Reconciler) Sync(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", c.Name, err))
 		}
 	}
+	if full {
+		r.forget(envs)
+	}
 	if len(errs) == 0 && full {
 		r.mu.Lock()
 		r.lastFull, r.envsSeen = r.now(), envKey
@@ -200,6 +212,15 @@ func routing(e store.Environment) string {
 func (r *Reconciler) syncCluster(ctx context.Context, cluster string, envs []store.Environment, full bool) error {
 	cl, err := r.opts.Open(ctx, cluster)
 	if err != nil {
+		for _, e := range envs {
+			if routing(e) == api.RoutingGateway {
+				if due, s := r.lookDue(e); due {
+					r.touch(s)
+					r.report(ctx, e, s, api.EnvironmentStatus{Gateway: api.GatewayUnknown,
+						Problems: []string{fmt.Sprintf("cluster %s cannot be reached: %v", cluster, err)}})
+				}
+			}
+		}
 		return err
 	}
 	var errs []error
@@ -256,7 +277,61 @@ func (r *Reconciler) syncGateway(ctx context.Context, cl Clients, e store.Enviro
 			r.log.Warn("no gateway runs in the environment's cluster: start the server with --advertise-url (the API URL pods reach it at)",
 				"env", e.Name, "cluster", e.Cluster, "namespace", e.Namespace)
 		}
+		if due, s := r.lookDue(e); due {
+			r.looked(s, e, tlsState{})
+			r.report(ctx, e, s, api.EnvironmentStatus{Gateway: api.GatewayUnknown,
+				Problems: []string{"no gateway runs: the server was started without --advertise-url (the API URL pods reach it at)"}})
+		}
 		return nil
 	}
-	return r.once("gateway/"+e.Name, e, func() error { return r.ensureGateway(ctx, cl.Kube, e) })
+	// The TLS Secrets are read when the status is (not on every pass):
+	// what they hold decides the Deployment.
+	due, s := r.lookDue(e)
+	r.mu.Lock()
+	tls := s.tls
+	r.mu.Unlock()
+	if due {
+		var err error
+		if tls, err = checkTLS(ctx, cl.Kube, e, r.now()); err != nil {
+			return err
+		}
+	}
+	key := struct {
+		Env    store.Environment
+		Served []servedSecret
+	}{e, tls.Served}
+	if err := r.once("gateway/"+e.Name, key, func() error { return r.ensureGateway(ctx, cl.Kube, e, tls) }); err != nil {
+		if due {
+			r.report(ctx, e, s, withTLS(api.EnvironmentStatus{Gateway: api.GatewayUnknown,
+				Problems: []string{"the gateway could not be applied: " + err.Error()}}, e, tls))
+		}
+		return err
+	}
+	if !due {
+		return nil
+	}
+	r.looked(s, e, tls)
+	st, err := observeGateway(ctx, cl.Kube, e)
+	if err != nil {
+		return err
+	}
+	r.report(ctx, e, s, withTLS(st, e, tls))
+	return nil
+}
+
+// touch records a look that found nothing (the cluster could not be
+// reached): the next look is in StatusEvery, or at once if the settings
+// changed.
+func (r *Reconciler) touch(s *seen) {
+	r.mu.Lock()
+	s.at = r.now()
+	r.mu.Unlock()
+}
+
+// looked records that the environment was just looked at, with what its
+// TLS Secrets held.
+func (r *Reconciler) looked(s *seen, e store.Environment, tls tlsState) {
+	r.mu.Lock()
+	s.at, s.env, s.tls = r.now(), e, tls
+	r.mu.Unlock()
 }

@@ -95,13 +95,13 @@ func (p *pass) canary(ctx context.Context, target *release, serving, eff **relea
 	}
 
 	pl := planCanary(p.app.Name, target, stable, c, obs)
-	p.refreshEnv(&pl, obs)
+	p.refreshEnv(ctx, &pl, obs)
 	moved, err := p.setProxy(ctx, target, obs, pl)
 	if err != nil {
 		return Result{}, true, err
 	}
 	errs := p.execute(ctx, p.drain(pl, obs))
-	if err := p.writeStatus(ctx, p.canaryStatus(target, stable, c, obs, pl)); err != nil {
+	if err := p.writeStatus(ctx, p.canaryStatus(ctx, target, stable, c, obs, pl)); err != nil {
 		return Result{}, true, err
 	}
 	switch at := nextStepAt(target, c); {
@@ -337,8 +337,8 @@ func canaryWaiting(target *release, c *store.Canary, obs observed) string {
 // canaryStatus is the app's status while a canary runs: the stable
 // release's services and availability, every instance of both releases,
 // the canary's weights, and a Progressing condition saying where it is.
-func (p *pass) canaryStatus(target, stable *release, c *store.Canary, obs observed, pl plan) api.AppStatus {
-	st := p.status(statusIn{target: target, eff: stable, serving: stable, obs: obs, pl: pl, rollout: true})
+func (p *pass) canaryStatus(ctx context.Context, target, stable *release, c *store.Canary, obs observed, pl plan) api.AppStatus {
+	st := p.status(statusIn{ctx: ctx, target: target, eff: stable, serving: stable, obs: obs, pl: pl, rollout: true})
 	cs := &api.CanaryStatus{
 		Release: c.Release, Stable: stable.number(), Weight: c.Weight,
 		Steps: len(target.strategy().Steps), NextStepAt: nextStepAt(target, c),

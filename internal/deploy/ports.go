@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
-	"strconv"
 	"syscall"
 
 	"github.com/berthdev/berth/internal/spec"
@@ -134,24 +132,30 @@ func (p *pass) savePorts(ctx context.Context, ports map[string]int) error {
 }
 
 // refreshEnv applies again, at their current size, the workloads started
-// with a dependency address that is no longer the dependency's port, so
+// with a dependency address that is no longer the dependency's (a moved
+// port; on a cluster, workloads started before dependencies had cluster
+// addresses there), so
 // their instances restart with the right one. Workloads the plan applies or
 // deletes anyway are left to it.
-func (p *pass) refreshEnv(pl *plan, obs observed) {
+func (p *pass) refreshEnv(ctx context.Context, pl *plan, obs observed) {
 	for _, w := range obs.all {
 		if w.Env == nil || w.Replicas == 0 || pl.touches(w.ID) {
 			continue
 		}
-		s := p.releases[w.Release].service(w.Service)
+		rel := p.releases[w.Release]
+		s := rel.service(w.Service)
 		if s == nil {
 			continue
 		}
 		for _, dep := range s.DependsOn {
-			port := p.app.Ports[dep]
-			if port == 0 {
+			addr, err := p.dependencyAddr(ctx, rel, dep)
+			if err != nil {
+				p.log.Warn("dependency address not known; the workload's is left as it is", "workload", w.ID, "dependency", dep, "err", err)
+				break
+			}
+			if addr == "" {
 				continue
 			}
-			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 			urlKey, addrKey := spec.DependencyEnv(dep)
 			if w.Env[addrKey] != addr || w.Env[urlKey] != "http://"+addr {
 				p.log.Info("restarting a workload for a dependency's new address", "workload", w.ID, "dependency", dep, "address", addr)

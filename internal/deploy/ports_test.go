@@ -34,15 +34,22 @@ func TestStablePortTakenMoves(t *testing.T) {
 		t.Fatalf("proxy listens for api on %d, want %d", got, port)
 	}
 	wantCalls(t, "dependents restart", e.pass("shop"), "apply shop-web-r1 x2")
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	e.wantAPIAt("127.0.0.1:" + strconv.Itoa(port))
+}
+
+// wantAPIAt checks that shop's web (release 1) was started with api at
+// addr, that the app's status shows api there, and that the next passes
+// change nothing.
+func (e *testEnv) wantAPIAt(addr string) {
+	e.t.Helper()
 	if env := e.rt.applied["shop-web-r1"].Env; env["API_ADDR"] != addr || env["API_URL"] != "http://"+addr {
-		t.Fatalf("web env %v, want API at %s", env, addr)
+		e.t.Fatalf("web env %v, want API at %s", env, addr)
 	}
 	if got := e.app("shop").Status.Services[0]; got.Name != "api" || got.Address != addr {
-		t.Fatalf("api status %+v, want address %s", got, addr)
+		e.t.Fatalf("api status %+v, want address %s", got, addr)
 	}
 	for range 2 {
-		wantCalls(t, "steady", e.pass("shop"))
+		wantCalls(e.t, "steady", e.pass("shop"))
 	}
 }
 

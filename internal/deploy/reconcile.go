@@ -68,6 +68,9 @@ type pass struct {
 	configs map[int]store.ConfigVersion
 	mask    *secrets.Masker
 	masked  bool
+	// addrs caches the runtime's service addresses asked in this pass,
+	// by "<release>/<service>" (depaddr.go).
+	addrs map[string]string
 }
 
 func (p *pass) run(ctx context.Context) (Result, error) {
@@ -144,7 +147,7 @@ func (p *pass) run(ctx context.Context) (Result, error) {
 	default:
 		pl = planExact(p.app.Name, eff, obs)
 	}
-	p.refreshEnv(&pl, obs)
+	p.refreshEnv(ctx, &pl, obs)
 	// Traffic first: instances about to stop leave the rotation before the
 	// runtime stops them.
 	moved, err := p.setProxy(ctx, eff, obs, pl)
@@ -153,7 +156,7 @@ func (p *pass) run(ctx context.Context) (Result, error) {
 	}
 	errs := p.execute(ctx, p.drain(pl, obs))
 
-	st := p.status(statusIn{target: target, eff: eff, serving: serving, obs: obs, pl: pl, rollout: rollout})
+	st := p.status(statusIn{ctx: ctx, target: target, eff: eff, serving: serving, obs: obs, pl: pl, rollout: rollout})
 	if err := p.writeStatus(ctx, st); err != nil {
 		return Result{}, err
 	}

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +29,7 @@ const (
 )
 
 type statusIn struct {
+	ctx                  context.Context // for the runtime's addresses
 	target, eff, serving *release
 	obs                  observed
 	pl                   plan
@@ -148,8 +147,9 @@ func (p *pass) services(in statusIn) []api.ServiceStatus {
 		if in.eff != nil {
 			ss.Desired = in.eff.replicas(svc)
 		}
-		if port := p.app.Ports[svc]; port != 0 {
-			ss.Address = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		// The address the app's own instances reach the service at.
+		if addr, err := p.dependencyAddr(in.ctx, specRel, svc); err == nil {
+			ss.Address = addr
 		}
 		// The release shown is the effective one once it has a ready
 		// instance, else the newest release that has one.

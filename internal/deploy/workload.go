@@ -17,7 +17,8 @@ import (
 )
 
 // workload builds the runtime workload of one service of a release. It is a
-// function of the release and the app's ports only, so rebuilding it to
+// function of the release, the app's ports and the runtime's addresses
+// (which depend on the app's environment only), so rebuilding it to
 // change the replica count of an old release changes nothing else (the
 // runtime would otherwise restart its instances). Its secrets too: they
 // are the versions the release recorded, not the current values.
@@ -46,11 +47,13 @@ func (p *pass) workload(ctx context.Context, relNum int, svc string, replicas in
 		return runtime.Workload{}, fmt.Errorf("workload %s: %w", rel.workloadID(p.app.Name, svc), err)
 	}
 	for _, dep := range s.DependsOn {
-		port := p.app.Ports[dep]
-		if port == 0 {
+		addr, err := p.dependencyAddr(ctx, rel, dep)
+		if err != nil {
+			return runtime.Workload{}, fmt.Errorf("workload %s: %w", rel.workloadID(p.app.Name, svc), err)
+		}
+		if addr == "" {
 			continue
 		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		urlKey, addrKey := spec.DependencyEnv(dep)
 		env[urlKey] = "http://" + addr
 		env[addrKey] = addr

@@ -28,33 +28,14 @@ import (
 // stream its token may read.
 func TestEnvGateway(t *testing.T) {
 	t.Parallel()
-	cp := newControlPlane(t)
+	cp := envControlPlane(t, store.Environment{Name: "staging", Namespace: "shop"})
 	ctx := context.Background()
 	now := time.Now().UTC()
-	if err := cp.db.CreateCluster(ctx, store.Cluster{Name: "eu", Server: "https://eu.example", CreatedAt: now}, []byte("kubeconfig")); err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.db.CreateEnvironment(ctx, store.Environment{Name: "staging", Team: "team-a", Cluster: "eu", Namespace: "shop", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	tok, st, err := token.New(token.KindGateway, rbac.ScopeRead, now, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.db.CreateToken(ctx, store.Token{ID: "tok_gw", Name: "staging", Kind: string(st.Kind), Team: "team-a",
-		Scope: string(st.Scope), Hash: st.Hash, Last4: st.Last4, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	pod := func(name string, rel int) api.Instance {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, name) }))
-		t.Cleanup(srv.Close)
-		host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-		p, _ := strconv.Atoi(port)
-		return api.Instance{ID: name, Release: rel, Ready: true, Host: host, Port: p}
-	}
+	tok := gatewayToken(t, cp, "staging", "team-a")
+	pod := func(name string, rel int) api.Instance { return podServer(t, name, rel) }
 	shop := spec.App{Name: "shop", Routes: []spec.Route{{Host: "shop.example", Path: "/", Service: "web"}}}
 	blog := spec.App{Name: "blog", Routes: []spec.Route{{Host: "blog.example", Path: "/", Service: "web"}}}
-	err = cp.db.InTx(ctx, func(tx store.Tx) error {
+	err := cp.db.InTx(ctx, func(tx store.Tx) error {
 		for _, a := range []struct {
 			sp     spec.App
 			env    string
@@ -141,4 +122,47 @@ func TestEnvGateway(t *testing.T) {
 	if strings.Contains(gw.log.String(), "level=ERROR") {
 		t.Errorf("errors logged:\n%s", gw.log)
 	}
+}
+
+// envControlPlane is a control plane with a cluster "eu" and the
+// environment e of team-a on it.
+func envControlPlane(t *testing.T, e store.Environment) *controlPlane {
+	t.Helper()
+	cp := newControlPlane(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if err := cp.db.CreateCluster(ctx, store.Cluster{Name: "eu", Server: "https://eu.example", CreatedAt: now}, []byte("kubeconfig")); err != nil {
+		t.Fatal(err)
+	}
+	e.Team, e.Cluster, e.CreatedAt = "team-a", "eu", now
+	if err := cp.db.CreateEnvironment(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	return cp
+}
+
+// gatewayToken makes the gateway token of an environment, as the routing
+// reconciler does.
+func gatewayToken(t *testing.T, cp *controlPlane, env, team string) string {
+	t.Helper()
+	now := time.Now().UTC()
+	tok, st, err := token.New(token.KindGateway, rbac.ScopeRead, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.db.CreateToken(context.Background(), store.Token{ID: "tok_gw_" + env, Name: env, Kind: string(st.Kind), Team: team,
+		Scope: string(st.Scope), Hash: st.Hash, Last4: st.Last4, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// podServer stands in for a pod: a loopback server answering its name.
+func podServer(t *testing.T, name string, rel int) api.Instance {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, name) }))
+	t.Cleanup(srv.Close)
+	host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	return api.Instance{ID: name, Release: rel, Ready: true, Host: host, Port: p}
 }

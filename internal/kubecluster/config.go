@@ -73,17 +73,6 @@ func Minimal(kubeconfig []byte, context string) ([]byte, string, error) {
 	return out, cluster.Server, nil
 }
 
-// InCluster is the config of the pod's service account, for a Berth
-// server running inside the cluster it deploys to.
-func InCluster() (*rest.Config, error) {
-	cfg, err := rest.InClusterConfig()
-	if err != nil {
-		return nil, fmt.Errorf("in-cluster config: %w", err)
-	}
-	cfg.Timeout = Timeout
-	return cfg, nil
-}
-
 func contexts[V any](m map[string]V) string {
 	if len(m) == 0 {
 		return "no contexts"

@@ -23,6 +23,11 @@ type Options struct {
 	// Name is part of the cluster's name, for logs; the test's name by
 	// default. The cluster's name is always made unique.
 	Name string
+	// PodLogs is a file (absolute path) that the pod log API serves as
+	// the log of every container of every pod, followed as it grows
+	// (kwok's ClusterLogs); lines are in the container runtime's format,
+	// see LogLine. "" leaves every log empty.
+	PodLogs string
 }
 
 // Timeouts: generous because a test binary shares 2 cores with other
@@ -111,7 +116,7 @@ func New(ctx context.Context, bin Binaries, opts Options) (*Cluster, error) {
 	)
 	for attempt := 1; attempt <= 2 && ctx.Err() == nil; attempt++ {
 		var err error
-		if c, err = create(ctx, bin, opts.Name); err == nil {
+		if c, err = create(ctx, bin, opts); err == nil {
 			break
 		}
 		errs = append(errs, fmt.Errorf("attempt %d: %w", attempt, err))
@@ -138,7 +143,8 @@ func New(ctx context.Context, bin Binaries, opts Options) (*Cluster, error) {
 
 // create makes a work directory, writes the port configuration and runs
 // `kwokctl create cluster`. On failure it leaves nothing running.
-func create(ctx context.Context, bin Binaries, name string) (*Cluster, error) {
+func create(ctx context.Context, bin Binaries, opts Options) (*Cluster, error) {
+	name := opts.Name
 	if err := os.MkdirAll(workRoot(), 0o755); err != nil {
 		return nil, fmt.Errorf("create the work root: %w", err)
 	}
@@ -156,7 +162,7 @@ func create(ctx context.Context, bin Binaries, name string) (*Cluster, error) {
 		return nil, err
 	}
 	// kwokctl reads <KWOK_WORKDIR>/kwok.yaml by default.
-	if err := os.WriteFile(filepath.Join(workdir, "kwok.yaml"), []byte(p.kwokConfig()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(workdir, "kwok.yaml"), []byte(p.kwokConfig()+podLogsConfig(opts.PodLogs)), 0o644); err != nil {
 		os.RemoveAll(workdir)
 		return nil, fmt.Errorf("write the kwokctl configuration: %w", err)
 	}

@@ -17,7 +17,7 @@ import (
 // again under the same name is opened again when its server changes.
 type clusterClients struct {
 	st    store.Store
-	creds clusterCredentials
+	creds clusterAccess
 
 	mu   sync.Mutex
 	open map[string]openedClients
@@ -28,7 +28,7 @@ type openedClients struct {
 	clients clusterroute.Clients
 }
 
-func newClusterClients(st store.Store, creds clusterCredentials) *clusterClients {
+func newClusterClients(st store.Store, creds clusterAccess) *clusterClients {
 	return &clusterClients{st: st, creds: creds, open: map[string]openedClients{}}
 }
 
@@ -43,7 +43,7 @@ func (c *clusterClients) Open(ctx context.Context, name string) (clusterroute.Cl
 	if ok && o.server == cl.Server {
 		return o.clients, nil
 	}
-	cfg, err := clusterConfig(ctx, c.creds, cl)
+	cfg, err := c.creds.config(ctx, cl)
 	if err != nil {
 		return clusterroute.Clients{}, err
 	}

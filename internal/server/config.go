@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/identity/oidclogin"
+	"github.com/berthdev/berth/internal/kubecluster"
 	"github.com/berthdev/berth/internal/pipeline/runner"
 )
 
@@ -67,8 +68,25 @@ type Config struct {
 	// ClusterGatewayImage is the berth image of those gateways; "" means
 	// DefaultGatewayImage with the server's version.
 	ClusterGatewayImage string
+	// InClusterDir holds the service account (token, ca.crt) that
+	// clusters added with --in-cluster are reached with; "" is the pod's
+	// own, kubecluster.ServiceAccountDir. The API server's address comes
+	// from KUBERNETES_SERVICE_HOST and _PORT, read through LookupEnv.
+	// Tests set both; in a pod neither needs setting.
+	InClusterDir string
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
+}
+
+// inCluster is where the server finds its service account.
+func (c Config) inCluster() kubecluster.InClusterSource {
+	return kubecluster.InClusterSource{Dir: c.InClusterDir, LookupEnv: c.LookupEnv}
+}
+
+// clusterAccess reaches the stored clusters, opening their credentials
+// with creds.
+func (c Config) clusterAccess(creds clusterCredentials) clusterAccess {
+	return clusterAccess{creds: creds, inCluster: c.inCluster()}
 }
 
 // PipelineConfig is the pipeline run driver's part of Config.

@@ -32,7 +32,7 @@ func appEnv(st store.Store) envroute.Resolver {
 // openEnv connects a Kubernetes runtime to an environment's cluster and
 // namespace, with the cluster's stored credentials (or the in-cluster
 // service account), opened by creds: this code never handles keys.
-func openEnv(st store.Store, creds clusterCredentials, logger *slog.Logger) envroute.Opener {
+func openEnv(st store.Store, creds clusterAccess, logger *slog.Logger) envroute.Opener {
 	return func(ctx context.Context, name string) (runtime.Runtime, error) {
 		env, err := st.GetEnvironment(ctx, name)
 		if err != nil {
@@ -42,7 +42,7 @@ func openEnv(st store.Store, creds clusterCredentials, logger *slog.Logger) envr
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", env.Cluster, err)
 		}
-		cfg, err := clusterConfig(ctx, creds, c)
+		cfg, err := creds.config(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -64,11 +64,22 @@ type clusterCredentials interface {
 	ClusterCredentials(ctx context.Context, name string) ([]byte, error)
 }
 
-func clusterConfig(ctx context.Context, creds clusterCredentials, c store.Cluster) (*rest.Config, error) {
+// clusterAccess reaches stored clusters: with their sealed kubeconfigs,
+// or the service account of the pod the server runs in.
+type clusterAccess struct {
+	creds     clusterCredentials
+	inCluster kubecluster.InClusterSource
+}
+
+func (a clusterAccess) config(ctx context.Context, c store.Cluster) (*rest.Config, error) {
 	if c.InCluster {
-		return kubecluster.InCluster()
+		cfg, err := a.inCluster.Config()
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
+		return cfg, nil
 	}
-	kubeconfig, err := creds.ClusterCredentials(ctx, c.Name)
+	kubeconfig, err := a.creds.ClusterCredentials(ctx, c.Name)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: read credentials: %w", c.Name, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/berthdev/berth/internal/pipeline/executor"
 	"github.com/berthdev/berth/internal/pipeline/runner"
 	"github.com/berthdev/berth/internal/runtime"
+	"github.com/berthdev/berth/internal/spec"
 )
 
 // guardedRuntime checks the leader's lease by the local clock before each
@@ -32,6 +33,14 @@ func (g guardedRuntime) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("delete workload %s: %w", id, err)
 	}
 	return g.Runtime.Delete(ctx, id)
+}
+
+// ServiceAddress is a read: it passes through.
+func (g guardedRuntime) ServiceAddress(ctx context.Context, app, svc string, s spec.Service) (string, bool, error) {
+	if a, ok := g.Runtime.(runtime.Addresser); ok {
+		return a.ServiceAddress(ctx, app, svc, s)
+	}
+	return "", false, nil
 }
 
 // guardedExecutor checks the lease the same way before a pipeline step

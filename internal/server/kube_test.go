@@ -122,6 +122,24 @@ routes:
 		t.Errorf("the server's own feed holds the environment's routes: %+v %v", snap, err)
 	}
 
+	// `berth env show` reports the gateway as the reconciler saw it, and a
+	// TLS Secret named through the API that the namespace lacks.
+	if _, err := c.UpdateEnvironment(t.Context(), "staging", api.EnvironmentUpdate{TLSSecrets: &[]string{"staging-tls"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		e, err := c.GetEnvironment(t.Context(), "staging")
+		st := e.Status
+		if err == nil && st != nil && st.Gateway == api.GatewayReady && st.Image == "registry.berth.test/berth:1" &&
+			len(st.TLSSecrets) == 1 && strings.Contains(st.TLSSecrets[0].Error, "not found in namespace shop-staging") {
+			break
+		}
+		if i > 300 {
+			t.Fatalf("the environment's status: %+v %v", st, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	if err := c.DeleteApp(t.Context(), "shop"); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +187,13 @@ func kubectlEventually(t *testing.T, kc *kubetest.Cluster, what, want string, ar
 // that knows it as cluster "kwok", with environment env on namespace ns.
 func startWithCluster(t *testing.T, env, ns string) (*client.Client, *kubetest.Cluster, string) {
 	t.Helper()
-	kc := kubetest.Start(t, kubetest.Options{Nodes: 2})
+	return startWithClusterOpts(t, env, ns, kubetest.Options{Nodes: 2})
+}
+
+// startWithClusterOpts is startWithCluster on a cluster started with opts.
+func startWithClusterOpts(t *testing.T, env, ns string, opts kubetest.Options) (*client.Client, *kubetest.Cluster, string) {
+	t.Helper()
+	kc := kubetest.Start(t, opts)
 	apiAddr := freeAddr(t)
 	s := runInProcess(t, Config{
 		DataDir: t.TempDir(), Listen: apiAddr, GatewayListen: freeAddr(t),

@@ -76,7 +76,7 @@ func (w *leaderWork) lead(ctx context.Context, t leader.Term) {
 		return // the term ended before the runtime could be opened
 	}
 	defer func() { _ = rt.Close() }()
-	router := envroute.New(rt, appEnv(w.st), openEnv(w.st, w.secrets, log))
+	router := envroute.New(rt, appEnv(w.st), openEnv(w.st, w.cfg.clusterAccess(w.secrets), log))
 	defer func() { _ = router.Close() }()
 	proxy := svcproxy.New(log)
 	defer func() { _ = proxy.Close() }()

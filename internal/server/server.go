@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// writes to clusters and to the store, so only the leader runs it.
 	work.routing = func(ctx context.Context) {
 		routing := clusterroute.New(clusterroute.Options{
-			Store: st, Open: newClusterClients(st, secretStore).Open,
+			Store: st, Open: newClusterClients(st, cfg.clusterAccess(secretStore)).Open,
 			ControlPlaneURL: cfg.AdvertiseURL, Image: cfg.gatewayImage(),
 			Logger: logger.With("component", "routing"),
 		})
@@ -137,6 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Logs:          work,
 		Secrets:       secretStore,
 		Clusters:      secretStore,
+		InCluster:     cfg.inCluster(),
 		Backup:        onlineBackup(db, blobs, ring.PrimaryID(), cfg.Version, logger),
 		Logger:        logger,
 		Version:       versionInfo(cfg.Version),
@@ -361,10 +362,20 @@ func (s *pokingStore) InTx(ctx context.Context, fn func(tx store.Tx) error) erro
 	return err
 }
 
-// CreateEnvironment and DeleteEnvironment write no event, but the routing
+// CreateEnvironment, UpdateEnvironment and DeleteEnvironment write no event, but the routing
 // reconciler acts on them (a gateway to run, or to prune) at once.
 func (s *pokingStore) CreateEnvironment(ctx context.Context, e store.Environment) error {
 	err := s.Store.CreateEnvironment(ctx, e)
+	if err == nil {
+		s.changes.Poke()
+	}
+	return err
+}
+
+// UpdateEnvironment changes the gateway's TLS Secrets: the routing
+// reconciler rolls the gateway at once.
+func (s *pokingStore) UpdateEnvironment(ctx context.Context, e store.Environment) error {
+	err := s.Store.UpdateEnvironment(ctx, e)
 	if err == nil {
 		s.changes.Poke()
 	}

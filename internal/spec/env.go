@@ -25,8 +25,9 @@ func EnvStem(name string) string {
 }
 
 // DependencyEnv returns the names of the variables that tell a service where
-// its dependency dep listens: <DEP>_URL (http://127.0.0.1:<port>) and
-// <DEP>_ADDR (127.0.0.1:<port>).
+// its dependency dep listens: <DEP>_URL (http://127.0.0.1:<port> on the
+// local runtime, http://<app>-<dep>.<namespace>.svc:<port> on a cluster)
+// and <DEP>_ADDR (the same without "http://").
 func DependencyEnv(dep string) (urlKey, addrKey string) {
 	stem := EnvStem(dep)
 	return stem + "_URL", stem + "_ADDR"

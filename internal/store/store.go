@@ -239,7 +239,12 @@ type Environment struct {
 	// GatewayParent, "NAME" or "NAMESPACE/NAME").
 	Routing       string
 	GatewayParent string
-	CreatedAt     time.Time
+	// TLSSecrets names, comma-separated, the kubernetes.io/tls Secrets in
+	// Namespace that the environment's gateway serves HTTPS with (routing
+	// gateway only; the operator owns them). A string, not a slice, so an
+	// Environment stays comparable.
+	TLSSecrets string
+	CreatedAt  time.Time
 }
 
 // Environments stores environments. A cluster and namespace belong to at
@@ -252,6 +257,14 @@ type Environments interface {
 	ListEnvironments(ctx context.Context) ([]Environment, error) // ordered by name
 	// DeleteEnvironment removes it; ErrNotFound if missing.
 	DeleteEnvironment(ctx context.Context, name string) error
+	// UpdateEnvironment writes the settings of e that may change after
+	// creation (TLSSecrets); ErrNotFound if missing.
+	UpdateEnvironment(ctx context.Context, e Environment) error
+	// SetEnvironmentStatus records what the routing reconciler last saw
+	// of the environment's gateway; ErrNotFound if missing.
+	SetEnvironmentStatus(ctx context.Context, name string, st api.EnvironmentStatus) error
+	// EnvironmentStatus returns it (zero before the reconciler looked).
+	EnvironmentStatus(ctx context.Context, name string) (api.EnvironmentStatus, error)
 }
 
 // Tx is the set of aggregates usable inside one transaction.

@@ -225,6 +225,14 @@ func (c *Client) GetEnvironment(ctx context.Context, name string) (api.Environme
 	return out, err
 }
 
+// UpdateEnvironment changes an environment's settings (those left nil
+// are kept).
+func (c *Client) UpdateEnvironment(ctx context.Context, name string, req api.EnvironmentUpdate) (api.Environment, error) {
+	var out api.Environment
+	err := c.do(ctx, http.MethodPatch, "/api/v1/envs/"+url.PathEscape(name), nil, req, &out)
+	return out, err
+}
+
 // RemoveEnvironment removes an environment.
 func (c *Client) RemoveEnvironment(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/api/v1/envs/"+url.PathEscape(name), nil, nil, nil)

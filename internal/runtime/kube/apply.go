@@ -34,16 +34,17 @@ func (r *Runtime) Apply(ctx context.Context, w runtime.Workload) error {
 	r.desired[w.ID] = w
 	delete(r.deleting, w.ID)
 	r.mu.Unlock()
-	gen, err := r.write(ctx, o)
+	gen, err := r.write(ctx, w, o)
 	if err != nil {
 		return fmt.Errorf("apply workload %s to cluster %s namespace %s: %w", w.ID, r.opts.Cluster, r.opts.Namespace, err)
 	}
 	return r.waitCached(ctx, o.name, gen)
 }
 
-// write applies every object of o and prunes what o does not have. It
-// returns the Deployment's generation.
-func (r *Runtime) write(ctx context.Context, o *objects) (int64, error) {
+// write applies every object of o (the translation of w) and the address
+// Service of w's service, and prunes what o does not have. It returns the
+// Deployment's generation.
+func (r *Runtime) write(ctx context.Context, w runtime.Workload, o *objects) (int64, error) {
 	// The namespace is applied once per runtime, not with every workload
 	// (a request each); after any failed write it is applied again, so a
 	// namespace deleted behind Berth's back comes back on the retry.
@@ -54,6 +55,9 @@ func (r *Runtime) write(ctx context.Context, o *objects) (int64, error) {
 		r.nsApplied.Store(true)
 	}
 	gen, err := r.writeObjects(ctx, o)
+	if err == nil {
+		err = r.writeAddress(ctx, w)
+	}
 	if err != nil {
 		r.nsApplied.Store(false)
 	}

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -382,9 +383,10 @@ func TestTwoClusters(t *testing.T) {
 	}
 }
 
-// Pods on kwok nodes have no process, so no output: what the pod log API
-// answers for them is reported as an error naming the instance, not as
-// an empty log or a hang.
+// Pods on kwok nodes have no process, so no output of their own (the
+// shared cluster serves a file as every pod's log, see
+// TestLogsWithContent): whatever the pod log API answers for them, an
+// error names the instance, and there is neither an empty log nor a hang.
 func TestLogsOfSimulatedPods(t *testing.T) {
 	t.Parallel()
 	c := sharedCluster(t)
@@ -423,5 +425,61 @@ func TestRuntimeClientHasNoRequestTimeout(t *testing.T) {
 	}
 	if rc.Client.Timeout != 0 {
 		t.Errorf("the runtime's HTTP client times out after %s", rc.Client.Timeout)
+	}
+}
+
+// What a pod logged comes back through the pod log API (kwok serves the
+// shared cluster's log file as every container's log), prefixed with the
+// instance, and a followed log delivers a line appended later.
+func TestLogsWithContent(t *testing.T) {
+	t.Parallel()
+	c := sharedCluster(t)
+	rt := newRuntime(t, c)
+	w := webWorkload(1, 1)
+	mustApply(t, rt, w)
+	pod := waitReady(t, rt, w.ID, 1).Instances[0].ID
+	appendPodLog(t, "known line one", "known line two")
+
+	rc, err := rt.Logs(ctxFor(t, 15*time.Second), w.ID, runtime.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[" + pod + "] known line one\n", "[" + pod + "] known line two\n"} {
+		if !strings.Contains(string(all), want) {
+			t.Errorf("logs %q lack %q", all, want)
+		}
+	}
+	rc, err = rt.Logs(ctxFor(t, 15*time.Second), w.ID, runtime.LogOptions{Tail: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || string(last) != "["+pod+"] known line two\n" {
+		t.Errorf("Tail 1 gave %q %v", last, err)
+	}
+
+	rc, err = rt.Logs(ctxFor(t, waitTimeout), w.ID, runtime.LogOptions{Follow: true, Tail: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	err = kubetest.FollowUntil(rc, "["+pod+"] appended while following", func() error {
+		return kubetest.AppendLog(shared.logs, "appended while following")
+	}, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendPodLog(t *testing.T, lines ...string) {
+	t.Helper()
+	if err := kubetest.AppendLog(shared.logs, lines...); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -11,7 +11,8 @@ import (
 
 // Delete removes the workload's Deployment (waiting until its pods are
 // gone: foreground deletion lets each stop within its grace period), then
-// its Service, ConfigMap, Secret and PodDisruptionBudget. Volume claims
+// its Service, ConfigMap, Secret and PodDisruptionBudget, and the address
+// Service of its service when no other workload of it is left. Volume claims
 // stay: they belong to the service and hold data. Only objects labelled
 // as Berth's are deleted; an unknown workload is not an error.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
@@ -21,6 +22,7 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	unlock := r.wlocks.lock(id)
 	defer unlock()
 	r.mu.Lock()
+	gone, had := r.desired[id]
 	delete(r.desired, id)
 	r.deleting[id] = true
 	r.mu.Unlock()
@@ -39,7 +41,23 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	if err := r.pruneAll(ctx, id); err != nil {
 		return fmt.Errorf("delete workload %s from cluster %s namespace %s: %w", id, r.opts.Cluster, ns, err)
 	}
-	return r.waitGone(ctx, id)
+	if err := r.waitGone(ctx, id); err != nil {
+		return err
+	}
+	// The last workload of a service takes the service's address with it;
+	// otherwise the address follows the newest release left (a canary
+	// that was aborted may have declared other ports).
+	if had {
+		if newest, ok := r.newestWanted(gone.App, gone.Service); ok {
+			if err := r.writeAddress(ctx, newest); err != nil {
+				return fmt.Errorf("delete workload %s from cluster %s namespace %s: %w", id, r.opts.Cluster, ns, err)
+			}
+		}
+	}
+	if err := r.pruneAddresses(ctx); err != nil {
+		return fmt.Errorf("delete workload %s from cluster %s namespace %s: %w", id, r.opts.Cluster, ns, err)
+	}
+	return nil
 }
 
 // pruneAll deletes the workload's other objects.
@@ -47,7 +65,7 @@ func (r *Runtime) pruneAll(ctx context.Context, id string) error {
 	ns := r.opts.Namespace
 	sel := labels.SelectorFromSet(selectorLabels(id))
 	core := r.client.CoreV1()
-	svcs, err := r.factory.Core().V1().Services().Lister().Services(ns).List(sel)
+	svcs, err := r.services.Services(ns).List(sel)
 	if err != nil {
 		return err
 	}

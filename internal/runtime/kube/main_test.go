@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,10 @@ var shared struct {
 	once sync.Once
 	c    *kubetest.Cluster
 	err  error
+	// logs is the file kwok serves as every container's log (only
+	// TestLogsWithContent writes to it).
+	logs    string
+	logsDir string
 }
 
 func TestMain(m *testing.M) {
@@ -38,6 +43,9 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "close the shared cluster:", err)
 		}
 		cancel()
+	}
+	if shared.logsDir != "" {
+		os.RemoveAll(shared.logsDir)
 	}
 	os.Exit(code)
 }
@@ -50,7 +58,14 @@ func sharedCluster(t *testing.T) *kubetest.Cluster {
 	shared.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		shared.c, shared.err = kubetest.New(ctx, bin, kubetest.Options{Nodes: 2, Name: "kube-runtime"})
+		if shared.logsDir, shared.err = os.MkdirTemp("", "berth-kube-logs-"); shared.err != nil {
+			return
+		}
+		shared.logs = filepath.Join(shared.logsDir, "pods.log")
+		if shared.err = os.WriteFile(shared.logs, nil, 0o644); shared.err != nil {
+			return
+		}
+		shared.c, shared.err = kubetest.New(ctx, bin, kubetest.Options{Nodes: 2, Name: "kube-runtime", PodLogs: shared.logs})
 	})
 	if shared.err != nil {
 		t.Fatal(shared.err)

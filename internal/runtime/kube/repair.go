@@ -1,7 +1,7 @@
 package kube
 
 import (
-	"k8s.io/apimachinery/pkg/apis/meta/v1"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
 )
 
@@ -26,6 +26,13 @@ func (r *Runtime) maybeRepair(obj any) {
 		return
 	}
 	id := m.GetAnnotations()[AnnotationWorkloadID]
+	if id == "" {
+		// An address Service is restored by re-applying the newest
+		// workload of its service, which writes it.
+		if id = r.wantedOf(m); id == "" {
+			return
+		}
+	}
 	r.mu.Lock()
 	_, want := r.desired[id]
 	want = want && !r.deleting[id]
@@ -65,7 +72,7 @@ func (r *Runtime) repairOne(id string) {
 		r.repairs.q.Forget(id)
 		return
 	}
-	if _, err := r.write(r.ctx, o); err != nil {
+	if _, err := r.write(r.ctx, w, o); err != nil {
 		if r.ctx.Err() == nil {
 			r.log.Warn("kube runtime: drift repair failed; retrying", "workload", id, "err", err)
 			r.repairs.q.AddRateLimited(id)

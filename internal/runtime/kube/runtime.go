@@ -49,6 +49,7 @@ type Runtime struct {
 	deployments appslisters.DeploymentLister
 	pods        corelisters.PodLister
 	secrets     corelisters.SecretLister
+	services    corelisters.ServiceLister
 	slices      discoverylisters.EndpointSliceLister
 
 	ctx    context.Context // ends at Close; owns every goroutine
@@ -137,15 +138,17 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	dInf := r.factory.Apps().V1().Deployments()
 	pInf := r.factory.Core().V1().Pods()
 	sInf := r.factory.Core().V1().Secrets()
+	svcInf := r.factory.Core().V1().Services()
 	// EndpointSlices carry the Service's labels (the controller copies
 	// them), so the same filter selects the slices of Berth's Services.
 	eInf := r.factory.Discovery().V1().EndpointSlices()
 	r.deployments, r.pods, r.secrets, r.slices = dInf.Lister(), pInf.Lister(), sInf.Lister(), eInf.Lister()
+	r.services = svcInf.Lister()
 	r.repairs, r.ranks = newRepairQueue(), newRepairQueue()
 	for _, inf := range []cache.SharedIndexInformer{
 		dInf.Informer(), pInf.Informer(), sInf.Informer(),
 		r.factory.Core().V1().ConfigMaps().Informer(),
-		r.factory.Core().V1().Services().Informer(),
+		svcInf.Informer(),
 		r.factory.Policy().V1().PodDisruptionBudgets().Informer(),
 		eInf.Informer(),
 		r.factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer(),

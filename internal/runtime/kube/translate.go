@@ -68,6 +68,49 @@ type objects struct {
 	claims     []*corev1ac.PersistentVolumeClaimApplyConfiguration
 }
 
+// namedPort is a container port with the name Berth gives it.
+type namedPort struct {
+	name string
+	port int
+}
+
+// namedPorts are the service's declared ports, named as declared or
+// "main" (the first) and "p<port>"; a service that declares none listens
+// on DefaultPort, named "main".
+func namedPorts(s spec.Service) []namedPort {
+	if len(s.Ports) == 0 {
+		return []namedPort{{name: "main", port: mainPort(s)}}
+	}
+	out := make([]namedPort, 0, len(s.Ports))
+	for i, p := range s.Ports {
+		name := p.Name
+		if name == "" {
+			name = "p" + strconv.Itoa(p.Port)
+			if i == 0 {
+				name = "main"
+			}
+		}
+		out = append(out, namedPort{name: name, port: p.Port})
+	}
+	return out
+}
+
+// servicePorts are a Service's ports for the service's ports. A workload's
+// Service targets its pods' port numbers; the address Service (byName)
+// targets them by name, since it also selects pods of other releases.
+func servicePorts(s spec.Service, byName bool) []*corev1ac.ServicePortApplyConfiguration {
+	var out []*corev1ac.ServicePortApplyConfiguration
+	for _, p := range namedPorts(s) {
+		target := intstr.FromInt32(int32(p.port))
+		if byName {
+			target = intstr.FromString(p.name)
+		}
+		out = append(out, corev1ac.ServicePort().WithName(p.name).WithPort(int32(p.port)).
+			WithTargetPort(target).WithProtocol(corev1.ProtocolTCP))
+	}
+	return out
+}
+
 // mainPort is the port $PORT names and instances are reached on.
 func mainPort(s spec.Service) int {
 	if len(s.Ports) > 0 && s.Ports[0].Port > 0 {
@@ -113,29 +156,12 @@ func translate(w runtime.Workload, ns, storageClass string) (*objects, error) {
 	if len(w.Spec.Args) > 0 {
 		container.WithArgs(w.Spec.Args...)
 	}
-	if len(w.Spec.Ports) == 0 {
-		container.WithPorts(corev1ac.ContainerPort().WithName("main").WithContainerPort(int32(port)).WithProtocol(corev1.ProtocolTCP))
-	}
-	svcPorts := []*corev1ac.ServicePortApplyConfiguration{}
-	for i, p := range w.Spec.Ports {
-		pname := p.Name
-		if pname == "" {
-			pname = "p" + strconv.Itoa(p.Port)
-			if i == 0 {
-				pname = "main"
-			}
-		}
-		container.WithPorts(corev1ac.ContainerPort().WithName(pname).WithContainerPort(int32(p.Port)).WithProtocol(corev1.ProtocolTCP))
-		svcPorts = append(svcPorts, corev1ac.ServicePort().WithName(pname).WithPort(int32(p.Port)).
-			WithTargetPort(intstr.FromInt32(int32(p.Port))).WithProtocol(corev1.ProtocolTCP))
-	}
-	if len(svcPorts) == 0 {
-		svcPorts = append(svcPorts, corev1ac.ServicePort().WithName("main").WithPort(int32(port)).
-			WithTargetPort(intstr.FromInt32(int32(port))).WithProtocol(corev1.ProtocolTCP))
+	for _, p := range namedPorts(w.Spec) {
+		container.WithPorts(corev1ac.ContainerPort().WithName(p.name).WithContainerPort(int32(p.port)).WithProtocol(corev1.ProtocolTCP))
 	}
 	o.service = corev1ac.Service(name, ns).WithLabels(labels).WithAnnotations(annotations).
 		WithSpec(corev1ac.ServiceSpec().WithType(corev1.ServiceTypeClusterIP).
-			WithSelector(selectorLabels(w.ID)).WithPorts(svcPorts...))
+			WithSelector(selectorLabels(w.ID)).WithPorts(servicePorts(w.Spec, false)...))
 
 	// Declared env goes in a ConfigMap; the env Berth adds (addresses,
 	// and later credentials) in a Secret, so it is never in a plain object.
@@ -360,7 +386,8 @@ func Objects(w runtime.Workload, ns, storageClass string) ([]any, error) {
 	if o.appSecrets != nil {
 		out = append(out, o.appSecrets)
 	}
-	out = append(out, o.deployment, o.service)
+	// The address Service of w's service (address.go) as w declares it.
+	out = append(out, o.deployment, o.service, addressService(w, ns))
 	if o.pdb != nil {
 		out = append(out, o.pdb)
 	}

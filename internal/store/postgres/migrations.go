@@ -30,9 +30,14 @@ var migrations = []migration{
 ALTER TABLE environments ADD COLUMN routing TEXT COLLATE "C" NOT NULL DEFAULT 'gateway';
 ALTER TABLE environments ADD COLUMN gateway_parent TEXT COLLATE "C" NOT NULL DEFAULT '';
 `},
-	{version: 13, name: "sso_pending, login_throttles", sql: `
+	{version: 13, name: "environments.tls_secrets", sql: `
+-- The gateway's TLS Secrets and its last seen status (see SQLite's migration 13).
+ALTER TABLE environments ADD COLUMN tls_secrets TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE environments ADD COLUMN gateway_status TEXT COLLATE "C" NOT NULL DEFAULT '';
+`},
+	{version: 14, name: "sso_pending, login_throttles", sql: `
 -- State the API servers share, kept out of backups (see SQLite's
--- migration 13).
+-- migration 14).
 CREATE TABLE sso_pending (
 	hash       TEXT COLLATE "C" PRIMARY KEY,
 	kind       TEXT COLLATE "C" NOT NULL,

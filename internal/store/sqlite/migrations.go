@@ -234,7 +234,14 @@ CREATE INDEX environments_team ON environments (team);
 ALTER TABLE environments ADD COLUMN routing TEXT NOT NULL DEFAULT 'gateway';
 ALTER TABLE environments ADD COLUMN gateway_parent TEXT NOT NULL DEFAULT '';
 `},
-	{version: 13, name: "sso_pending, login_throttles", sql: `
+	{version: 13, name: "environments.tls_secrets", sql: `
+-- The operator's kubernetes.io/tls Secrets (comma-separated names) the
+-- environment's gateway serves HTTPS with, and what the routing
+-- reconciler last saw of that gateway (JSON; '' until it looked).
+ALTER TABLE environments ADD COLUMN tls_secrets TEXT NOT NULL DEFAULT '';
+ALTER TABLE environments ADD COLUMN gateway_status TEXT NOT NULL DEFAULT '';
+`},
+	{version: 14, name: "sso_pending, login_throttles", sql: `
 -- State the API servers share (internal/store/serverstate.go), kept out
 -- of backups. SSO logins in flight and CLI login codes, keyed by the
 -- sha256 of the value the browser or CLI holds, taken once.

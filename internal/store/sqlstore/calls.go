@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/pkg/api"
 )
 
 // The *Store methods below are the calls made outside InTx: reads go to the
@@ -252,4 +253,16 @@ func (db *Store) ListEnvironments(ctx context.Context) ([]store.Environment, err
 
 func (db *Store) DeleteEnvironment(ctx context.Context, name string) error {
 	return db.inWrite(ctx, func(o ops) error { return o.DeleteEnvironment(ctx, name) })
+}
+
+func (db *Store) UpdateEnvironment(ctx context.Context, e store.Environment) error {
+	return db.inWrite(ctx, func(o ops) error { return o.UpdateEnvironment(ctx, e) })
+}
+
+func (db *Store) SetEnvironmentStatus(ctx context.Context, name string, st api.EnvironmentStatus) error {
+	return db.inWrite(ctx, func(o ops) error { return o.SetEnvironmentStatus(ctx, name, st) })
+}
+
+func (db *Store) EnvironmentStatus(ctx context.Context, name string) (api.EnvironmentStatus, error) {
+	return db.reader().EnvironmentStatus(ctx, name)
 }

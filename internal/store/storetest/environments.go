@@ -1,10 +1,12 @@
 package storetest
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/pkg/api"
 )
 
 func testEnvironment(name, cluster, ns string) store.Environment {
@@ -49,5 +51,37 @@ var environmentTests = []test{
 		wantErr(t, "no cluster", s.CreateEnvironment(ctx, testEnvironment("x", "", "ns")), store.ErrInvalid)
 		wantErr(t, "no namespace", s.CreateEnvironment(ctx, testEnvironment("x", "eu", "")), store.ErrInvalid)
 		wantErr(t, "no name", s.CreateEnvironment(ctx, testEnvironment("", "eu", "ns2")), store.ErrInvalid)
+	}},
+	{desc: "environments/update settings, and the status apart", run: func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		e := testEnvironment("prod", "eu", "shop")
+		e.TLSSecrets = "shop-tls"
+		must(t, s.CreateEnvironment(ctx, e))
+		if got, err := s.GetEnvironment(ctx, "prod"); err != nil || got != e {
+			t.Errorf("GetEnvironment = %+v, %v; want %+v", got, err, e)
+		}
+		if st, err := s.EnvironmentStatus(ctx, "prod"); err != nil || !reflect.DeepEqual(st, api.EnvironmentStatus{}) {
+			t.Errorf("status before any = %+v, %v", st, err)
+		}
+		st := api.EnvironmentStatus{Gateway: api.GatewayDegraded, Replicas: 2, Ready: 1, Problems: []string{"secret x: not found"},
+			TLSSecrets: []api.TLSSecretStatus{{Name: "shop-tls", Served: true, Names: []string{"shop.example"}, NotAfter: time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)}},
+			CheckedAt:  time.Date(2026, 3, 4, 5, 6, 8, 0, time.UTC)}
+		must(t, s.SetEnvironmentStatus(ctx, "prod", st))
+		// Settings and status are written apart: neither overwrites the other.
+		e.TLSSecrets, e.StorageClass = "a-tls,b-tls", "ignored"
+		must(t, s.UpdateEnvironment(ctx, e))
+		got, err := s.GetEnvironment(ctx, "prod")
+		must(t, err)
+		if got.TLSSecrets != "a-tls,b-tls" || got.StorageClass != "fast" {
+			t.Errorf("after update = %+v, want tls_secrets a-tls,b-tls and storage class kept", got)
+		}
+		if got, err := s.EnvironmentStatus(ctx, "prod"); err != nil || !reflect.DeepEqual(got, st) {
+			t.Errorf("status = %+v, %v; want %+v", got, err, st)
+		}
+		e.Name = "nope"
+		wantErr(t, "update missing", s.UpdateEnvironment(ctx, e), store.ErrNotFound)
+		wantErr(t, "status of missing", s.SetEnvironmentStatus(ctx, "nope", st), store.ErrNotFound)
+		_, err = s.EnvironmentStatus(ctx, "nope")
+		wantErr(t, "status of missing", err, store.ErrNotFound)
 	}},
 }
