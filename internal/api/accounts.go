@@ -45,22 +45,32 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) error {
 		return invalidField("new_password", "required")
 	}
 	ip, now := clientIP(r), s.Now()
-	if wait, ok := s.LoginLimit.Check(u.Email, ip, now); !ok {
+	wait, ok, err := s.logins.check(r.Context(), u.Email, ip, now)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		auditFrom(r.Context()).deny()
 		return tooManyPasswords(w, u.Email, wait)
 	}
-	ok, err := password.Verify(req.CurrentPassword, u.PasswordHash)
+	ok, err = password.Verify(req.CurrentPassword, u.PasswordHash)
 	if err != nil {
 		return fmt.Errorf("verify password of %s: %w", u.ID, err)
 	}
 	if !ok {
 		auditFrom(r.Context()).deny()
-		if wait := s.LoginLimit.Fail(u.Email, ip, now); wait > 0 {
+		wait, err := s.logins.fail(r.Context(), u.Email, ip, now)
+		if err != nil {
+			return err
+		}
+		if wait > 0 {
 			return tooManyPasswords(w, u.Email, wait)
 		}
 		return invalidField("current_password", "is not your current password")
 	}
-	s.LoginLimit.Succeed(u.Email, ip, now)
+	if err := s.logins.succeed(r.Context(), u.Email, ip); err != nil {
+		return err
+	}
 	h, err := password.Hash("new_password", req.NewPassword, password.DefaultParams)
 	if err != nil {
 		return invalidField("new_password", "%s", strings.TrimPrefix(err.Error(), "password: "))

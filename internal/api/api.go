@@ -75,8 +75,10 @@ type Deps struct {
 	SecureCookies bool
 	// SessionTTL is how long a console session lasts (default 12h).
 	SessionTTL time.Duration
-	// LoginLimit throttles password logins; nil uses loginlimit's defaults.
-	LoginLimit *loginlimit.Limiter
+	// LoginLimit sets how password logins are throttled (zero fields take
+	// loginlimit's defaults). The counts are kept in Store, shared by
+	// every server on it.
+	LoginLimit loginlimit.Config
 	// Clusters stores clusters with their credentials sealed, and opens
 	// them for health checks; nil (no master key) answers 503 to adding a
 	// cluster with a kubeconfig.
@@ -120,9 +122,6 @@ func (d *Deps) setDefaults() {
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = defaultSessionTTL
 	}
-	if d.LoginLimit == nil {
-		d.LoginLimit, _ = loginlimit.New(loginlimit.Config{}) // the defaults are valid
-	}
 	if d.Routes == nil && d.Store != nil {
 		d.Routes = routefeed.NewFeed(d.Store)
 	}
@@ -131,9 +130,8 @@ func (d *Deps) setDefaults() {
 // server holds the dependencies the handlers share.
 type server struct {
 	Deps
-	// pending holds SSO logins between start and callback, and the codes
-	// handed to CLI logins.
-	pending *pendingLogins
+	// logins counts failed password logins in the store.
+	logins loginThrottle
 	// revocations is poked when access may have been taken away (a token
 	// revoked, sessions ended, a user disabled, a member removed), so
 	// open streams check their caller again at once (streamguard.go).
@@ -147,7 +145,12 @@ func New(d Deps) http.Handler {
 
 func newServer(d Deps) *server {
 	d.setDefaults()
-	return &server{Deps: d, pending: newPendingLogins(), revocations: NewBroadcaster()}
+	policy, err := loginlimit.NewPolicy(d.LoginLimit)
+	if err != nil {
+		d.Logger.Error("login limits invalid; using the defaults", "err", err)
+		policy, _ = loginlimit.NewPolicy(loginlimit.Config{}) // the defaults are valid
+	}
+	return &server{Deps: d, logins: loginThrottle{policy: policy, st: d.Store}, revocations: NewBroadcaster()}
 }
 
 func (s *server) handler() http.Handler {

@@ -3,21 +3,36 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
 
+// listApps answers one page of the caller's apps, by name: the team
+// filter and the paging are done by the store's query, so a page costs
+// the same however many apps other teams have.
 func (s *server) listApps(w http.ResponseWriter, r *http.Request) error {
-	apps, err := s.Store.ListApps(r.Context())
+	p, err := pageParams(r)
 	if err != nil {
-		return fmt.Errorf("list apps: %w", err)
+		return err
 	}
 	mine, err := s.teamsWith(r.Context(), rbac.AppsRead)
 	if err != nil {
 		return err
+	}
+	teams := slices.Sorted(maps.Keys(mine))
+	// One more than asked tells whether another page follows.
+	apps, err := s.Store.ListAppsPage(r.Context(), store.AppQuery{Teams: teams, After: p.after, Limit: p.limit + 1})
+	if err != nil {
+		return fmt.Errorf("list apps: %w", err)
+	}
+	if len(apps) > p.limit {
+		apps = apps[:p.limit]
+		setNext(w, r, p, apps[len(apps)-1].Name)
 	}
 	names, err := s.teamNames(r.Context())
 	if err != nil {
@@ -25,9 +40,7 @@ func (s *server) listApps(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]api.App, 0, len(apps))
 	for _, a := range apps {
-		if mine[a.Team] {
-			out = append(out, withTeam(toAPIApp(a), names, a.Team))
-		}
+		out = append(out, withTeam(toAPIApp(a), names, a.Team))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -44,7 +44,7 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) error {
 		return ssoOff()
 	}
 	q := r.URL.Query()
-	entry := ssoPending{created: s.Now()}
+	var entry ssoPending
 	if cb := q.Get("cli_redirect"); cb != "" {
 		if err := loopbackURL(cb); err != nil {
 			return invalidField("cli_redirect", "%v", err)
@@ -53,13 +53,13 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) error {
 		if len(ch) != 43 {
 			return invalidField("cli_challenge", "required with cli_redirect: base64url(sha256(verifier)), 43 characters")
 		}
-		entry.cliRedirect, entry.cliChallenge, entry.cliState = cb, ch, q.Get("cli_state")
+		entry.CLIRedirect, entry.CLIChallenge, entry.CLIState = cb, ch, q.Get("cli_state")
 	}
 	authURL, login := s.OIDC.Start(r.Context())
-	entry.login = login
+	entry.Login = login
 	key := randomSecret()
-	if !s.pending.putLogin(token.Hash(key), entry) {
-		return newError(http.StatusServiceUnavailable, api.CodeUnavailable, "too many logins in progress; try again in a few minutes")
+	if err := s.putPending(r.Context(), store.SSOLogin, token.Hash(key), entry, pendingTTL); err != nil {
+		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: ssoCookie, Value: key, Path: "/api/v1/auth/oidc/", MaxAge: int(pendingTTL.Seconds()),
 		HttpOnly: true, Secure: s.SecureCookies || r.TLS != nil, SameSite: http.SameSiteLaxMode})
@@ -95,7 +95,11 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, &http.Cookie{Name: ssoCookie, Value: "", Path: "/api/v1/auth/oidc/", MaxAge: -1, HttpOnly: true,
 		Secure: s.SecureCookies || r.TLS != nil, SameSite: http.SameSiteLaxMode})
-	entry, ok := s.pending.takeLogin(token.Hash(ck.Value), s.Now())
+	var entry ssoPending
+	ok, err := s.takePending(ctx, store.SSOLogin, token.Hash(ck.Value), &entry)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		auditFrom(ctx).deny()
 		return badRequest("the single sign-on login expired or was used already; start again")
@@ -105,7 +109,7 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 		scheme = "https"
 	}
 	callback := scheme + "://" + r.Host + r.URL.RequestURI()
-	claims, err := s.OIDC.Finish(ctx, entry.login, callback)
+	claims, err := s.OIDC.Finish(ctx, entry.Login, callback)
 	if err != nil {
 		auditFrom(ctx).deny()
 		s.loggerFrom(ctx).Warn("SSO login refused", "err", err)
@@ -118,12 +122,12 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 	if n := auditFrom(ctx); n != nil {
 		n.actor, n.object = u.ID, "user/"+u.ID
 	}
-	if entry.cliRedirect != "" {
+	if entry.CLIRedirect != "" {
 		code := randomSecret()
-		if !s.pending.putCode(token.Hash(code), cliCode{user: u.ID, challenge: entry.cliChallenge, created: s.Now()}) {
-			return newError(http.StatusServiceUnavailable, api.CodeUnavailable, "too many logins in progress; try again in a few minutes")
+		if err := s.putPending(ctx, store.SSOCLICode, token.Hash(code), cliCode{User: u.ID, Challenge: entry.CLIChallenge}, cliCodeTTL); err != nil {
+			return err
 		}
-		dest := entry.cliRedirect + "?" + url.Values{"code": {code}, "state": {entry.cliState}}.Encode()
+		dest := entry.CLIRedirect + "?" + url.Values{"code": {code}, "state": {entry.CLIState}}.Encode()
 		http.Redirect(w, r, dest, http.StatusFound)
 		return nil
 	}
@@ -253,22 +257,26 @@ func (s *server) cliExchange(w http.ResponseWriter, r *http.Request) error {
 		auditFrom(r.Context()).deny()
 		return invalidField("verifier", "required: the PKCE verifier the CLI kept")
 	}
-	code, ok := s.pending.takeCode(token.Hash(req.Code), s.Now())
+	var code cliCode
+	ok, err := s.takePending(r.Context(), store.SSOCLICode, token.Hash(req.Code), &code)
+	if err != nil {
+		return err
+	}
 	sum := sha256.Sum256([]byte(req.Verifier))
 	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
-	if !ok || subtle.ConstantTimeCompare([]byte(challenge), []byte(code.challenge)) != 1 {
+	if !ok || subtle.ConstantTimeCompare([]byte(challenge), []byte(code.Challenge)) != 1 {
 		auditFrom(r.Context()).deny()
 		return badRequest("the login code is unknown, used, expired, or does not match the verifier; run berth login --sso again")
 	}
 	if n := auditFrom(r.Context()); n != nil {
-		n.actor = code.user
+		n.actor = code.User
 	}
 	now := s.Now().UTC()
 	tok, st, err := token.New(token.KindPersonal, rbac.ScopeAdmin, now, cliLoginTTL)
 	if err != nil {
 		return fmt.Errorf("make token: %w", err)
 	}
-	row := store.Token{ID: newID("tok"), Name: "berth login --sso", Hash: st.Hash, Kind: string(token.KindPersonal), User: code.user,
+	row := store.Token{ID: newID("tok"), Name: "berth login --sso", Hash: st.Hash, Kind: string(token.KindPersonal), User: code.User,
 		Scope: string(st.Scope), Last4: st.Last4, ExpiresAt: st.ExpiresAt, CreatedAt: now}
 	setAuditObject(r.Context(), "token/"+row.ID)
 	if err := s.inTx(r.Context(), func(tx store.Tx) error { return tx.CreateToken(r.Context(), row) }); err != nil {

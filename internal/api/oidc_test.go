@@ -16,6 +16,8 @@ import (
 
 	"github.com/berthdev/berth/internal/identity/oidclogin"
 	"github.com/berthdev/berth/internal/identity/oidctest"
+	"github.com/berthdev/berth/internal/identity/token"
+	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
 
@@ -197,13 +199,22 @@ func TestSSORefusals(t *testing.T) {
 		{desc: "missing PKCE verifier", want: oidclogin.ErrPending.Error(), change: func(t *testing.T, cb, pending string) (string, string) {
 			// The server-side pending login loses its verifier: the code
 			// must not be redeemed without it.
-			p := e.ts.srv.pending
-			p.mu.Lock()
-			for k, v := range p.logins {
-				v.login.Verifier = ""
-				p.logins[k] = v
+			ctx, now := t.Context(), e.ts.clock.Now()
+			row, err := e.ts.db.TakeSSOPending(ctx, store.SSOLogin, token.Hash(pending), now)
+			if err != nil {
+				t.Fatal(err)
 			}
-			p.mu.Unlock()
+			var v ssoPending
+			if err := json.Unmarshal(row.Data, &v); err != nil {
+				t.Fatal(err)
+			}
+			v.Login.Verifier = ""
+			if row.Data, err = json.Marshal(v); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.ts.db.PutSSOPending(ctx, row, maxPendings); err != nil {
+				t.Fatal(err)
+			}
 			return cb, pending
 		}},
 		{desc: "changed redirect URI", want: oidclogin.ErrRedirectMismatch.Error(), change: func(t *testing.T, cb, pending string) (string, string) {

@@ -1,16 +1,31 @@
 package api
 
 import (
-	"sync"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/berthdev/berth/internal/identity/oidclogin"
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/pkg/api"
 )
 
-// SSO logins in flight, kept in memory: a login started on one server
-// finishes on the same one (a restart drops logins in progress; the user
-// starts again). Entries are keyed by the sha256 of a random value the
-// browser (or the CLI) holds, and taken out once.
+// SSO state between requests lives in the store (sso_pending), so a login
+// started on one server finishes on any other on the same database. Each
+// entry is keyed by the sha256 of a random value the browser (a cookie)
+// or the CLI (the one-time code) holds, and taken out once: the store
+// deletes and returns it in one statement. The table holds what the next
+// step needs and nothing more: the login's state, nonce and PKCE verifier
+// (the verifier is the one real secret; state and nonce travel through
+// the browser anyway), the CLI's loopback URL, state and challenge, and a
+// code's user. Backups leave the table out (snapshot.ServerState).
+//
+// Expired entries are pruned by each new entry's insert rather than by
+// the leader: only inserts grow the table, so it stays bounded by what is
+// in flight without any server having to lead.
 const (
 	pendingTTL  = 10 * time.Minute
 	cliCodeTTL  = 2 * time.Minute
@@ -18,81 +33,55 @@ const (
 )
 
 type ssoPending struct {
-	login oidclogin.Pending
-	// cliRedirect, cliChallenge and cliState are set when the CLI started
+	Login oidclogin.Pending `json:"login"`
+	// CLIRedirect, CLIChallenge and CLIState are set when the CLI started
 	// the login: the browser is sent back to the CLI's loopback listener
 	// with a one-time code, redeemed with the PKCE verifier.
-	cliRedirect  string
-	cliChallenge string
-	cliState     string
-	created      time.Time
+	CLIRedirect  string `json:"cli_redirect,omitempty"`
+	CLIChallenge string `json:"cli_challenge,omitempty"`
+	CLIState     string `json:"cli_state,omitempty"`
 }
 
 type cliCode struct {
-	user      string
-	challenge string
-	created   time.Time
+	User      string `json:"user"`
+	Challenge string `json:"challenge"`
 }
 
-type pendingLogins struct {
-	mu     sync.Mutex
-	logins map[string]ssoPending
-	codes  map[string]cliCode
+// tooManyLogins answers a new login when the cap of logins in flight is
+// reached: a flood of started logins cannot grow the table without bound.
+func tooManyLogins() *httpError {
+	return newError(http.StatusServiceUnavailable, api.CodeUnavailable, "too many logins in progress; try again in a few minutes")
 }
 
-func newPendingLogins() *pendingLogins {
-	return &pendingLogins{logins: map[string]ssoPending{}, codes: map[string]cliCode{}}
-}
-
-func (p *pendingLogins) putLogin(key string, v ssoPending) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.prune(v.created)
-	if len(p.logins) >= maxPendings {
-		return false
+// putPending stores v of kind under key (a hash) for ttl.
+func (s *server) putPending(ctx context.Context, kind, key string, v any, ttl time.Duration) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", kind, err)
 	}
-	p.logins[key] = v
-	return true
-}
-
-func (p *pendingLogins) takeLogin(key string, now time.Time) (ssoPending, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v, ok := p.logins[key]
-	delete(p.logins, key)
-	return v, ok && now.Sub(v.created) <= pendingTTL
-}
-
-func (p *pendingLogins) putCode(key string, v cliCode) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.prune(v.created)
-	if len(p.codes) >= maxPendings {
-		return false
+	now := s.Now().UTC()
+	err = s.Store.PutSSOPending(ctx, store.SSOPending{Key: key, Kind: kind, Data: data, CreatedAt: now, ExpiresAt: now.Add(ttl)}, maxPendings)
+	if errors.Is(err, store.ErrFull) {
+		return tooManyLogins()
 	}
-	p.codes[key] = v
-	return true
+	if err != nil {
+		return fmt.Errorf("store %s: %w", kind, err)
+	}
+	return nil
 }
 
-func (p *pendingLogins) takeCode(key string, now time.Time) (cliCode, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v, ok := p.codes[key]
-	delete(p.codes, key)
-	return v, ok && now.Sub(v.created) <= cliCodeTTL
-}
-
-// prune drops expired entries; called with mu held, on writes only, so
-// memory is bounded without a goroutine.
-func (p *pendingLogins) prune(now time.Time) {
-	for k, v := range p.logins {
-		if now.Sub(v.created) > pendingTTL {
-			delete(p.logins, k)
-		}
+// takePending takes the entry of kind under key into v; false when there
+// is none (unknown, used, or expired).
+func (s *server) takePending(ctx context.Context, kind, key string, v any) (bool, error) {
+	p, err := s.Store.TakeSSOPending(ctx, kind, key, s.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
 	}
-	for k, v := range p.codes {
-		if now.Sub(v.created) > cliCodeTTL {
-			delete(p.codes, k)
-		}
+	if err != nil {
+		return false, fmt.Errorf("take %s: %w", kind, err)
 	}
+	if err := json.Unmarshal(p.Data, v); err != nil {
+		return false, fmt.Errorf("decode %s: %w", kind, err)
+	}
+	return true, nil
 }

@@ -54,7 +54,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	setAuditObject(r.Context(), "user/"+req.Email)
 	ip := clientIP(r)
 	now := s.Now()
-	if wait, ok := s.LoginLimit.Check(req.Email, ip, now); !ok {
+	wait, ok, err := s.logins.check(r.Context(), req.Email, ip, now)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		auditFrom(r.Context()).deny()
 		w.Header().Set("Retry-After", loginlimit.RetryAfter(wait))
 		return newError(http.StatusTooManyRequests, api.CodeTooManyRequests,
@@ -64,7 +68,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("get user: %w", err)
 	}
-	ok := false
+	ok = false
 	if err == nil && u.PasswordHash != "" && !u.Disabled {
 		ok, err = password.Verify(req.Password, u.PasswordHash)
 		if err != nil {
@@ -76,14 +80,20 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !ok {
 		auditFrom(r.Context()).deny()
-		if wait := s.LoginLimit.Fail(req.Email, ip, now); wait > 0 {
+		wait, err := s.logins.fail(r.Context(), req.Email, ip, now)
+		if err != nil {
+			return err
+		}
+		if wait > 0 {
 			w.Header().Set("Retry-After", loginlimit.RetryAfter(wait))
 			return newError(http.StatusTooManyRequests, api.CodeTooManyRequests,
 				"too many failed logins for %s from this address; try again in %ss", req.Email, loginlimit.RetryAfter(wait))
 		}
 		return loginFailed()
 	}
-	s.LoginLimit.Succeed(req.Email, ip, now)
+	if err := s.logins.succeed(r.Context(), req.Email, ip); err != nil {
+		return err
+	}
 	if n := auditFrom(r.Context()); n != nil {
 		n.actor = u.ID
 	}

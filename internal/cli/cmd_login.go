@@ -67,7 +67,7 @@ func (r *runner) login(ctx context.Context, rawURL, token string) error {
 	}
 	base := u.String()
 	// Version may answer without a token; listing apps proves the token works.
-	if _, err := r.newClient(base, token).ListApps(ctx); err != nil {
+	if _, err := r.newClient(base, token).ListAppsPage(ctx, 1, ""); err != nil {
 		if client.IsUnauthorized(err) {
 			return failed(hint(err, "the server at %s rejected the token; check it and try again", base), "")
 		}

@@ -14,6 +14,7 @@ import (
 
 func (r *runner) newAppsCmd() *cobra.Command {
 	var out outputFormat
+	var limit int
 	cmd := &cobra.Command{
 		Use:     "apps",
 		Aliases: []string{"ls"},
@@ -24,7 +25,12 @@ func (r *runner) newAppsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			apps, err := c.ListApps(ctx)
+			if limit < 0 {
+				return usageErrorf("--limit must be 0 (every app) or more, got %d", limit)
+			}
+			// The server answers a page at a time; ListAppsUpTo follows
+			// the pages until limit apps, or all of them.
+			apps, err := c.ListAppsUpTo(ctx, limit)
 			if err != nil {
 				return err
 			}
@@ -39,6 +45,7 @@ func (r *runner) newAppsCmd() *cobra.Command {
 		}),
 	}
 	addOutputFlag(cmd, &out)
+	cmd.Flags().IntVar(&limit, "limit", 0, "list at most this many apps, by name (0: every app)")
 	return cmd
 }
 

@@ -11,4 +11,6 @@ var (
 	// ErrInvalid means an argument cannot be stored (an empty key, a JSON
 	// field that is not JSON); the error text names the field.
 	ErrInvalid = errors.New("store: invalid input")
+	// ErrFull means a bounded table holds as many rows as it may.
+	ErrFull = errors.New("store: full")
 )

@@ -127,12 +127,25 @@ type Apps interface {
 	CreateApp(ctx context.Context, a App) error
 	GetApp(ctx context.Context, name string) (App, error)
 	ListApps(ctx context.Context) ([]App, error) // ordered by name
+	// ListAppsPage returns up to q.Limit apps of q.Teams with names after
+	// q.After, ordered by name.
+	ListAppsPage(ctx context.Context, q AppQuery) ([]App, error)
 	// UpdateApp writes a when a.Version equals the stored version, and bumps
 	// it; otherwise ErrConflict. It returns the new version. CreatedAt is
 	// kept from CreateApp. ErrNotFound if the app is missing.
 	UpdateApp(ctx context.Context, a App) (int64, error)
 	// DeleteApp removes the app and its releases; ErrNotFound if missing.
 	DeleteApp(ctx context.Context, name string) error
+}
+
+// AppQuery selects a page of apps.
+type AppQuery struct {
+	// Teams are the team IDs whose apps are listed; none lists none.
+	Teams []string
+	// After is the last name of the previous page ("" for the first).
+	After string
+	// Limit is the most apps returned; it must be at least 1.
+	Limit int
 }
 
 // Releases stores releases.
@@ -269,6 +282,8 @@ type Tx interface {
 	Identity
 	Clusters
 	Environments
+	SSOPendings
+	LoginThrottles
 }
 
 // Store is a transactional store. Calls outside InTx run in their own

@@ -57,13 +57,6 @@ func (c *Client) Apply(ctx context.Context, req api.ApplyRequest) (api.ApplyResp
 	return out, err
 }
 
-// ListApps returns every app, by name.
-func (c *Client) ListApps(ctx context.Context) ([]api.App, error) {
-	var out []api.App
-	err := c.do(ctx, http.MethodGet, "/api/v1/apps", nil, nil, &out)
-	return out, err
-}
-
 // GetApp returns one app with its status.
 func (c *Client) GetApp(ctx context.Context, name string) (api.App, error) {
 	var out api.App

@@ -9,10 +9,11 @@
 // addresses an attacker holds, so IPv6 clients are keyed by their /64
 // (one subscriber's usual allocation), not by the single address.
 //
-// The limiter keeps state in memory and starts no goroutine: its owner
-// calls Prune now and then. With several servers behind a balancer each
-// keeps its own counts, which at worst multiplies the allowance by the
-// number of servers.
+// The rules live in Policy, which works on one pair's Record; where the
+// records are kept is the caller's choice. Limiter keeps them in memory
+// (one process); the API server keeps them in its store, so that several
+// servers behind a balancer share one count per pair rather than each
+// granting the full allowance.
 package loginlimit
 
 import (
@@ -21,6 +22,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -81,27 +83,83 @@ func (c Config) withDefaults() (Config, error) {
 
 type key struct{ account, ip string }
 
-type entry struct {
-	failures    []time.Time // inside the window, oldest first
-	lockedUntil time.Time
-	lockouts    int // lockouts so far: the next lasts Base * 2^lockouts
-	lastFailure time.Time
+// Record is what is remembered of one (account, client) pair.
+type Record struct {
+	Failures    []time.Time // inside the window, oldest first
+	LockedUntil time.Time
+	Lockouts    int // lockouts so far: the next lasts Base * 2^Lockouts
+	LastFailure time.Time
 }
 
-// Limiter counts failed logins. It is safe for concurrent use.
+// Policy applies a Config to records. It holds no state.
+type Policy struct{ cfg Config }
+
+// NewPolicy checks cfg; zero fields take their defaults.
+func NewPolicy(cfg Config) (Policy, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return Policy{}, err
+	}
+	return Policy{cfg: c}, nil
+}
+
+// Wait reports whether a login of the pair with record r may be tried at
+// now; when it may not, how long until it may: the Retry-After.
+func (p Policy) Wait(r Record, now time.Time) (time.Duration, bool) {
+	if !now.Before(r.LockedUntil) {
+		return 0, true
+	}
+	return r.LockedUntil.Sub(now), false
+}
+
+// Fail is r after a failed login at now, and the lockout that failure
+// starts (the Retry-After to send with this very answer), or 0. r is not
+// changed.
+func (p Policy) Fail(r Record, now time.Time) (Record, time.Duration) {
+	if now.Before(r.LockedUntil) {
+		// A failure reported during a lockout (a caller that skipped
+		// Check) extends nothing: the lockout already stands.
+		return r, r.LockedUntil.Sub(now)
+	}
+	if !r.LastFailure.IsZero() && now.Sub(r.LastFailure) >= p.cfg.ResetAfter {
+		r.Lockouts = 0
+	}
+	r.LastFailure = now
+	r.Failures = append(dropBefore(slices.Clone(r.Failures), now.Add(-p.cfg.Window)), now)
+	if len(r.Failures) < p.cfg.MaxFailures {
+		return r, 0
+	}
+	d := p.lockoutLength(r.Lockouts)
+	r.Lockouts++
+	r.LockedUntil = now.Add(d)
+	r.Failures = nil
+	return r, d
+}
+
+// Idle reports whether r has nothing left to remember at now: not locked,
+// and its history expired. IdleBefore is the last-failure time before
+// which an unlocked record is idle.
+func (p Policy) Idle(r Record, now time.Time) bool {
+	return !now.Before(r.LockedUntil) && !r.LastFailure.After(p.IdleBefore(now))
+}
+
+// IdleBefore is now less ResetAfter.
+func (p Policy) IdleBefore(now time.Time) time.Time { return now.Add(-p.cfg.ResetAfter) }
+
+// Limiter counts failed logins in memory. It is safe for concurrent use.
 type Limiter struct {
-	cfg     Config
+	p       Policy
 	mu      sync.Mutex
-	entries map[key]*entry
+	entries map[key]*Record
 }
 
 // New makes a limiter; zero fields of cfg take their defaults.
 func New(cfg Config) (*Limiter, error) {
-	c, err := cfg.withDefaults()
+	p, err := NewPolicy(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Limiter{cfg: c, entries: map[key]*entry{}}, nil
+	return &Limiter{p: p, entries: map[key]*Record{}}, nil
 }
 
 // Check reports whether a login for account from ip may be tried at now.
@@ -112,10 +170,10 @@ func (l *Limiter) Check(account, ip string, now time.Time) (time.Duration, bool)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e, ok := l.entries[newKey(account, ip)]
-	if !ok || !now.Before(e.lockedUntil) {
+	if !ok {
 		return 0, true
 	}
-	return e.lockedUntil.Sub(now), false
+	return l.p.Wait(*e, now)
 }
 
 // Fail records a failed login at now. When it starts a lockout it returns
@@ -127,31 +185,16 @@ func (l *Limiter) Fail(account, ip string, now time.Time) time.Duration {
 	k := newKey(account, ip)
 	e, ok := l.entries[k]
 	if !ok {
-		if len(l.entries) >= l.cfg.MaxEntries && !l.makeRoom(now) {
+		if len(l.entries) >= l.p.cfg.MaxEntries && !l.makeRoom(now) {
 			// Every tracked pair is locked out right now: refusing to
 			// track a new pair is better than freeing a locked one.
 			return 0
 		}
-		e = &entry{}
+		e = &Record{}
 		l.entries[k] = e
 	}
-	if now.Before(e.lockedUntil) {
-		// A failure reported during a lockout (a caller that skipped
-		// Check) extends nothing: the lockout already stands.
-		return e.lockedUntil.Sub(now)
-	}
-	if !e.lastFailure.IsZero() && now.Sub(e.lastFailure) >= l.cfg.ResetAfter {
-		e.lockouts = 0
-	}
-	e.lastFailure = now
-	e.failures = append(dropBefore(e.failures, now.Add(-l.cfg.Window)), now)
-	if len(e.failures) < l.cfg.MaxFailures {
-		return 0
-	}
-	d := l.lockoutLength(e.lockouts)
-	e.lockouts++
-	e.lockedUntil = now.Add(d)
-	e.failures = e.failures[:0]
+	next, d := l.p.Fail(*e, now)
+	*e = next
 	return d
 }
 
@@ -186,9 +229,7 @@ func (l *Limiter) Len() int {
 }
 
 // idle: not locked, no failure in the window, and history expired.
-func (l *Limiter) idle(e *entry, now time.Time) bool {
-	return !now.Before(e.lockedUntil) && now.Sub(e.lastFailure) >= l.cfg.ResetAfter
-}
+func (l *Limiter) idle(e *Record, now time.Time) bool { return l.p.Idle(*e, now) }
 
 // makeRoom frees one entry when the map is full: an idle one if any, else
 // the unlocked one whose last failure is oldest. It reports false when
@@ -202,11 +243,11 @@ func (l *Limiter) makeRoom(now time.Time) bool {
 			delete(l.entries, k)
 			return true
 		}
-		if now.Before(e.lockedUntil) {
+		if now.Before(e.LockedUntil) {
 			continue
 		}
-		if !found || e.lastFailure.Before(oldestAt) {
-			oldest, oldestAt, found = k, e.lastFailure, true
+		if !found || e.LastFailure.Before(oldestAt) {
+			oldest, oldestAt, found = k, e.LastFailure, true
 		}
 	}
 	if found {
@@ -215,13 +256,13 @@ func (l *Limiter) makeRoom(now time.Time) bool {
 	return found
 }
 
-func (l *Limiter) lockoutLength(previous int) time.Duration {
+func (p Policy) lockoutLength(previous int) time.Duration {
 	if previous >= 62 {
-		return l.cfg.MaxLockout
+		return p.cfg.MaxLockout
 	}
-	d := float64(l.cfg.BaseLockout) * math.Pow(2, float64(previous))
-	if d >= float64(l.cfg.MaxLockout) {
-		return l.cfg.MaxLockout
+	d := float64(p.cfg.BaseLockout) * math.Pow(2, float64(previous))
+	if d >= float64(p.cfg.MaxLockout) {
+		return p.cfg.MaxLockout
 	}
 	return time.Duration(d)
 }
@@ -237,7 +278,14 @@ func dropBefore(ts []time.Time, cutoff time.Time) []time.Time {
 // newKey normalises the pair: accounts compare case-insensitively (as
 // logins do), IPs lose their port and IPv6 addresses keep their /64.
 func newKey(account, ip string) key {
-	return key{account: strings.ToLower(strings.TrimSpace(account)), ip: ClientKey(ip)}
+	a, c := Pair(account, ip)
+	return key{account: a, ip: c}
+}
+
+// Pair is the form a pair is counted under: the account trimmed and in
+// lower case, the address as ClientKey.
+func Pair(account, ip string) (string, string) {
+	return strings.ToLower(strings.TrimSpace(account)), ClientKey(ip)
 }
 
 // ClientKey is the form an address is counted under: the address without

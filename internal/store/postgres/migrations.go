@@ -39,6 +39,29 @@ ALTER TABLE environments ADD COLUMN gateway_status TEXT COLLATE "C" NOT NULL DEF
 	// one server (its migration 14 does nothing, so versions stay in
 	// step). See blobs.go.
 	{version: 14, name: "blobs in the database", sql: blobTables},
+	{version: 15, name: "sso_pending, login_throttles", sql: `
+-- State the API servers share, kept out of backups (see SQLite's
+-- migration 15).
+CREATE TABLE sso_pending (
+	hash       TEXT COLLATE "C" PRIMARY KEY,
+	kind       TEXT COLLATE "C" NOT NULL,
+	data       TEXT COLLATE "C",
+	created_at TEXT COLLATE "C" NOT NULL,
+	expires_at TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX sso_pending_expiry ON sso_pending (expires_at);
+CREATE INDEX sso_pending_kind ON sso_pending (kind);
+CREATE TABLE login_throttles (
+	account      TEXT COLLATE "C" NOT NULL,
+	client       TEXT COLLATE "C" NOT NULL,
+	failures     TEXT COLLATE "C" NOT NULL,
+	locked_until TEXT COLLATE "C" NOT NULL,
+	lockouts     BIGINT NOT NULL,
+	last_failure TEXT COLLATE "C" NOT NULL,
+	PRIMARY KEY (account, client)
+);
+CREATE INDEX login_throttles_idle ON login_throttles (last_failure);
+`},
 }
 
 // migrateLockKey is the advisory lock that serialises migrations of one

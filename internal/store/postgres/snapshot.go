@@ -26,9 +26,10 @@ const counterTable = "event_revision"
 // migration record, the revision counter (carried as a sequence), the
 // leader lease of servers sharing the database (internal/leader/pglease),
 // which is the running servers' state: a restored database starts without
-// a leader and its first server takes the lease, and the source archives
-// (blobs.go), which backups carry as archives, like SQLite's folder.
-var notPlatformState = []string{"schema_migrations", counterTable, "leader_leases", "blobs", "blob_chunks"}
+// a leader and its first server takes the lease; the source archives
+// (blobs.go), which backups carry as archives, like SQLite's folder; and
+// the servers' shared state every backend leaves out (snapshot.ServerState).
+var notPlatformState = append([]string{"schema_migrations", counterTable, "leader_leases", "blobs", "blob_chunks"}, snapshot.ServerState...)
 
 // catalog is how the shared snapshot reader reads PostgreSQL: one
 // REPEATABLE READ, READ ONLY transaction, which sees the database as of

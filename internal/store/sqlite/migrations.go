@@ -248,6 +248,31 @@ ALTER TABLE environments ADD COLUMN gateway_status TEXT NOT NULL DEFAULT '';
 -- schemas numbered alike, so backups move between them.
 SELECT 1;
 `},
+	{version: 15, name: "sso_pending, login_throttles", sql: `
+-- State the API servers share (internal/store/serverstate.go), kept out
+-- of backups. SSO logins in flight and CLI login codes, keyed by the
+-- sha256 of the value the browser or CLI holds, taken once.
+CREATE TABLE sso_pending (
+	hash       TEXT PRIMARY KEY,
+	kind       TEXT NOT NULL,
+	data       TEXT,
+	created_at TEXT NOT NULL,
+	expires_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX sso_pending_expiry ON sso_pending (expires_at);
+CREATE INDEX sso_pending_kind ON sso_pending (kind);
+-- Failed password logins per (account, client address).
+CREATE TABLE login_throttles (
+	account      TEXT NOT NULL,
+	client       TEXT NOT NULL,
+	failures     TEXT NOT NULL,
+	locked_until TEXT NOT NULL,
+	lockouts     INTEGER NOT NULL,
+	last_failure TEXT NOT NULL,
+	PRIMARY KEY (account, client)
+) STRICT;
+CREATE INDEX login_throttles_idle ON login_throttles (last_failure);
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/berthdev/berth/internal/store/snapshot"
@@ -57,8 +58,9 @@ func (r *ReadOnly) Snapshot(ctx context.Context, fn func(snapshot.Reader) error)
 // Close closes the file.
 func (r *ReadOnly) Close() error { return r.read.Close() }
 
-// schemaTables lists the tables of platform state (all but SQLite's own
-// and the migration record) with their columns, parents first.
+// schemaTables lists the tables of platform state (all but SQLite's own,
+// the migration record and snapshot.ServerState) with their columns,
+// parents first.
 func schemaTables(ctx context.Context, q snapshot.Querier) ([]snapshot.Table, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_schema
 		WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name`)
@@ -72,7 +74,9 @@ func schemaTables(ctx context.Context, q snapshot.Querier) ([]snapshot.Table, er
 			rows.Close()
 			return nil, fmt.Errorf("sqlite: list tables: %w", err)
 		}
-		names = append(names, n)
+		if !slices.Contains(snapshot.ServerState, n) {
+			names = append(names, n)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -49,7 +49,12 @@ func (o ops) GetApp(ctx context.Context, name string) (store.App, error) {
 }
 
 func (o ops) ListApps(ctx context.Context) ([]store.App, error) {
-	rows, err := o.q.QueryContext(ctx, `SELECT `+appColumns+` FROM apps ORDER BY name`)
+	return o.queryApps(ctx, `SELECT `+appColumns+` FROM apps ORDER BY name`)
+}
+
+// queryApps runs a SELECT of appColumns and reads its rows.
+func (o ops) queryApps(ctx context.Context, query string, args ...any) ([]store.App, error) {
+	rows, err := o.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list apps: %w", err)
 	}

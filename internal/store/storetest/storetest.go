@@ -33,6 +33,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, environmentTests...)
 	tests = append(tests, txTests...)
 	tests = append(tests, concurrencyTests...)
+	tests = append(tests, ssoPendingTests...)
+	tests = append(tests, loginThrottleTests...)
+	tests = append(tests, appPageTests...)
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			t.Parallel()
