@@ -178,6 +178,9 @@ func (s *server) pipelineOf(ctx context.Context, pl Pipelines, a store.App, with
 	case !errors.Is(err, store.ErrNotFound):
 		return api.Pipeline{}, fmt.Errorf("get pipeline %s: %w", a.Name, err)
 	}
+	if err := s.sectionOf(ctx, a, &out); err != nil {
+		return api.Pipeline{}, err
+	}
 	runs, err := s.Store.ListRuns(ctx, store.RunFilter{App: a.Name, Limit: 1})
 	if err != nil {
 		return api.Pipeline{}, fmt.Errorf("list runs: %w", err)
