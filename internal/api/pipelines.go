@@ -402,6 +402,12 @@ func toAPIRun(r store.Run, approvals []store.Approval) api.Run {
 		CancelRequested: r.CancelRequested, Steps: make([]api.RunStep, 0, len(r.Steps)),
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 	}
+	var d struct {
+		SpecRelease int `json:"spec_release"` // runner.Detail's
+	}
+	if json.Unmarshal(r.Detail, &d) == nil {
+		out.SpecRelease = d.SpecRelease
+	}
 	for _, st := range r.Steps {
 		s := api.RunStep{Name: st.Name, Kind: st.Kind, Status: st.Status, Attempt: st.Attempt, ExitCode: st.ExitCode,
 			Reason: st.Reason, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt}

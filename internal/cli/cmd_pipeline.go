@@ -372,6 +372,9 @@ func renderRun(w io.Writer, run api.Run, now time.Time) error {
 		fmt.Fprintf(w, "Exit:     %d\n", run.ExitCode)
 	}
 	fmt.Fprintf(w, "Created:  %s ago\n", age(now, run.CreatedAt))
+	if run.SpecRelease > 0 {
+		fmt.Fprintf(w, "Spec:     release %d\n", run.SpecRelease)
+	}
 	if len(run.Params) > 0 {
 		var ps []string
 		for k, v := range run.Params {

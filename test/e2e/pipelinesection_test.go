@@ -103,8 +103,11 @@ func TestPipelineSectionInBerthYAML(t *testing.T) {
 		return nil
 	})
 	log := s.mustBerth("run", "logs", "secty.1")
-	if run.State != api.RunSucceeded {
-		t.Fatalf("run %s (%s):\n%s", run.State, run.Reason, log)
+	if run.State != api.RunSucceeded || run.SpecRelease != 1 {
+		t.Fatalf("run %s of release %d (%s):\n%s", run.State, run.SpecRelease, run.Reason, log)
+	}
+	if out := s.mustBerth("run", "show", "secty.1"); !strings.Contains(out, "Spec:     release 1") {
+		t.Errorf("run show:\n%s", out)
 	}
 	for _, want := range []string{"[test] in-the-checkout", "[build] built", "[ship] shipped", ".berth/pipeline.yaml in the repository is ignored"} {
 		if !strings.Contains(log, want) {
