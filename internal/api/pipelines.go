@@ -178,6 +178,9 @@ func (s *server) pipelineOf(ctx context.Context, pl Pipelines, a store.App, with
 	case !errors.Is(err, store.ErrNotFound):
 		return api.Pipeline{}, fmt.Errorf("get pipeline %s: %w", a.Name, err)
 	}
+	if err := s.sectionOf(ctx, a, &out); err != nil {
+		return api.Pipeline{}, err
+	}
 	runs, err := s.Store.ListRuns(ctx, store.RunFilter{App: a.Name, Limit: 1})
 	if err != nil {
 		return api.Pipeline{}, fmt.Errorf("list runs: %w", err)
@@ -398,6 +401,12 @@ func toAPIRun(r store.Run, approvals []store.Approval) api.Run {
 		Params: r.Params, RerunOf: r.RerunOf, By: r.CreatedBy, State: r.State, Reason: r.Reason, ExitCode: r.ExitCode,
 		CancelRequested: r.CancelRequested, Steps: make([]api.RunStep, 0, len(r.Steps)),
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+	}
+	var d struct {
+		SpecRelease int `json:"spec_release"` // runner.Detail's
+	}
+	if json.Unmarshal(r.Detail, &d) == nil {
+		out.SpecRelease = d.SpecRelease
 	}
 	for _, st := range r.Steps {
 		s := api.RunStep{Name: st.Name, Kind: st.Kind, Status: st.Status, Attempt: st.Attempt, ExitCode: st.ExitCode,

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/berthdev/berth/internal/pipeline"
+
 	"github.com/berthdev/berth/internal/spec"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -21,7 +23,7 @@ func parseSpec(text string) (parsedSpec, error) {
 	if text == "" {
 		return parsedSpec{}, invalidField("spec", "required: the berth.yaml text")
 	}
-	app, err := spec.Parse([]byte(text))
+	app, err := spec.ParseWith([]byte(text), pipeline.SpecOptions)
 	if err != nil {
 		return parsedSpec{}, specError(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/berthdev/berth/internal/pipeline"
+
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/internal/source"
@@ -82,7 +84,7 @@ func (r *runner) apply(ctx context.Context, file, env string, wait bool, timeout
 // input with every problem listed as "file:line: path: message".
 func loadSpec(file string) (app *spec.App, raw []byte, dir, specFile string, err error) {
 	specFile = specFileName(file)
-	app, raw, dir, err = spec.Load(file)
+	app, raw, dir, err = spec.LoadWith(file, pipeline.SpecOptions)
 	var ve *spec.ValidationError
 	switch {
 	case errors.As(err, &ve):

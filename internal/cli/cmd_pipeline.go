@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthdev/berth/internal/pipeline"
+
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/pkg/api"
@@ -102,7 +104,11 @@ func (r *runner) newPipelineShowCmd() *cobra.Command {
 func renderPipeline(w io.Writer, p api.Pipeline, now time.Time) error {
 	fmt.Fprintf(w, "App:       %s\n", p.App)
 	fmt.Fprintf(w, "Source:    %s (branch %s)\n", p.Git, p.Branch)
-	fmt.Fprintf(w, "File:      %s\n", dash(p.File))
+	if p.File == pipeline.SectionSource {
+		fmt.Fprintf(w, "File:      %s (its pipeline section; the repository's file is not read)\n", p.File)
+	} else {
+		fmt.Fprintf(w, "File:      %s\n", dash(p.File))
+	}
 	fmt.Fprintf(w, "Status:    %s\n", commitStatus(p.Status))
 	fmt.Fprintf(w, "Executor:  %s\n", executorLine(p.Executor))
 	if p.Schedule != "" {
@@ -131,7 +137,11 @@ func renderPipeline(w io.Writer, p api.Pipeline, now time.Time) error {
 		}
 		if err := json.Unmarshal(p.Definition, &def); err == nil {
 			fmt.Fprintf(w, "On:        %s\n", strings.Join(def.On, ", "))
-			fmt.Fprintf(w, "Steps (as of %s):\n", shortSHA(p.Commit))
+			if p.File == pipeline.SectionSource && p.Commit == "" {
+				fmt.Fprintln(w, "Steps:")
+			} else {
+				fmt.Fprintf(w, "Steps (as of %s):\n", shortSHA(p.Commit))
+			}
 			tw := newTable(w)
 			row(tw, "  NAME", "KIND", "NEEDS", "DOES")
 			for _, s := range def.Steps {
@@ -362,6 +372,9 @@ func renderRun(w io.Writer, run api.Run, now time.Time) error {
 		fmt.Fprintf(w, "Exit:     %d\n", run.ExitCode)
 	}
 	fmt.Fprintf(w, "Created:  %s ago\n", age(now, run.CreatedAt))
+	if run.SpecRelease > 0 {
+		fmt.Fprintf(w, "Spec:     release %d\n", run.SpecRelease)
+	}
 	if len(run.Params) > 0 {
 		var ps []string
 		for k, v := range run.Params {

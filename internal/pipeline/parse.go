@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/berthdev/berth/internal/spec"
+	"gopkg.in/yaml.v3"
 )
 
 // MaxSize is the largest pipeline file Parse reads; real ones are a few
@@ -28,11 +29,22 @@ func Parse(data []byte) (*Pipeline, error) {
 	if len(problems) > 0 {
 		return nil, &spec.ValidationError{Problems: problems}
 	}
+	p, all := parseNode(root)
+	if len(all) > 0 {
+		return nil, &spec.ValidationError{Problems: all}
+	}
+	return p, nil
+}
+
+// parseNode decodes, defaults and validates the pipeline mapping root: a
+// file's top or berth.yaml's pipeline section. The problems come sorted
+// and capped.
+func parseNode(root *yaml.Node) (*Pipeline, []spec.Problem) {
 	p := &Pipeline{}
 	d := spec.DecodeStrict(root, p, decodeOptions)
 	if d.Exhausted() {
 		// Only part of the pipeline was read; checking it would be noise.
-		return nil, &spec.ValidationError{Problems: capProblems(d.Problems())}
+		return nil, capProblems(d.Problems())
 	}
 	p.SetDefaults()
 	v := &validator{dec: d}
@@ -40,7 +52,7 @@ func Parse(data []byte) (*Pipeline, error) {
 	all := append(d.Problems(), v.problems...)
 	if len(all) > 0 {
 		sortProblems(all)
-		return nil, &spec.ValidationError{Problems: capProblems(all)}
+		return nil, capProblems(all)
 	}
 	return p, nil
 }

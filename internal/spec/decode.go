@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -34,13 +35,17 @@ type decoder struct {
 	// opts adapts the walk to a document other than berth.yaml (see
 	// DecodeStrict); the zero value is berth.yaml's behaviour.
 	opts DecodeOptions
+	// sections holds the nodes of fields another package reads (the
+	// pipeline section, a json.RawMessage), by path.
+	sections map[string]*yaml.Node
 }
 
 func newDecoder(root *yaml.Node) *decoder {
 	return &decoder{
-		failed: map[string]bool{},
-		lines:  map[string]int{},
-		limit:  aliasBudget + 10*countNodes(root),
+		failed:   map[string]bool{},
+		lines:    map[string]int{},
+		sections: map[string]*yaml.Node{},
+		limit:    aliasBudget + 10*countNodes(root),
 	}
 }
 
@@ -80,6 +85,7 @@ func countNodes(root *yaml.Node) int {
 var (
 	durationType = reflect.TypeFor[Duration]()
 	portType     = reflect.TypeFor[Port]()
+	sectionType  = reflect.TypeFor[json.RawMessage]()
 )
 
 // maxMergeDepth bounds nested YAML merge keys (<<), which may refer to
@@ -189,6 +195,10 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	d.mark(path, n.Line)
 	if v.Type() == durationType {
 		d.duration(n, v, path)
+		return
+	}
+	if v.Type() == sectionType {
+		d.sections[path] = n // read by its own package; see ParseOptions
 		return
 	}
 	switch v.Kind() {

@@ -17,6 +17,11 @@ var FileNames = []string{"berth.yaml", "berth.yml"}
 // to it). A spec that fails validation gives a *ValidationError; use its
 // Detailed method with the file name for "file:line:" output.
 func Load(path string) (*App, []byte, string, error) {
+	return LoadWith(path, ParseOptions{})
+}
+
+// LoadWith is Load parsing with ParseWith and opts.
+func LoadWith(path string, opts ParseOptions) (*App, []byte, string, error) {
 	file, err := findSpec(path)
 	if err != nil {
 		return nil, nil, "", err
@@ -29,7 +34,7 @@ func Load(path string) (*App, []byte, string, error) {
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("spec: %w", err)
 	}
-	app, err := Parse(data)
+	app, err := ParseWith(data, opts)
 	if err != nil {
 		return nil, data, dir, err
 	}

@@ -16,8 +16,14 @@ import (
 // Parse reads a berth.yaml (or the same document as JSON, which is YAML),
 // applies defaults and validates it. On any problem it returns a
 // *ValidationError listing every problem found, each with its field path
-// and line.
+// and line. It refuses a pipeline section: readers that accept one call
+// ParseWith with pipeline.SpecOptions.
 func Parse(data []byte) (*App, error) {
+	return ParseWith(data, ParseOptions{})
+}
+
+// ParseWith is Parse with the readers of sections other packages own.
+func ParseWith(data []byte, opts ParseOptions) (*App, error) {
 	root, problems := parseYAML(data)
 	if len(problems) > 0 {
 		return nil, &ValidationError{Problems: problems}
@@ -29,6 +35,7 @@ func Parse(data []byte) (*App, error) {
 		// The app is only partly read; checking it would report noise.
 		return nil, &ValidationError{Problems: capProblems(d.problems)}
 	}
+	d.readPipeline(app, opts.Pipeline)
 	app.SetDefaults()
 	v := &validator{dec: d}
 	v.app(app)

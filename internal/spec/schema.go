@@ -87,6 +87,9 @@ func (g *schemaGen) schemaOf(t reflect.Type) map[string]any {
 	switch {
 	case t == durationType:
 		return map[string]any{"type": "string", "pattern": durationPattern}
+	case t == sectionType:
+		// The pipeline file's shape; package pipeline checks it on Parse.
+		return map[string]any{"type": "object"}
 	case t == portType:
 		return map[string]any{"oneOf": []any{
 			map[string]any{"type": "integer", "minimum": 1, "maximum": 65535},
@@ -145,6 +148,7 @@ var fieldDocs = map[string]fieldDoc{
 		Schema: map[string]any{"minProperties": 1, "propertyNames": map[string]any{"pattern": labelPattern}}},
 	"App.routes":   {Desc: "How the gateway sends HTTP requests to services."},
 	"App.strategy": {Desc: "How a new release replaces the running one."},
+	"App.pipeline": {Desc: "The app's pipeline, in the shape of .berth/pipeline.yaml; runs use it instead of a file in the repository. Not together with source.pipeline."},
 
 	"Source.git":         {Desc: "Git URL of the app's repository.", Required: true, Schema: map[string]any{"minLength": 1, "pattern": "^[^-]"}},
 	"Source.branch":      {Desc: "Branch to build; the repository's default branch when unset."},

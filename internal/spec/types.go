@@ -7,6 +7,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"path"
 	"time"
 )
@@ -18,6 +19,11 @@ type App struct {
 	Services map[string]*Service `json:"services"`
 	Routes   []Route             `json:"routes,omitempty"`
 	Strategy Strategy            `json:"strategy,omitempty"`
+	// Pipeline is the pipeline section (the shape of .berth/pipeline.yaml)
+	// as the canonical JSON its reader made of it (see ParseOptions); nil
+	// when berth.yaml has none. It is last so that specs without one keep
+	// the canonical bytes, and so the release hashes, they had before.
+	Pipeline json.RawMessage `json:"pipeline,omitempty"`
 }
 
 // Source says where pipelines fetch the app's code from.

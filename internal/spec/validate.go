@@ -65,6 +65,7 @@ func (v *validator) app(a *App) {
 	if a.Source != nil {
 		v.source(a.Source)
 	}
+	v.pipelineSection(a)
 	if len(a.Services) == 0 {
 		v.add("services", "at least one service is required")
 	}

@@ -66,9 +66,12 @@ type Run struct {
 	Commit  string            `json:"commit,omitempty"`
 	Params  map[string]string `json:"params,omitempty"`
 	RerunOf string            `json:"rerun_of,omitempty"`
-	By      string            `json:"by,omitempty"`
-	State   string            `json:"state"`
-	Reason  string            `json:"reason,omitempty"`
+	// SpecRelease is the app's release whose spec the run uses (source,
+	// and the pipeline section if berth.yaml has one); a rerun keeps it.
+	SpecRelease int    `json:"spec_release,omitempty"`
+	By          string `json:"by,omitempty"`
+	State       string `json:"state"`
+	Reason      string `json:"reason,omitempty"`
 	// ExitCode is the exit code of the first step that failed.
 	ExitCode        int        `json:"exit_code"`
 	CancelRequested bool       `json:"cancel_requested,omitempty"`

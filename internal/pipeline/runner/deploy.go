@@ -141,7 +141,7 @@ func readSpec(dir string) (*spec.App, []byte, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading %s: %w", name, err)
 		}
-		app, err := spec.Parse(data)
+		app, err := spec.ParseWith(data, pipeline.SpecOptions)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", name, err)
 		}

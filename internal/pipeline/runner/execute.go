@@ -126,7 +126,11 @@ func (r *Runner) drive(ctx context.Context, env *runEnv) outcome {
 	if err != nil {
 		return failed("%v", err)
 	}
-	src, err := appSource(ctx, r.st, app)
+	specRelease := env.detail.SpecRelease
+	if specRelease == 0 {
+		specRelease = app.TargetRelease // a run queued before runs recorded it
+	}
+	src, specJSON, err := releaseSource(ctx, r.st, app, specRelease)
 	if err != nil {
 		return failed("%v", err)
 	}
@@ -166,7 +170,13 @@ func (r *Runner) drive(ctx context.Context, env *runEnv) outcome {
 		return failed("workspace: %v", err)
 	}
 	env.pipelineFile = src.PipelinePath()
-	if env.p, err = readPipeline(srcDir, env.pipelineFile); err != nil {
+	if env.p, err = pipeline.FromSpec(specJSON); err != nil {
+		return failed("release %d: %v", specRelease, err)
+	}
+	if env.p != nil {
+		rl.note("%s", sectionNote(srcDir, env.pipelineFile, specRelease))
+		env.pipelineFile = pipeline.SectionSource
+	} else if env.p, err = readPipeline(srcDir, env.pipelineFile); err != nil {
 		var ve *spec.ValidationError
 		if errors.As(err, &ve) {
 			for _, p := range ve.Problems {

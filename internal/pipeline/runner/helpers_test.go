@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/pipeline"
 	"github.com/berthdev/berth/internal/pipeline/executor/local"
 	"github.com/berthdev/berth/internal/pipeline/gitsrc/gittest"
 	"github.com/berthdev/berth/internal/release"
@@ -181,7 +182,7 @@ func (e *env) addApp(app, team string, rp *repo) {
 // addAppSpec creates app with a release of berthYAML.
 func (e *env) addAppSpec(app, team, berthYAML string) {
 	e.t.Helper()
-	a, err := spec.Parse([]byte(berthYAML))
+	a, err := spec.ParseWith([]byte(berthYAML), pipeline.SpecOptions)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -15,26 +15,34 @@ import (
 // appSource is an app's repository as its target release's spec names it,
 // with the branch defaulted.
 func appSource(ctx context.Context, st store.Releases, a store.App) (spec.Source, error) {
-	if a.TargetRelease == 0 {
-		return spec.Source{}, pipeline.ErrNoSource
+	src, _, err := releaseSource(ctx, st, a, a.TargetRelease)
+	return src, err
+}
+
+// releaseSource is the repository release n of app a names, with the
+// branch defaulted, and that release's spec (canonical JSON), which may
+// hold the pipeline itself.
+func releaseSource(ctx context.Context, st store.Releases, a store.App, n int) (spec.Source, []byte, error) {
+	if n == 0 {
+		return spec.Source{}, nil, pipeline.ErrNoSource
 	}
-	rel, err := st.GetRelease(ctx, a.Name, a.TargetRelease)
+	rel, err := st.GetRelease(ctx, a.Name, n)
 	if err != nil {
-		return spec.Source{}, err
+		return spec.Source{}, nil, err
 	}
 	var sp struct {
 		Source *spec.Source `json:"source"`
 	}
 	if err := json.Unmarshal(rel.Spec, &sp); err != nil {
-		return spec.Source{}, fmt.Errorf("runner: release %s/%d spec: %w", a.Name, rel.Number, err)
+		return spec.Source{}, nil, fmt.Errorf("runner: release %s/%d spec: %w", a.Name, rel.Number, err)
 	}
 	if sp.Source == nil || sp.Source.Git == "" {
-		return spec.Source{}, fmt.Errorf("%w (app %s)", pipeline.ErrNoSource, a.Name)
+		return spec.Source{}, nil, fmt.Errorf("%w (app %s)", pipeline.ErrNoSource, a.Name)
 	}
 	if sp.Source.Branch == "" {
 		sp.Source.Branch = "main"
 	}
-	return *sp.Source, nil
+	return *sp.Source, rel.Spec, nil
 }
 
 // Source returns app's source as its target release names it: the

@@ -46,6 +46,11 @@ type Detail struct {
 	PullRequest  int      `json:"pull_request,omitempty"`
 	// FromFork marks a pull request from a fork: its steps get no secrets.
 	FromFork bool `json:"from_fork,omitempty"`
+	// SpecRelease is the app's release whose spec the run uses — its
+	// source and, when berth.yaml has one, its pipeline section: the
+	// target when the run was created. A rerun keeps it, as it keeps the
+	// commit, so it runs the same definition.
+	SpecRelease int `json:"spec_release,omitempty"`
 }
 
 var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -70,12 +75,8 @@ func (r *Runner) Start(ctx context.Context, req StartRequest) (store.Run, error)
 			return store.Run{}, fmt.Errorf("%w: ref: %w", pipeline.ErrBadParam, err)
 		}
 	}
-	detail, err := json.Marshal(req.Detail)
-	if err != nil {
-		return store.Run{}, fmt.Errorf("runner: %w", err)
-	}
 	var run store.Run
-	err = r.st.InTx(ctx, func(tx store.Tx) error {
+	err := r.st.InTx(ctx, func(tx store.Tx) error {
 		a, err := tx.GetApp(ctx, req.App)
 		if err != nil {
 			return err
@@ -94,6 +95,14 @@ func (r *Runner) Start(ctx context.Context, req StartRequest) (store.Run, error)
 		n, err := tx.LastRunNumber(ctx, a.Name)
 		if err != nil {
 			return err
+		}
+		d := req.Detail
+		if d.SpecRelease == 0 {
+			d.SpecRelease = a.TargetRelease
+		}
+		detail, err := json.Marshal(d)
+		if err != nil {
+			return fmt.Errorf("runner: %w", err)
 		}
 		now := r.opts.Now().UTC()
 		run = store.Run{
