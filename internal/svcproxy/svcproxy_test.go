@@ -3,6 +3,7 @@ package svcproxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -36,6 +38,28 @@ func newProxy(t *testing.T) (*Proxy, int) {
 		t.Fatal(err)
 	}
 	return p, port
+}
+
+// setOnFreePort serves app/svc on a free port, picking another when a
+// parallel test took the one FreePort returned before Set could bind it
+// (as the server's own callers do).
+func setOnFreePort(t *testing.T, p *Proxy, app, svc string, ep []string) int {
+	t.Helper()
+	var err error
+	for range 5 {
+		var port int
+		if port, err = FreePort(); err != nil {
+			t.Fatal(err)
+		}
+		if err = p.Set(app, svc, port, ep); err == nil {
+			return port
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			t.Fatal(err)
+		}
+	}
+	t.Fatalf("no free port for %s/%s: %v", app, svc, err)
+	return 0
 }
 
 // client never reuses connections, so every request is a new proxied
@@ -259,9 +283,9 @@ func TestPortTakenAndMoves(t *testing.T) {
 
 func TestRemoveAndClose(t *testing.T) {
 	t.Parallel()
-	p, port := newProxy(t)
-	port2, _ := FreePort()
-	port3, _ := FreePort()
+	p := New(nil)
+	p.WaitTimeout = 500 * time.Millisecond
+	t.Cleanup(func() { p.Close() })
 	// A backend that holds the connection open, to see Close end it.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -278,14 +302,9 @@ func TestRemoveAndClose(t *testing.T) {
 		}
 	}()
 	ep := []string{ln.Addr().String()}
-	for _, s := range []struct {
-		app, svc string
-		port     int
-	}{{"shop", "a", port}, {"shop", "b", port2}, {"blog", "a", port3}} {
-		if err := p.Set(s.app, s.svc, s.port, ep); err != nil {
-			t.Fatal(err)
-		}
-	}
+	port := setOnFreePort(t, p, "shop", "a", ep)
+	port2 := setOnFreePort(t, p, "shop", "b", ep)
+	port3 := setOnFreePort(t, p, "blog", "a", ep)
 	open := func(port int) bool {
 		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
 		if err != nil {
