@@ -22,7 +22,10 @@ type blobKeeper interface {
 // openBlobs returns where source archives live: the database when it
 // keeps them, else <dataDir>/blobs (SQLite: one server per data
 // directory). A server moving to the database copies the archives its
-// folder holds from before, so releases made then can still be built.
+// folder holds from before, so releases made then can still be built,
+// and then renames the folder to blobs.in-database (kept, not deleted):
+// nothing writes it any more, so later starts skip it instead of asking
+// the database about every file again.
 func openBlobs(ctx context.Context, db store.Store, dataDir string, logger *slog.Logger) (blob.Store, error) {
 	dir := filepath.Join(dataDir, "blobs")
 	k, ok := db.(blobKeeper)
@@ -40,6 +43,9 @@ func openBlobs(ctx context.Context, db store.Store, dataDir string, logger *slog
 	}
 	if n > 0 {
 		logger.Info("copied source archives from the data directory into the database", "count", n, "from", dir)
+	}
+	if err := os.Rename(dir, dir+".in-database"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("server: set aside %s after copying it into the database: %w", dir, err)
 	}
 	return s, nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -62,6 +63,13 @@ func TestOpenBlobs(t *testing.T) {
 		if s, err = openBlobs(ctx, pg, dataDir, logger); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The folder is set aside, whole, so later starts do not walk it.
+	if _, err := os.Stat(filepath.Join(dataDir, "blobs")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("blobs folder still in place after the copy: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "blobs.in-database", "sha256", strings.TrimPrefix(blobtest.Digest(good), "sha256:"))); err != nil {
+		t.Errorf("the copied folder was not kept as blobs.in-database: %v", err)
 	}
 	rc, _, err := pg.Blobs().Open(ctx, blobtest.Digest(good))
 	if err != nil {
