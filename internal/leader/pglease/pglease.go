@@ -123,16 +123,29 @@ type Querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// FenceIdleTimeout is how long a transaction that passed Fence may sit
+// idle, waiting for its client, before PostgreSQL ends the client's
+// session. The row lock Fence takes would otherwise outlive a client that
+// stopped mid-transaction (paused, partitioned): every successor's acquire
+// waits on that lock, so the lease could never change hands. Well below
+// any sane lease duration, well above the gap between two statements.
+const FenceIdleTimeout = 2 * time.Second
+
 // Fence checks, inside tx, that lease name still has epoch and has not
 // expired, and locks the row FOR SHARE until tx ends: a successor's
 // acquire (an UPDATE of that row) waits for tx to commit, and once it has
 // committed, this check fails. So a write made under an old epoch either
 // commits before the lease changes hands or not at all. It returns an
-// error wrapping leader.ErrFenced otherwise.
+// error wrapping leader.ErrFenced otherwise. The same statement bounds
+// how long tx may then idle (FenceIdleTimeout), so the lock is released
+// even if its holder never comes back.
 func Fence(ctx context.Context, tx Querier, name string, epoch int64) error {
 	var cur int64
 	var valid bool
-	err := tx.QueryRowContext(ctx, `SELECT epoch, expires_at > now() FROM leader_leases WHERE name = $1 FOR SHARE`, name).Scan(&cur, &valid)
+	var idle string
+	err := tx.QueryRowContext(ctx, `
+SELECT epoch, expires_at > now(), set_config('idle_in_transaction_session_timeout', $2, true)
+FROM leader_leases WHERE name = $1 FOR SHARE`, name, fmt.Sprint(FenceIdleTimeout.Milliseconds())).Scan(&cur, &valid, &idle)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("lease %s is not held: %w", name, leader.ErrFenced)
 	}

@@ -193,3 +193,61 @@ func TestFenceHoldsOffAcquire(t *testing.T) {
 		t.Fatalf("b's epoch = %d, want %d", e, ea+1)
 	}
 }
+
+// TestStalledFenceHolderReleasesTheLease: a writer passes the fence and
+// then never comes back (the process was paused, the network cut). The
+// row lock it holds must not outlive FenceIdleTimeout: a successor takes
+// the expired lease soon after, and the stalled write never lands.
+func TestStalledFenceHolderReleasesTheLease(t *testing.T) {
+	s, pool, _ := open(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `CREATE TABLE writes (epoch bigint, at timestamptz)`); err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	ttl := 300 * time.Millisecond
+	ea, ok, err := s.Acquire(ctx, "l", "a", ttl)
+	if err != nil || !ok {
+		t.Fatalf("a acquires: ok %v err %v", ok, err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := pglease.Fence(ctx, tx, "l", ea); err != nil {
+		t.Fatalf("a's fence: %v", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO writes (epoch, at) VALUES ($1, now())`, ea); err != nil {
+		t.Fatal(err)
+	}
+	// a now stalls, holding the row FOR SHARE. b campaigns as a real
+	// elector would: one attempt after another until it leads.
+	start := time.Now()
+	for {
+		actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, ok, err := s.Acquire(actx, "l", "b", ttl)
+		cancel()
+		if ok {
+			break
+		}
+		if err != nil && actx.Err() == nil {
+			t.Fatal(err)
+		}
+		if time.Since(start) > stalledBound {
+			t.Fatalf("b could not take the lease %s after a stalled inside its fenced write", time.Since(start))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("b took the lease %s after a stalled", time.Since(start).Round(time.Millisecond))
+	if err := tx.Commit(); err == nil {
+		t.Fatal("the stalled writer's commit succeeded after its session should have been ended")
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM writes`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("writes landed: %d (%v), want 0", n, err)
+	}
+}
+
+// stalledBound: how long a successor may wait behind a stalled writer.
+const stalledBound = pglease.FenceIdleTimeout + 5*time.Second

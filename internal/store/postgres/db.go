@@ -53,6 +53,15 @@ var _ store.Store = (*DB)(nil)
 // "berthwri" in ASCII.
 const writeLockKey int64 = 0x6265727468777269
 
+// writeIdleTimeout is how long a write transaction may wait for its own
+// client between statements before PostgreSQL ends that client's session
+// and so releases the write lock. Without it, one server paused or cut
+// off mid-write would hold every other server's writes (and, through the
+// lease fence, the failover itself) for as long as its connection lived.
+// A write's statements follow each other in microseconds; seconds of
+// idleness mean the client is gone.
+const writeIdleTimeout = 5 * time.Second
+
 // connectTimeout bounds the first connection, so an unreachable server is
 // an error at start rather than a hang.
 const connectTimeout = 10 * time.Second
@@ -126,7 +135,10 @@ func (b backend) Write(ctx context.Context, fn func(q sqlstore.Querier) error) e
 			_ = tx.Rollback()
 		}
 	}()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLockKey); err != nil {
+	// The lock and the idle bound come in one statement: there is no
+	// moment when this transaction holds the lock without the bound.
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1), set_config('idle_in_transaction_session_timeout', $2, true)`,
+		writeLockKey, fmt.Sprint(writeIdleTimeout.Milliseconds())); err != nil {
 		return fmt.Errorf("postgres: take the write lock: %w", err)
 	}
 	if b.fence != nil {
