@@ -1,0 +1,149 @@
+package release_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/berthdev/berth/internal/release"
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/pkg/api"
+)
+
+const (
+	specPipe1 = `{"name":"shop","source":{"git":"https://git.example/shop.git"},"services":{"web":{"command":["./web"]}},"pipeline":{"steps":[{"name":"test","run":"go test ./..."}]}}`
+	specPipe2 = `{"name":"shop","source":{"git":"https://git.example/shop.git"},"services":{"web":{"command":["./web"]}},"pipeline":{"steps":[{"name":"test","run":"go vet ./..."}]}}`
+	// specPipe3 changes the source section only (runs read it, instances do not).
+	specPipe3 = `{"name":"shop","source":{"git":"https://git.example/shop.git","branch":"dev"},"services":{"web":{"command":["./web"]}},"pipeline":{"steps":[{"name":"test","run":"go vet ./..."}]}}`
+	// specPipe4 changes the pipeline and a service.
+	specPipe4 = `{"name":"shop","source":{"git":"https://git.example/shop.git"},"services":{"web":{"command":["./web","-v"]}},"pipeline":{"steps":[{"name":"test","run":"go test ./..."}]}}`
+)
+
+// KeepsInstancesOf keeps the running instances only for a change of what
+// pipeline runs read, of a fully rolled out target with no canary, the
+// same source archive and the same configuration.
+func TestKeepsInstancesOf(t *testing.T) {
+	t.Parallel()
+	cfg := func(v, reloadOf int) *api.ReleaseConfig {
+		return &api.ReleaseConfig{Env: api.DefaultConfigEnv, Version: v, ReloadOf: reloadOf}
+	}
+	tests := []struct {
+		desc   string
+		state  string
+		canary *store.Canary
+		old    *api.ReleaseConfig
+		spec   string
+		source string
+		snap   *api.ReleaseConfig
+		want   int
+	}{
+		{desc: "pipeline section only", spec: specPipe2, want: 7},
+		{desc: "source section only", spec: specPipe3, want: 7},
+		{desc: "removing the pipeline section", spec: `{"name":"shop","source":{"git":"https://git.example/shop.git"},"services":{"web":{"command":["./web"]}}}`, want: 7},
+		{desc: "after a live reload: the instances' release", old: cfg(2, 4), spec: specPipe2, snap: cfg(2, 0), want: 4},
+		{desc: "a service changed too", spec: specPipe4},
+		{desc: "another source archive", spec: specPipe2, source: "sha256:new"},
+		{desc: "another config version", spec: specPipe2, snap: cfg(1, 0)},
+		{desc: "the target still rolling out", state: api.ReleaseProgressing, spec: specPipe2},
+		{desc: "the target failed", state: api.ReleaseFailed, spec: specPipe2},
+		{desc: "a canary running", canary: &store.Canary{Release: 7}, spec: specPipe2},
+		{desc: "a spec that does not decode", spec: `{"name":`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			state := tt.state
+			if state == "" {
+				state = api.ReleaseDeployed
+			}
+			target := store.Release{App: "shop", Number: 7, State: state, Spec: []byte(specPipe1), Source: "sha256:old", Config: tt.old}
+			source := tt.source
+			if source == "" {
+				source = "sha256:old"
+			}
+			if got := release.KeepsInstancesOf(store.App{Name: "shop", Canary: tt.canary}, target, []byte(tt.spec), source, tt.snap); got != tt.want {
+				t.Errorf("KeepsInstancesOf = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// Apply of a pipeline-only change records a release that keeps the
+// deployed target's instances (and artifacts); applying it again creates
+// nothing; a change of a service as well rolls out as before.
+func TestApplyPipelineOnly(t *testing.T) {
+	t.Parallel()
+	db := openStore(t)
+	ctx := t.Context()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	in := release.Input{Name: "shop", Team: "team_a", Canonical: []byte(specPipe1), Source: "sha256:old", Now: now}
+	if res, err := apply(t, db, in); err != nil || res.Release != 1 {
+		t.Fatalf("first apply: %+v %v", res, err)
+	}
+	arts := map[string]api.Artifact{"web": {BuildKey: "k1", Dir: "/builds/k1"}}
+	if err := db.InTx(ctx, func(tx store.Tx) error {
+		rel, err := tx.GetRelease(ctx, "shop", 1)
+		if err != nil {
+			return err
+		}
+		rel.State, rel.Artifacts = api.ReleaseDeployed, arts
+		_, err = tx.UpdateRelease(ctx, rel)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	in.Canonical = []byte(specPipe2)
+	res, err := apply(t, db, in)
+	if err != nil || !res.Created || res.Release != 2 {
+		t.Fatalf("pipeline-only apply: %+v %v; want release 2", res, err)
+	}
+	rel, err := db.GetRelease(ctx, "shop", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rel.Config; c == nil || c.ReloadOf != 1 || !c.PipelineOnly || rel.Artifacts["web"] != arts["web"] || rel.State != api.ReleasePending {
+		t.Fatalf("release 2: config %+v, artifacts %v, state %s; want it to keep release 1's instances and artifacts", rel.Config, rel.Artifacts, rel.State)
+	}
+	if res, err := apply(t, db, in); err != nil || res.Created || res.Release != 2 {
+		t.Fatalf("the same apply again: %+v %v; want nothing created", res, err)
+	}
+
+	// Release 2 is not deployed yet: the next change rolls.
+	in.Canonical = []byte(specPipe3)
+	if res, err := apply(t, db, in); err != nil || res.Release != 3 {
+		t.Fatalf("apply over a pending target: %+v %v", res, err)
+	}
+	if rel, err := db.GetRelease(ctx, "shop", 3); err != nil || rel.Config == nil || rel.Config.ReloadOf != 0 || rel.Config.PipelineOnly || rel.Artifacts != nil {
+		t.Fatalf("release 3: %+v %v; want a rollout", rel, err)
+	}
+}
+
+// A service change together with the pipeline rolls out.
+func TestApplyPipelineAndService(t *testing.T) {
+	t.Parallel()
+	db := openStore(t)
+	ctx := t.Context()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	in := release.Input{Name: "shop", Team: "team_a", Canonical: []byte(specPipe1), Now: now}
+	if _, err := apply(t, db, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.InTx(ctx, func(tx store.Tx) error {
+		rel, err := tx.GetRelease(ctx, "shop", 1)
+		if err != nil {
+			return err
+		}
+		rel.State = api.ReleaseDeployed
+		_, err = tx.UpdateRelease(ctx, rel)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	in.Canonical = []byte(specPipe4)
+	if res, err := apply(t, db, in); err != nil || res.Release != 2 {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	if rel, err := db.GetRelease(ctx, "shop", 2); err != nil || rel.Config == nil || rel.Config.ReloadOf != 0 || rel.Config.PipelineOnly {
+		t.Fatalf("release 2: %+v %v; want a rollout", rel.Config, err)
+	}
+}
