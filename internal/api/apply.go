@@ -112,6 +112,7 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 		}
 		res, err := release.Apply(r.Context(), tx, release.Input{
 			Name: name, Team: team.ID, Env: req.Env, Canonical: ps.canonical, Source: req.Source, Cause: "apply", Now: s.Now(),
+			Code: release.BlobCode{Blobs: s.Blobs},
 		})
 		resp = api.ApplyResponse{App: name, Release: res.Release, Created: res.Created, KeepsInstancesOf: res.KeepsInstancesOf, Revision: res.Revision}
 		return err

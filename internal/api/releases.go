@@ -95,7 +95,9 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 		// instances stay, as they did going forward.
 		if target, err := tx.GetRelease(r.Context(), name, a.TargetRelease); err != nil {
 			return fmt.Errorf("get release %s/%d: %w", name, a.TargetRelease, err)
-		} else if keep := release.KeepsInstancesOf(a, target, from.Spec, from.Source, snap); keep != 0 {
+		} else if keep, err := release.KeepsInstancesOf(r.Context(), release.BlobCode{Blobs: s.Blobs}, a, target, from.Spec, from.Source, snap); err != nil {
+			return err
+		} else if keep != 0 {
 			snap.ReloadOf, snap.PipelineOnly, arts = keep, true, target.Artifacts
 		}
 		now := s.Now().UTC()

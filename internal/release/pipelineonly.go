@@ -2,6 +2,7 @@ package release
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 
 	"github.com/berthdev/berth/internal/spec"
@@ -14,6 +15,11 @@ import (
 // runs: only pipeline runs read those sections. It is still a new release
 // (history says which pipeline ran when, and a run records the release
 // whose spec it used), but one that keeps the running instances.
+//
+// berth.yaml is part of the source archive `berth apply` uploads, so the
+// archives' digests differ too; the archives are compared entry by entry
+// with the spec file left out (CodeComparer), and the new release keeps
+// the target's builds (artifacts) as well.
 //
 // It reuses the live reload's mechanism rather than a second one: the
 // release's config names the release whose instances it takes over
@@ -33,20 +39,34 @@ var runOnlySections = []string{spec.PipelineSection, "source"}
 // snap can keep, because it differs from the target only in what pipeline
 // runs read; 0 when it must roll out as usual. Like a live reload it
 // needs the target fully rolled out and no canary running (instances of
-// two releases would run), and the same source archive and configuration.
-func KeepsInstancesOf(a store.App, target store.Release, canonical []byte, source string, snap *api.ReleaseConfig) int {
+// two releases would run), and the same configuration. The source archive
+// must hold the same code as the target's (code compares them; nil: the
+// same digest only).
+func KeepsInstancesOf(ctx context.Context, code CodeComparer, a store.App, target store.Release, canonical []byte, source string, snap *api.ReleaseConfig) (int, error) {
 	switch {
 	case target.State != api.ReleaseDeployed || a.Canary != nil:
-		return 0
-	case target.Source != source || !SameConfig(target.Config, snap):
-		return 0
-	case !sameButRunOnly(target.Spec, canonical):
-		return 0
+		return 0, nil
+	case !SameConfig(target.Config, snap) || !sameButRunOnly(target.Spec, canonical):
+		return 0, nil
+	}
+	if target.Source != source {
+		if code == nil {
+			return 0, nil
+		}
+		same, err := code.SameCode(ctx, target.Source, source)
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if err != nil || !same {
+			// An archive that cannot be read (gone, damaged) is no
+			// reason to refuse the release: it rolls out as before.
+			return 0, nil
+		}
 	}
 	if c := target.Config; c != nil && c.ReloadOf != 0 {
-		return c.ReloadOf
+		return c.ReloadOf, nil
 	}
-	return target.Number
+	return target.Number, nil
 }
 
 // sameButRunOnly reports whether two canonical specs are equal once the

@@ -1,10 +1,16 @@
 package release_test
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/release"
+	"github.com/berthdev/berth/internal/source"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -18,11 +24,38 @@ const (
 	specPipe4 = `{"name":"shop","source":{"git":"https://git.example/shop.git"},"services":{"web":{"command":["./web","-v"]}},"pipeline":{"steps":[{"name":"test","run":"go test ./..."}]}}`
 )
 
+// packed stores an archive of files in blobs and returns its digest.
+func packed(t *testing.T, blobs *blob.Dir, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b bytes.Buffer
+	digest, err := source.Pack(dir, &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := blobs.Put(t.Context(), digest, &b, source.MaxArchiveSize); err != nil {
+		t.Fatal(err)
+	}
+	return digest
+}
+
 // KeepsInstancesOf keeps the running instances only for a change of what
 // pipeline runs read, of a fully rolled out target with no canary, the
-// same source archive and the same configuration.
+// same code (the archive's berth.yaml apart) and the same configuration.
 func TestKeepsInstancesOf(t *testing.T) {
 	t.Parallel()
+	blobs, err := blob.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldSource := packed(t, blobs, map[string]string{"berth.yaml": "pipeline: one", "main.go": "package main"})
+	sameCode := packed(t, blobs, map[string]string{"berth.yaml": "pipeline: two", "main.go": "package main"})
+	otherCode := packed(t, blobs, map[string]string{"berth.yaml": "pipeline: two", "main.go": "package main // v2"})
 	cfg := func(v, reloadOf int) *api.ReleaseConfig {
 		return &api.ReleaseConfig{Env: api.DefaultConfigEnv, Version: v, ReloadOf: reloadOf}
 	}
@@ -41,7 +74,9 @@ func TestKeepsInstancesOf(t *testing.T) {
 		{desc: "removing the pipeline section", spec: `{"name":"shop","source":{"git":"https://git.example/shop.git"},"services":{"web":{"command":["./web"]}}}`, want: 7},
 		{desc: "after a live reload: the instances' release", old: cfg(2, 4), spec: specPipe2, snap: cfg(2, 0), want: 4},
 		{desc: "a service changed too", spec: specPipe4},
-		{desc: "another source archive", spec: specPipe2, source: "sha256:new"},
+		{desc: "another archive of the same code", spec: specPipe2, source: sameCode, want: 7},
+		{desc: "another archive of other code", spec: specPipe2, source: otherCode},
+		{desc: "an archive that is not stored", spec: specPipe2, source: "sha256:" + strings.Repeat("0", 64)},
 		{desc: "another config version", spec: specPipe2, snap: cfg(1, 0)},
 		{desc: "the target still rolling out", state: api.ReleaseProgressing, spec: specPipe2},
 		{desc: "the target failed", state: api.ReleaseFailed, spec: specPipe2},
@@ -55,13 +90,14 @@ func TestKeepsInstancesOf(t *testing.T) {
 			if state == "" {
 				state = api.ReleaseDeployed
 			}
-			target := store.Release{App: "shop", Number: 7, State: state, Spec: []byte(specPipe1), Source: "sha256:old", Config: tt.old}
-			source := tt.source
-			if source == "" {
-				source = "sha256:old"
+			target := store.Release{App: "shop", Number: 7, State: state, Spec: []byte(specPipe1), Source: oldSource, Config: tt.old}
+			src := tt.source
+			if src == "" {
+				src = oldSource
 			}
-			if got := release.KeepsInstancesOf(store.App{Name: "shop", Canary: tt.canary}, target, []byte(tt.spec), source, tt.snap); got != tt.want {
-				t.Errorf("KeepsInstancesOf = %d, want %d", got, tt.want)
+			got, err := release.KeepsInstancesOf(t.Context(), release.BlobCode{Blobs: blobs}, store.App{Name: "shop", Canary: tt.canary}, target, []byte(tt.spec), src, tt.snap)
+			if err != nil || got != tt.want {
+				t.Errorf("KeepsInstancesOf = %d, %v; want %d", got, err, tt.want)
 			}
 		})
 	}

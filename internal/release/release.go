@@ -31,6 +31,10 @@ type Input struct {
 	Source string
 	// Cause says what made the release: apply, pipeline.
 	Cause string
+	// Code compares the new source archive with the target's when the
+	// specs differ only in what pipeline runs read (KeepsInstancesOf);
+	// nil: only the same digest counts as the same code.
+	Code CodeComparer
 	// Team and Env are set on an app this call creates; an existing app
 	// keeps its own.
 	Team string
@@ -110,7 +114,11 @@ func Apply(ctx context.Context, tx store.Tx, in Input) (Result, error) {
 		}
 		// A change only pipeline runs read keeps the running instances
 		// (pipelineonly.go), and with them the builds they run.
-		if keep := KeepsInstancesOf(a, target, in.Canonical, in.Source, snap); keep != 0 {
+		keep, err := KeepsInstancesOf(ctx, in.Code, a, target, in.Canonical, in.Source, snap)
+		if err != nil {
+			return res, err
+		}
+		if keep != 0 {
 			snap.ReloadOf, snap.PipelineOnly = keep, true
 			artifacts = maps.Clone(target.Artifacts)
 		}

@@ -67,6 +67,7 @@ func (r *Runner) deployStep(ctx context.Context, env *runEnv, step *pipeline.Ste
 		where = w
 		res, err = release.Apply(ctx, tx, release.Input{
 			Name: target, Canonical: canonical, Source: digest, Cause: "pipeline", Team: env.run.Team, Env: appEnv, Now: r.opts.Now(),
+			Code: release.BlobCode{Blobs: r.opts.Blobs},
 		})
 		return err
 	})
