@@ -99,6 +99,7 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 			return err
 		} else if keep != 0 {
 			snap.ReloadOf, snap.PipelineOnly, arts = keep, true, target.Artifacts
+			resp.KeepsInstancesOf = keep
 		}
 		now := s.Now().UTC()
 		rel := store.Release{

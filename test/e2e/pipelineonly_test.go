@@ -108,7 +108,9 @@ func TestPipelineOnlyChangeKeepsInstances(t *testing.T) {
 	}
 
 	// Back to release 1's section: a rollback that keeps the instances.
-	s.mustBerth("rollback", "pipeonly", "--to", "1")
+	if out := s.mustBerth("rollback", "pipeonly", "--to", "1"); !strings.Contains(out, "release 3 created (rollback to release 1); only what pipeline runs read changed, so the running instances of release 1 stay") {
+		t.Errorf("rollback output:\n%s", out)
+	}
 	waitDeployed(3)
 	if got := instancePIDs(s.app("pipeonly")); !maps.Equal(got, pids) {
 		t.Fatalf("instances after rolling back the pipeline %v, want %v", got, pids)

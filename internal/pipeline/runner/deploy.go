@@ -82,9 +82,13 @@ func (r *Runner) deployStep(ctx context.Context, env *runEnv, step *pipeline.Ste
 		return stepFailed(ctx, "creating the release: %v", err)
 	}
 	r.opts.Notify(target)
-	if res.Created {
+	switch {
+	case res.Created && res.KeepsInstancesOf != 0:
+		env.log.note("step %s: release %d of %s created in %s from commit %s; only the pipeline or source section changed, so the running instances of release %d stay",
+			step.Name, res.Release, target, where, short(env.run.Commit), res.KeepsInstancesOf)
+	case res.Created:
 		env.log.note("step %s: release %d of %s created in %s from commit %s", step.Name, res.Release, target, where, short(env.run.Commit))
-	} else {
+	default:
 		env.log.note("step %s: release %d of %s already has this spec and source", step.Name, res.Release, target)
 	}
 	return r.waitRelease(ctx, env, step, target, res.Release)
