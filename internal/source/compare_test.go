@@ -2,6 +2,8 @@ package source
 
 import (
 	"bytes"
+	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,5 +73,37 @@ func TestSameExcept(t *testing.T) {
 	}
 	if _, err := SameExcept(bytes.NewReader([]byte("not gzip")), bytes.NewReader(nil)); err == nil {
 		t.Error("SameExcept of something that is not an archive: no error")
+	}
+}
+
+// BenchmarkSameExcept compares two archives of 32 files of 1 MiB of
+// random bytes (incompressible: the archive is as large as the files),
+// the work an apply does inside its transaction for a pipeline-only
+// change of such an app.
+func BenchmarkSameExcept(b *testing.B) {
+	dir := b.TempDir()
+	buf := make([]byte, 1<<20)
+	for i := range 32 {
+		_, _ = rand.Read(buf)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d.bin", i)), buf, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var before, after bytes.Buffer
+	if _, err := Pack(dir, &before); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "berth.yaml"), []byte("name: x\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := Pack(dir, &after); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(before.Len() + after.Len()))
+	for b.Loop() {
+		same, err := SameExcept(bytes.NewReader(before.Bytes()), bytes.NewReader(after.Bytes()), "berth.yaml")
+		if err != nil || !same {
+			b.Fatalf("SameExcept = %v, %v", same, err)
+		}
 	}
 }
