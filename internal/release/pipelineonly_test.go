@@ -12,6 +12,7 @@ import (
 	"github.com/berthdev/berth/internal/release"
 	"github.com/berthdev/berth/internal/source"
 	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/internal/store/sqlite"
 	"github.com/berthdev/berth/pkg/api"
 )
 
@@ -42,6 +43,27 @@ func packed(t *testing.T, blobs *blob.Dir, files map[string]string) string {
 		t.Fatal(err)
 	}
 	return digest
+}
+
+// markDeployed marks release 1 of shop deployed, with arts if not nil,
+// as the reconciler does once it ran.
+func markDeployed(t *testing.T, db *sqlite.DB, arts map[string]api.Artifact) {
+	t.Helper()
+	ctx := t.Context()
+	if err := db.InTx(ctx, func(tx store.Tx) error {
+		rel, err := tx.GetRelease(ctx, "shop", 1)
+		if err != nil {
+			return err
+		}
+		rel.State = api.ReleaseDeployed
+		if arts != nil {
+			rel.Artifacts = arts
+		}
+		_, err = tx.UpdateRelease(ctx, rel)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // KeepsInstancesOf keeps the running instances only for a change of what
@@ -116,17 +138,7 @@ func TestApplyPipelineOnly(t *testing.T) {
 		t.Fatalf("first apply: %+v %v", res, err)
 	}
 	arts := map[string]api.Artifact{"web": {BuildKey: "k1", Dir: "/builds/k1"}}
-	if err := db.InTx(ctx, func(tx store.Tx) error {
-		rel, err := tx.GetRelease(ctx, "shop", 1)
-		if err != nil {
-			return err
-		}
-		rel.State, rel.Artifacts = api.ReleaseDeployed, arts
-		_, err = tx.UpdateRelease(ctx, rel)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	markDeployed(t, db, arts)
 
 	in.Canonical = []byte(specPipe2)
 	res, err := apply(t, db, in)
@@ -164,22 +176,49 @@ func TestApplyPipelineAndService(t *testing.T) {
 	if _, err := apply(t, db, in); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.InTx(ctx, func(tx store.Tx) error {
-		rel, err := tx.GetRelease(ctx, "shop", 1)
-		if err != nil {
-			return err
-		}
-		rel.State = api.ReleaseDeployed
-		_, err = tx.UpdateRelease(ctx, rel)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	markDeployed(t, db, nil)
 	in.Canonical = []byte(specPipe4)
 	if res, err := apply(t, db, in); err != nil || res.Release != 2 {
 		t.Fatalf("apply: %+v %v", res, err)
 	}
 	if rel, err := db.GetRelease(ctx, "shop", 2); err != nil || rel.Config == nil || rel.Config.ReloadOf != 0 || rel.Config.PipelineOnly {
 		t.Fatalf("release 2: %+v %v; want a rollout", rel.Config, err)
+	}
+}
+
+// Precompared compares the archives before the transaction: what it
+// answers needs the archives no more (they are removed here), and a pair
+// it did not compare goes to the comparer it wraps.
+func TestPrecompared(t *testing.T) {
+	t.Parallel()
+	db := openStore(t)
+	ctx := t.Context()
+	blobs, err := blob.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldSource := packed(t, blobs, map[string]string{"berth.yaml": "pipeline: one", "main.go": "package main"})
+	newSource := packed(t, blobs, map[string]string{"berth.yaml": "pipeline: two", "main.go": "package main"})
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if _, err := apply(t, db, release.Input{Name: "shop", Team: "team_a", Canonical: []byte(specPipe1), Source: oldSource, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	markDeployed(t, db, nil)
+
+	code := release.Precompared(ctx, db, release.BlobCode{Blobs: blobs}, "shop", []byte(specPipe2), newSource)
+	for _, d := range []string{oldSource, newSource} {
+		if err := blobs.Remove(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if same, err := code.SameCode(ctx, oldSource, newSource); err != nil || !same {
+		t.Fatalf("the precompared pair: %v, %v; want the same code", same, err)
+	}
+	if same, err := code.SameCode(ctx, newSource, oldSource); err == nil || same {
+		t.Fatalf("another pair: %v, %v; want the archives read (and found missing)", same, err)
+	}
+	res, err := apply(t, db, release.Input{Name: "shop", Canonical: []byte(specPipe2), Source: newSource, Code: code, Now: now})
+	if err != nil || res.Release != 2 || res.KeepsInstancesOf != 1 {
+		t.Fatalf("apply with the precompared answer: %+v %v; want release 2 keeping release 1", res, err)
 	}
 }

@@ -78,8 +78,8 @@ func TestSameExcept(t *testing.T) {
 
 // BenchmarkSameExcept compares two archives of 32 files of 1 MiB of
 // random bytes (incompressible: the archive is as large as the files),
-// the work an apply does inside its transaction for a pipeline-only
-// change of such an app.
+// the work an apply does (before its transaction, release.Precompared)
+// for a pipeline-only change of such an app.
 func BenchmarkSameExcept(b *testing.B) {
 	dir := b.TempDir()
 	buf := make([]byte, 1<<20)

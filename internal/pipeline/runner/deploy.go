@@ -51,6 +51,8 @@ func (r *Runner) deployStep(ctx context.Context, env *runEnv, step *pipeline.Ste
 	}
 	var res release.Result
 	where := ""
+	// Comparing source archives takes a while: not in the transaction.
+	code := release.Precompared(ctx, r.st, release.BlobCode{Blobs: r.opts.Blobs}, target, canonical, digest)
 	err = r.st.InTx(ctx, func(tx store.Tx) error {
 		a, err := tx.GetApp(ctx, target)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && a.Team != env.run.Team) {
@@ -67,7 +69,7 @@ func (r *Runner) deployStep(ctx context.Context, env *runEnv, step *pipeline.Ste
 		where = w
 		res, err = release.Apply(ctx, tx, release.Input{
 			Name: target, Canonical: canonical, Source: digest, Cause: "pipeline", Team: env.run.Team, Env: appEnv, Now: r.opts.Now(),
-			Code: release.BlobCode{Blobs: r.opts.Blobs},
+			Code: code,
 		})
 		return err
 	})
