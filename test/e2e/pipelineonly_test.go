@@ -18,7 +18,8 @@ import (
 // restarting anything (same PIDs), and a run started after it uses the new
 // section (its spec_release). Applying it again creates nothing; a
 // rollback across it keeps the instances too; a change of the section and
-// a service rolls out new instances as before.
+// a service rolls out new instances as before, and so does a rollback to
+// the pipeline-only release from there.
 func TestPipelineOnlyChangeKeepsInstances(t *testing.T) {
 	work := sleeperRepo(t, "pipeonly", "on: [manual]\nsteps:\n  - {name: from-file, run: echo from-file}\n")
 	var s *server
@@ -141,4 +142,22 @@ func TestPipelineOnlyChangeKeepsInstances(t *testing.T) {
 			t.Errorf("instance %s kept pid %d across a service change", id, pid)
 		}
 	}
+
+	// Back to the pipeline-only release 2 from release 4, which changed a
+	// service: its spec differs in more than the pipeline, so it rolls.
+	if out := s.mustBerth("rollback", "pipeonly", "--to", "2"); strings.Contains(out, "stay") {
+		t.Errorf("rollback over a service change:\n%s", out)
+	}
+	waitDeployed(5)
+	if rs := releases(); rs[4].Config == nil || rs[4].Config.PipelineOnly || rs[4].Config.ReloadOf != 0 {
+		t.Errorf("release 5 config %+v; want a rollout", rs[4].Config)
+	}
+	eventually(t, time.Minute, "release 4's processes gone", func() error {
+		for id, pid := range after {
+			if pidAlive(pid) {
+				return fmt.Errorf("instance %s (pid %d) still runs", id, pid)
+			}
+		}
+		return nil
+	})
 }
