@@ -87,6 +87,8 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 	// app stays where it is.
 	team, teamErr := s.applyTeam(r.Context(), req.Team)
 	var resp api.ApplyResponse
+	// Comparing source archives takes a while: not in the transaction.
+	code := release.Precompared(r.Context(), s.Store, release.BlobCode{Blobs: s.Blobs}, name, ps.canonical, req.Source)
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
 		a, err := tx.GetApp(r.Context(), name)
 		switch {
@@ -112,8 +114,9 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) error {
 		}
 		res, err := release.Apply(r.Context(), tx, release.Input{
 			Name: name, Team: team.ID, Env: req.Env, Canonical: ps.canonical, Source: req.Source, Cause: "apply", Now: s.Now(),
+			Code: code,
 		})
-		resp = api.ApplyResponse{App: name, Release: res.Release, Created: res.Created, Revision: res.Revision}
+		resp = api.ApplyResponse{App: name, Release: res.Release, Created: res.Created, KeepsInstancesOf: res.KeepsInstancesOf, Revision: res.Revision}
 		return err
 	})
 	if errors.Is(err, release.ErrAppDeleting) {

@@ -90,10 +90,21 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		arts := from.Artifacts
+		// Back over a change only pipeline runs read: the running
+		// instances stay, as they did going forward.
+		if target, err := tx.GetRelease(r.Context(), name, a.TargetRelease); err != nil {
+			return fmt.Errorf("get release %s/%d: %w", name, a.TargetRelease, err)
+		} else if keep, err := release.KeepsInstancesOf(r.Context(), release.BlobCode{Blobs: s.Blobs}, a, target, from.Spec, from.Source, snap); err != nil {
+			return err
+		} else if keep != 0 {
+			snap.ReloadOf, snap.PipelineOnly, arts = keep, true, target.Artifacts
+			resp.KeepsInstancesOf = keep
+		}
 		now := s.Now().UTC()
 		rel := store.Release{
 			App: name, Number: a.LatestRelease + 1, Spec: from.Spec, SpecHash: from.SpecHash,
-			Source: from.Source, Artifacts: maps.Clone(from.Artifacts), Cause: "rollback",
+			Source: from.Source, Artifacts: maps.Clone(arts), Cause: "rollback",
 			RollbackOf: from.Number, Config: snap, State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
 		}
 		data := release.AppliedData{Cause: rel.Cause, SpecHash: rel.SpecHash, Source: rel.Source, RollbackOf: from.Number}

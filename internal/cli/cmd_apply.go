@@ -69,9 +69,12 @@ func (r *runner) apply(ctx context.Context, file, env string, wait bool, timeout
 	if err != nil {
 		return serverInvalid(err, specFile)
 	}
-	if res.Created {
+	switch {
+	case res.Created && res.KeepsInstancesOf != 0:
+		fmt.Fprintf(r.Stdout, "app %s: release %d created; only what pipeline runs read changed, so the running instances of release %d stay (nothing restarts)\n", res.App, res.Release, res.KeepsInstancesOf)
+	case res.Created:
 		fmt.Fprintf(r.Stdout, "app %s: release %d created\n", res.App, res.Release)
-	} else {
+	default:
 		fmt.Fprintf(r.Stdout, "app %s: unchanged (release %d)\n", res.App, res.Release)
 	}
 	if !wait {

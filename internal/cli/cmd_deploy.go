@@ -46,11 +46,15 @@ func (r *runner) newRollbackCmd() *cobra.Command {
 				if rel, err := c.GetRelease(ctx, res.App, res.Release); err == nil && rel.RollbackOf != 0 {
 					of = rel.RollbackOf
 				}
+				what := "rollback"
 				if of != 0 {
-					fmt.Fprintf(r.Stdout, "app %s: release %d created (rollback to release %d)\n", res.App, res.Release, of)
-				} else {
-					fmt.Fprintf(r.Stdout, "app %s: release %d created (rollback)\n", res.App, res.Release)
+					what = fmt.Sprintf("rollback to release %d", of)
 				}
+				kept := ""
+				if res.KeepsInstancesOf != 0 {
+					kept = fmt.Sprintf("; only what pipeline runs read changed, so the running instances of release %d stay (nothing restarts)", res.KeepsInstancesOf)
+				}
+				fmt.Fprintf(r.Stdout, "app %s: release %d created (%s)%s\n", res.App, res.Release, what, kept)
 			}
 			if !w.wait {
 				return nil

@@ -157,7 +157,11 @@ func renderReleases(w io.Writer, rs []api.Release, now time.Time) error {
 		if r.RollbackOf != 0 {
 			cause += fmt.Sprintf(" to %d", r.RollbackOf)
 		}
-		if r.Config != nil && r.Config.ReloadOf != 0 {
+		switch {
+		case r.Config != nil && r.Config.PipelineOnly:
+			// No new instances: only what pipeline runs read changed.
+			cause += fmt.Sprintf(" (pipeline only, keeps %d)", r.Config.ReloadOf)
+		case r.Config != nil && r.Config.ReloadOf != 0:
 			// No new instances: those of ReloadOf took the config live.
 			cause += fmt.Sprintf(" (live reload of %d)", r.Config.ReloadOf)
 		}

@@ -113,17 +113,19 @@ func TestRenderReleases(t *testing.T) {
 		{Number: 1, State: api.ReleaseSuperseded, Cause: "apply", CreatedAt: ago(48 * time.Hour)},
 		{Number: 2, State: api.ReleaseFailed, Cause: "apply", Reason: "CrashLoop", Message: "api exited\nwith code 3", CreatedAt: ago(3 * time.Hour)},
 		{Number: 3, State: api.ReleaseSuperseded, Cause: "rollback", RollbackOf: 1, CreatedAt: ago(5 * time.Minute)},
-		{Number: 4, State: api.ReleaseDeployed, Cause: "config", Config: &api.ReleaseConfig{Env: "default", Version: 2, ReloadOf: 3}, CreatedAt: ago(2 * time.Minute)},
+		{Number: 4, State: api.ReleaseSuperseded, Cause: "config", Config: &api.ReleaseConfig{Env: "default", Version: 2, ReloadOf: 3}, CreatedAt: ago(2 * time.Minute)},
+		{Number: 5, State: api.ReleaseDeployed, Cause: "apply", Config: &api.ReleaseConfig{Env: "default", Version: 2, ReloadOf: 3, PipelineOnly: true}, CreatedAt: ago(time.Minute)},
 	}
 	var b bytes.Buffer
 	if err := renderReleases(&b, rs, testNow); err != nil {
 		t.Fatal(err)
 	}
-	want := `NUMBER  STATE       CAUSE                      CREATED  MESSAGE
-1       superseded  apply                      2d ago   -
-2       failed      apply                      3h ago   CrashLoop: api exited with code 3
-3       superseded  rollback to 1              5m ago   -
-4       deployed    config (live reload of 3)  2m ago   -
+	want := `NUMBER  STATE       CAUSE                           CREATED  MESSAGE
+1       superseded  apply                           2d ago   -
+2       failed      apply                           3h ago   CrashLoop: api exited with code 3
+3       superseded  rollback to 1                   5m ago   -
+4       superseded  config (live reload of 3)       2m ago   -
+5       deployed    apply (pipeline only, keeps 3)  60s ago  -
 `
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)

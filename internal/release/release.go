@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/berthdev/berth/internal/store"
@@ -30,6 +31,10 @@ type Input struct {
 	Source string
 	// Cause says what made the release: apply, pipeline.
 	Cause string
+	// Code compares the new source archive with the target's when the
+	// specs differ only in what pipeline runs read (KeepsInstancesOf);
+	// nil: only the same digest counts as the same code.
+	Code CodeComparer
 	// Team and Env are set on an app this call creates; an existing app
 	// keeps its own.
 	Team string
@@ -43,8 +48,11 @@ type Result struct {
 	Release int
 	// Created is false when the target release already had this spec and
 	// source: applying the same thing twice creates nothing.
-	Created  bool
-	Revision int64
+	Created bool
+	// KeepsInstancesOf is the release whose running instances the new
+	// release keeps (KeepsInstancesOf); 0 when it rolls out.
+	KeepsInstancesOf int
+	Revision         int64
 }
 
 // AppliedData is the Data of an app.applied event.
@@ -91,6 +99,7 @@ func Apply(ctx context.Context, tx store.Tx, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	var artifacts map[string]api.Artifact
 	if a.TargetRelease > 0 {
 		target, err := tx.GetRelease(ctx, in.Name, a.TargetRelease)
 		if err != nil {
@@ -103,6 +112,16 @@ func Apply(ctx context.Context, tx store.Tx, in Input) (Result, error) {
 			res.Revision, err = tx.LastRevision(ctx)
 			return res, err
 		}
+		// A change only pipeline runs read keeps the running instances
+		// (pipelineonly.go), and with them the builds they run.
+		keep, err := KeepsInstancesOf(ctx, in.Code, a, target, in.Canonical, in.Source, snap)
+		if err != nil {
+			return res, err
+		}
+		if keep != 0 {
+			snap.ReloadOf, snap.PipelineOnly = keep, true
+			artifacts = maps.Clone(target.Artifacts)
+		}
 	}
 	cause := in.Cause
 	if cause == "" {
@@ -110,7 +129,7 @@ func Apply(ctx context.Context, tx store.Tx, in Input) (Result, error) {
 	}
 	rel := store.Release{
 		App: in.Name, Number: a.LatestRelease + 1, Spec: json.RawMessage(in.Canonical),
-		SpecHash: hash, Source: in.Source, Cause: cause, Config: snap,
+		SpecHash: hash, Source: in.Source, Artifacts: artifacts, Cause: cause, Config: snap,
 		State: api.ReleasePending, CreatedAt: now, UpdatedAt: now,
 	}
 	rev, err := Create(ctx, tx, a, isNew, rel, AppliedData{Cause: rel.Cause, SpecHash: hash, Source: in.Source})
@@ -118,6 +137,9 @@ func Apply(ctx context.Context, tx store.Tx, in Input) (Result, error) {
 		return res, err
 	}
 	res.Release, res.Created, res.Revision = rel.Number, true, rev
+	if snap.PipelineOnly {
+		res.KeepsInstancesOf = snap.ReloadOf
+	}
 	return res, nil
 }
 

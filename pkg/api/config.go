@@ -22,7 +22,15 @@ type ReleaseConfig struct {
 	// instances of release ReloadOf and they were signalled (every
 	// service declares config.reload: signal and only files changed).
 	// 0: the release rolled out new instances.
+	//
+	// With PipelineOnly it names the release whose instances the release
+	// kept as they were (see PipelineOnly).
 	ReloadOf int `json:"reload_of,omitempty"`
+	// PipelineOnly is set when the release changed only the pipeline
+	// section of berth.yaml, which no instance runs: it starts no
+	// instances and tells the running ones nothing; those of release
+	// ReloadOf carry on (same processes, same pods).
+	PipelineOnly bool `json:"pipeline_only,omitempty"`
 }
 
 // ConfigSet is one version of an app's configuration in one environment.

@@ -67,6 +67,10 @@ type ApplyResponse struct {
 	Release int    `json:"release"`
 	// Created is false when the spec and source equal the current release's.
 	Created bool `json:"created"`
+	// KeepsInstancesOf is set when the new release changed only what
+	// pipeline runs read (berth.yaml's pipeline or source section): the
+	// running instances of that release stay, nothing restarts.
+	KeepsInstancesOf int `json:"keeps_instances_of,omitempty"`
 	// Revision is the change log's revision right after the apply: a
 	// follower of the release watches from it instead of replaying history.
 	Revision int64 `json:"revision,omitempty"`

@@ -92,16 +92,7 @@ func TestPipelineSectionInBerthYAML(t *testing.T) {
 		t.Errorf("pipeline show:\n%s", out)
 	}
 	s.mustBerth("pipeline", "run", "secty")
-	var run api.Run
-	eventually(t, time.Minute, "the run ends", func() error {
-		if err := json.Unmarshal([]byte(s.mustBerth("run", "show", "secty.1", "-o", "json")), &run); err != nil {
-			return err
-		}
-		if run.State == api.RunQueued || run.State == api.RunRunning {
-			return fmt.Errorf("state %s", run.State)
-		}
-		return nil
-	})
+	run := s.waitRun("secty.1")
 	log := s.mustBerth("run", "logs", "secty.1")
 	if run.State != api.RunSucceeded || run.SpecRelease != 1 {
 		t.Fatalf("run %s of release %d (%s):\n%s", run.State, run.SpecRelease, run.Reason, log)
@@ -117,4 +108,20 @@ func TestPipelineSectionInBerthYAML(t *testing.T) {
 	if strings.Contains(log, "from-file") {
 		t.Errorf("the repository's pipeline file ran:\n%s", log)
 	}
+}
+
+// waitRun waits for a run to end and returns it as `berth run show` does.
+func (s *server) waitRun(id string) api.Run {
+	s.t.Helper()
+	var run api.Run
+	eventually(s.t, time.Minute, "run "+id+" ends", func() error {
+		if err := json.Unmarshal([]byte(s.mustBerth("run", "show", id, "-o", "json")), &run); err != nil {
+			return err
+		}
+		if run.State == api.RunQueued || run.State == api.RunRunning {
+			return fmt.Errorf("state %s", run.State)
+		}
+		return nil
+	})
+	return run
 }

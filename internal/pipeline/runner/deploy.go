@@ -51,6 +51,8 @@ func (r *Runner) deployStep(ctx context.Context, env *runEnv, step *pipeline.Ste
 	}
 	var res release.Result
 	where := ""
+	// Comparing source archives takes a while: not in the transaction.
+	code := release.Precompared(ctx, r.st, release.BlobCode{Blobs: r.opts.Blobs}, target, canonical, digest)
 	err = r.st.InTx(ctx, func(tx store.Tx) error {
 		a, err := tx.GetApp(ctx, target)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && a.Team != env.run.Team) {
@@ -67,6 +69,7 @@ func (r *Runner) deployStep(ctx context.Context, env *runEnv, step *pipeline.Ste
 		where = w
 		res, err = release.Apply(ctx, tx, release.Input{
 			Name: target, Canonical: canonical, Source: digest, Cause: "pipeline", Team: env.run.Team, Env: appEnv, Now: r.opts.Now(),
+			Code: code,
 		})
 		return err
 	})
@@ -81,9 +84,13 @@ func (r *Runner) deployStep(ctx context.Context, env *runEnv, step *pipeline.Ste
 		return stepFailed(ctx, "creating the release: %v", err)
 	}
 	r.opts.Notify(target)
-	if res.Created {
+	switch {
+	case res.Created && res.KeepsInstancesOf != 0:
+		env.log.note("step %s: release %d of %s created in %s from commit %s; only the pipeline or source section changed, so the running instances of release %d stay",
+			step.Name, res.Release, target, where, short(env.run.Commit), res.KeepsInstancesOf)
+	case res.Created:
 		env.log.note("step %s: release %d of %s created in %s from commit %s", step.Name, res.Release, target, where, short(env.run.Commit))
-	} else {
+	default:
 		env.log.note("step %s: release %d of %s already has this spec and source", step.Name, res.Release, target)
 	}
 	return r.waitRelease(ctx, env, step, target, res.Release)

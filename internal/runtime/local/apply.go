@@ -38,14 +38,20 @@ func (r *Runtime) Apply(ctx context.Context, w runtime.Workload) error {
 	if err := os.MkdirAll(r.layout.instances(w.ID), 0o755); err != nil {
 		return fmt.Errorf("local runtime: %w", err)
 	}
+	// What was desired before, for instances older than KeepHash (keep.go).
+	var prev *runtime.Workload
+	if p, err := r.readWorkload(w.ID); err == nil {
+		prev = &p
+	}
 	if err := writeJSONAtomic(filepath.Join(r.layout.workload(w.ID), fileWorkload), w); err != nil {
 		return fmt.Errorf("local runtime: %w", err)
 	}
-	return r.reconcile(ctx, w)
+	return r.reconcile(ctx, w, prev)
 }
 
-// reconcile makes the instance folders of w agree with w. Callers hold r.mu.
-func (r *Runtime) reconcile(ctx context.Context, w runtime.Workload) error {
+// reconcile makes the instance folders of w agree with w. prev is the
+// workload Apply replaced, nil when healing. Callers hold r.mu.
+func (r *Runtime) reconcile(ctx context.Context, w runtime.Workload, prev *runtime.Workload) error {
 	indexes, err := r.layout.instanceIndexes(w.ID)
 	if err != nil {
 		return err
@@ -71,6 +77,11 @@ func (r *Runtime) reconcile(ctx context.Context, w runtime.Workload) error {
 				r.log.Warn("shim not running; starting a new one", "instance", is.ID)
 				errs = append(errs, r.startShim(dir))
 			}
+			continue
+		case err == nil && keepable(w, is, prev):
+			// Only the release numbers changed (keep.go): nothing to
+			// restart or signal.
+			errs = append(errs, keepInstance(dir, w, is, hash))
 			continue
 		case err == nil && reloadable(w, is):
 			// Only the config files changed, and the service rereads

@@ -131,7 +131,14 @@ func (r *Runtime) template(w runtime.Workload) (instanceTemplate, error) {
 	}
 	env[spec.EnvApp] = w.App
 	env[spec.EnvService] = w.Service
-	env[spec.EnvRelease] = strconv.Itoa(w.Release)
+	// The release that started the workload's instances, as on a
+	// cluster: instances added after a live reload or a pipeline-only
+	// release see the same number as the ones already running.
+	rel := w.Release
+	if w.InstancesOf != 0 {
+		rel = w.InstancesOf
+	}
+	env[spec.EnvRelease] = strconv.Itoa(rel)
 	volumes := map[string]string{}
 	for _, v := range w.Spec.Volumes {
 		// Volumes outlive releases: without a folder from the caller they
@@ -210,6 +217,7 @@ func (r *Runtime) newInstanceSpec(w runtime.Workload, t instanceTemplate, n int)
 	if w.Spec.ReloadsLive() {
 		is.ReloadHash, is.ReloadSignal = reloadHash(w), reloadSignal(w.Spec)
 	}
+	is.KeepHash = keepHash(w)
 	return is, nil
 }
 

@@ -11,7 +11,8 @@ import (
 // instanceSpec is instance.json: everything a shim needs to run one
 // instance. The runtime writes it before the first shim starts; only a
 // live config reload changes it afterwards (SpecHash and ReloadSignal,
-// see reload.go), any other change of the workload gets new instances.
+// see reload.go), and a change of the release numbers alone (SpecHash and
+// KeepHash, keep.go); any other change of the workload gets new instances.
 type instanceSpec struct {
 	ID         string `json:"id"` // "<workload-id>-<index>"
 	WorkloadID string `json:"workload_id"`
@@ -38,6 +39,10 @@ type instanceSpec struct {
 	// is taken by a reload. ReloadSignal is what the process is sent then.
 	ReloadHash   string `json:"reload_hash,omitempty"`
 	ReloadSignal string `json:"reload_signal,omitempty"`
+	// KeepHash is the workload's hash without its release numbers: a
+	// workload equal but for those keeps the instance untouched (keep.go).
+	// "" in instances made before it was recorded.
+	KeepHash string `json:"keep_hash,omitempty"`
 	// Notify is the runtime's socket to poke after each state change
 	// ("" when the runtime has none).
 	Notify string `json:"notify,omitempty"`

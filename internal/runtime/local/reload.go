@@ -61,7 +61,7 @@ func (r *Runtime) reloadInstance(dir string, w runtime.Workload, is instanceSpec
 	if err := writeConfigFiles(dir, w.Files); err != nil {
 		return err
 	}
-	is.SpecHash, is.ReloadSignal = hash, reloadSignal(w.Spec)
+	is.SpecHash, is.ReloadSignal, is.KeepHash = hash, reloadSignal(w.Spec), keepHash(w)
 	if err := writeJSONAtomic(filepath.Join(dir, fileInstance), is); err != nil {
 		return err
 	}

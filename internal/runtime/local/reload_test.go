@@ -43,11 +43,7 @@ func TestConfigReload(t *testing.T) {
 			w := testProgWorkload(t, fmt.Sprintf("wl-reload-%d", i), "reloader", map[string]string{"MARK_FILE": markFile})
 			w.Spec.Config = tt.config
 			w.Files = map[string]string{"app.conf": "v1", "old.conf": "gone soon"}
-			if err := rt.Apply(t.Context(), w); err != nil {
-				t.Fatal(err)
-			}
-			before := waitReady(t, rt, w.ID, 1).Instances[0]
-			waitMark(t, markFile, fmt.Sprintf("pid %d start config %q", before.PID, "v1"))
+			before := startReloader(t, rt, w, markFile)
 
 			w.Release = 2
 			w.Files = map[string]string{"app.conf": "v2"}
@@ -58,15 +54,7 @@ func TestConfigReload(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.wantSignal == "" {
-				var after runtime.Instance
-				eventually(t, 20*time.Second, "a new process", func() string {
-					ws := mustStatus(t, rt, w.ID)
-					if len(ws.Instances) != 1 || !ws.Instances[0].Ready || ws.Instances[0].PID == before.PID {
-						return describe(ws)
-					}
-					after = ws.Instances[0]
-					return ""
-				})
+				after := waitNewProcess(t, rt, w.ID, before.PID)
 				waitMark(t, markFile, fmt.Sprintf("pid %d start config %q", after.PID, "v2"))
 				return
 			}
@@ -85,6 +73,34 @@ func TestConfigReload(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startReloader applies w (one instance of the reloader test program,
+// files app.conf v1) and returns its instance once it read the file.
+func startReloader(t *testing.T, rt *Runtime, w runtime.Workload, markFile string) runtime.Instance {
+	t.Helper()
+	if err := rt.Apply(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	in := waitReady(t, rt, w.ID, 1).Instances[0]
+	waitMark(t, markFile, fmt.Sprintf("pid %d start config %q", in.PID, "v1"))
+	return in
+}
+
+// waitNewProcess waits for the workload's one instance to run, ready, in
+// a process other than oldPID.
+func waitNewProcess(t *testing.T, rt *Runtime, id string, oldPID int) runtime.Instance {
+	t.Helper()
+	var in runtime.Instance
+	eventually(t, 20*time.Second, "a new process", func() string {
+		ws := mustStatus(t, rt, id)
+		if len(ws.Instances) != 1 || !ws.Instances[0].Ready || ws.Instances[0].PID == oldPID {
+			return describe(ws)
+		}
+		in = ws.Instances[0]
+		return ""
+	})
+	return in
 }
 
 // waitMark waits for a line in the test program's mark file.

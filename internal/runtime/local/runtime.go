@@ -193,7 +193,7 @@ func (r *Runtime) heal(ctx context.Context) {
 			r.log.Error("read workload", "workload", id, "err", err)
 			continue
 		}
-		if err := r.reconcile(ctx, w); err != nil {
+		if err := r.reconcile(ctx, w, nil); err != nil {
 			r.log.Error("heal workload", "workload", id, "err", err)
 		}
 	}
