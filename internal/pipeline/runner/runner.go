@@ -77,6 +77,10 @@ type Options struct {
 	Tick time.Duration
 	// HookBaseURL is the server's public URL, to show webhook addresses.
 	HookBaseURL string
+	// SweepEvery is how often the pipeline objects of runs that are not
+	// live are looked for on clusters (see SweepClusters); default
+	// DefaultSweepEvery.
+	SweepEvery time.Duration
 }
 
 // Runner is the run driver. Start its loop with Run; the other methods are
@@ -93,6 +97,8 @@ type Runner struct {
 	active map[string]*activeRun // runs this process drives, by ID
 	wg     sync.WaitGroup
 	runCtx context.Context // set by Run; runs live under it
+
+	sweep sweeper
 }
 
 // activeRun is a run in progress in this process.
@@ -131,6 +137,9 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	}
 	if o.Tick <= 0 {
 		o.Tick = DefaultTick
+	}
+	if o.SweepEvery <= 0 {
+		o.SweepEvery = DefaultSweepEvery
 	}
 	data, err := filepath.Abs(o.DataDir)
 	if err != nil {
@@ -184,6 +193,11 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	// Leftovers on clusters are swept beside the dispatcher: a cluster
+	// that answers slowly must not hold up the queue.
+	var sweeps sync.WaitGroup
+	sweeps.Go(func() { r.sweepLoop(ctx) })
+	defer sweeps.Wait()
 	t := time.NewTicker(r.opts.Tick)
 	defer t.Stop()
 	lastPrune := time.Time{}
