@@ -8,7 +8,9 @@
 // or the schedule), taken by the dispatcher when the limits allow, and
 // every change of its state is written before anyone is told. A run the
 // server was driving when it stopped is marked failed with that reason on
-// the next start; queued runs simply start then.
+// the next start; queued runs simply start then. What runs that are not
+// live left on clusters is swept by the runner that drives runs (the
+// leader's).
 package runner
 
 import (
@@ -181,7 +183,8 @@ func startsWithDotDot(rel string) bool {
 }
 
 // Run recovers what a previous server left, then dispatches queued runs
-// and fires schedules until ctx ends. It waits for the runs it started to
+// and fires schedules until ctx ends; beside that it sweeps clusters for
+// the objects of runs that are not live (see SweepClusters). It waits for the runs it started to
 // stop (their steps are killed when ctx ends) before returning.
 func (r *Runner) Run(ctx context.Context) error {
 	r.mu.Lock()

@@ -20,6 +20,11 @@ import (
 // they wait (a pod that ended, a claim), so it need not be.
 const DefaultSweepEvery = 10 * time.Minute
 
+// sweepTimeout bounds one environment's sweep: a cluster that does not
+// answer must not hold up the others (what is left waits for the next
+// pass).
+const sweepTimeout = time.Minute
+
 // ClusterSweeper is an optional ability of a ClusterExecutor
 // (*kube.Executor has it): removing the pipeline objects in its
 // namespace whose run is not live. live gives the IDs of the runs that
@@ -105,7 +110,7 @@ var errGone = errors.New("environment gone")
 
 // sweepEnv sweeps one environment's namespace.
 func (r *Runner) sweepEnv(ctx context.Context, name string) (map[string]int, error) {
-	cctx, done := context.WithTimeout(ctx, 2*finalWrite)
+	cctx, done := context.WithTimeout(ctx, sweepTimeout)
 	defer done()
 	e, err := r.st.GetEnvironment(cctx, name)
 	switch {
