@@ -207,48 +207,8 @@ func sweepingLeftovers(t *testing.T, c *client.Client, kube kubernetes.Interface
 	ctx := t.Context()
 	live, build := startRunningBuild(t, c, let)
 
-	labels := map[string]string{
-		"app.kubernetes.io/managed-by": "berth",
-		"berth.dev/pipeline-run":       ended.Labels["berth.dev/pipeline-run"],
-		"berth.dev/pipeline-step":      "left",
-	}
-	claim := ended.Spec.Volumes[0].PersistentVolumeClaim.ClaimName
-	if _, err := kube.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: claim, Labels: labels},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
-		},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	no := false
-	pod, err := kube.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: ended.Name + "-left", Labels: labels},
-		Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever, AutomountServiceAccountToken: &no,
-			Containers: []corev1.Container{{Name: "step", Image: "registry.berth.test/busybox:1", Command: []string{"/bin/sh", "-c", "make"}}},
-			Volumes: []corev1.Volume{{Name: "workspace", VolumeSource: corev1.VolumeSource{
-				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim},
-			}}},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	yes := true
-	if _, err := kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
-		Name: pod.Name, Labels: labels,
-		OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID, BlockOwnerDeletion: &yes}},
-	}, StringData: map[string]string{"HOME": "/berth/workspace/home"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "the ended run's pod, secret and claim are removed", func() bool {
-		_, perr := kube.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
-		_, serr := kube.CoreV1().Secrets(ns).Get(ctx, pod.Name, metav1.GetOptions{})
-		_, cerr := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claim, metav1.GetOptions{})
-		return apierrors.IsNotFound(perr) && apierrors.IsNotFound(serr) && apierrors.IsNotFound(cerr)
-	})
+	left := makeLeftovers(t, kube, ns, ended.Labels["berth.dev/pipeline-run"], ended.Name+"-left", ended.Spec.Volumes[0].PersistentVolumeClaim.ClaimName)
+	waitUntil(t, "the ended run's pod, secret and claim are removed", func() bool { return left.gone(t, kube, ns) })
 	time.Sleep(3 * time.Second) // three more sweeps
 	liveClaim := build.Spec.Volumes[0].PersistentVolumeClaim.ClaimName
 	for what, get := range map[string]func() (*metav1.ObjectMeta, error){
@@ -286,6 +246,62 @@ func sweepingLeftovers(t *testing.T, c *client.Client, kube kubernetes.Interface
 	}
 	waitRunEnd(t, c, live.ID)
 	waitGone(t, kube, ns, "the cancelled run's pods and workspace claim")
+}
+
+// leftovers are what a server that died mid-run left of a run: a step
+// pod with the Secret it owns, and the run's workspace claim.
+type leftovers struct{ pod, claim string }
+
+// makeLeftovers makes them in ns as the kube executor makes them, with
+// the executor's labels for the run whose label value is run.
+func makeLeftovers(t *testing.T, kube kubernetes.Interface, ns, run, pod, claim string) leftovers {
+	t.Helper()
+	ctx := t.Context()
+	labels := map[string]string{
+		"app.kubernetes.io/managed-by": "berth",
+		"berth.dev/pipeline-run":       run,
+		"berth.dev/pipeline-step":      "left",
+	}
+	if _, err := kube.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: claim, Labels: labels},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	p, err := kube.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: pod, Labels: labels},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever, AutomountServiceAccountToken: &no,
+			Containers: []corev1.Container{{Name: "step", Image: "registry.berth.test/busybox:1", Command: []string{"/bin/sh", "-c", "make"}}},
+			Volumes: []corev1.Volume{{Name: "workspace", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim},
+			}}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	if _, err := kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+		Name: pod, Labels: labels,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: pod, UID: p.UID, BlockOwnerDeletion: &yes}},
+	}, StringData: map[string]string{"HOME": "/berth/workspace/home"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return leftovers{pod: pod, claim: claim}
+}
+
+// gone reports whether the pod, its Secret and the claim are all deleted.
+func (l leftovers) gone(t *testing.T, kube kubernetes.Interface, ns string) bool {
+	ctx := t.Context()
+	_, perr := kube.CoreV1().Pods(ns).Get(ctx, l.pod, metav1.GetOptions{})
+	_, serr := kube.CoreV1().Secrets(ns).Get(ctx, l.pod, metav1.GetOptions{})
+	_, cerr := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, l.claim, metav1.GetOptions{})
+	return apierrors.IsNotFound(perr) && apierrors.IsNotFound(serr) && apierrors.IsNotFound(cerr)
 }
 
 // startRunningBuild starts a run of shop whose checkout succeeds and

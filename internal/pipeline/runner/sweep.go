@@ -66,16 +66,19 @@ func (r *Runner) Removed(kind string) int64 {
 	return 0
 }
 
-// sweepLoop sweeps once at once (Run calls it after recovery settled the
-// runs a dead server left) and then every SweepEvery until ctx ends.
+// sweepLoop sweeps every cluster environment at once (Run calls it after
+// recovery settled the runs a dead server left), then those pipelines
+// name or this process used every SweepEvery until ctx ends.
 func (r *Runner) sweepLoop(ctx context.Context) {
 	if r.opts.Clusters == nil {
 		return
 	}
 	t := time.NewTicker(r.opts.SweepEvery)
 	defer t.Stop()
+	every := true
 	for {
-		r.SweepClusters(ctx)
+		r.SweepClusters(ctx, every)
+		every = false
 		select {
 		case <-ctx.Done():
 			return
@@ -85,22 +88,31 @@ func (r *Runner) sweepLoop(ctx context.Context) {
 }
 
 // SweepClusters removes, on every cluster environment that pipelines
-// name or that runs of this process used, the pods, Secrets and
-// workspace claims of runs that are not live: finished, failed by
-// recovery, or unknown to the store. Only the leader's runner calls it
-// (Run is started under leadership), and the runs it drives are exactly
-// the live ones, so it never removes what a running step needs. Failures
-// are logged, once per environment until a sweep there succeeds again.
-func (r *Runner) SweepClusters(ctx context.Context) {
+// name or that runs of this process used (with every, on all cluster
+// environments), the pods, Secrets and workspace claims of runs that are
+// not live: finished, failed by recovery, or unknown to the store. Only
+// the leader's runner calls it (Run is started under leadership), and the
+// runs it drives are exactly the live ones, so it never removes what a
+// running step needs.
+//
+// every is for the first sweep of a term: a dead server's runs may have
+// used an environment no stored pipeline names — a pull request's
+// pipeline file is never stored, nor is one a later run replaced — and
+// this process has not used it yet. Failures in an environment pipelines
+// name or used are warned about once until a sweep there succeeds again;
+// in the others (they may never have held a pipeline object, and their
+// account may rightly lack the rights) they are only debug lines.
+func (r *Runner) SweepClusters(ctx context.Context, every bool) {
 	if r.opts.Clusters == nil {
 		return
 	}
-	for _, name := range r.sweepEnvs(ctx) {
+	envs := r.sweepEnvs(ctx, every)
+	for _, name := range slices.Sorted(maps.Keys(envs)) {
 		if ctx.Err() != nil {
 			return
 		}
 		removed, err := r.sweepEnv(ctx, name)
-		r.sweepResult(ctx, name, removed, err)
+		r.sweepResult(ctx, name, envs[name], removed, err)
 	}
 }
 
@@ -130,8 +142,9 @@ func (r *Runner) sweepEnv(ctx context.Context, name string) (map[string]int, err
 	return sw.Sweep(cctx, r.liveRuns)
 }
 
-// sweepResult counts and logs one environment's sweep.
-func (r *Runner) sweepResult(ctx context.Context, env string, removed map[string]int, err error) {
+// sweepResult counts and logs one environment's sweep; known says
+// pipelines name it or used it.
+func (r *Runner) sweepResult(ctx context.Context, env string, known bool, removed map[string]int, err error) {
 	total := 0
 	for kind, n := range removed {
 		v, _ := r.sweep.removed.LoadOrStore(kind, new(atomic.Int64))
@@ -147,6 +160,7 @@ func (r *Runner) sweepResult(ctx context.Context, env string, removed map[string
 	case errors.Is(err, errGone):
 		delete(r.sweep.used, env)
 		delete(r.sweep.failed, env)
+	case err != nil && !known:
 	case err != nil:
 		if r.sweep.failed == nil {
 			r.sweep.failed = map[string]bool{}
@@ -158,6 +172,8 @@ func (r *Runner) sweepResult(ctx context.Context, env string, removed map[string
 	r.sweep.mu.Unlock()
 	switch {
 	case errors.Is(err, errGone) || ctx.Err() != nil:
+	case err != nil && !known:
+		r.log.DebugContext(ctx, "pipeline leftovers on a cluster no pipeline names cannot be looked for", "env", env, "err", err)
 	case err != nil && !warned:
 		r.log.WarnContext(ctx, "pipeline leftovers on a cluster cannot be removed; said once until it works again", "env", env, "err", err)
 	case err != nil:
@@ -167,15 +183,26 @@ func (r *Runner) sweepResult(ctx context.Context, env string, removed map[string
 	}
 }
 
-// sweepEnvs are the environments to sweep: those the stored pipelines
-// name (executor.env), and those runs of this process used.
-func (r *Runner) sweepEnvs(ctx context.Context) []string {
-	r.sweep.mu.Lock()
-	envs := maps.Clone(r.sweep.used)
-	r.sweep.mu.Unlock()
-	if envs == nil {
-		envs = map[string]bool{}
+// sweepEnvs are the environments to sweep, each true when it is known to
+// pipelines: those the stored pipelines name (executor.env) and those
+// runs of this process used; with every, the other cluster environments
+// too (false).
+func (r *Runner) sweepEnvs(ctx context.Context, every bool) map[string]bool {
+	envs := map[string]bool{}
+	if every {
+		all, err := r.st.ListEnvironments(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.log.WarnContext(ctx, "sweep: listing environments failed", "err", err)
+		}
+		for _, e := range all {
+			if e.Cluster != "" {
+				envs[e.Name] = false
+			}
+		}
 	}
+	r.sweep.mu.Lock()
+	maps.Copy(envs, r.sweep.used)
+	r.sweep.mu.Unlock()
 	ps, err := r.st.ListPipelines(ctx)
 	if err != nil && ctx.Err() == nil {
 		r.log.WarnContext(ctx, "sweep: listing pipelines failed", "err", err)
@@ -186,7 +213,7 @@ func (r *Runner) sweepEnvs(ctx context.Context) []string {
 			envs[p.ClusterEnv()] = true
 		}
 	}
-	return slices.Sorted(maps.Keys(envs))
+	return envs
 }
 
 // liveRuns are the runs that may own objects on a cluster: those this

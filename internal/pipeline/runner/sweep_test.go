@@ -45,9 +45,12 @@ func (r *records) count(level slog.Level, part string) int {
 // TestSweepClusters: the sweep reaches the environment the stored
 // pipeline names and tells it which runs are live (running or queued in
 // the store, or driven here), not the ended ones; what it removed is
-// counted. A failing environment is warned about once, not on every pass,
-// until a sweep there works again. (The sweep against a real control
-// plane is in package kube and internal/server.)
+// counted. The first sweep of a term also reaches cluster environments no
+// stored pipeline names (a pull request's pipeline file is never stored),
+// later ones do not. A failing environment is warned about once, not on
+// every pass, until a sweep there works again; one no pipeline names is
+// not warned about at all. (The sweep against a real control plane is in
+// package kube and internal/server.)
 func TestSweepClusters(t *testing.T) {
 	t.Parallel()
 	fake := &fakeClusters{}
@@ -59,6 +62,9 @@ func TestSweepClusters(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := e.st.CreateEnvironment(ctx, store.Environment{Name: "ci", Team: "team_a", Cluster: "eu", Namespace: "ci", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.CreateEnvironment(ctx, store.Environment{Name: "pr", Team: "team_a", Cluster: "eu", Namespace: "pr", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.st.PutPipeline(ctx, store.PipelineState{
@@ -76,12 +82,19 @@ func TestSweepClusters(t *testing.T) {
 	e.r.active["swept.99"] = &activeRun{app: "swept", team: "team_a"}
 	e.r.mu.Unlock()
 
-	e.r.SweepClusters(ctx)
+	e.r.SweepClusters(ctx, false)
 	fake.mu.Lock()
 	if len(fake.swept) != 1 || len(fake.envs) != 1 || fake.envs[0] != "ci/ci" {
 		t.Fatalf("sweeps %v in %v; want one in ci/ci", fake.swept, fake.envs)
 	}
 	live := fake.swept[0]
+	fake.envs = nil
+	fake.mu.Unlock()
+	e.r.SweepClusters(ctx, true)
+	fake.mu.Lock()
+	if strings.Join(fake.envs, " ") != "ci/ci pr/pr" {
+		t.Errorf("the term's first sweep reached %v; want ci/ci pr/pr", fake.envs)
+	}
 	fake.mu.Unlock()
 	slices.Sort(live)
 	want := []string{queued.ID, running.ID, "swept.99"}
@@ -89,16 +102,16 @@ func TestSweepClusters(t *testing.T) {
 	if !slices.Equal(live, want) {
 		t.Errorf("live runs %v; want %v (not the ended %s)", live, want, ended.ID)
 	}
-	if n := e.r.Removed("pod"); n != 1 {
-		t.Errorf("Removed(pod) = %d; want 1", n)
+	if n := e.r.Removed("pod"); n != 3 {
+		t.Errorf("Removed(pod) = %d; want 3 (one in ci, then one each in ci and pr)", n)
 	}
 
 	const warn = "pipeline leftovers on a cluster cannot be removed"
 	fake.mu.Lock()
 	fake.sweepErr = errors.New("the cluster account may not list pods")
 	fake.mu.Unlock()
-	for range 3 {
-		e.r.SweepClusters(ctx)
+	for _, every := range []bool{true, false, true} {
+		e.r.SweepClusters(ctx, every)
 	}
 	if n := logs.count(slog.LevelWarn, warn); n != 1 {
 		t.Errorf("%d warnings over three failing passes; want 1: %v", n, logs.msgs)
@@ -106,18 +119,18 @@ func TestSweepClusters(t *testing.T) {
 	fake.mu.Lock()
 	fake.sweepErr = nil
 	fake.mu.Unlock()
-	e.r.SweepClusters(ctx)
+	e.r.SweepClusters(ctx, false)
 	if logs.count(slog.LevelInfo, "can be removed again") != 1 {
 		t.Errorf("no word that sweeping works again: %v", logs.msgs)
 	}
 	fake.mu.Lock()
 	fake.sweepErr = errors.New("the cluster account may not list pods")
 	fake.mu.Unlock()
-	e.r.SweepClusters(ctx)
+	e.r.SweepClusters(ctx, true)
 	if n := logs.count(slog.LevelWarn, warn); n != 2 {
 		t.Errorf("%d warnings; want a second one after it worked in between", n)
 	}
-	if n := e.r.Removed("pod"); n != 2 {
-		t.Errorf("Removed(pod) = %d; want 2 after two good passes", n)
+	if n := e.r.Removed("pod"); n != 4 {
+		t.Errorf("Removed(pod) = %d; want 4 after one more good sweep of ci", n)
 	}
 }
