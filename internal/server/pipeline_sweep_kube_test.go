@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"os"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,13 +60,5 @@ func TestClusterLeftoversSweptOnStart(t *testing.T) {
 	if _, err := kube.CoreV1().Secrets(ns).Get(context.Background(), deployed.Name, metav1.GetOptions{}); err != nil {
 		t.Errorf("a secret that is not a pipeline's: %v", err)
 	}
-	metrics := scrape(t, "http://"+apiAddr+"/metrics")
-	for _, want := range []string{
-		`berth_pipeline_leftovers_removed_total{kind="pod"} 1`,
-		`berth_pipeline_leftovers_removed_total{kind="persistentvolumeclaim"} 1`,
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(metrics, "berth_pipeline"))
-		}
-	}
+	wantOneLeftoverCounted(t, apiAddr)
 }
