@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berthdev/berth/internal/cli"
 	"github.com/berthdev/berth/internal/runtime/local"
 	"github.com/berthdev/berth/internal/server"
 )
@@ -52,6 +53,9 @@ the data directory.`,
 			db, err := databaseURL(database, os.Getenv)
 			if err != nil {
 				return err
+			}
+			if pipes.SweepEvery < 0 {
+				return cli.BadInput(fmt.Errorf("--pipeline-sweep-every: %s is negative; give a duration such as 10m (0 for the default)", pipes.SweepEvery))
 			}
 			exe, err := os.Executable()
 			if err != nil {
@@ -103,6 +107,8 @@ the data directory.`,
 		"image of pipeline steps that name none, when the pipeline runs on a cluster (executor.env); default none: such steps need image:")
 	cmd.Flags().StringVar(&pipes.CheckoutImage, "pipeline-checkout-image", server.DefaultCheckoutImage,
 		"image (with git and sh) of the pod that checks a run's commit out onto its workspace volume on a cluster")
+	cmd.Flags().DurationVar(&pipes.SweepEvery, "pipeline-sweep-every", 0,
+		"how often the leader removes pods, Secrets and workspace claims of pipeline runs that are not running from cluster environments (default 10m; it also sweeps every cluster environment when it starts leading)")
 	cmd.Flags().IntVar(&pipes.PerPipeline, "pipeline-max-per-app", 0, "most runs of one app's pipeline at once (default 2)")
 	cmd.Flags().IntVar(&pipes.PerTeam, "pipeline-max-per-team", 0, "most runs of one team's pipelines at once (default 8)")
 	cmd.Flags().BoolVar(&pipes.AllowPrivateNotify, "pipeline-allow-private-notify", false,

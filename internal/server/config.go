@@ -111,6 +111,10 @@ type PipelineConfig struct {
 	// CheckoutImage runs the pod that seeds a cluster run's workspace with
 	// its commit (git and sh); "" means kube.DefaultCheckoutImage.
 	CheckoutImage string
+	// SweepEvery is how often the leader removes pipeline pods, Secrets
+	// and workspace claims no live run owns from cluster environments (0:
+	// runner.DefaultSweepEvery); it also sweeps when it starts leading.
+	SweepEvery time.Duration
 }
 
 // DefaultCheckoutImage is the default of PipelineConfig.CheckoutImage.

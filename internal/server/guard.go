@@ -89,3 +89,23 @@ func (g guardedClusterExecutor) Checkout(ctx context.Context, runID string, ws e
 	}
 	return g.ClusterExecutor.Checkout(ctx, runID, ws, src, out)
 }
+
+// Sweep deletes pipeline objects on the cluster: a leader that lost its
+// lease must not remove what the new leader's runs use. The lease is
+// checked again when the sweeper asks which runs are live, after its
+// listing and just before it deletes.
+func (g guardedClusterExecutor) Sweep(ctx context.Context, live func(context.Context) ([]string, error)) (map[string]int, error) {
+	sw, ok := g.ClusterExecutor.(runner.ClusterSweeper)
+	if !ok {
+		return nil, nil
+	}
+	if err := leader.CheckContext(ctx); err != nil {
+		return nil, fmt.Errorf("sweep: %w", err)
+	}
+	return sw.Sweep(ctx, func(ctx context.Context) ([]string, error) {
+		if err := leader.CheckContext(ctx); err != nil {
+			return nil, fmt.Errorf("sweep: %w", err)
+		}
+		return live(ctx)
+	})
+}

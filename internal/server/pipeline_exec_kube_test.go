@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,9 +49,12 @@ services:
 `, url)
 	}
 	const ns, token = "ci-runs", "git-tok-Zr41-only-in-a-secret"
-	c, kc, _ := startWithCluster(t, "ci", ns, func(cfg *Config) {
+	c, kc, apiAddr := startWithCluster(t, "ci", ns, func(cfg *Config) {
 		cfg.Pipelines.DefaultImage = "registry.berth.test/busybox:1"
 		cfg.Pipelines.CheckoutImage = "registry.berth.test/git:1"
+		// Sweeps run all through the test: the runs below must not lose
+		// an object to one.
+		cfg.Pipelines.SweepEvery = time.Second
 	})
 	kube := kc.Client(t)
 	ctx := t.Context()
@@ -91,6 +95,7 @@ steps:
 		return 0, true
 	})
 
+	var ended corev1.Pod // the checkout pod of a run that ended
 	t.Run("steps in order, exit codes", func(t *testing.T) {
 		run := startAndWait(t, c, "shop")
 		if run.State != api.RunFailed || !strings.Contains(run.Reason, "step lint failed: exit code 3") {
@@ -113,6 +118,7 @@ steps:
 			t.Fatalf("pods in the order %v; want checkout build test lint", order)
 		}
 		co := seen[0]
+		ended = co.pod
 		spec, _ := json.Marshal(co.pod.Spec)
 		cont := co.pod.Spec.Containers[0]
 		switch {
@@ -168,24 +174,8 @@ steps:
 	})
 
 	t.Run("cancel deletes the pod", func(t *testing.T) {
-		let.set(func(p corev1.Pod) (int32, bool) {
-			// The build runs until the run is cancelled.
-			return 0, p.Labels["berth.dev/pipeline-checkout"] == "true"
-		})
-		run, err := c.StartRun(ctx, "shop", api.RunRequest{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var build corev1.Pod
-		waitUntil(t, "the build's pod runs", func() bool {
-			for _, p := range let.seen() {
-				if p.role == "build" {
-					build = p.pod
-					return true
-				}
-			}
-			return false
-		})
+		// The build runs until the run is cancelled.
+		run, build := startRunningBuild(t, c, let)
 		if _, err := c.CancelRun(ctx, run.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -199,6 +189,178 @@ steps:
 		})
 		waitGone(t, kube, ns, "the cancelled run's pods and workspace claim")
 	})
+
+	t.Run("leftovers of ended runs are swept, a live run's stay", func(t *testing.T) {
+		if ended.Name == "" {
+			t.Skip("no ended run to leave objects for")
+		}
+		sweepingLeftovers(t, c, kube, ns, let, apiAddr, ended)
+	})
+}
+
+// sweepingLeftovers: what a server that died mid-run would have left of
+// a run that has ended (its pod with the Secret it owns, its workspace
+// claim, labelled as the executor labels them) is removed by the
+// leader's periodic sweep and counted in /metrics, while every object of
+// a run that is running stays through several sweeps.
+func sweepingLeftovers(t *testing.T, c *client.Client, kube kubernetes.Interface, ns string, let *fakeKubelet, apiAddr string, ended corev1.Pod) {
+	ctx := t.Context()
+	live, build := startRunningBuild(t, c, let)
+
+	left := makeLeftovers(t, kube, ns, ended.Labels["berth.dev/pipeline-run"], ended.Name+"-left", ended.Spec.Volumes[0].PersistentVolumeClaim.ClaimName)
+	waitUntil(t, "the ended run's pod, secret and claim are removed", func() bool { return left.gone(t, kube, ns) })
+	time.Sleep(3 * time.Second) // three more sweeps
+	liveClaim := build.Spec.Volumes[0].PersistentVolumeClaim.ClaimName
+	for what, get := range map[string]func() (*metav1.ObjectMeta, error){
+		"build pod": func() (*metav1.ObjectMeta, error) {
+			p, err := kube.CoreV1().Pods(ns).Get(ctx, build.Name, metav1.GetOptions{})
+			return &p.ObjectMeta, err
+		},
+		"build secret": func() (*metav1.ObjectMeta, error) {
+			s, err := kube.CoreV1().Secrets(ns).Get(ctx, build.Name, metav1.GetOptions{})
+			return &s.ObjectMeta, err
+		},
+		"workspace claim": func() (*metav1.ObjectMeta, error) {
+			c, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, liveClaim, metav1.GetOptions{})
+			return &c.ObjectMeta, err
+		},
+	} {
+		if m, err := get(); err != nil || m.DeletionTimestamp != nil {
+			t.Errorf("the live run's %s was swept: %v", what, err)
+		}
+	}
+	if r, err := c.GetRun(ctx, live.ID); err != nil || r.State != api.RunRunning {
+		t.Errorf("the live run: %+v %v; want running", r, err)
+	}
+	wantOneLeftoverCounted(t, apiAddr)
+	if _, err := c.CancelRun(ctx, live.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitRunEnd(t, c, live.ID)
+	waitGone(t, kube, ns, "the cancelled run's pods and workspace claim")
+}
+
+// leftovers are what a server that died mid-run left of a run: a step
+// pod with the Secret it owns, and the run's workspace claim.
+type leftovers struct{ pod, claim string }
+
+// makeLeftovers makes them in ns as the kube executor makes them, with
+// the executor's labels for the run whose label value is run.
+func makeLeftovers(t *testing.T, kube kubernetes.Interface, ns, run, pod, claim string) leftovers {
+	t.Helper()
+	ctx := t.Context()
+	labels := map[string]string{
+		"app.kubernetes.io/managed-by": "berth",
+		"berth.dev/pipeline-run":       run,
+		"berth.dev/pipeline-step":      "left",
+	}
+	if _, err := kube.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: claim, Labels: labels},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	p, err := kube.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: pod, Labels: labels},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever, AutomountServiceAccountToken: &no,
+			Containers: []corev1.Container{{Name: "step", Image: "registry.berth.test/busybox:1", Command: []string{"/bin/sh", "-c", "make"}}},
+			Volumes: []corev1.Volume{{Name: "workspace", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim},
+			}}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	if _, err := kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+		Name: pod, Labels: labels,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: pod, UID: p.UID, BlockOwnerDeletion: &yes}},
+	}, StringData: map[string]string{"HOME": "/berth/workspace/home"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return leftovers{pod: pod, claim: claim}
+}
+
+// gone reports whether the pod, its Secret and the claim are all deleted.
+func (l leftovers) gone(t *testing.T, kube kubernetes.Interface, ns string) bool {
+	ctx := t.Context()
+	_, perr := kube.CoreV1().Pods(ns).Get(ctx, l.pod, metav1.GetOptions{})
+	_, serr := kube.CoreV1().Secrets(ns).Get(ctx, l.pod, metav1.GetOptions{})
+	_, cerr := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, l.claim, metav1.GetOptions{})
+	return apierrors.IsNotFound(perr) && apierrors.IsNotFound(serr) && apierrors.IsNotFound(cerr)
+}
+
+// startRunningBuild starts a run of shop whose checkout succeeds and
+// whose build step runs on (until cancelled), and returns the run and
+// the build's pod once it runs.
+func startRunningBuild(t *testing.T, c *client.Client, let *fakeKubelet) (api.Run, corev1.Pod) {
+	t.Helper()
+	let.set(func(p corev1.Pod) (int32, bool) {
+		return 0, p.Labels["berth.dev/pipeline-checkout"] == "true"
+	})
+	run, err := c.StartRun(t.Context(), "shop", api.RunRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var build corev1.Pod
+	waitUntil(t, "the build's pod runs", func() bool {
+		for _, p := range let.seen() {
+			if p.role == "build" {
+				build = p.pod
+				return true
+			}
+		}
+		return false
+	})
+	return run, build
+}
+
+// wantOneLeftoverCounted checks that the server's /metrics counts one
+// pod and one claim removed by sweeps (the pod's Secret may have gone
+// with its pod, to the garbage collector, before a sweep listed it).
+func wantOneLeftoverCounted(t *testing.T, apiAddr string) {
+	t.Helper()
+	metrics := scrape(t, "http://"+apiAddr+"/metrics")
+	for _, want := range []string{
+		`berth_pipeline_leftovers_removed_total{kind="pod"} 1`,
+		`berth_pipeline_leftovers_removed_total{kind="persistentvolumeclaim"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(metrics, "berth_pipeline"))
+		}
+	}
+}
+
+// scrape is the text of a metrics page.
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(body)
+}
+
+// grepLines is the lines of text that contain part.
+func grepLines(text, part string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, part) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // fakeKubelet ends the pipeline pods of one namespace as decide says,

@@ -53,6 +53,7 @@ func newPipelines(ctx context.Context, cfg Config, st store.Store, access cluste
 		Store: st, Blobs: blobs, Executor: guardedExecutor{Executor: exec}, Clusters: guardedClusters{clusters}, Secrets: secrets, Notify: notify,
 		DataDir: cfg.DataDir, WorkDir: work, Logger: logger,
 		PerPipeline: pc.PerPipeline, PerTeam: pc.PerTeam, AllowPrivateNotify: pc.AllowPrivateNotify,
+		SweepEvery: pc.SweepEvery,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -153,6 +153,7 @@ func Run(ctx context.Context, cfg Config) error {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	repl.register(registry)
+	registerPipelineMetrics(registry, pipes.Runner)
 	apiMux := http.NewServeMux()
 	apiMux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	apiMux.Handle("/", repl.logsToLeader(handler))

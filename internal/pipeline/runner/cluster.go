@@ -64,6 +64,7 @@ func (r *Runner) onCluster(ctx context.Context, env *runEnv, url string) (func()
 		return nil, fmt.Errorf("executor.env: environment %s: %w", name, err)
 	}
 	env.log.note("steps run as pods in environment %s (cluster %s, namespace %s)", e.Name, e.Cluster, e.Namespace)
+	r.usedEnv(e.Name) // swept later even if the pipeline moves elsewhere
 	runID := env.run.ID
 	cleanup := func() {
 		cctx, done := context.WithTimeout(context.WithoutCancel(ctx), finalWrite)

@@ -28,6 +28,9 @@ type fakeClusters struct {
 	calls []string
 	src   gitsrc.Source
 	envs  []string
+	// sweepErr fails Sweep; swept are the live run IDs each sweep saw.
+	sweepErr error
+	swept    [][]string
 }
 
 func (f *fakeClusters) DefaultImage() string { return f.image }
@@ -67,6 +70,26 @@ func (f *fakeClusters) Run(_ context.Context, s executor.StepSpec, _ io.Writer) 
 func (f *fakeClusters) Cleanup(_ context.Context, runID string) error {
 	f.record("cleanup %s", runID)
 	return nil
+}
+
+// Sweep records the live runs it was told of (not in calls: the sweep
+// runs beside the runs the other tests follow) and removes one pod, or
+// fails with sweepErr.
+func (f *fakeClusters) Sweep(ctx context.Context, live func(context.Context) ([]string, error)) (map[string]int, error) {
+	f.mu.Lock()
+	err := f.sweepErr
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.swept = append(f.swept, ids)
+	return map[string]int{"pod": 1}, nil
 }
 
 // TestClusterExecutor: a pipeline with executor.env runs on the fake

@@ -8,7 +8,9 @@
 // or the schedule), taken by the dispatcher when the limits allow, and
 // every change of its state is written before anyone is told. A run the
 // server was driving when it stopped is marked failed with that reason on
-// the next start; queued runs simply start then.
+// the next start; queued runs simply start then. What runs that are not
+// live left on clusters is swept by the runner that drives runs (the
+// leader's).
 package runner
 
 import (
@@ -77,6 +79,10 @@ type Options struct {
 	Tick time.Duration
 	// HookBaseURL is the server's public URL, to show webhook addresses.
 	HookBaseURL string
+	// SweepEvery is how often the pipeline objects of runs that are not
+	// live are looked for on clusters (see SweepClusters); default
+	// DefaultSweepEvery.
+	SweepEvery time.Duration
 }
 
 // Runner is the run driver. Start its loop with Run; the other methods are
@@ -93,6 +99,8 @@ type Runner struct {
 	active map[string]*activeRun // runs this process drives, by ID
 	wg     sync.WaitGroup
 	runCtx context.Context // set by Run; runs live under it
+
+	sweep sweeper
 }
 
 // activeRun is a run in progress in this process.
@@ -131,6 +139,9 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	}
 	if o.Tick <= 0 {
 		o.Tick = DefaultTick
+	}
+	if o.SweepEvery <= 0 {
+		o.SweepEvery = DefaultSweepEvery
 	}
 	data, err := filepath.Abs(o.DataDir)
 	if err != nil {
@@ -172,7 +183,8 @@ func startsWithDotDot(rel string) bool {
 }
 
 // Run recovers what a previous server left, then dispatches queued runs
-// and fires schedules until ctx ends. It waits for the runs it started to
+// and fires schedules until ctx ends; beside that it sweeps clusters for
+// the objects of runs that are not live (see SweepClusters). It waits for the runs it started to
 // stop (their steps are killed when ctx ends) before returning.
 func (r *Runner) Run(ctx context.Context) error {
 	r.mu.Lock()
@@ -184,6 +196,11 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	// Leftovers on clusters are swept beside the dispatcher: a cluster
+	// that answers slowly must not hold up the queue.
+	var sweeps sync.WaitGroup
+	sweeps.Go(func() { r.sweepLoop(ctx) })
+	defer sweeps.Wait()
 	t := time.NewTicker(r.opts.Tick)
 	defer t.Stop()
 	lastPrune := time.Time{}

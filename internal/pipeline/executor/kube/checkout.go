@@ -18,7 +18,9 @@ import (
 // Defaults for the checkout pod.
 const (
 	// DefaultCheckoutImage has git and a POSIX shell; any image that has
-	// both (and ssh, for ssh URLs) will do.
+	// both (and ssh, for ssh URLs) will do. Its ENTRYPOINT is git, which
+	// does not matter: the pod sets the container's command (see
+	// checkoutPod), so only /bin/sh and git on PATH are required.
 	DefaultCheckoutImage   = "alpine/git:2.47.2"
 	DefaultCheckoutTimeout = 10 * time.Minute
 	checkoutLabel          = "berth.dev/pipeline-checkout"
@@ -160,8 +162,11 @@ func (e *Executor) checkoutPod(runID, name string, ws executor.Workspace, commit
 			AutomountServiceAccountToken:  &no,
 			EnableServiceLinks:            &no,
 			Containers: []corev1.Container{{
-				Name:    containerName,
-				Image:   e.o.CheckoutImage,
+				Name:  containerName,
+				Image: e.o.CheckoutImage,
+				// The command replaces the image's ENTRYPOINT and CMD
+				// (alpine/git's ENTRYPOINT is git): the script runs the
+				// same in any image with /bin/sh and git.
 				Command: []string{"/bin/sh", "-c", checkoutScript},
 				Env:     env,
 				SecurityContext: &corev1.SecurityContext{

@@ -71,6 +71,10 @@ func TestCheckoutPod(t *testing.T) {
 	if c.Image != DefaultCheckoutImage || c.Env[0].Value != testCommit || c.Env[1].Value != "refs/heads/main" {
 		t.Errorf("container %+v", c)
 	}
+	// The image's ENTRYPOINT (git, in alpine/git) must not be what runs.
+	if len(c.Command) != 3 || c.Command[0] != "/bin/sh" || c.Command[1] != "-c" || c.Command[2] != checkoutScript || len(c.Args) != 0 {
+		t.Errorf("command %q args %q; want /bin/sh -c with the checkout script, no args", c.Command, c.Args)
+	}
 	var keys []string
 	for _, it := range pod.Spec.Volumes[1].Secret.Items {
 		keys = append(keys, it.Key)

@@ -19,6 +19,10 @@
 // Cancel and timeout delete the pod; the exit code is read from the
 // container's terminated state; the output is read through the pod log
 // API into the writer the caller gave, which masks secrets (as for local).
+//
+// Sweep removes what runs that are not live left in the namespace (a
+// server that died mid-run, a Cleanup that could not reach the cluster),
+// found by the labels every object above carries.
 package kube
 
 import (
