@@ -67,7 +67,7 @@ cleanup() {
 	# Last resort, if the harness could not clean up: every process whose
 	# command line names $WORK (a fresh mktemp folder, so nothing else's):
 	# the proxies, the backends, Berth's server and the shims and instances
-	# it runs in sessions of their own. nginx's workers rename themselves but
+	# it runs in process groups of their own. nginx's workers rename themselves but
 	# share their master's process group.
 	for p in /proc/[0-9]*; do
 		pid=${p#/proc/}
