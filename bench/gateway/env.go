@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -103,11 +104,17 @@ func (h *harness) startEnv(ctx context.Context, name string, pin bool) (*env, er
 		return nil, err
 	}
 	caddyHome := filepath.Join(e.dir, "caddy-home")
-	if e.caddy, err = h.ps.start("caddy"+sfx, pinned(proxyCPU, h.caddyBin, "run", "--config", caddyfile, "--adapter", "caddyfile"),
-		"HOME="+caddyHome, "XDG_DATA_HOME="+filepath.Join(caddyHome, "data"), "XDG_CONFIG_HOME="+filepath.Join(caddyHome, "config")); err != nil {
-		return nil, err
+	if h.caddyBin != "" {
+		e.caddy, err = h.ps.start("caddy"+sfx, pinned(proxyCPU, h.caddyBin, "run", "--config", caddyfile, "--adapter", "caddyfile"),
+			"HOME="+caddyHome, "XDG_DATA_HOME="+filepath.Join(caddyHome, "data"), "XDG_CONFIG_HOME="+filepath.Join(caddyHome, "config"))
+		if err != nil {
+			return nil, err
+		}
 	}
 	for i, p := range []*proc{e.nginx, e.haproxy, e.caddy} {
+		if p == nil {
+			continue
+		}
 		if err := h.waitOK(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/", ports[i]), ""); err != nil {
 			return nil, err
 		}
@@ -127,6 +134,9 @@ func (h *harness) startEnv(ctx context.Context, name string, pin bool) (*env, er
 		// the backend is not in the request path.
 		{name: "berth", url: "http://" + e.berth.gateway + "/", host: benchHost, script: h.plainLua, pids: one(e.berth.server),
 			backend: backend},
+	}
+	if e.caddy == nil {
+		e.targets = slices.DeleteFunc(e.targets, func(t target) bool { return t.name == "caddy" })
 	}
 	started = true
 	return e, nil
