@@ -126,9 +126,11 @@ func (h *harness) openLoopAt(ctx context.Context, e *env, main []*series, fracti
 	}
 	h.logf("== %s", title)
 	var targets []target
+	var shown []string // direct first: the table adds to it
 	for _, t := range e.targets {
 		if containsName(names, t.name) || t.name == "haproxy" {
 			targets = append(targets, t)
+			shown = append(shown, t.name)
 		}
 	}
 	res := map[string][]olResult{}
@@ -143,7 +145,7 @@ func (h *harness) openLoopAt(ctx context.Context, e *env, main []*series, fracti
 				r+1, t.name, o.P50, o.P99, o.P999, o.Max, o.Errors, o.Missed, o.other)
 		}
 	}
-	h.openTable(title, names, res)
+	h.openTable(title, shown, res)
 	return nil
 }
 
