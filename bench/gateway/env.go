@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -23,12 +24,11 @@ type target struct {
 	backend int
 }
 
-// env is one set of running processes: a backend, the three proxies in
-// front of it, and a Berth server with the bench app deployed.
+// env is one set of running processes: a Berth server with the bench app
+// deployed, and the three other proxies in front of that app's instance.
 type env struct {
 	dir         string
-	backendAddr string
-	backend     *proc
+	backendAddr string // the Berth-started instance every target reaches
 	nginx       *proc
 	haproxy     *proc
 	caddy       *proc
@@ -41,7 +41,7 @@ type env struct {
 const benchHost = "bench.localhost"
 
 // startEnv starts everything. With pin, the proxies (and Berth's server)
-// run on h.proxyCPU and both backends on h.loadCPU.
+// run on h.proxyCPU and the backend on h.loadCPU.
 func (h *harness) startEnv(ctx context.Context, name string, pin bool) (*env, error) {
 	proxyCPU, loadCPU := "", ""
 	if pin {
@@ -57,40 +57,13 @@ func (h *harness) startEnv(ctx context.Context, name string, pin bool) (*env, er
 	if err := os.MkdirAll(e.dir, 0o755); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(4)
-	if err != nil {
-		return nil, err
-	}
-	nginxConf, haproxyCfg, caddyfile, err := writeProxyConfigs(e.dir, h.nginxWorkers, ports[0], ports[1], ports[2], ports[3])
-	if err != nil {
-		return nil, err
-	}
-	e.backendAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
-	sfx := "-" + name
-	if e.backend, err = h.ps.start("backend"+sfx, pinned(loadCPU, h.backendBin, "-addr", e.backendAddr)); err != nil {
-		return nil, err
-	}
-	if err := h.waitOK(ctx, e.backend, "http://"+e.backendAddr+"/", ""); err != nil {
-		return nil, err
-	}
-	ndir := filepath.Dir(nginxConf)
-	if e.nginx, err = h.ps.start("nginx"+sfx, pinned(proxyCPU, "nginx", "-p", ndir, "-c", nginxConf, "-e", filepath.Join(ndir, "error.log"))); err != nil {
-		return nil, err
-	}
-	if e.haproxy, err = h.ps.start("haproxy"+sfx, pinned(proxyCPU, "haproxy", "-db", "-f", haproxyCfg)); err != nil {
-		return nil, err
-	}
-	caddyHome := filepath.Join(e.dir, "caddy-home")
-	if e.caddy, err = h.ps.start("caddy"+sfx, pinned(proxyCPU, h.caddyBin, "run", "--config", caddyfile, "--adapter", "caddyfile"),
-		"HOME="+caddyHome, "XDG_DATA_HOME="+filepath.Join(caddyHome, "data"), "XDG_CONFIG_HOME="+filepath.Join(caddyHome, "config")); err != nil {
-		return nil, err
-	}
-	for i, p := range []*proc{e.nginx, e.haproxy, e.caddy} {
-		if err := h.waitOK(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/", ports[i+1]), ""); err != nil {
-			return nil, err
-		}
-	}
-
+	var err error
+	// Berth first: its instance of the backend is the one every target
+	// reaches. A backend started by the harness itself would not be the
+	// same: in 2026-11 an instance in a session of its own (as Berth's
+	// shims were then) gave any proxy a several times longer tail than a
+	// backend in the proxy's session, and the table compared gateways
+	// against different backends (bench/RESULTS.md, "Gateway", 2026-11-28).
 	if e.berth, err = startBerth(ctx, h.ps, h.berthBin, filepath.Join(e.dir, "berth"), h.berthLogLevel, proxyCPU); err != nil {
 		return nil, err
 	}
@@ -99,12 +72,51 @@ func (h *harness) startEnv(ctx context.Context, name string, pin bool) (*env, er
 		return nil, err
 	}
 	h.logf("%s: berth apply of the bench app took %s; the gateway routed it after %s", name, applied.Round(time.Millisecond), routed.Round(time.Millisecond))
+	backend := e.berth.backendPids[0]
 	if pin {
 		// Berth's shim starts the backend on the server's CPU; move it (all
-		// its threads) next to wrk like the other backend.
-		pid := e.berth.backendPids[0]
-		if out, err := exec.CommandContext(ctx, "taskset", "-a", "-p", "-c", loadCPU, strconv.Itoa(pid)).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("pin berth's backend (pid %d): %w\n%s", pid, err, out)
+		// its threads) next to wrk.
+		if out, err := exec.CommandContext(ctx, "taskset", "-a", "-p", "-c", loadCPU, strconv.Itoa(backend)).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("pin berth's backend (pid %d): %w\n%s", backend, err, out)
+		}
+	}
+	backendPort, err := envPort(backend)
+	if err != nil {
+		return nil, fmt.Errorf("berth's backend (pid %d): %w", backend, err)
+	}
+	e.backendAddr = fmt.Sprintf("127.0.0.1:%d", backendPort)
+	logServed(h, name, backend)
+
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	nginxConf, haproxyCfg, caddyfile, err := writeProxyConfigs(e.dir, h.nginxWorkers, backendPort, ports[0], ports[1], ports[2])
+	if err != nil {
+		return nil, err
+	}
+	sfx := "-" + name
+	ndir := filepath.Dir(nginxConf)
+	if e.nginx, err = h.ps.start("nginx"+sfx, pinned(proxyCPU, "nginx", "-p", ndir, "-c", nginxConf, "-e", filepath.Join(ndir, "error.log"))); err != nil {
+		return nil, err
+	}
+	if e.haproxy, err = h.ps.start("haproxy"+sfx, pinned(proxyCPU, "haproxy", "-db", "-f", haproxyCfg)); err != nil {
+		return nil, err
+	}
+	caddyHome := filepath.Join(e.dir, "caddy-home")
+	if h.caddyBin != "" {
+		e.caddy, err = h.ps.start("caddy"+sfx, pinned(proxyCPU, h.caddyBin, "run", "--config", caddyfile, "--adapter", "caddyfile"),
+			"HOME="+caddyHome, "XDG_DATA_HOME="+filepath.Join(caddyHome, "data"), "XDG_CONFIG_HOME="+filepath.Join(caddyHome, "config"))
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i, p := range []*proc{e.nginx, e.haproxy, e.caddy} {
+		if p == nil {
+			continue
+		}
+		if err := h.waitOK(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/", ports[i]), ""); err != nil {
+			return nil, err
 		}
 	}
 
@@ -112,17 +124,19 @@ func (h *harness) startEnv(ctx context.Context, name string, pin bool) (*env, er
 	e.nginxProcs = 1 + len(children(nginxMaster))
 	e.haproxyThr = threads(e.haproxy.pid())
 	one := func(p *proc) func() []int { return func() []int { return []int{p.pid()} } }
-	backend := e.backend.pid()
 	e.targets = []target{
 		{name: "direct", url: "http://" + e.backendAddr + "/", script: h.plainLua, backend: backend},
-		{name: "nginx", url: fmt.Sprintf("http://127.0.0.1:%d/", ports[1]), script: h.plainLua, backend: backend,
+		{name: "nginx", url: fmt.Sprintf("http://127.0.0.1:%d/", ports[0]), script: h.plainLua, backend: backend,
 			pids: func() []int { return append([]int{nginxMaster}, children(nginxMaster)...) }},
-		{name: "haproxy", url: fmt.Sprintf("http://127.0.0.1:%d/", ports[2]), script: h.plainLua, backend: backend, pids: one(e.haproxy)},
-		{name: "caddy", url: fmt.Sprintf("http://127.0.0.1:%d/", ports[3]), script: h.plainLua, backend: backend, pids: one(e.caddy)},
+		{name: "haproxy", url: fmt.Sprintf("http://127.0.0.1:%d/", ports[1]), script: h.plainLua, backend: backend, pids: one(e.haproxy)},
+		{name: "caddy", url: fmt.Sprintf("http://127.0.0.1:%d/", ports[2]), script: h.plainLua, backend: backend, pids: one(e.caddy)},
 		// The proxy is the server process only: the shim that supervises
 		// the backend is not in the request path.
 		{name: "berth", url: "http://" + e.berth.gateway + "/", host: benchHost, script: h.plainLua, pids: one(e.berth.server),
-			backend: e.berth.backendPids[0]},
+			backend: backend},
+	}
+	if e.caddy == nil {
+		e.targets = slices.DeleteFunc(e.targets, func(t target) bool { return t.name == "caddy" })
 	}
 	started = true
 	return e, nil
@@ -132,7 +146,7 @@ func (h *harness) stopEnv(ctx context.Context, e *env) {
 	if e.berth != nil {
 		e.berth.stop(ctx, h.ps)
 	}
-	for _, p := range []*proc{e.caddy, e.haproxy, e.nginx, e.backend} {
+	for _, p := range []*proc{e.caddy, e.haproxy, e.nginx} {
 		if p != nil {
 			h.ps.stop(p, 5*time.Second)
 		}

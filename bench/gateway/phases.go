@@ -94,8 +94,9 @@ type olResult struct {
 	other    float64 // CPUs busy with other work meanwhile (see cpuSample.since)
 }
 
-// openLoopPhase sends a fixed rate to direct, nginx and berth: each given
-// fraction of the lowest saturated rate the main phase measured for them,
+// openLoopPhase sends a fixed rate to direct, nginx, haproxy and berth: each
+// given fraction of the lowest saturated rate the main phase measured for
+// direct, nginx and berth,
 // so that each is loaded to at most that fraction of what it can do.
 // pin, if not empty, is the taskset CPU list of the generator (the pinned
 // phase: the proxies have the other CPU to themselves).
@@ -125,9 +126,11 @@ func (h *harness) openLoopAt(ctx context.Context, e *env, main []*series, fracti
 	}
 	h.logf("== %s", title)
 	var targets []target
+	var shown []string // direct first: the table adds to it
 	for _, t := range e.targets {
-		if containsName(names, t.name) {
+		if containsName(names, t.name) || t.name == "haproxy" {
 			targets = append(targets, t)
+			shown = append(shown, t.name)
 		}
 	}
 	res := map[string][]olResult{}
@@ -142,7 +145,7 @@ func (h *harness) openLoopAt(ctx context.Context, e *env, main []*series, fracti
 				r+1, t.name, o.P50, o.P99, o.P999, o.Max, o.Errors, o.Missed, o.other)
 		}
 	}
-	h.openTable(title, names, res)
+	h.openTable(title, shown, res)
 	return nil
 }
 

@@ -11,7 +11,8 @@
 # WARMUP (2s) NGINX_WORKERS (auto) ROUTES (10000) FRACTIONS (0.25,0.5)
 # OPENLOOP_DURATION (10s) PHASES (main,openloop,routes,pinned; with both
 # openloop and pinned, the open loop also runs pinned)
-# BERTH_LOG_LEVEL (info) PROXY_CPU (0) LOAD_CPU (1) OUT; QUIET_WAIT (2m):
+# BERTH_LOG_LEVEL (info) PROXY_CPU (0) LOAD_CPU (1) OUT; CADDY (a path, or
+# none to leave Caddy out); QUIET_WAIT (2m):
 # before each run, wait up to this long for other work on the machine to
 # stop. BERTH=path measures that binary instead of running `make build`.
 #
@@ -22,7 +23,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 TOOLS="${HOME}/.cache/berth/tools"
-CADDY="$TOOLS/caddy"
+# CADDY=none leaves Caddy out (not built, not measured).
+CADDY=${CADDY:-$TOOLS/caddy}
 
 die() { echo "bench/gateway: $*" >&2; exit 1; }
 
@@ -42,7 +44,9 @@ if ((${#missing[@]})); then
 		die "missing ${missing[*]}: install with: sudo apt-get install -y ${pkgs[*]}"
 	fi
 fi
-if [[ ! -x $CADDY ]]; then
+if [[ $CADDY == none ]]; then
+	CADDY=
+elif [[ ! -x $CADDY ]]; then
 	echo "bench/gateway: building Caddy into $TOOLS (once; a few minutes)" >&2
 	mkdir -p "$TOOLS"
 	GOBIN="$TOOLS" go install github.com/caddyserver/caddy/v2/cmd/caddy@latest ||
@@ -67,7 +71,7 @@ cleanup() {
 	# Last resort, if the harness could not clean up: every process whose
 	# command line names $WORK (a fresh mktemp folder, so nothing else's):
 	# the proxies, the backends, Berth's server and the shims and instances
-	# it runs in sessions of their own. nginx's workers rename themselves but
+	# it runs in process groups of their own. nginx's workers rename themselves but
 	# share their master's process group.
 	for p in /proc/[0-9]*; do
 		pid=${p#/proc/}

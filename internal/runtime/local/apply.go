@@ -199,9 +199,15 @@ func (r *Runtime) startShim(dir string) error {
 	cmd.Dir = dir
 	cmd.Env = append(shimEnviron(), r.opts.ShimEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf // stdin stays /dev/null
-	// Its own session: no signal sent to the server's process group or
-	// terminal reaches the shim.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Its own process group: no signal sent to the server's process group
+	// (Ctrl-C in its terminal, kill -- -PGID) reaches the shim. Not its own
+	// session: Linux's autogroup scheduling gives each session a CPU group of
+	// its own, and requests from the gateway (or any proxy beside the server)
+	// to an instance in another group had a longer tail, 2-10x at p99 on a
+	// quiet machine (docs/architecture.md, "The local runtime"). A
+	// terminal's hangup signals only its session leader and foreground
+	// group, and the shim takes SIGHUP as "reload" anyway.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start shim %v: %w", r.opts.ShimCommand, err)
 	}

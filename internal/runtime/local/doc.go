@@ -14,7 +14,7 @@
 //     server never blocks an instance and logs are never lost.
 //   - Restarting a crashed process, running its health check and recording
 //     its exit must go on while the server is down or being upgraded.
-//   - The shim is started in its own session and is the parent of the
+//   - The shim is started in its own process group and is the parent of the
 //     process, so it can wait for it and learn how it ended. A server that
 //     starts again cannot wait for processes it did not start.
 //

@@ -58,7 +58,7 @@ func TestAdoptionAfterRestart(t *testing.T) {
 	before := waitReady(t, a, w.ID, 2)
 	shimsBefore := shimPIDs(t, a, w.ID)
 	// The server dies: the runtime goes away, the shims (separate
-	// processes in their own sessions) do not.
+	// processes in their own process groups) do not.
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}

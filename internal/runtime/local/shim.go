@@ -27,7 +27,7 @@ import (
 // ShimMain runs the supervisor of one instance until it is told to stop
 // (SIGTERM or SIGINT), and returns the exit code. The CLI's hidden
 // `berth shim --dir <instance dir>` calls it; the runtime starts it detached
-// in its own session, with stdout and stderr going to shim.log.
+// in its own process group, with stdout and stderr going to shim.log.
 func ShimMain(args []string) int {
 	fset := flag.NewFlagSet("shim", flag.ContinueOnError)
 	fset.SetOutput(os.Stderr)
