@@ -28,9 +28,9 @@ import (
 // backends opens an empty store of each kind.
 var backends = []struct {
 	name string
-	open func(t *testing.T) store.Store
+	open func(t testing.TB) store.Store
 }{
-	{"sqlite", func(t *testing.T) store.Store {
+	{"sqlite", func(t testing.TB) store.Store {
 		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -38,7 +38,7 @@ var backends = []struct {
 		t.Cleanup(func() { _ = db.Close() })
 		return db
 	}},
-	{"postgres", func(t *testing.T) store.Store {
+	{"postgres", func(t testing.TB) store.Store {
 		db, err := postgres.Open(t.Context(), pgtest.URL(t))
 		if err != nil {
 			t.Fatal(err)
