@@ -3,12 +3,8 @@ package api
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -67,15 +63,5 @@ func seedListBench(tb testing.TB, st store.Store, apps, teams int) (*httptest.Se
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dir := tb.TempDir()
-	if _, err := EnsureAdminToken(ctx, st, dir, now, nil); err != nil {
-		tb.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, AdminTokenFile))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := httptest.NewServer(New(Deps{Store: st, Logger: slog.New(slog.DiscardHandler)}))
-	tb.Cleanup(srv.Close)
-	return srv, strings.TrimSpace(string(b))
+	return serveWithAdmin(tb, st, now)
 }

@@ -81,31 +81,14 @@ func TestListAppsMatchesGets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dir := t.TempDir()
-			if _, err := EnsureAdminToken(ctx, st, dir, now, nil); err != nil {
-				t.Fatal(err)
-			}
-			raw, err := os.ReadFile(filepath.Join(dir, AdminTokenFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			tok, tt, err := token.New(token.KindTeam, rbac.ScopeRead, now, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = st.CreateToken(ctx, store.Token{ID: newID("tok"), Kind: string(token.KindTeam), Team: "team_a", Role: string(rbac.RoleViewer),
-				Scope: string(rbac.ScopeRead), Name: "test", Hash: tt.Hash, Last4: tt.Last4, CreatedAt: now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(New(Deps{Store: st, Logger: slog.New(slog.DiscardHandler)}))
-			t.Cleanup(srv.Close)
+			srv, admin := serveWithAdmin(t, st, now)
+			tok := teamViewerToken(t, st, "team_a", now)
 
 			for _, c := range []struct {
 				desc, token string
 				want        []string
 			}{
-				{"platform admin", strings.TrimSpace(string(raw)), wantAdmin},
+				{"platform admin", admin, wantAdmin},
 				{"team token", tok, wantA},
 			} {
 				get := func(path string) (*http.Response, []byte) {
@@ -164,4 +147,37 @@ func compact(t *testing.T, b []byte) []byte {
 		t.Fatalf("%v: %s", err, b)
 	}
 	return out.Bytes()
+}
+
+// serveWithAdmin serves the API over st on a loopback server and returns
+// it with the platform admin's token (made first: EnsureAdminToken makes
+// one only while there is no token).
+func serveWithAdmin(tb testing.TB, st store.Store, now time.Time) (*httptest.Server, string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	if _, err := EnsureAdminToken(tb.Context(), st, dir, now, nil); err != nil {
+		tb.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, AdminTokenFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Deps{Store: st, Logger: slog.New(slog.DiscardHandler)}))
+	tb.Cleanup(srv.Close)
+	return srv, strings.TrimSpace(string(raw))
+}
+
+// teamViewerToken makes a read-scoped viewer token of team in st.
+func teamViewerToken(tb testing.TB, st store.Store, team string, now time.Time) string {
+	tb.Helper()
+	tok, tt, err := token.New(token.KindTeam, rbac.ScopeRead, now, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = st.CreateToken(tb.Context(), store.Token{ID: newID("tok"), Kind: string(token.KindTeam), Team: team, Role: string(rbac.RoleViewer),
+		Scope: string(rbac.ScopeRead), Name: "test", Hash: tt.Hash, Last4: tt.Last4, CreatedAt: now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
 }

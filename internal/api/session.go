@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/berthdev/berth/internal/identity/loginlimit"
@@ -152,7 +154,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) whoami(w http.ResponseWriter, r *http.Request) error {
 	c := callerFrom(r.Context())
-	names, err := s.teamNames(r.Context())
+	names, err := s.teamNamesOf(r.Context(), slices.Collect(maps.Keys(c.principal.Teams))...)
 	if err != nil {
 		return err
 	}
