@@ -13,8 +13,9 @@ import (
 
 // BenchmarkListApps measures GET /api/v1/apps (the first page) as the
 // platform admin on each backend, with 10,000 apps in one team and the
-// given number of teams in all: berthbench store creates about 2,000
-// teams in its write rounds before it lists.
+// given number of teams in all, the admin an owner of each: berthbench
+// store creates about 2,000 teams as the admin in its write rounds
+// before it lists.
 func BenchmarkListApps(b *testing.B) {
 	for _, be := range backends {
 		for _, teams := range []int{1, 2000} {
@@ -63,5 +64,21 @@ func seedListBench(tb testing.TB, st store.Store, apps, teams int) (*httptest.Se
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return serveWithAdmin(tb, st, now)
+	srv, admin := serveWithAdmin(tb, st, now)
+	u, err := st.GetUserByEmail(ctx, AdminEmail)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = st.InTx(ctx, func(tx store.Tx) error {
+		for i := range teams {
+			if err := tx.PutMember(ctx, store.Member{Team: fmt.Sprintf("team_%05d", i), User: u.ID, Role: "owner", Source: "manual", CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv, admin
 }

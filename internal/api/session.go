@@ -154,7 +154,11 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) whoami(w http.ResponseWriter, r *http.Request) error {
 	c := callerFrom(r.Context())
-	names, err := s.teamNamesOf(r.Context(), slices.Collect(maps.Keys(c.principal.Teams))...)
+	teams, err := s.memberTeams(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	names, err := s.teamNamesOf(r.Context(), slices.Collect(maps.Keys(teams))...)
 	if err != nil {
 		return err
 	}
@@ -163,7 +167,7 @@ func (s *server) whoami(w http.ResponseWriter, r *http.Request) error {
 	if c.token != nil {
 		out.Token = c.token.ID
 	}
-	for id, role := range c.principal.Teams {
+	for id, role := range teams {
 		if n, ok := names[id]; ok {
 			out.Teams[n] = string(role)
 		}
