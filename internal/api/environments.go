@@ -98,7 +98,15 @@ func (s *server) createEnvironment(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *server) listEnvironments(w http.ResponseWriter, r *http.Request) error {
-	mine, err := s.teamsWith(r.Context(), rbac.EnvsRead)
+	es, err := s.Store.ListEnvironments(r.Context())
+	if err != nil {
+		return fmt.Errorf("list environments: %w", err)
+	}
+	teams := make([]string, len(es))
+	for i, e := range es {
+		teams[i] = e.Team
+	}
+	mine, names, err := s.teamsAmong(r.Context(), rbac.EnvsRead, teams)
 	if err != nil {
 		return err
 	}
@@ -106,19 +114,7 @@ func (s *server) listEnvironments(w http.ResponseWriter, r *http.Request) error 
 	// environments had teams, with no default team to give them to).
 	p, _ := principalFrom(r.Context())
 	mine[""] = p.PlatformAdmin && rbac.Authorize(p, "", rbac.EnvsRead) == nil
-	es, err := s.Store.ListEnvironments(r.Context())
-	if err != nil {
-		return fmt.Errorf("list environments: %w", err)
-	}
 	es = slices.DeleteFunc(es, func(e store.Environment) bool { return !mine[e.Team] })
-	teams := make([]string, len(es))
-	for i, e := range es {
-		teams[i] = e.Team
-	}
-	names, err := s.teamNamesOf(r.Context(), teams...)
-	if err != nil {
-		return err
-	}
 	out := make([]api.Environment, 0, len(es))
 	for _, e := range es {
 		out = append(out, toAPIEnvironment(e, names))

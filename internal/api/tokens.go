@@ -38,7 +38,13 @@ func (s *server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list tokens: %w", err)
 	}
-	manage, err := s.teamsWith(r.Context(), rbac.TokensManage)
+	teams := make([]string, 0, len(all))
+	for _, t := range all {
+		if t.Kind == string(token.KindTeam) {
+			teams = append(teams, t.Team)
+		}
+	}
+	manage, names, err := s.teamsAmong(r.Context(), rbac.TokensManage, teams)
 	if err != nil {
 		return err
 	}
@@ -47,14 +53,6 @@ func (s *server) listTokens(w http.ResponseWriter, r *http.Request) error {
 		team := t.Kind == string(token.KindTeam) && manage[t.Team]
 		return !mine && !team
 	})
-	teams := make([]string, len(all))
-	for i, t := range all {
-		teams[i] = t.Team
-	}
-	names, err := s.teamNamesOf(r.Context(), teams...)
-	if err != nil {
-		return err
-	}
 	out := make([]api.Token, 0, len(all))
 	for _, t := range all {
 		out = append(out, toAPIToken(t, names))
