@@ -13,29 +13,39 @@ import (
 func (o ops) TeamNames(ctx context.Context, ids []string) (map[string]string, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	out := make(map[string]string, len(ids))
-	if len(ids) == 0 {
-		return out, nil
+	// In chunks: a token list may name more teams than a statement may
+	// have parameters (SQLite's limit is 32,766, PostgreSQL's 65,535).
+	for chunk := range slices.Chunk(ids, teamNamesChunk) {
+		if err := o.teamNames(ctx, chunk, out); err != nil {
+			return nil, err
+		}
 	}
+	return out, nil
+}
+
+const teamNamesChunk = 500
+
+func (o ops) teamNames(ctx context.Context, ids []string, out map[string]string) error {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
 	rows, err := o.q.QueryContext(ctx, `SELECT id, name FROM teams WHERE id IN (`+marks(len(ids))+`)`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: team names: %w", err)
+		return fmt.Errorf("store: team names: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id, name string
 		if err := rows.Scan(&id, &name); err != nil {
-			return nil, fmt.Errorf("store: team names: %w", err)
+			return fmt.Errorf("store: team names: %w", err)
 		}
 		out[id] = name
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: team names: %w", err)
+		return fmt.Errorf("store: team names: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 func (db *Store) TeamNames(ctx context.Context, ids []string) (map[string]string, error) {

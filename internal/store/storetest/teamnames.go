@@ -22,6 +22,16 @@ var listByTeamTests = []test{
 		if want := map[string]string{"team_1": "name-1", "team_3": "name-3"}; !maps.Equal(got, want) {
 			t.Errorf("TeamNames = %v, want %v", got, want)
 		}
+		// More IDs than one statement may carry parameters.
+		many := make([]string, 70000)
+		for i := range many {
+			many[i] = fmt.Sprintf("team_%d", i)
+		}
+		got, err = s.TeamNames(ctx, many)
+		must(t, err)
+		if len(got) != 5 || got["team_4"] != "name-4" {
+			t.Errorf("TeamNames of 70,000 IDs = %v, want the 5 teams", got)
+		}
 		none, err := s.TeamNames(ctx, nil)
 		must(t, err)
 		if none == nil || len(none) != 0 {
