@@ -33,6 +33,11 @@ import (
 //     (api.DefaultPageLimit apps, the team filter and paging done in
 //     SQL), as `berth apps` asks for it first. Before paging this read
 //     all 10,000 apps; results from then are not comparable.
+//
+// With -baseline, the first page is also timed with an earlier binary on
+// the same data (after the write rounds, so with the thousands of teams
+// they made), servers of the two binaries taking turns: the ratio of the
+// medians is the change's effect (listAgainst).
 const (
 	writeWorkers    = 8
 	writeRound      = 5 * time.Second
@@ -47,7 +52,7 @@ type storeResult struct {
 	listP50, list time.Duration
 }
 
-func storeBench(berth string, storeApps int) error {
+func storeBench(berth, baseline string, storeApps int) error {
 	ctx := context.Background()
 	admin := os.Getenv(envBenchPostgre)
 	if admin == "" {
@@ -68,13 +73,18 @@ func storeBench(berth string, storeApps int) error {
 			return err
 		}
 		r, err := measureStore(ctx, berth, data, backend, pgURL, storeApps)
+		if err == nil {
+			fmt.Printf("%-8s  writes %7.0f/s   list apps p50 %7.1f ms  p99 %7.1f ms\n", backend, r.writesPerSec,
+				ms(r.listP50), ms(r.list))
+			if baseline != "" {
+				err = listAgainst(baseline, berth, data, backend, pgURL)
+			}
+		}
 		os.RemoveAll(data)
 		if err != nil {
 			return fmt.Errorf("%s: %w", backend, err)
 		}
 		results[backend] = r
-		fmt.Printf("%-8s  writes %7.0f/s   list apps p50 %7.1f ms  p99 %7.1f ms\n", backend, r.writesPerSec,
-			ms(r.listP50), ms(r.list))
 	}
 	s, p := results["sqlite"], results["postgres"]
 	fmt.Printf("ratio postgres/sqlite: writes %.2f×, list apps p99 %.2f×\n", p.writesPerSec/s.writesPerSec, float64(p.list)/float64(s.list))
@@ -134,21 +144,10 @@ func measureStore(ctx context.Context, berth, data, backend, pgURL string, store
 	sort.Float64s(rounds)
 	res.writesPerSec = rounds[len(rounds)/2]
 
-	var lat []time.Duration
-	for i := range listRequests + 3 {
-		start := time.Now()
-		n, err := getApps(srv)
-		if err != nil {
-			return storeResult{}, err
-		}
-		if want := min(storeApps, api.DefaultPageLimit); n != want {
-			return storeResult{}, fmt.Errorf("list apps answered %d apps, want a first page of %d", n, want)
-		}
-		if i >= 3 { // the first requests warm caches
-			lat = append(lat, time.Since(start))
-		}
+	lat, err := listLatencies(srv, listRequests, min(storeApps, api.DefaultPageLimit))
+	if err != nil {
+		return storeResult{}, err
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	res.listP50 = lat[len(lat)/2]
 	res.list = lat[(len(lat)*99+99)/100-1]
 	return res, nil
@@ -241,19 +240,46 @@ func writeRoundOnce(srv *server, prefix string) (int64, error) {
 // getApps reads the first page of apps, as the CLI's first request does,
 // and returns how many apps it held.
 func getApps(srv *server) (int, error) {
-	req, _ := http.NewRequest(http.MethodGet, "http://"+srv.api+"/api/v1/apps", nil)
-	req.Header.Set("Authorization", "Bearer "+srv.token)
+	var apps []json.RawMessage
+	err := srv.getJSON("/api/v1/apps", &apps)
+	return len(apps), err
+}
+
+// getJSON GETs path as the admin and decodes the answer into out.
+func (s *server) getJSON(path string, out any) error {
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.api+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET /api/v1/apps: %s", resp.Status)
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
 	}
-	var apps []json.RawMessage
-	if err := json.NewDecoder(resp.Body).Decode(&apps); err != nil {
-		return 0, fmt.Errorf("GET /api/v1/apps: %w", err)
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
-	return len(apps), nil
+	return nil
+}
+
+// listLatencies times n sequential first-page requests, after 3 that warm
+// caches, sorted; every answer must hold want apps.
+func listLatencies(srv *server, n, want int) ([]time.Duration, error) {
+	var lat []time.Duration
+	for i := range n + 3 {
+		start := time.Now()
+		got, err := getApps(srv)
+		if err != nil {
+			return nil, err
+		}
+		if got != want {
+			return nil, fmt.Errorf("list apps answered %d apps, want a first page of %d", got, want)
+		}
+		if i >= 3 {
+			lat = append(lat, time.Since(start))
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat, nil
 }

@@ -107,7 +107,17 @@ func (s *server) checkApplyOwner(ctx context.Context, a store.App, wantTeam stri
 	return nil
 }
 
-// teamNames maps team IDs to names.
+// teamNamesOf maps the given team IDs to names, reading only those teams
+// (a list answer names the teams of its items, not every team).
+func (s *server) teamNamesOf(ctx context.Context, ids ...string) (map[string]string, error) {
+	names, err := s.Store.TeamNames(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("team names: %w", err)
+	}
+	return names, nil
+}
+
+// teamNames maps every team's ID to its name.
 func (s *server) teamNames(ctx context.Context) (map[string]string, error) {
 	teams, err := s.Store.ListTeams(ctx)
 	if err != nil {

@@ -14,19 +14,25 @@ import (
 
 // listApps answers one page of the caller's apps, by name: the team
 // filter and the paging are done by the store's query, so a page costs
-// the same however many apps other teams have.
+// the same however many apps other teams have; and it reads the names of
+// only the teams on the page, so a page costs the same however many teams
+// there are (a platform admin's filter is "every team", asked of the
+// database, not thousands of IDs sent to it).
 func (s *server) listApps(w http.ResponseWriter, r *http.Request) error {
 	p, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	mine, err := s.teamsWith(r.Context(), rbac.AppsRead)
-	if err != nil {
-		return err
-	}
-	teams := slices.Sorted(maps.Keys(mine))
 	// One more than asked tells whether another page follows.
-	apps, err := s.Store.ListAppsPage(r.Context(), store.AppQuery{Teams: teams, After: p.after, Limit: p.limit + 1})
+	q := store.AppQuery{After: p.after, Limit: p.limit + 1}
+	if q.AllTeams = s.inEveryTeam(r.Context(), rbac.AppsRead); !q.AllTeams {
+		mine, err := s.teamsWith(r.Context(), rbac.AppsRead)
+		if err != nil {
+			return err
+		}
+		q.Teams = slices.Sorted(maps.Keys(mine))
+	}
+	apps, err := s.Store.ListAppsPage(r.Context(), q)
 	if err != nil {
 		return fmt.Errorf("list apps: %w", err)
 	}
@@ -34,7 +40,11 @@ func (s *server) listApps(w http.ResponseWriter, r *http.Request) error {
 		apps = apps[:p.limit]
 		setNext(w, r, p, apps[len(apps)-1].Name)
 	}
-	names, err := s.teamNames(r.Context())
+	ids := make([]string, len(apps))
+	for i, a := range apps {
+		ids[i] = a.Team
+	}
+	names, err := s.teamNamesOf(r.Context(), ids...)
 	if err != nil {
 		return err
 	}
@@ -55,7 +65,7 @@ func (s *server) getApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	names, err := s.teamNames(r.Context())
+	names, err := s.teamNamesOf(r.Context(), a.Team)
 	if err != nil {
 		return err
 	}
@@ -104,7 +114,7 @@ func (s *server) deleteApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.loggerFrom(r.Context()).Info("deletion requested", "app", name)
 	s.changed(name)
-	names, err := s.teamNames(r.Context())
+	names, err := s.teamNamesOf(r.Context(), out.Team)
 	if err != nil {
 		return err
 	}

@@ -4,19 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/berthdev/berth/internal/identity/rbac"
-	"github.com/berthdev/berth/internal/identity/token"
 	"github.com/berthdev/berth/internal/pgtest"
 	"github.com/berthdev/berth/internal/store"
 	"github.com/berthdev/berth/internal/store/postgres"
@@ -28,9 +23,9 @@ import (
 // backends opens an empty store of each kind.
 var backends = []struct {
 	name string
-	open func(t *testing.T) store.Store
+	open func(t testing.TB) store.Store
 }{
-	{"sqlite", func(t *testing.T) store.Store {
+	{"sqlite", func(t testing.TB) store.Store {
 		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -38,7 +33,7 @@ var backends = []struct {
 		t.Cleanup(func() { _ = db.Close() })
 		return db
 	}},
-	{"postgres", func(t *testing.T) store.Store {
+	{"postgres", func(t testing.TB) store.Store {
 		db, err := postgres.Open(t.Context(), pgtest.URL(t))
 		if err != nil {
 			t.Fatal(err)
@@ -82,31 +77,8 @@ func TestListAppsPaged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mint := func(row store.Token) string {
-				tok, tt, err := token.New(token.Kind(row.Kind), rbac.Scope(row.Scope), now, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				row.ID, row.Name, row.Hash, row.Last4, row.CreatedAt = newID("tok"), "test", tt.Hash, tt.Last4, now
-				if err := st.CreateToken(ctx, row); err != nil {
-					t.Fatal(err)
-				}
-				return tok
-			}
-			// The admin token first: EnsureAdminToken makes one only when
-			// there is no token yet.
-			dir := t.TempDir()
-			if _, err := EnsureAdminToken(ctx, st, dir, now, nil); err != nil {
-				t.Fatal(err)
-			}
-			b, err := os.ReadFile(filepath.Join(dir, AdminTokenFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			admin := strings.TrimSpace(string(b))
-			teamA := mint(store.Token{Kind: string(token.KindTeam), Team: "team_a", Role: string(rbac.RoleViewer), Scope: string(rbac.ScopeRead)})
-			srv := httptest.NewServer(New(Deps{Store: st, Logger: slog.New(slog.DiscardHandler)}))
-			t.Cleanup(srv.Close)
+			srv, admin := serveWithAdmin(t, st, now)
+			teamA := teamViewerToken(t, st, "team_a", now)
 
 			// Page by hand through the client, 100 at a time.
 			c := client.New(srv.URL, teamA)

@@ -219,19 +219,48 @@ func (s *server) activeUser(ctx context.Context, id string) (store.User, error) 
 }
 
 // fillUser sets the caller's user and its teams from the memberships.
+//
+// A platform admin's memberships are not read: it holds every permission
+// in every team whatever they say (rbac.Principal.Role), and one who made
+// thousands of teams is an owner in each, so reading them on every request
+// cost more than the request itself. Its principal has no Teams; what
+// shows them reads them (memberTeams).
 func (s *server) fillUser(ctx context.Context, c *caller, u store.User) error {
-	ms, err := s.Store.ListMemberships(ctx, u.ID)
-	if err != nil {
-		return fmt.Errorf("memberships of %s: %w", u.ID, err)
-	}
 	c.user = u
 	c.principal.Subject = u.ID
 	c.principal.PlatformAdmin = u.PlatformAdmin
-	c.principal.Teams = make(map[string]rbac.Role, len(ms))
-	for _, m := range ms {
-		c.principal.Teams[m.Team] = rbac.Role(m.Role)
+	if u.PlatformAdmin {
+		c.principal.Teams = nil
+		return nil
 	}
+	teams, err := s.memberships(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	c.principal.Teams = teams
 	return nil
+}
+
+// memberTeams is the caller's role in each team it is a member of: its
+// principal's Teams, or for a platform admin user (whose principal
+// leaves them out) its memberships.
+func (s *server) memberTeams(ctx context.Context, c *caller) (map[string]rbac.Role, error) {
+	if c.principal.PlatformAdmin && c.user.ID != "" {
+		return s.memberships(ctx, c.user.ID)
+	}
+	return c.principal.Teams, nil
+}
+
+func (s *server) memberships(ctx context.Context, user string) (map[string]rbac.Role, error) {
+	ms, err := s.Store.ListMemberships(ctx, user)
+	if err != nil {
+		return nil, fmt.Errorf("memberships of %s: %w", user, err)
+	}
+	teams := make(map[string]rbac.Role, len(ms))
+	for _, m := range ms {
+		teams[m.Team] = rbac.Role(m.Role)
+	}
+	return teams, nil
 }
 
 func mutating(method string) bool {

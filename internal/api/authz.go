@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/berthdev/berth/internal/identity/rbac"
 	"github.com/berthdev/berth/pkg/api"
@@ -91,6 +92,41 @@ func (s *server) teamsWith(ctx context.Context, perm rbac.Permission) (map[strin
 		}
 	}
 	return out, nil
+}
+
+// inEveryTeam reports whether the caller holds perm in every team: a
+// platform admin whose token scope allows it. Lists then ask the store
+// for everything rather than for teamsWith's IDs, one per team.
+func (s *server) inEveryTeam(ctx context.Context, perm rbac.Permission) bool {
+	p, ok := principalFrom(ctx)
+	// A platform admin's role is the same in every team, so any team
+	// ("" here) answers for all of them.
+	return ok && p.PlatformAdmin && p.Can("", perm)
+}
+
+// teamsAmong answers which of ids (the teams of a list's items) the
+// caller holds perm in, and the names of those teams: for a platform admin
+// the teams that exist, asked of the store for these IDs only, where
+// teamsWith would read every team.
+func (s *server) teamsAmong(ctx context.Context, perm rbac.Permission, ids []string) (visible map[string]bool, names map[string]string, err error) {
+	if s.inEveryTeam(ctx, perm) {
+		if names, err = s.teamNamesOf(ctx, ids...); err != nil {
+			return nil, nil, err
+		}
+		visible = make(map[string]bool, len(names))
+		for id := range names {
+			visible[id] = true
+		}
+		return visible, names, nil
+	}
+	if visible, err = s.teamsWith(ctx, perm); err != nil {
+		return nil, nil, err
+	}
+	names, err = s.teamNamesOf(ctx, slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !visible[id] })...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return visible, names, nil
 }
 
 // authorizeAny is authorize for calls about no one team's object

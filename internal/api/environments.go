@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/berthdev/berth/internal/identity/rbac"
@@ -97,7 +98,15 @@ func (s *server) createEnvironment(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *server) listEnvironments(w http.ResponseWriter, r *http.Request) error {
-	mine, err := s.teamsWith(r.Context(), rbac.EnvsRead)
+	es, err := s.Store.ListEnvironments(r.Context())
+	if err != nil {
+		return fmt.Errorf("list environments: %w", err)
+	}
+	teams := make([]string, len(es))
+	for i, e := range es {
+		teams[i] = e.Team
+	}
+	mine, names, err := s.teamsAmong(r.Context(), rbac.EnvsRead, teams)
 	if err != nil {
 		return err
 	}
@@ -105,19 +114,10 @@ func (s *server) listEnvironments(w http.ResponseWriter, r *http.Request) error 
 	// environments had teams, with no default team to give them to).
 	p, _ := principalFrom(r.Context())
 	mine[""] = p.PlatformAdmin && rbac.Authorize(p, "", rbac.EnvsRead) == nil
-	names, err := s.teamNames(r.Context())
-	if err != nil {
-		return err
-	}
-	es, err := s.Store.ListEnvironments(r.Context())
-	if err != nil {
-		return fmt.Errorf("list environments: %w", err)
-	}
-	out := []api.Environment{}
+	es = slices.DeleteFunc(es, func(e store.Environment) bool { return !mine[e.Team] })
+	out := make([]api.Environment, 0, len(es))
 	for _, e := range es {
-		if mine[e.Team] {
-			out = append(out, toAPIEnvironment(e, names))
-		}
+		out = append(out, toAPIEnvironment(e, names))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -132,7 +132,7 @@ func (s *server) getEnvironment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	names, err := s.teamNames(r.Context())
+	names, err := s.teamNamesOf(r.Context(), e.Team)
 	if err != nil {
 		return err
 	}

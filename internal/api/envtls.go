@@ -84,7 +84,7 @@ func (s *server) updateEnvironment(w http.ResponseWriter, r *http.Request) error
 	} else if err != nil {
 		return fmt.Errorf("update environment %s: %w", name, err)
 	}
-	names, err := s.teamNames(r.Context())
+	names, err := s.teamNamesOf(r.Context(), e.Team)
 	if err != nil {
 		return err
 	}

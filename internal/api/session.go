@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/berthdev/berth/internal/identity/loginlimit"
@@ -152,7 +154,11 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) whoami(w http.ResponseWriter, r *http.Request) error {
 	c := callerFrom(r.Context())
-	names, err := s.teamNames(r.Context())
+	teams, err := s.memberTeams(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	names, err := s.teamNamesOf(r.Context(), slices.Collect(maps.Keys(teams))...)
 	if err != nil {
 		return err
 	}
@@ -161,7 +167,7 @@ func (s *server) whoami(w http.ResponseWriter, r *http.Request) error {
 	if c.token != nil {
 		out.Token = c.token.ID
 	}
-	for id, role := range c.principal.Teams {
+	for id, role := range teams {
 		if n, ok := names[id]; ok {
 			out.Teams[n] = string(role)
 		}

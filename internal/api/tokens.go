@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/berthdev/berth/internal/identity/rbac"
@@ -37,21 +38,24 @@ func (s *server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list tokens: %w", err)
 	}
-	manage, err := s.teamsWith(r.Context(), rbac.TokensManage)
-	if err != nil {
-		return err
-	}
-	names, err := s.teamNames(r.Context())
-	if err != nil {
-		return err
-	}
-	out := []api.Token{}
+	teams := make([]string, 0, len(all))
 	for _, t := range all {
+		if t.Kind == string(token.KindTeam) {
+			teams = append(teams, t.Team)
+		}
+	}
+	manage, names, err := s.teamsAmong(r.Context(), rbac.TokensManage, teams)
+	if err != nil {
+		return err
+	}
+	all = slices.DeleteFunc(all, func(t store.Token) bool {
 		mine := t.Kind == string(token.KindPersonal) && c.user.ID != "" && t.User == c.user.ID
 		team := t.Kind == string(token.KindTeam) && manage[t.Team]
-		if mine || team {
-			out = append(out, toAPIToken(t, names))
-		}
+		return !mine && !team
+	})
+	out := make([]api.Token, 0, len(all))
+	for _, t := range all {
+		out = append(out, toAPIToken(t, names))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -116,7 +120,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := s.inTx(r.Context(), func(tx store.Tx) error { return tx.CreateToken(r.Context(), row) }); err != nil {
 		return fmt.Errorf("store token: %w", err)
 	}
-	names, err := s.teamNames(r.Context())
+	names, err := s.teamNamesOf(r.Context(), row.Team)
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,9 @@ type Identity interface {
 	GetTeam(ctx context.Context, id string) (Team, error)
 	GetTeamByName(ctx context.Context, name string) (Team, error)
 	ListTeams(ctx context.Context) ([]Team, error) // ordered by name
+	// TeamNames maps the given team IDs to their names; IDs of no team
+	// are left out. It reads only those teams, where ListTeams reads all.
+	TeamNames(ctx context.Context, ids []string) (map[string]string, error)
 	// RenameTeam changes team id's name; ErrNotFound if missing, ErrExists
 	// if another team has the name.
 	RenameTeam(ctx context.Context, id, name string) error

@@ -142,6 +142,10 @@ type Apps interface {
 type AppQuery struct {
 	// Teams are the team IDs whose apps are listed; none lists none.
 	Teams []string
+	// AllTeams lists the apps of every existing team instead of Teams
+	// (for a platform admin): the same apps as Teams holding every team's
+	// ID, without sending them all with the query.
+	AllTeams bool
 	// After is the last name of the previous page ("" for the first).
 	After string
 	// Limit is the most apps returned; it must be at least 1.

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, ssoPendingTests...)
 	tests = append(tests, loginThrottleTests...)
 	tests = append(tests, appPageTests...)
+	tests = append(tests, listByTeamTests...)
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			t.Parallel()
