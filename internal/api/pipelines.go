@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -236,6 +238,13 @@ func (s *server) listRuns(w http.ResponseWriter, r *http.Request) error {
 		default:
 			return invalidField("state", "%q is not one of queued, running, succeeded, failed, cancelled", v)
 		}
+	}
+	if !s.inEveryTeam(r.Context(), rbac.PipelinesRead) {
+		mine, err := s.teamsWith(r.Context(), rbac.PipelinesRead)
+		if err != nil {
+			return err
+		}
+		f.Teams = slices.Sorted(maps.Keys(mine))
 	}
 	runs, err := s.Store.ListRuns(r.Context(), f)
 	if err != nil {

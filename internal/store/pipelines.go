@@ -79,6 +79,10 @@ type RunStep struct {
 type RunFilter struct {
 	App    string
 	States []string
+	// Teams, when not nil, keeps only the runs of these teams (by ID); an
+	// empty, non-nil slice matches none. Filtering here, before Limit, is
+	// what lets a member of some teams get a full page of their runs.
+	Teams []string
 	// Limit caps how many runs come back (newest first); 0 means no cap.
 	Limit int
 }

@@ -65,9 +65,18 @@ func (o ops) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, erro
 		args = append(args, f.App)
 	}
 	if len(f.States) > 0 {
-		where = append(where, "state IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.States)), ", ")+")")
+		where = append(where, "state IN ("+marks(len(f.States))+")")
 		for _, s := range f.States {
 			args = append(args, s)
+		}
+	}
+	if f.Teams != nil {
+		if len(f.Teams) == 0 {
+			return []store.Run{}, nil
+		}
+		where = append(where, "team IN ("+marks(len(f.Teams))+")")
+		for _, t := range f.Teams {
+			args = append(args, t)
 		}
 	}
 	q := `SELECT ` + runColumns + ` FROM runs`

@@ -73,6 +73,18 @@ var runTests = []test{
 		if len(all) != 2 {
 			t.Errorf("ListRuns(limit 2) = %v", runIDs(all))
 		}
+		mine, err := s.ListRuns(ctx, store.RunFilter{Teams: []string{"team_a"}, Limit: 1})
+		must(t, err)
+		if len(mine) != 1 || mine[0].ID != "shop.2" {
+			t.Errorf("ListRuns(team_a, limit 1) = %v, want shop.2", runIDs(mine))
+		}
+		for _, teams := range [][]string{{}, {"team_x"}} {
+			none, err := s.ListRuns(ctx, store.RunFilter{Teams: teams})
+			must(t, err)
+			if len(none) != 0 {
+				t.Errorf("ListRuns(teams %q) = %v, want none", teams, runIDs(none))
+			}
+		}
 		n, err := s.LastRunNumber(ctx, "shop")
 		must(t, err)
 		if n != 2 {
