@@ -231,6 +231,8 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/runs", perm: rbac.PipelinesRead, handle: s.listRuns},
 		{method: http.MethodGet, path: "/api/v1/runs/{run}", perm: rbac.PipelinesRead, handle: s.getRun},
 		{method: http.MethodGet, path: "/api/v1/runs/{run}/logs", perm: rbac.PipelinesRead, handle: s.runLogs},
+		{method: http.MethodGet, path: "/api/v1/runs/{run}/artifacts", perm: rbac.PipelinesRead, handle: s.listArtifacts},
+		{method: http.MethodGet, path: "/api/v1/runs/{run}/artifacts/{step}", perm: rbac.PipelinesRead, handle: s.downloadArtifacts},
 		{method: http.MethodPost, path: "/api/v1/runs/{run}/cancel", perm: rbac.PipelinesRun, action: "run.cancel", handle: s.cancelRun},
 		{method: http.MethodPost, path: "/api/v1/runs/{run}/rerun", perm: rbac.PipelinesRun, action: "run.rerun", handle: s.rerunRun},
 		{method: http.MethodPost, path: "/api/v1/runs/{run}/approve", perm: rbac.ApprovalsDecide, action: "run.approve", handle: s.approveRun},

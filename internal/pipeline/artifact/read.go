@@ -38,7 +38,7 @@ func CheckName(name string) error {
 func Walk(r io.Reader, max int64, fn func(name string, mode int64, content io.Reader) error) ([]string, error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not gzip: %v", ErrBadArchive, err)
+		return nil, fmt.Errorf("%w: not gzip: %w", ErrBadArchive, err)
 	}
 	tr := tar.NewReader(gz)
 	var files []string
@@ -49,7 +49,7 @@ func Walk(r io.Reader, max int64, fn func(name string, mode int64, content io.Re
 			return files, nil
 		}
 		if err != nil {
-			return files, fmt.Errorf("%w: %v", ErrBadArchive, err)
+			return files, fmt.Errorf("%w: %w", ErrBadArchive, err)
 		}
 		name := strings.TrimSuffix(hdr.Name, "/")
 		if err := CheckName(name); err != nil {

@@ -77,6 +77,9 @@ type Options struct {
 	Tick time.Duration
 	// HookBaseURL is the server's public URL, to show webhook addresses.
 	HookBaseURL string
+	// MaxArtifactBytes caps the content of one step's artifact archive;
+	// 0 means DefaultMaxArtifactBytes.
+	MaxArtifactBytes int64
 }
 
 // Runner is the run driver. Start its loop with Run; the other methods are
@@ -131,6 +134,9 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	}
 	if o.Tick <= 0 {
 		o.Tick = DefaultTick
+	}
+	if o.MaxArtifactBytes <= 0 {
+		o.MaxArtifactBytes = DefaultMaxArtifactBytes
 	}
 	data, err := filepath.Abs(o.DataDir)
 	if err != nil {

@@ -134,7 +134,7 @@ func (r *Runner) saveSteps(ctx context.Context, env *runEnv) {
 	}
 	wctx, done := context.WithTimeout(context.WithoutCancel(ctx), finalWrite)
 	defer done()
-	if _, err := r.update(wctx, env.run.ID, func(run *store.Run) error { run.Steps = steps; return nil }); err != nil {
+	if _, err := r.update(wctx, env.run.ID, func(run *store.Run) error { run.Steps = keptArtifacts(steps, run.Steps); return nil }); err != nil {
 		r.log.WarnContext(ctx, "saving step states failed", "run", env.run.ID, "err", err)
 	}
 }

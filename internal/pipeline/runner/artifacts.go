@@ -1,0 +1,94 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/berthdev/berth/internal/pipeline/artifact"
+	"github.com/berthdev/berth/internal/store"
+)
+
+// DefaultMaxArtifactBytes caps the content of one step's artifacts, as the
+// local executor caps what it copies.
+const DefaultMaxArtifactBytes = 1 << 30
+
+// keepArtifacts packs the files the executor copied into dir for step into
+// one tar.gz, puts it in the blob store (the database in HA, so any server
+// serves it) and records it on the run's step. The workspace, dir with it,
+// is deleted when the run ends: after this the archive is what is left.
+func (r *Runner) keepArtifacts(ctx context.Context, env *runEnv, step, dir string, files []string) error {
+	if r.opts.Blobs == nil {
+		return errors.New("the server has no blob store to keep artifacts in")
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("open the step's artifacts: %w", err)
+	}
+	defer root.Close()
+	// The archive is written in the data directory, which steps cannot
+	// reach, not in the workspace, which they can.
+	tmp, err := os.CreateTemp(filepath.Dir(r.logDir), ".artifacts-*")
+	if err != nil {
+		return fmt.Errorf("artifacts: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	p, err := artifact.Pack(ctx, root, files, tmp, r.opts.MaxArtifactBytes)
+	if err != nil {
+		return fmt.Errorf("pack artifacts: %w", err)
+	}
+	if _, err := tmp.Seek(0, 0); err != nil {
+		return fmt.Errorf("artifacts: %w", err)
+	}
+	if err := r.opts.Blobs.Put(ctx, p.Digest, tmp, p.Size); err != nil {
+		return fmt.Errorf("store artifacts: %w", err)
+	}
+	rec := Record(p)
+	if _, err := r.update(ctx, env.run.ID, func(run *store.Run) error { return setArtifacts(run, step, rec) }); err != nil {
+		return fmt.Errorf("record artifacts: %w", err)
+	}
+	env.log.note("step %s: artifacts kept: %d files, %d bytes (%s)", step, rec.Count, rec.Size, rec.Digest)
+	return nil
+}
+
+// Record is what a run's step keeps of an archive.
+func Record(p artifact.Packed) *store.StepArtifacts {
+	files := p.Files
+	if len(files) > store.MaxListedArtifacts {
+		files = files[:store.MaxListedArtifacts]
+	}
+	return &store.StepArtifacts{Digest: p.Digest, Size: p.Size, Count: len(p.Files), Files: slices.Clone(files), Bytes: p.Bytes}
+}
+
+// setArtifacts records a on run's step named step.
+func setArtifacts(run *store.Run, step string, a *store.StepArtifacts) error {
+	for i := range run.Steps {
+		if run.Steps[i].Name == step {
+			run.Steps[i].Artifacts = a
+			return nil
+		}
+	}
+	return fmt.Errorf("run %s has no step %s", run.ID, step)
+}
+
+// keptArtifacts returns steps with the artifacts already recorded in
+// stored, by step name: the driver rebuilds the steps from its scheduler,
+// which knows nothing of archives recorded since.
+func keptArtifacts(steps, stored []store.RunStep) []store.RunStep {
+	out := slices.Clone(steps)
+	for _, old := range stored {
+		if old.Artifacts == nil {
+			continue
+		}
+		for i := range out {
+			if out[i].Name == old.Name && out[i].Artifacts == nil {
+				out[i].Artifacts = old.Artifacts
+			}
+		}
+	}
+	return out
+}
