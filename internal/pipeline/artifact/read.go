@@ -11,6 +11,10 @@ import (
 	"strings"
 )
 
+// DefaultMaxBytes caps the content of one step's artifacts unless the
+// server is told otherwise.
+const DefaultMaxBytes = 1 << 30
+
 // ErrTooLarge means the files' content passes the limit given.
 var ErrTooLarge = errors.New("artifact: too large")
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/berthdev/berth/internal/pipeline/artifact"
 	"github.com/berthdev/berth/internal/store"
@@ -14,7 +15,7 @@ import (
 
 // DefaultMaxArtifactBytes caps the content of one step's artifacts, as the
 // local executor caps what it copies.
-const DefaultMaxArtifactBytes = 1 << 30
+const DefaultMaxArtifactBytes = artifact.DefaultMaxBytes
 
 // keepArtifacts packs the files the executor copied into dir for step into
 // one tar.gz, puts it in the blob store (the database in HA, so any server
@@ -48,9 +49,9 @@ func (r *Runner) keepArtifacts(ctx context.Context, env *runEnv, step, dir strin
 		return fmt.Errorf("store artifacts: %w", err)
 	}
 	rec := Record(p)
-	if _, err := r.update(ctx, env.run.ID, func(run *store.Run) error { return setArtifacts(run, step, rec) }); err != nil {
-		return fmt.Errorf("record artifacts: %w", err)
-	}
+	// The step's record is written with the step's end (saveSteps), which
+	// may be the first write that names the step at all.
+	env.artifacts.keep(step, rec)
 	env.log.note("step %s: artifacts kept: %d files, %d bytes (%s)", step, rec.Count, rec.Size, rec.Digest)
 	return nil
 }
@@ -64,21 +65,32 @@ func Record(p artifact.Packed) *store.StepArtifacts {
 	return &store.StepArtifacts{Digest: p.Digest, Size: p.Size, Count: len(p.Files), Files: slices.Clone(files), Bytes: p.Bytes}
 }
 
-// setArtifacts records a on run's step named step.
-func setArtifacts(run *store.Run, step string, a *store.StepArtifacts) error {
-	for i := range run.Steps {
-		if run.Steps[i].Name == step {
-			run.Steps[i].Artifacts = a
-			return nil
-		}
-	}
-	return fmt.Errorf("run %s has no step %s", run.ID, step)
+// keptArtifacts is the record of the archives this run's steps kept, by
+// step name; steps run concurrently, so it has its own lock.
+type keptArtifacts struct {
+	mu   sync.Mutex
+	kept map[string]*store.StepArtifacts
 }
 
-// keptArtifacts returns steps with the artifacts already recorded in
-// stored, by step name: the driver rebuilds the steps from its scheduler,
-// which knows nothing of archives recorded since.
-func keptArtifacts(steps, stored []store.RunStep) []store.RunStep {
+func (k *keptArtifacts) keep(step string, a *store.StepArtifacts) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.kept == nil {
+		k.kept = map[string]*store.StepArtifacts{}
+	}
+	k.kept[step] = a
+}
+
+func (k *keptArtifacts) of(step string) *store.StepArtifacts {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.kept[step]
+}
+
+// withStoredArtifacts returns steps with the artifacts already recorded
+// in stored, by step name, where steps has none: an archive another
+// server recorded (a pod's upload) must survive the driver's next write.
+func withStoredArtifacts(steps, stored []store.RunStep) []store.RunStep {
 	out := slices.Clone(steps)
 	for _, old := range stored {
 		if old.Artifacts == nil {

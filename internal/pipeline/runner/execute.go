@@ -55,6 +55,8 @@ type runEnv struct {
 	pipelineFile string
 	// status reports to the forge; nil when source.status is unset.
 	status *commitStatus
+	// artifacts records the archives the run's steps kept.
+	artifacts keptArtifacts
 }
 
 // execute drives one run from checkout to its end state. It always writes
