@@ -76,6 +76,10 @@ type RunStep struct {
 	// Artifacts is the archive of the files the step kept, set once the
 	// step succeeded and its archive is in the blob store; nil if none.
 	Artifacts *StepArtifacts `json:"artifacts,omitempty"`
+	// UploadToken is "sha256:<hex>" of the token the step's current
+	// attempt sends its artifacts with from a cluster pod (see the step
+	// agent); valid while the step runs. Never shown by the API.
+	UploadToken string `json:"upload_token,omitempty"`
 }
 
 // StepArtifacts records a step's artifact archive: a tar.gz in the blob

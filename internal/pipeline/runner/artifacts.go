@@ -88,17 +88,21 @@ func (k *keptArtifacts) of(step string) *store.StepArtifacts {
 }
 
 // withStoredArtifacts returns steps with the artifacts already recorded
-// in stored, by step name, where steps has none: an archive another
-// server recorded (a pod's upload) must survive the driver's next write.
+// in stored, by step name, where steps has none, and the hash of each
+// step's upload token: an archive another server recorded (a pod's
+// upload) and a token minted since must survive the driver's next write.
 func withStoredArtifacts(steps, stored []store.RunStep) []store.RunStep {
 	out := slices.Clone(steps)
 	for _, old := range stored {
-		if old.Artifacts == nil {
-			continue
-		}
 		for i := range out {
-			if out[i].Name == old.Name && out[i].Artifacts == nil {
+			if out[i].Name != old.Name {
+				continue
+			}
+			if out[i].Artifacts == nil {
 				out[i].Artifacts = old.Artifacts
+			}
+			if out[i].UploadToken == "" {
+				out[i].UploadToken = old.UploadToken
 			}
 		}
 	}

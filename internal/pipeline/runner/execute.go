@@ -57,6 +57,8 @@ type runEnv struct {
 	status *commitStatus
 	// artifacts records the archives the run's steps kept.
 	artifacts keptArtifacts
+	// onCluster is set once the run's steps run as pods (executor.env).
+	onCluster bool
 }
 
 // execute drives one run from checkout to its end state. It always writes

@@ -77,6 +77,10 @@ type Options struct {
 	Tick time.Duration
 	// HookBaseURL is the server's public URL, to show webhook addresses.
 	HookBaseURL string
+	// UploadBaseURL is the server's URL as pods reach it (--advertise-url):
+	// steps on a cluster send their artifacts there. "" makes artifacts
+	// on a cluster fail the step, saying so.
+	UploadBaseURL string
 	// MaxArtifactBytes caps the content of one step's artifact archive;
 	// 0 means DefaultMaxArtifactBytes.
 	MaxArtifactBytes int64

@@ -66,6 +66,14 @@ func (r *Runner) shellStep(ctx context.Context, env *runEnv, step *pipeline.Step
 		// One folder per step: its archive holds its own files only.
 		Artifacts: step.Artifacts, ArtifactDir: filepath.Join(env.ws.Root, "artifacts", step.Name),
 	}
+	if env.onCluster && len(step.Artifacts) > 0 {
+		up, err := r.uploadFor(ctx, env, step.Name)
+		if err != nil {
+			env.log.note("step %s: %v", step.Name, err)
+			return stepFailed(ctx, "%v", err)
+		}
+		spec.Upload = up
+	}
 	if step.Cache != nil {
 		spec.Cache = &executor.CacheSpec{Key: step.Cache.Key, Paths: step.Cache.Paths, Dir: filepath.Join(r.opts.WorkDir, ".caches", env.run.App)}
 	}

@@ -38,8 +38,8 @@ func (e *Executor) collectArtifacts(ctx context.Context, s executor.StepSpec, ou
 			return c.copied, fmt.Errorf("artifact %q is outside the checkout", raw)
 		}
 		before := len(c.copied)
-		include := func(p string) bool { return matchesOrUnder(pat, p) }
-		if err := c.tree(ctx, literalPrefix(pat), include); err != nil {
+		include := func(p string) bool { return pipeline.MatchesOrUnder(pat, p) }
+		if err := c.tree(ctx, pipeline.GlobPrefix(pat), include); err != nil {
 			if errors.Is(err, errBudget) {
 				return c.copied, fmt.Errorf("artifacts over %d bytes: %w", e.opts.MaxArtifactBytes, err)
 			}
@@ -51,15 +51,4 @@ func (e *Executor) collectArtifacts(ctx context.Context, s executor.StepSpec, ou
 	}
 	note(out, "artifacts: %d files saved", len(c.copied))
 	return c.copied, nil
-}
-
-// matchesOrUnder reports whether p matches pattern or lies in a folder
-// that does.
-func matchesOrUnder(pattern, p string) bool {
-	for q := p; q != "." && q != "/" && q != ""; q = path.Dir(q) {
-		if pipeline.MatchGlob(pattern, q) {
-			return true
-		}
-	}
-	return false
 }
