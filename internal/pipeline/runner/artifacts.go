@@ -56,6 +56,23 @@ func (r *Runner) keepArtifacts(ctx context.Context, env *runEnv, step, dir strin
 	return nil
 }
 
+// stagingDir is where the executor copies step's artifacts before they
+// are packed: under the workspace folder's root (made by the server,
+// 0711) but outside every run's workspace, which its steps own.
+func (r *Runner) stagingDir(run, step string) string {
+	return filepath.Join(r.opts.WorkDir, ".artifacts", run, step)
+}
+
+// dropStaging removes the step's copy once packed (or not), and the run's
+// folder once empty.
+func (r *Runner) dropStaging(run, step string) {
+	dir := r.stagingDir(run, step)
+	if err := os.RemoveAll(dir); err != nil {
+		r.log.Warn("removing a step's artifact copy failed", "dir", dir, "err", err)
+	}
+	_ = os.Remove(filepath.Dir(dir)) // fails while another step's copy is there
+}
+
 // Record is what a run's step keeps of an archive.
 func Record(p artifact.Packed) *store.StepArtifacts {
 	files := p.Files

@@ -1,7 +1,10 @@
 package runner
 
 import (
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -97,5 +100,43 @@ steps:
 	st := stepOf(run, "build")
 	if run.State != store.RunFailed || st.Artifacts != nil || !strings.Contains(st.Reason, "too large") {
 		t.Fatalf("run = %s, build = %+v\n%s", run.State, st, e.log(run.ID))
+	}
+}
+
+// A step cannot redirect where the server copies a later step's
+// artifacts: the copy is staged outside the workspace the steps own, so a
+// symlink planted at the workspace's old artifacts folder leads nowhere.
+// The staging copy is gone after the run.
+func TestArtifactsStagingIsOutOfStepsReach(t *testing.T) {
+	t.Parallel()
+	outside := t.TempDir()
+	if err := os.Chmod(outside, 0o777); err != nil { // the step user may write the link's target
+		t.Fatal(err)
+	}
+	e, _ := setup(t, "planter", fmt.Sprintf(`on: [manual]
+steps:
+  - name: plant
+    run: ln -s %[1]s "$BERTH_WORKSPACE/artifacts"
+  - name: build
+    needs: [plant]
+    run: mkdir -p bin && echo x > bin/evil
+    artifacts: [bin/]
+`, outside), envOpts{})
+	run := e.waitEnd(e.manual("planter", nil).ID)
+	if run.State != store.RunSucceeded || stepOf(run, "build").Artifacts == nil {
+		t.Fatalf("run = %s (%s), build %+v\n%s", run.State, run.Reason, stepOf(run, "build"), e.log(run.ID))
+	}
+	var found []string
+	_ = filepath.WalkDir(outside, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			found = append(found, p)
+		}
+		return nil
+	})
+	if len(found) > 0 {
+		t.Errorf("the server copied artifacts through the planted symlink: %v", found)
+	}
+	if _, err := os.Stat(e.r.stagingDir(run.ID, "build")); !os.IsNotExist(err) {
+		t.Errorf("staging copy left behind: %v", err)
 	}
 }

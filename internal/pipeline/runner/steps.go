@@ -63,8 +63,10 @@ func (r *Runner) shellStep(ctx context.Context, env *runEnv, step *pipeline.Step
 	spec := executor.StepSpec{
 		RunID: env.run.ID, Name: step.Name, Script: step.Run, Image: step.Image,
 		Env: vars, Secrets: secrets, Timeout: step.Timeout.D(), Workspace: env.ws,
-		// One folder per step: its archive holds its own files only.
-		Artifacts: step.Artifacts, ArtifactDir: filepath.Join(env.ws.Root, "artifacts", step.Name),
+		// One folder per step (its archive holds its own files only),
+		// outside the workspace: the step user owns the workspace and could
+		// plant a symlink where the server, as root, copies files to.
+		Artifacts: step.Artifacts, ArtifactDir: r.stagingDir(env.run.ID, step.Name),
 	}
 	if env.onCluster && len(step.Artifacts) > 0 {
 		up, err := r.uploadFor(ctx, env, step.Name)
@@ -95,7 +97,9 @@ func (r *Runner) shellStep(ctx context.Context, env *runEnv, step *pipeline.Step
 	if len(res.Artifacts) > 0 {
 		// Artifacts that cannot be kept fail the step: a later step or
 		// release counting on them must not go on without them.
-		if err := r.keepArtifacts(ctx, env, step.Name, spec.ArtifactDir, res.Artifacts); err != nil {
+		err := r.keepArtifacts(ctx, env, step.Name, spec.ArtifactDir, res.Artifacts)
+		r.dropStaging(env.run.ID, step.Name)
+		if err != nil {
 			env.log.note("step %s: %v", step.Name, err)
 			return stepFailed(ctx, "%v", err)
 		}
