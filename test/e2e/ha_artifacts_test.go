@@ -17,30 +17,7 @@ import (
 // artifacts; the follower, which never saw the run's workspace, lists and
 // serves them, because the archive is in the database, not on a disk.
 func TestHAArtifactsFromAnyReplica(t *testing.T) {
-	db := pgtest.URL(t)
-	dirs := []string{t.TempDir(), t.TempDir()}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := local.StopAll(ctx, filepath.Join(dirs[1], "runtime")); err != nil {
-			t.Logf("stop leftover instances: %v", err)
-		}
-	})
-	c := &cluster{t: t, dataDir: dirs[0], db: db}
-	t.Cleanup(c.cleanup)
-	c.replicas = append(c.replicas, c.start(freeAddr(t)))
-	for _, f := range []string{"admin-token", "master.key"} {
-		b, err := os.ReadFile(filepath.Join(dirs[0], f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dirs[1], f), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.replicas = append(c.replicas, startServer(t, dirs[1], freeAddr(t), "", "--database", db, "--lease-duration", haLease))
-	leader, _ := c.leader(nil, failoverBound)
-	f := c.follower(leader)
+	leader, f, dirs := twoReplicas(t)
 
 	work := sleeperRepo(t, "haarts", "on: [manual]\nsteps:\n  - name: build\n    run: mkdir -p out && echo kept > out/report.txt\n    artifacts: [out/]\n")
 	leader.mustBerth("apply", "-f", filepath.Join(work, "berth.yaml"), "--wait=false")
@@ -61,4 +38,38 @@ func TestHAArtifactsFromAnyReplica(t *testing.T) {
 			t.Errorf("artifact archives written to data directory %s: %v", d, left)
 		}
 	}
+}
+
+// twoReplicas starts two servers on one fresh database, each with a data
+// directory of its own, as on two machines; the second is given only what
+// an operator gives it (the admin token, to call it, and the master key).
+// It returns the leader, the follower and the two data directories.
+func twoReplicas(t *testing.T) (leader, follower *server, dirs []string) {
+	t.Helper()
+	db := pgtest.URL(t)
+	dirs = []string{t.TempDir(), t.TempDir()}
+	// Runs after the cluster's cleanup (which only knows the first data
+	// directory): whatever the second replica's runtime left is stopped.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := local.StopAll(ctx, filepath.Join(dirs[1], "runtime")); err != nil {
+			t.Logf("stop leftover instances: %v", err)
+		}
+	})
+	c := &cluster{t: t, dataDir: dirs[0], db: db}
+	t.Cleanup(c.cleanup)
+	c.replicas = append(c.replicas, c.start(freeAddr(t)))
+	for _, f := range []string{"admin-token", "master.key"} {
+		b, err := os.ReadFile(filepath.Join(dirs[0], f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dirs[1], f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.replicas = append(c.replicas, startServer(t, dirs[1], freeAddr(t), "", "--database", db, "--lease-duration", haLease))
+	leader, _ = c.leader(nil, failoverBound)
+	return leader, c.follower(leader), dirs
 }
