@@ -117,9 +117,9 @@ the data directory.`,
 	cmd.Flags().DurationVar(&leaseDuration, "lease-duration", 0,
 		"with --database: how long the leader's lease lasts unrenewed, so about how long a dead leader takes to replace (default 6s; several servers may share one database, see docs/ha.md)")
 	cmd.Flags().StringVar(&advertiseURL, "advertise-url", "",
-		"the API URL gateways in clusters reach this server at (needed to run Berth's gateway in environments with routing gateway)")
+		"the API URL gateways and pipeline step pods in clusters reach this server at (needed to run Berth's gateway in environments with routing gateway, and for artifacts of steps run on clusters)")
 	cmd.Flags().StringVar(&gatewayImage, "cluster-gateway-image", "",
-		"image of the gateway run in environments' clusters (default ghcr.io/berthdev/berth:<this version>, not published yet: build and push one with \"make image\", see docs/kubernetes.md)")
+		"image of the gateway run in environments' clusters, and of the step agent of pipeline steps with artifacts there (default ghcr.io/berthdev/berth:<this version>, not published yet: build and push one with \"make image\", see docs/kubernetes.md)")
 	sso.register(cmd)
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	cmd.AddCommand(newRotateKeyCmd())

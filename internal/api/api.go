@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"github.com/berthdev/berth/internal/pipeline/artifact"
 	"io"
 	"log/slog"
 	"net/http"
@@ -56,6 +57,9 @@ type Deps struct {
 	// source archives (default 64 MiB).
 	MaxBodyBytes int64
 	MaxBlobBytes int64
+	// MaxArtifactBytes limits a step's artifact archive sent by a pod's
+	// step agent (default artifact.DefaultMaxBytes), and its content.
+	MaxArtifactBytes int64
 	// Changes wakes watchers when the store changed. The API pokes it after
 	// its own writes; the server should hand the same Broadcaster to the
 	// reconciler. Watchers also poll every WatchPoll, so nil works (slower).
@@ -106,6 +110,9 @@ func (d *Deps) setDefaults() {
 	}
 	if d.MaxBlobBytes <= 0 {
 		d.MaxBlobBytes = DefaultMaxBlobBytes
+	}
+	if d.MaxArtifactBytes <= 0 {
+		d.MaxArtifactBytes = artifact.DefaultMaxBytes
 	}
 	if d.Notify == nil {
 		d.Notify = func(string) {}
@@ -231,6 +238,11 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/runs", perm: rbac.PipelinesRead, handle: s.listRuns},
 		{method: http.MethodGet, path: "/api/v1/runs/{run}", perm: rbac.PipelinesRead, handle: s.getRun},
 		{method: http.MethodGet, path: "/api/v1/runs/{run}/logs", perm: rbac.PipelinesRead, handle: s.runLogs},
+		{method: http.MethodGet, path: "/api/v1/runs/{run}/artifacts", perm: rbac.PipelinesRead, handle: s.listArtifacts},
+		{method: http.MethodGet, path: "/api/v1/runs/{run}/artifacts/{step}", perm: rbac.PipelinesRead, handle: s.downloadArtifacts},
+		// Public: a step's pod sends its archive with its own step token,
+		// checked by the handler (good for that run and step only).
+		{method: http.MethodPut, path: "/api/v1/runs/{run}/artifacts/{step}", public: true, action: "run.artifacts_upload", handle: s.uploadArtifacts},
 		{method: http.MethodPost, path: "/api/v1/runs/{run}/cancel", perm: rbac.PipelinesRun, action: "run.cancel", handle: s.cancelRun},
 		{method: http.MethodPost, path: "/api/v1/runs/{run}/rerun", perm: rbac.PipelinesRun, action: "run.rerun", handle: s.rerunRun},
 		{method: http.MethodPost, path: "/api/v1/runs/{run}/approve", perm: rbac.ApprovalsDecide, action: "run.approve", handle: s.approveRun},

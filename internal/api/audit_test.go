@@ -28,7 +28,7 @@ func TestAuditEveryMutatingRoute(t *testing.T) {
 	u := ts.addUser(t, "dev@example.com", map[string]rbac.Role{team.ID: rbac.RoleDeveloper})
 	_, tok := ts.teamToken(t, team.ID, rbac.RoleDeveloper, rbac.ScopeRead)
 	fixtures := map[string]string{"app": "shop", "release": "1", "team": team.ID, "user": u.ID, "token": tok.ID,
-		"digest": "sha256:" + strings.Repeat("0", 64), "name": "DB_PASSWORD", "run": "shop.1", "forge": "github", "cluster": "c1", "env": "prod"}
+		"digest": "sha256:" + strings.Repeat("0", 64), "name": "DB_PASSWORD", "run": "shop.1", "forge": "github", "cluster": "c1", "env": "prod", "step": "build"}
 	const canary = "canary-pw-Zq8vX1-never-logged"
 	bodies := map[string]any{
 		"POST /api/v1/users":              api.CreateUserRequest{Email: "new@example.com", Password: canary},

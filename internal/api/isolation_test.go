@@ -112,9 +112,9 @@ func TestIsolationMatrix(t *testing.T) {
 	digest := "sha256:" + hex.EncodeToString(sum[:])
 
 	// One fixture per path parameter: team A's objects.
-	fixtures := map[string]string{"app": "shop-a", "release": "1", "team": teamA.ID, "user": userA.ID, "token": tokA.ID, "digest": digest, "name": "DB_PASSWORD", "run": "shop-a.1", "cluster": "c1", "env": "prod"}
+	fixtures := map[string]string{"app": "shop-a", "release": "1", "team": teamA.ID, "user": userA.ID, "token": tokA.ID, "digest": digest, "name": "DB_PASSWORD", "run": "shop-a.1", "cluster": "c1", "env": "prod", "step": "build"}
 	// Values that name nothing, for the "same as missing" comparison.
-	missing := map[string]string{"app": "nope-zz", "release": "7", "team": "team_0000000000000000", "user": "user_0000000000000000", "token": "tok_0000000000000000", "digest": digest, "name": "NOPE_ZZ", "run": "nope-zz.7", "cluster": "nope-cluster", "env": "nope-env"}
+	missing := map[string]string{"app": "nope-zz", "release": "7", "team": "team_0000000000000000", "user": "user_0000000000000000", "token": "tok_0000000000000000", "digest": digest, "name": "NOPE_ZZ", "run": "nope-zz.7", "cluster": "nope-cluster", "env": "nope-env", "step": "nope"}
 	// What of team A must never show in an answer to B (names B did not send).
 	secretsOfA := []string{"team-a", "alice@a.example", invA.ID, invA.Token, "team-a-secret-value"}
 
@@ -188,11 +188,16 @@ func TestIsolationMatrix(t *testing.T) {
 		"GET /api/v1/runs":                           {allowed: []int{200}},
 		"GET /api/v1/runs/{run}":                     {teamObject: true},
 		"GET /api/v1/runs/{run}/logs":                {teamObject: true},
-		"POST /api/v1/runs/{run}/cancel":             {teamObject: true},
-		"POST /api/v1/runs/{run}/rerun":              {teamObject: true},
-		"POST /api/v1/runs/{run}/approve":            {teamObject: true, body: api.DecisionRequest{}},
-		"POST /api/v1/runs/{run}/reject":             {teamObject: true, body: api.DecisionRequest{}},
-		"POST /api/v1/hooks/{forge}/{app}":           {skip: "public; verified by the hook's signature, tested by the webhook tests"},
+		"GET /api/v1/runs/{run}/artifacts":           {teamObject: true},
+		"GET /api/v1/runs/{run}/artifacts/{step}":    {teamObject: true},
+		// Public, but only a step token minted for that run and step opens
+		// it: API tokens and sessions of anyone are refused.
+		"PUT /api/v1/runs/{run}/artifacts/{step}": {allowed: []int{401}},
+		"POST /api/v1/runs/{run}/cancel":          {teamObject: true},
+		"POST /api/v1/runs/{run}/rerun":           {teamObject: true},
+		"POST /api/v1/runs/{run}/approve":         {teamObject: true, body: api.DecisionRequest{}},
+		"POST /api/v1/runs/{run}/reject":          {teamObject: true, body: api.DecisionRequest{}},
+		"POST /api/v1/hooks/{forge}/{app}":        {skip: "public; verified by the hook's signature, tested by the webhook tests"},
 		// Clusters are the platform's: nobody of team B (no platform
 		// admin) may manage them, and the 403 comes before any lookup.
 		"POST /api/v1/clusters":             {body: map[string]string{"name": "c1", "kubeconfig": "x"}, allowed: []int{403}},

@@ -423,6 +423,7 @@ func toAPIRun(r store.Run, approvals []store.Approval) api.Run {
 		if !st.StartedAt.IsZero() && !st.FinishedAt.IsZero() {
 			s.DurationMS = st.FinishedAt.Sub(st.StartedAt).Milliseconds()
 		}
+		s.Artifacts = toAPIArtifacts(st)
 		out.Steps = append(out.Steps, s)
 	}
 	for _, a := range approvals {

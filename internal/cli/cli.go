@@ -144,6 +144,7 @@ then deploy with "berth apply -f DIR".`,
 	add("setup", r.newBackupCmd())
 	root.AddGroup(&cobra.Group{ID: "identity", Title: "Teams and access:"})
 	add("identity", r.newWhoamiCmd(), r.newTeamCmd(), r.newUserCmd(), r.newInviteCmd(), r.newRoleCmd(), r.newTokenCmd(), r.newAuditCmd())
+	root.AddCommand(r.newStepAgentCmd())
 	for _, c := range r.Commands {
 		r.wrapRunE(c)
 		if !c.Hidden {

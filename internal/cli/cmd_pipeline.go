@@ -283,11 +283,12 @@ func (r *runner) followRun(ctx context.Context, c *client.Client, id string, tim
 func (r *runner) newRunCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "List, show, follow, cancel and re-run pipeline runs",
+		Short: "List, show, follow, cancel and re-run pipeline runs; download their artifacts",
 		Args:  cobra.ArbitraryArgs,
 		RunE:  groupRunE,
 	}
-	cmd.AddCommand(r.newRunListCmd(), r.newRunShowCmd(), r.newRunLogsCmd(), r.newRunCancelCmd(), r.newRunRerunCmd())
+	cmd.AddCommand(r.newRunListCmd(), r.newRunShowCmd(), r.newRunLogsCmd(), r.newRunCancelCmd(), r.newRunRerunCmd(),
+		r.newRunArtifactsCmd(), r.newRunDownloadCmd())
 	return cmd
 }
 

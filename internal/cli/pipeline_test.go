@@ -26,6 +26,9 @@ func TestPipelineCommandsRefuseBadInput(t *testing.T) {
 		{desc: "unknown state", args: []string{"run", "list", "--state", "done"}, want: "want queued, running"},
 		{desc: "missing RUN", args: []string{"reject"}, want: "RUN"},
 		{desc: "unknown subcommand", args: []string{"run", "frobnicate"}, want: "unknown command"},
+		{desc: "artifacts of a bad ID", args: []string{"run", "artifacts", "shop"}, want: "not a run ID"},
+		{desc: "download without --step", args: []string{"run", "download", "shop.1"}, want: "--step is required"},
+		{desc: "download a bad ID", args: []string{"run", "download", "shop.x", "--step", "build"}, want: "not a run ID"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
 	"sync"
@@ -153,4 +154,35 @@ func globClass(p string, start int) (int, string, error) {
 		n++
 	}
 	return 0, "", fmt.Errorf("[ at offset %d has no closing ]", start)
+}
+
+// GlobPrefix is the folder part of a glob before its first wildcard,
+// where a walk for it may start: "dist/**/*.tgz" -> "dist".
+func GlobPrefix(pattern string) string {
+	segs := strings.Split(pattern, "/")
+	var lit []string
+	for _, s := range segs[:len(segs)-1] {
+		if strings.ContainsAny(s, `*?[\`) {
+			break
+		}
+		lit = append(lit, s)
+	}
+	if len(lit) == len(segs)-1 && !strings.ContainsAny(segs[len(segs)-1], `*?[\`) {
+		return pattern // no wildcard at all: the path itself
+	}
+	if len(lit) == 0 {
+		return "."
+	}
+	return strings.Join(lit, "/")
+}
+
+// MatchesOrUnder reports whether p matches pattern or lies in a folder
+// that does: an artifact pattern naming a folder takes all under it.
+func MatchesOrUnder(pattern, p string) bool {
+	for q := p; q != "." && q != "/" && q != ""; q = path.Dir(q) {
+		if MatchGlob(pattern, q) {
+			return true
+		}
+	}
+	return false
 }

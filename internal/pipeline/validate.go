@@ -333,17 +333,13 @@ func (v *validator) executor(e *Executor) {
 	}
 }
 
-// onCluster refuses what a step on a cluster cannot have: artifacts and
-// caches are copied by the server on its own disk, which pods never see.
-// Files a step leaves in the checkout stay on the run's workspace volume,
-// where later steps of the run find them.
+// onCluster refuses what a step on a cluster cannot have: caches are
+// copied by the server on its own disk, which pods never see. Artifacts
+// are allowed: the step's pod sends them to the server (the step agent).
 func (v *validator) onCluster(p *Pipeline, sp string, s *Step) {
 	env := p.ClusterEnv()
 	if env == "" || s.Kind() != KindRun {
 		return
-	}
-	if len(s.Artifacts) > 0 {
-		v.add(join(sp, "artifacts"), "not collected when steps run on a cluster (executor.env: %s); files a step leaves in the checkout stay on the run's workspace volume, where later steps find them: remove artifacts, or run on the server (executor.env: %s)", env, LocalEnv)
 	}
 	if s.Cache != nil {
 		v.add(join(sp, "cache"), "caches are kept on the server's disk and are not available when steps run on a cluster (executor.env: %s): remove cache, or run on the server (executor.env: %s)", env, LocalEnv)

@@ -65,6 +65,8 @@ type Config struct {
 	// AdvertiseURL is the API URL gateways in clusters reach the server
 	// at; "" runs no gateway in environments' clusters (HTTPRoutes of
 	// environments with routing gateway-api are written all the same).
+	// Pipeline step pods send their artifacts there too; "" fails a
+	// cluster step that keeps artifacts, saying so.
 	AdvertiseURL string
 	// ClusterGatewayImage is the berth image of those gateways; "" means
 	// DefaultGatewayImage with the server's version.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,7 +20,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/berthdev/berth/internal/cli"
 	"github.com/berthdev/berth/internal/kubetest"
+	"github.com/berthdev/berth/internal/pipeline/artifact"
 	"github.com/berthdev/berth/internal/pipeline/gitsrc/gittest"
 	"github.com/berthdev/berth/pkg/api"
 	"github.com/berthdev/berth/pkg/client"
@@ -38,6 +41,10 @@ import (
 // or the server's --pipeline-default-image; exit codes drive the run;
 // a failed checkout fails the run before any step; cancelling a run
 // deletes its running pod; the claim and pods are gone after each run; pipeline show reports the file, status and executor.
+// The build keeps artifacts: its pod carries the step agent (init
+// container of the server's Berth image, token only in its Secret), the
+// test runs that agent's upload with the Secret's token as the pod would,
+// and the server records the archive on the step and serves it.
 func TestPipelineStepsOnClusterEnvironment(t *testing.T) {
 	berthFor := func(url string) string {
 		return fmt.Sprintf(`name: shop
@@ -68,6 +75,7 @@ steps:
   - name: build
     image: registry.berth.test/golang:1
     run: go build ./...
+    artifacts: [bin/]
   - name: test
     needs: [build]
     run: go test ./...
@@ -89,8 +97,16 @@ steps:
 
 	let := startFakeKubelet(t, kube, ns)
 	let.set(func(p corev1.Pod) (int32, bool) {
-		if p.Labels["berth.dev/pipeline-step"] == "lint" {
+		switch p.Labels["berth.dev/pipeline-step"] {
+		case "lint":
 			return 3, true
+		case "build":
+			// kwok runs no container: play the build pod's end, the step
+			// agent sending bin/ with the token from the step's Secret.
+			if err := playStepAgent(ctx, kube, ns, p); err != nil {
+				t.Errorf("the build pod's agent: %v", err)
+				return 1, true
+			}
 		}
 		return 0, true
 	})
@@ -144,6 +160,21 @@ steps:
 			if p.Spec.Volumes[0].PersistentVolumeClaim == nil || p.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != co.pod.Spec.Volumes[0].PersistentVolumeClaim.ClaimName {
 				t.Errorf("step %s does not mount the run's workspace: %+v", seen[i+1].role, p.Spec.Volumes)
 			}
+		}
+		// The build's artifacts came from its pod through the agent's
+		// upload, and download as the server kept them.
+		a := stepNamed(run, "build").Artifacts
+		if a == nil || strings.Join(a.Files, ",") != "bin/app" {
+			t.Fatalf("build artifacts %+v\n%s", a, runLog(t, c, run.ID))
+		}
+		rc, digest, err := c.DownloadArtifacts(ctx, run.ID, "build")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := artifact.Extract(rc, t.TempDir(), 1<<20)
+		rc.Close()
+		if err != nil || digest != a.Digest || strings.Join(got, ",") != "bin/app" {
+			t.Errorf("download: %v %s, %v", got, digest, err)
 		}
 		log := runLog(t, c, run.ID)
 		if strings.Contains(log, token) || !strings.Contains(log, "steps run as pods in environment ci (cluster kwok, namespace "+ns+")") {
@@ -515,6 +546,46 @@ func runLog(t *testing.T, c *client.Client, id string) string {
 	defer logs.Close()
 	text, _ := io.ReadAll(logs)
 	return string(text)
+}
+
+// playStepAgent does what a step pod with artifacts does after its
+// script: it runs the very agent command of the pod's spec ("berth
+// step-agent upload", here in-process) with the token of the pod's
+// Secret, on a checkout holding bin/app. It checks the pod first: the
+// agent's init container runs the server's Berth image, and the token is
+// nowhere in the spec.
+func playStepAgent(ctx context.Context, kube kubernetes.Interface, ns string, p corev1.Pod) error {
+	sec, err := kube.CoreV1().Secrets(ns).Get(ctx, p.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	tok := string(sec.Data[cli.StepTokenEnv])
+	spec, _ := json.Marshal(p.Spec)
+	cmd := p.Spec.Containers[0].Command
+	switch {
+	case tok == "" || strings.Contains(string(spec), tok):
+		return fmt.Errorf("token %q missing from the Secret or present in the spec", tok)
+	case len(p.Spec.InitContainers) != 1 || p.Spec.InitContainers[0].Image != "registry.berth.test/berth:1":
+		return fmt.Errorf("init containers %+v", p.Spec.InitContainers)
+	case len(cmd) != 7 || cmd[6] != "bin/":
+		return fmt.Errorf("command %q", cmd)
+	}
+	dir := filepath.Join(os.TempDir(), "berth-agent-"+p.Name)
+	defer os.RemoveAll(dir)
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "app"), []byte("built in a pod"), 0o755); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	code := cli.Execute(ctx, append([]string{"step-agent", "upload", "--url", cmd[5], "--dir", dir, "--"}, cmd[6:]...), cli.Options{
+		Stdout: &out, Stderr: &out, Getenv: func(k string) string { return map[string]string{cli.StepTokenEnv: tok}[k] },
+	})
+	if code != 0 {
+		return fmt.Errorf("exit %d: %s", code, out.String())
+	}
+	return nil
 }
 
 func stepNamed(run api.Run, name string) api.RunStep {

@@ -48,12 +48,17 @@ func newPipelines(ctx context.Context, cfg Config, st store.Store, access cluste
 	}
 	clusters := newClusterExecutors(st, access, kube.Options{
 		DefaultImage: pc.DefaultImage, CheckoutImage: pc.CheckoutImage,
+		// The cluster gateways' Berth image carries the step agent too.
+		AgentImage: cfg.gatewayImage(),
 	}, logger.With("component", "pipelines"))
 	r, err := runner.New(ctx, runner.Options{
 		Store: st, Blobs: blobs, Executor: guardedExecutor{Executor: exec}, Clusters: guardedClusters{clusters}, Secrets: secrets, Notify: notify,
 		DataDir: cfg.DataDir, WorkDir: work, Logger: logger,
 		PerPipeline: pc.PerPipeline, PerTeam: pc.PerTeam, AllowPrivateNotify: pc.AllowPrivateNotify,
 		SweepEvery: pc.SweepEvery,
+		// Step pods send their artifacts to the URL gateways in clusters
+		// reach the server at.
+		UploadBaseURL: cfg.AdvertiseURL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -73,7 +73,32 @@ type RunStep struct {
 	Reason     string    `json:"reason,omitempty"`
 	StartedAt  time.Time `json:"started_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// Artifacts is the archive of the files the step kept, set once the
+	// step succeeded and its archive is in the blob store; nil if none.
+	Artifacts *StepArtifacts `json:"artifacts,omitempty"`
+	// UploadToken is "sha256:<hex>" of the token the step's current
+	// attempt sends its artifacts with from a cluster pod (see the step
+	// agent); valid while the step runs. Never shown by the API.
+	UploadToken string `json:"upload_token,omitempty"`
 }
+
+// StepArtifacts records a step's artifact archive: a tar.gz in the blob
+// store under Digest. It lives in the run's steps (JSON), so no column
+// holds it.
+type StepArtifacts struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"` // the archive's bytes
+	// Count is how many files it holds; Files names at most
+	// MaxListedArtifacts of them (sorted), so a step that keeps a huge
+	// tree does not bloat its run.
+	Count int      `json:"count"`
+	Files []string `json:"files"`
+	// Bytes is the files' content, uncompressed.
+	Bytes int64 `json:"bytes"`
+}
+
+// MaxListedArtifacts caps StepArtifacts.Files.
+const MaxListedArtifacts = 1000
 
 // RunFilter selects runs for ListRuns; zero fields match everything.
 type RunFilter struct {

@@ -95,6 +95,22 @@ type RunStep struct {
 	DurationMS int64     `json:"duration_ms,omitempty"`
 	StartedAt  time.Time `json:"started_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// Artifacts is the archive of the files the step kept (artifacts:),
+	// once it succeeded; download it from
+	// /api/v1/runs/{run}/artifacts/{step}.
+	Artifacts *StepArtifacts `json:"artifacts,omitempty"`
+}
+
+// StepArtifacts describes one step's artifact archive, a tar.gz.
+type StepArtifacts struct {
+	Step   string `json:"step"`
+	Digest string `json:"digest"` // sha256 of the archive
+	Size   int64  `json:"size"`   // the archive's bytes
+	// Count is the number of files; Files names at most 1000 of them.
+	Count int      `json:"count"`
+	Files []string `json:"files"`
+	// Bytes is the files' content, uncompressed.
+	Bytes int64 `json:"bytes"`
 }
 
 // Approval is one decision on an approval step.

@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/berthdev/berth/internal/pgtest"
-	"github.com/berthdev/berth/internal/runtime/local"
 )
 
 // TestHASourceAcrossDataDirs: two replicas on one database, each with a
@@ -19,34 +15,7 @@ import (
 // database, not the follower's disk, and the leader, which never saw the
 // upload, builds it and runs it.
 func TestHASourceAcrossDataDirs(t *testing.T) {
-	db := pgtest.URL(t)
-	dirs := []string{t.TempDir(), t.TempDir()}
-	// Runs after the cluster's cleanup (which only knows the first data
-	// directory): whatever the second replica's runtime left is stopped.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := local.StopAll(ctx, filepath.Join(dirs[1], "runtime")); err != nil {
-			t.Logf("stop leftover instances: %v", err)
-		}
-	})
-	c := &cluster{t: t, dataDir: dirs[0], db: db}
-	t.Cleanup(c.cleanup)
-	c.replicas = append(c.replicas, c.start(freeAddr(t)))
-	// The second machine is given what an operator gives it: the admin
-	// token (to call it) and the master key. Nothing else is shared.
-	for _, f := range []string{"admin-token", "master.key"} {
-		b, err := os.ReadFile(filepath.Join(dirs[0], f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dirs[1], f), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.replicas = append(c.replicas, startServer(t, dirs[1], freeAddr(t), "", "--database", db, "--lease-duration", haLease))
-	leader, _ := c.leader(nil, failoverBound)
-	f := c.follower(leader)
+	leader, f, dirs := twoReplicas(t)
 
 	mark := fmt.Sprintf("%d.%d", 6000+os.Getpid()%1000, time.Now().UnixNano()%1000)
 	app := t.TempDir()

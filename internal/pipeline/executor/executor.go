@@ -38,7 +38,19 @@ type StepSpec struct {
 	// ArtifactDir after the step succeeds.
 	Artifacts   []string
 	ArtifactDir string
-	Cache       *CacheSpec
+	// Upload is where a step that runs away from the server (a pod) sends
+	// its artifacts; nil where the executor copies them itself.
+	Upload *Upload
+	Cache  *CacheSpec
+}
+
+// Upload is the address and credential a step's agent sends the step's
+// artifact archive with: PUT URL, the token in the artifact.TokenHeader
+// header. The token is valid for that run and step only, while the step
+// runs: executors keep it out of anything others can read (pod specs).
+type Upload struct {
+	URL   string
+	Token string
 }
 
 // CacheSpec says what to restore before a step and save after it succeeds.

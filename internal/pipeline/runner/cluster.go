@@ -94,7 +94,7 @@ func (r *Runner) onCluster(ctx context.Context, env *runEnv, url string) (func()
 		cleanup()
 		return nil, fmt.Errorf("checkout on environment %s: %w", e.Name, err)
 	}
-	env.ws, env.exec = ws, x
+	env.ws, env.exec, env.onCluster = ws, x, true
 	return cleanup, nil
 }
 

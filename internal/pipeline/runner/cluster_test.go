@@ -23,6 +23,8 @@ type fakeClusters struct {
 	// codes are the exit codes of steps by name (default 0).
 	codes       map[string]int
 	checkoutErr error
+	// onRun, when set, sees each step as the executor gets it.
+	onRun func(executor.StepSpec)
 
 	mu    sync.Mutex
 	calls []string
@@ -64,6 +66,9 @@ func (f *fakeClusters) Checkout(_ context.Context, runID string, ws executor.Wor
 
 func (f *fakeClusters) Run(_ context.Context, s executor.StepSpec, _ io.Writer) (executor.Result, error) {
 	f.record("run %s in %s image %q", s.Name, s.Workspace.Src, s.Image)
+	if f.onRun != nil {
+		f.onRun(s)
+	}
 	return executor.Result{ExitCode: f.codes[s.Name]}, nil
 }
 

@@ -55,6 +55,10 @@ type runEnv struct {
 	pipelineFile string
 	// status reports to the forge; nil when source.status is unset.
 	status *commitStatus
+	// artifacts records the archives the run's steps kept.
+	artifacts keptArtifacts
+	// onCluster is set once the run's steps run as pods (executor.env).
+	onCluster bool
 }
 
 // execute drives one run from checkout to its end state. It always writes

@@ -83,6 +83,13 @@ type Options struct {
 	// live are looked for on clusters (see SweepClusters); default
 	// DefaultSweepEvery.
 	SweepEvery time.Duration
+	// UploadBaseURL is the server's URL as pods reach it (--advertise-url):
+	// steps on a cluster send their artifacts there. "" makes artifacts
+	// on a cluster fail the step, saying so.
+	UploadBaseURL string
+	// MaxArtifactBytes caps the content of one step's artifact archive;
+	// 0 means DefaultMaxArtifactBytes.
+	MaxArtifactBytes int64
 }
 
 // Runner is the run driver. Start its loop with Run; the other methods are
@@ -142,6 +149,9 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	}
 	if o.SweepEvery <= 0 {
 		o.SweepEvery = DefaultSweepEvery
+	}
+	if o.MaxArtifactBytes <= 0 {
+		o.MaxArtifactBytes = DefaultMaxArtifactBytes
 	}
 	data, err := filepath.Abs(o.DataDir)
 	if err != nil {

@@ -124,6 +124,7 @@ func (r *Runner) saveSteps(ctx context.Context, env *runEnv) {
 			Name: st.Name, Kind: string(env.p.Steps[i].Kind()), Status: string(st.Status),
 			Attempt: st.Attempt, ExitCode: st.ExitCode, Reason: env.log.mask(st.Reason),
 			StartedAt: env.started[st.Name].UTC(), FinishedAt: env.ended[st.Name].UTC(),
+			Artifacts: env.artifacts.of(st.Name),
 		}
 		if env.started[st.Name].IsZero() {
 			steps[i].StartedAt = time.Time{}
@@ -134,7 +135,7 @@ func (r *Runner) saveSteps(ctx context.Context, env *runEnv) {
 	}
 	wctx, done := context.WithTimeout(context.WithoutCancel(ctx), finalWrite)
 	defer done()
-	if _, err := r.update(wctx, env.run.ID, func(run *store.Run) error { run.Steps = steps; return nil }); err != nil {
+	if _, err := r.update(wctx, env.run.ID, func(run *store.Run) error { run.Steps = withStoredArtifacts(steps, run.Steps); return nil }); err != nil {
 		r.log.WarnContext(ctx, "saving step states failed", "run", env.run.ID, "err", err)
 	}
 }

@@ -63,7 +63,18 @@ func (r *Runner) shellStep(ctx context.Context, env *runEnv, step *pipeline.Step
 	spec := executor.StepSpec{
 		RunID: env.run.ID, Name: step.Name, Script: step.Run, Image: step.Image,
 		Env: vars, Secrets: secrets, Timeout: step.Timeout.D(), Workspace: env.ws,
-		Artifacts: step.Artifacts, ArtifactDir: filepath.Join(env.ws.Root, "artifacts"),
+		// One folder per step (its archive holds its own files only),
+		// outside the workspace: the step user owns the workspace and could
+		// plant a symlink where the server, as root, copies files to.
+		Artifacts: step.Artifacts, ArtifactDir: r.stagingDir(env.run.ID, step.Name),
+	}
+	if env.onCluster && len(step.Artifacts) > 0 {
+		up, err := r.uploadFor(ctx, env, step.Name)
+		if err != nil {
+			env.log.note("step %s: %v", step.Name, err)
+			return stepFailed(ctx, "%v", err)
+		}
+		spec.Upload = up
 	}
 	if step.Cache != nil {
 		spec.Cache = &executor.CacheSpec{Key: step.Cache.Key, Paths: step.Cache.Paths, Dir: filepath.Join(r.opts.WorkDir, ".caches", env.run.App)}
@@ -82,6 +93,16 @@ func (r *Runner) shellStep(ctx context.Context, env *runEnv, step *pipeline.Step
 		return sched.Outcome{ExitCode: res.ExitCode, Reason: fmt.Sprintf("timed out after %s", step.Timeout.D())}
 	case res.ExitCode != 0:
 		return sched.Outcome{ExitCode: res.ExitCode, Reason: fmt.Sprintf("exit code %d", res.ExitCode)}
+	}
+	if len(res.Artifacts) > 0 {
+		// Artifacts that cannot be kept fail the step: a later step or
+		// release counting on them must not go on without them.
+		err := r.keepArtifacts(ctx, env, step.Name, spec.ArtifactDir, res.Artifacts)
+		r.dropStaging(env.run.ID, step.Name)
+		if err != nil {
+			env.log.note("step %s: %v", step.Name, err)
+			return stepFailed(ctx, "%v", err)
+		}
 	}
 	return sched.Outcome{}
 }

@@ -20,6 +20,10 @@ func testRun(app string, n int) store.Run {
 		Steps: []store.RunStep{
 			{Name: "test", Kind: "run", Status: "pending"},
 			{Name: "ok", Kind: "approval", Status: "pending"},
+			// A step's artifact record and upload-token hash live in the
+			// steps' JSON: every backend keeps them as written.
+			{Name: "build", Kind: "run", Status: "success", UploadToken: "sha256:" + fmt.Sprintf("%064d", n),
+				Artifacts: &store.StepArtifacts{Digest: "sha256:" + fmt.Sprintf("%064x", n), Size: 120, Count: 2, Files: []string{"bin/a", "bin/b"}, Bytes: 300}},
 		},
 		CreatedAt: t0.Add(time.Duration(n) * time.Second), UpdatedAt: t0,
 	}

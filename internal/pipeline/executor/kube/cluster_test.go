@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -199,6 +200,83 @@ func TestStepPodsOnCluster(t *testing.T) {
 			_, err := client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
 			return err
 		})
+	})
+
+	// A step with artifacts: the pod gets the agent's init container (the
+	// Berth image) and volume, the script is wrapped to run the agent
+	// after it, and the upload token is in the Secret, not the spec.
+	t.Run("artifacts", func(t *testing.T) {
+		const upTok = "bst_Zk41-upload-token-only-in-the-secret"
+		withAgent, err := New(Options{Client: client, Namespace: ns, DefaultImage: "busybox:1.37", KillGrace: time.Second, AgentImage: "ghcr.io/berthdev/berth:v9.9.9"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := step("art", time.Hour)
+		s.Artifacts = []string{"bin/", "dist/*.tgz"}
+		s.Upload = &executor.Upload{URL: "http://berth.example:7700/api/v1/runs/shop.7/artifacts/art", Token: upTok}
+		if _, err := ex.Run(ctx, s, io.Discard); err == nil || !strings.Contains(err.Error(), "agent image") {
+			t.Errorf("Run with artifacts and no agent image: %v", err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			res, err := withAgent.Run(ctx, s, io.Discard)
+			if err == nil && res.ExitCode != 0 {
+				err = fmt.Errorf("exit code %d", res.ExitCode)
+			}
+			done <- err
+		}()
+		var pod *corev1.Pod
+		waitFor(t, "the artifact step's pod is scheduled", func() bool {
+			pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: stepLabel + "=art"})
+			if err != nil || len(pods.Items) != 1 {
+				return false
+			}
+			pod = &pods.Items[0]
+			return pod.Spec.NodeName != ""
+		})
+		spec, _ := json.Marshal(pod)
+		if strings.Contains(string(spec), upTok) || strings.Contains(string(spec), token) {
+			t.Errorf("the pod spec holds a token: %s", spec)
+		}
+		if len(pod.Spec.InitContainers) != 1 {
+			t.Fatalf("init containers %+v", pod.Spec.InitContainers)
+		}
+		ic, c := pod.Spec.InitContainers[0], pod.Spec.Containers[0]
+		if ic.Image != "ghcr.io/berthdev/berth:v9.9.9" || strings.Join(ic.Args, " ") != "step-agent install "+agentBinary ||
+			len(ic.VolumeMounts) != 1 || ic.VolumeMounts[0].MountPath != agentDir {
+			t.Errorf("init container %+v", ic)
+		}
+		var vols []string
+		for _, v := range pod.Spec.Volumes {
+			switch {
+			case v.Name == agentVolume && v.EmptyDir != nil:
+				vols = append(vols, "agent:emptyDir")
+			case v.PersistentVolumeClaim != nil:
+				vols = append(vols, "workspace:"+v.PersistentVolumeClaim.ClaimName)
+			}
+		}
+		if strings.Join(vols, ",") != "workspace:"+claimName(runID)+",agent:emptyDir" {
+			t.Errorf("volumes %v", vols)
+		}
+		want := []string{"/bin/sh", "-c", agentWrapper(agentBinary), "berth-step", "make test", s.Upload.URL, "bin/", "dist/*.tgz"}
+		if strings.Join(c.Command, "\x00") != strings.Join(want, "\x00") || len(c.VolumeMounts) != 2 {
+			t.Errorf("step container command %q mounts %+v", c.Command, c.VolumeMounts)
+		}
+		sec, err := client.CoreV1().Secrets(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(sec.Data[agentTokenEnv]) != upTok {
+			t.Errorf("the Secret lacks the upload token: %v", sec.Data)
+		}
+		waitFor(t, "the artifact step's pod runs", func() bool {
+			p, err := client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+			return err == nil && p.Status.Phase == corev1.PodRunning
+		})
+		terminate(t, pod, 0)
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
 	})
 
 	t.Run("no image", func(t *testing.T) {

@@ -72,7 +72,12 @@ type Options struct {
 	CheckoutImage string
 	// CheckoutTimeout bounds that pod; default DefaultCheckoutTimeout.
 	CheckoutTimeout time.Duration
-	Logger          *slog.Logger
+	// AgentImage is a Berth image (the server's own binary): steps with
+	// artifacts get an init container of it that installs the step agent,
+	// which sends the artifacts to the server after the script (see
+	// agent.go). "" makes such a step an error.
+	AgentImage string
+	Logger     *slog.Logger
 }
 
 // Executor runs steps as pods. It is safe for concurrent use.

@@ -22,7 +22,7 @@ func (e *Executor) pod(s executor.StepSpec, name, image string) *corev1.Pod {
 		deadline = &d
 	}
 	grace := int64(e.o.KillGrace / time.Second)
-	return &corev1.Pod{
+	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name,
 			Labels: map[string]string{
@@ -55,6 +55,10 @@ func (e *Executor) pod(s executor.StepSpec, name, image string) *corev1.Pod {
 			}},
 		},
 	}
+	if s.Upload != nil && len(s.Artifacts) > 0 {
+		e.withAgent(pod, s)
+	}
+	return pod
 }
 
 // stepData is what the step's Secret holds: its variables and secrets.
@@ -63,6 +67,9 @@ func stepData(s executor.StepSpec) map[string]string {
 	maps.Copy(data, s.Env)
 	maps.Copy(data, s.Secrets)
 	data["HOME"] = s.Workspace.Home
+	if s.Upload != nil && len(s.Artifacts) > 0 {
+		data[agentTokenEnv] = s.Upload.Token // the Secret's, never the spec's
+	}
 	return data
 }
 

@@ -17,9 +17,9 @@ import (
 )
 
 // Run runs one attempt of the step as a pod and waits for it to end. Its
-// output goes to out as the pod log API gives it. Artifacts and caches
-// are not copied: they stay on the run's workspace volume, where later
-// steps of the run find them.
+// output goes to out as the pod log API gives it. A step with artifacts
+// and an Upload sends them itself, through the step agent, after its
+// script exited 0 (see agent.go); caches are not copied.
 func (e *Executor) Run(ctx context.Context, s executor.StepSpec, out io.Writer) (executor.Result, error) {
 	image := s.Image
 	if image == "" {
@@ -32,6 +32,8 @@ func (e *Executor) Run(ctx context.Context, s executor.StepSpec, out io.Writer) 
 		return executor.Result{Started: time.Now()}, fmt.Errorf("kube executor: step %s names no image; a pod needs one: set image: in the step", s.Name)
 	case s.Workspace.Src == "":
 		return executor.Result{Started: time.Now()}, errors.New("kube executor: the step has no workspace; call Prepare")
+	case len(s.Artifacts) > 0 && (s.Upload == nil || e.o.AgentImage == ""):
+		return executor.Result{Started: time.Now()}, fmt.Errorf("kube executor: step %s keeps artifacts, which its pod must send to the server, and the server gave no upload address or agent image", s.Name)
 	}
 	name := podName(s.RunID, s.Name)
 	return e.runPod(ctx, podRun{

@@ -6,17 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"strings"
 
-	"github.com/berthdev/berth/internal/pipeline"
+	"github.com/berthdev/berth/internal/pipeline/artifact"
 	"github.com/berthdev/berth/internal/pipeline/executor"
 )
 
 // collectArtifacts copies the files matching the step's artifact patterns
-// from the checkout to ArtifactDir. A pattern naming a folder takes all
-// under it; a glob takes the files it matches and everything under the
-// folders it matches.
+// from the checkout to ArtifactDir. The files are chosen by
+// artifact.Collect, as the step agent of a cluster pod chooses them: a
+// pattern naming a folder takes all under it; a glob takes the files it
+// matches and everything under the folders it matches.
 func (e *Executor) collectArtifacts(ctx context.Context, s executor.StepSpec, out io.Writer) ([]string, error) {
 	if err := os.MkdirAll(s.ArtifactDir, 0o700); err != nil {
 		return nil, err
@@ -31,35 +31,27 @@ func (e *Executor) collectArtifacts(ctx context.Context, s executor.StepSpec, ou
 		return nil, err
 	}
 	defer to.Close()
+	files, err := artifact.Collect(ctx, from, s.Artifacts, noteWriter{out})
+	if err != nil {
+		return nil, err
+	}
 	c := &copier{from: from, to: to, budget: e.opts.MaxArtifactBytes, log: out}
-	for _, raw := range s.Artifacts {
-		pat := path.Clean(strings.TrimSuffix(raw, "/"))
-		if pat == "." || strings.HasPrefix(pat, "../") || pat == ".." || path.IsAbs(pat) {
-			return c.copied, fmt.Errorf("artifact %q is outside the checkout", raw)
-		}
-		before := len(c.copied)
-		include := func(p string) bool { return matchesOrUnder(pat, p) }
-		if err := c.tree(ctx, literalPrefix(pat), include); err != nil {
+	for _, p := range files {
+		if err := c.file(p); err != nil {
 			if errors.Is(err, errBudget) {
 				return c.copied, fmt.Errorf("artifacts over %d bytes: %w", e.opts.MaxArtifactBytes, err)
 			}
 			return c.copied, err
-		}
-		if len(c.copied) == before {
-			note(out, "artifacts: nothing matches %s", raw)
 		}
 	}
 	note(out, "artifacts: %d files saved", len(c.copied))
 	return c.copied, nil
 }
 
-// matchesOrUnder reports whether p matches pattern or lies in a folder
-// that does.
-func matchesOrUnder(pattern, p string) bool {
-	for q := p; q != "." && q != "/" && q != ""; q = path.Dir(q) {
-		if pipeline.MatchGlob(pattern, q) {
-			return true
-		}
-	}
-	return false
+// noteWriter marks each line written to it as Berth's, like note.
+type noteWriter struct{ out io.Writer }
+
+func (w noteWriter) Write(b []byte) (int, error) {
+	note(w.out, "%s", strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
 }

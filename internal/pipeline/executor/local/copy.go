@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"strings"
 	"syscall"
 )
 
@@ -136,24 +135,4 @@ func (c *copier) chown(p string) error {
 		return fmt.Errorf("chown %s: %w", p, err)
 	}
 	return nil
-}
-
-// literalPrefix is the folder part of a glob before its first wildcard,
-// where a walk for it may start: "dist/**/*.tgz" -> "dist".
-func literalPrefix(pattern string) string {
-	segs := strings.Split(pattern, "/")
-	var lit []string
-	for _, s := range segs[:len(segs)-1] {
-		if strings.ContainsAny(s, `*?[\`) {
-			break
-		}
-		lit = append(lit, s)
-	}
-	if len(lit) == len(segs)-1 && !strings.ContainsAny(segs[len(segs)-1], `*?[\`) {
-		return pattern // no wildcard at all: the path itself
-	}
-	if len(lit) == 0 {
-		return "."
-	}
-	return strings.Join(lit, "/")
 }

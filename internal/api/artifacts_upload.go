@@ -1,0 +1,139 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+
+	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/pipeline/artifact"
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/pkg/api"
+)
+
+// uploadArtifacts takes a step's artifact archive from the step agent in
+// its pod. The step token (X-Berth-Step-Token) is the only credential: it
+// must hash to what the run's step recorded for its current attempt, and
+// the run and step must still be running — a token of another run or
+// step, or of a step that ended, stores nothing. The archive must be a
+// tar.gz of regular files with clean relative names, within
+// MaxArtifactBytes; it goes to the blob store (any server sharing the
+// database serves it) and is recorded on the run's step.
+func (s *server) uploadArtifacts(w http.ResponseWriter, r *http.Request) error {
+	id, name := r.PathValue("run"), r.PathValue("step")
+	setAuditObject(r.Context(), "run/"+id+"/"+name)
+	tok := r.Header.Get(artifact.TokenHeader)
+	bad := newError(http.StatusUnauthorized, api.CodeUnauthorized, "a valid step token is required in %s: only the step's own pod may send its artifacts", artifact.TokenHeader)
+	if !runIDRE.MatchString(id) || tok == "" {
+		return bad
+	}
+	run, err := s.Store.GetRun(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return bad // a guessed run ID learns nothing
+	}
+	if err != nil {
+		return fmt.Errorf("get run %s: %w", id, err)
+	}
+	i := slices.IndexFunc(run.Steps, func(st store.RunStep) bool { return st.Name == name })
+	if i < 0 || !artifact.TokenMatches(run.Steps[i].UploadToken, tok) {
+		return bad
+	}
+	if store.RunTerminal(run.State) || run.Steps[i].Status != "running" {
+		return newError(http.StatusForbidden, api.CodeForbidden, "step %s of run %s is not running (run %s, step %s): its token expired with it", name, id, run.State, run.Steps[i].Status)
+	}
+	if s.Blobs == nil {
+		return newError(http.StatusServiceUnavailable, api.CodeUnavailable, "this server has no blob store")
+	}
+	max := s.MaxArtifactBytes
+	if r.ContentLength > max {
+		return tooLarge(max)
+	}
+	p, tmp, err := spoolArchive(w, r.Body, max)
+	if tmp != nil {
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+	}
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr) || errors.Is(err, artifact.ErrTooLarge):
+		return tooLarge(max)
+	case errors.Is(err, artifact.ErrBadArchive):
+		return invalidField("body", "not an artifact archive (a tar.gz of regular files with relative names): %v", err)
+	case err != nil:
+		return fmt.Errorf("receive artifacts: %w", err)
+	}
+	if err := s.Blobs.Put(r.Context(), p.Digest, tmp, p.Size); err != nil {
+		if errors.Is(err, blob.ErrDigestMismatch) {
+			return fmt.Errorf("store artifacts: the spooled archive changed: %w", err)
+		}
+		return fmt.Errorf("store artifacts: %w", err)
+	}
+	rec := &store.StepArtifacts{Digest: p.Digest, Size: p.Size, Count: len(p.Files), Bytes: p.Bytes, Files: p.Files}
+	if len(rec.Files) > store.MaxListedArtifacts {
+		rec.Files = rec.Files[:store.MaxListedArtifacts]
+	}
+	if err := s.recordArtifacts(r, id, name, tok, rec); err != nil {
+		return err
+	}
+	s.loggerFrom(r.Context()).Info("stored step artifacts", "run", id, "step", name, "digest", p.Digest, "files", rec.Count)
+	writeJSON(w, http.StatusCreated, *toAPIArtifacts(store.RunStep{Name: name, Artifacts: rec}))
+	return nil
+}
+
+// spoolArchive copies the body to a temporary file, hashing it, and reads
+// it back as an archive to check and list it. The caller removes the file.
+func spoolArchive(w http.ResponseWriter, body io.Reader, max int64) (artifact.Packed, *os.File, error) {
+	tmp, err := os.CreateTemp("", "berth-upload-*")
+	if err != nil {
+		return artifact.Packed{}, nil, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), http.MaxBytesReader(w, io.NopCloser(body), max))
+	if err != nil {
+		return artifact.Packed{}, tmp, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return artifact.Packed{}, tmp, err
+	}
+	p := artifact.Packed{Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)), Size: n}
+	p.Files, err = artifact.Walk(tmp, max, func(_ string, _ int64, content io.Reader) error {
+		c, err := io.Copy(io.Discard, content)
+		p.Bytes += c
+		return err
+	})
+	if err != nil {
+		return p, tmp, err
+	}
+	slices.Sort(p.Files)
+	_, err = tmp.Seek(0, io.SeekStart)
+	return p, tmp, err
+}
+
+// recordArtifacts writes rec on the run's step, checking the token and
+// state again in the same write: a step that ended meanwhile keeps nothing.
+func (s *server) recordArtifacts(r *http.Request, id, step, tok string, rec *store.StepArtifacts) error {
+	for range 10 {
+		run, err := s.Store.GetRun(r.Context(), id)
+		if err != nil {
+			return fmt.Errorf("get run %s: %w", id, err)
+		}
+		i := slices.IndexFunc(run.Steps, func(st store.RunStep) bool { return st.Name == step })
+		if i < 0 || !artifact.TokenMatches(run.Steps[i].UploadToken, tok) || store.RunTerminal(run.State) || run.Steps[i].Status != "running" {
+			return newError(http.StatusForbidden, api.CodeForbidden, "step %s of run %s ended while its artifacts were sent: nothing was recorded", step, id)
+		}
+		run.Steps[i].Artifacts = rec
+		run.UpdatedAt = s.Now().UTC()
+		if _, err := s.Store.UpdateRun(r.Context(), run); errors.Is(err, store.ErrConflict) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("record artifacts of run %s: %w", id, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("record artifacts of run %s: %w", id, store.ErrConflict)
+}

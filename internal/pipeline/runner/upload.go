@@ -1,0 +1,48 @@
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/berthdev/berth/internal/pipeline/artifact"
+	"github.com/berthdev/berth/internal/pipeline/executor"
+	"github.com/berthdev/berth/internal/store"
+)
+
+// uploadFor mints the token step's pod sends its artifacts with and
+// records its hash on the run's step, replacing an earlier attempt's: the
+// token is good for this run, this step and this attempt, while the step
+// runs. The store holds only the hash, so any server sharing it can check
+// an upload, and a reader of the database cannot make one.
+func (r *Runner) uploadFor(ctx context.Context, env *runEnv, step string) (*executor.Upload, error) {
+	if r.opts.UploadBaseURL == "" {
+		return nil, errors.New("artifacts on a cluster are sent by the step's pod to the server, and this server has no --advertise-url for pods to reach it: start it with --advertise-url, or remove artifacts")
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("step token: %w", err)
+	}
+	tok := "bst_" + hex.EncodeToString(b)
+	_, err := r.update(ctx, env.run.ID, func(run *store.Run) error {
+		for i := range run.Steps {
+			if run.Steps[i].Name == step {
+				run.Steps[i].UploadToken = artifact.HashToken(tok)
+				return nil
+			}
+		}
+		// The step's first write may not have happened yet; the driver's
+		// next one fills the rest in (withStoredArtifacts keeps the hash).
+		run.Steps = append(run.Steps, store.RunStep{Name: step, Status: "running", UploadToken: artifact.HashToken(tok)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("step token: %w", err)
+	}
+	u := strings.TrimSuffix(r.opts.UploadBaseURL, "/") + "/api/v1/runs/" + url.PathEscape(env.run.ID) + "/artifacts/" + url.PathEscape(step)
+	return &executor.Upload{URL: u, Token: tok}, nil
+}
