@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/berthdev/berth/internal/pipeline/artifact"
@@ -116,7 +117,7 @@ func TestArtifactsStagingIsOutOfStepsReach(t *testing.T) {
 	e, _ := setup(t, "planter", fmt.Sprintf(`on: [manual]
 steps:
   - name: plant
-    run: ln -s %[1]s "$BERTH_WORKSPACE/artifacts"
+    run: ln -s %[1]s "$BERTH_WORKSPACE/artifacts" || true
   - name: build
     needs: [plant]
     run: mkdir -p bin && echo x > bin/evil
@@ -138,5 +139,41 @@ steps:
 	}
 	if _, err := os.Stat(e.r.stagingDir(run.ID, "build")); !os.IsNotExist(err) {
 		t.Errorf("staging copy left behind: %v", err)
+	}
+}
+
+// A step cannot put a folder of its choosing where the server reads the
+// checkout: the run folder is the server's, so src/ cannot be renamed and
+// replaced by a symlink to, say, the data directory, whose files the
+// server would then keep as the next step's artifacts.
+func TestStepCannotRepointTheCheckout(t *testing.T) {
+	if syscall.Geteuid() != 0 {
+		t.Skip("steps run as another user only when the server is root")
+	}
+	t.Parallel()
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "server-secret"), []byte("not for steps"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := setup(t, "repoint", fmt.Sprintf(`on: [manual]
+steps:
+  - name: plant
+    run: |
+      cd "$BERTH_WORKSPACE" && mv src src.old && ln -s %[1]s src && echo planted || echo refused
+  - name: take
+    needs: [plant]
+    run: "true"
+    artifacts: [server-secret]
+`, outside), envOpts{})
+	run := e.waitEnd(e.manual("repoint", nil).ID)
+	log := e.log(run.ID)
+	if st := stepOf(run, "take"); st.Artifacts != nil && slices.Contains(st.Artifacts.Files, "server-secret") {
+		t.Fatalf("the server kept a file from outside the workspace as an artifact: %+v\n%s", st.Artifacts, log)
+	}
+	if !strings.Contains(log, "refused") || strings.Contains(log, "planted") {
+		t.Errorf("the step could replace src/:\n%s", log)
 	}
 }

@@ -11,9 +11,16 @@ import (
 	"github.com/berthdev/berth/internal/pipeline/executor"
 )
 
-// Prepare makes dir a run workspace (src and home inside it) owned by the
-// step user, and checks that the step user can reach it. Call it after the
-// checkout is in place: it hands every file in dir to the step user.
+// Prepare makes dir a run workspace: src and home inside it, and all
+// under them, owned by the step user; dir itself stays the server's,
+// searchable but not writable by that user. Call it after the checkout is
+// in place. It checks that the step user can reach the workspace.
+//
+// Why dir stays the server's: the server reads src/ (artifacts, cache
+// keys, the deploy step's archive) and writes into src/ and home/ (cache
+// restores) as root, by those paths. A step owning dir could rename src/
+// and put a symlink to /etc or the data directory in its place, and
+// point the server's next copy at files of its own choosing.
 func (e *Executor) Prepare(ctx context.Context, dir string) (executor.Workspace, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -31,8 +38,16 @@ func (e *Executor) Prepare(ctx context.Context, dir string) (executor.Workspace,
 	if err := reachable(filepath.Dir(dir), *e.cred); err != nil {
 		return executor.Workspace{}, err
 	}
-	if err := chownTree(ctx, dir, *e.cred); err != nil {
-		return executor.Workspace{}, err
+	for _, d := range []string{ws.Src, ws.Home} {
+		if err := chownTree(ctx, d, *e.cred); err != nil {
+			return executor.Workspace{}, err
+		}
+	}
+	if err := os.Lchown(ws.Root, os.Geteuid(), os.Getegid()); err != nil {
+		return executor.Workspace{}, fmt.Errorf("workspace: %w", err)
+	}
+	if err := os.Chmod(ws.Root, 0o711); err != nil {
+		return executor.Workspace{}, fmt.Errorf("workspace: %w", err)
 	}
 	return ws, nil
 }
