@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,15 +56,8 @@ pipeline:
     - {name: test, run: go test ./...}
 `
 
-const specPipeB = `name: shop
-source: {git: https://git.example/shop.git}
-services:
-  web: {command: [./web]}
-pipeline:
-  on: [manual]
-  steps:
-    - {name: test, run: go vet ./...}
-`
+// specPipeB changes only specPipeA's pipeline.
+var specPipeB = strings.Replace(specPipeA, "go test", "go vet", 1)
 
 // uploadPacked packs files as berth apply does and uploads the archive.
 func uploadPacked(t *testing.T, ts *testServer, files map[string]string) string {
