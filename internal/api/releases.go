@@ -68,6 +68,7 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 		return invalidField("to", "%d is not a release number (0 for the previous release, or 1, 2, ...)", req.To)
 	}
 	resp := api.ApplyResponse{App: name, Created: true}
+	code := s.rollbackCode(r, name, req.To)
 	err = s.inTx(r.Context(), func(tx store.Tx) error {
 		a, err := s.loadApp(r.Context(), tx, name, rbac.AppsDeploy)
 		if err != nil {
@@ -95,7 +96,7 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 		// instances stay, as they did going forward.
 		if target, err := tx.GetRelease(r.Context(), name, a.TargetRelease); err != nil {
 			return fmt.Errorf("get release %s/%d: %w", name, a.TargetRelease, err)
-		} else if keep, err := release.KeepsInstancesOf(r.Context(), release.BlobCode{Blobs: s.Blobs}, a, target, from.Spec, from.Source, snap); err != nil {
+		} else if keep, err := release.KeepsInstancesOf(r.Context(), code, a, target, from.Spec, from.Source, snap); err != nil {
 			return err
 		} else if keep != 0 {
 			snap.ReloadOf, snap.PipelineOnly, arts = keep, true, target.Artifacts
@@ -127,9 +128,28 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// rollbackCode compares, before the rollback's write transaction, the
+// archives the transaction is about to compare (release.Precompared, as
+// an apply does): a rollback over a pipeline-only change reads both, which
+// SQLite's one write lock should not wait for. Only once the caller may
+// deploy the app; any failure here leaves the comparison to the
+// transaction, which reads everything again and answers for itself.
+func (s *server) rollbackCode(r *http.Request, name string, to int) release.CodeComparer {
+	code := release.BlobCode{Blobs: s.Blobs}
+	a, err := s.loadApp(r.Context(), s.Store, name, rbac.AppsDeploy)
+	if err != nil || a.Deleting {
+		return code
+	}
+	from, err := rollbackSource(r, s.Store, a, to)
+	if err != nil {
+		return code
+	}
+	return release.Precompared(r.Context(), s.Store, code, name, from.Spec, from.Source)
+}
+
 // rollbackSource picks the release to copy: the one asked for, or (to 0)
 // the newest release older than the target that was deployed once.
-func rollbackSource(r *http.Request, tx store.Tx, a store.App, to int) (store.Release, error) {
+func rollbackSource(r *http.Request, tx store.Releases, a store.App, to int) (store.Release, error) {
 	if to > 0 {
 		if to == a.TargetRelease {
 			return store.Release{}, invalidField("to", "release %d is already the target of app %q", to, a.Name)

@@ -72,10 +72,13 @@ func Precompared(ctx context.Context, st Targets, code CodeComparer, app string,
 		return code
 	}
 	same, err := code.SameCode(ctx, target.Source, source)
-	if err != nil {
+	if ctx.Err() != nil {
 		return code
 	}
-	return knownCode{next: code, a: target.Source, b: source, same: same}
+	// A failed comparison is remembered too: an archive too large to
+	// compare (source.ErrCompareTooLarge) or unreadable would only fail
+	// again, after as long a read, inside the transaction.
+	return knownCode{next: code, a: target.Source, b: source, same: same, err: err}
 }
 
 // knownCode answers one comparison made already.
@@ -83,11 +86,12 @@ type knownCode struct {
 	next CodeComparer
 	a, b string
 	same bool
+	err  error
 }
 
 func (k knownCode) SameCode(ctx context.Context, a, b string) (bool, error) {
 	if a == k.a && b == k.b {
-		return k.same, nil
+		return k.same, k.err
 	}
 	return k.next.SameCode(ctx, a, b)
 }

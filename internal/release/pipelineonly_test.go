@@ -2,9 +2,12 @@ package release_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -220,5 +223,39 @@ func TestPrecompared(t *testing.T) {
 	res, err := apply(t, db, release.Input{Name: "shop", Canonical: []byte(specPipe2), Source: newSource, Code: code, Now: now})
 	if err != nil || res.Release != 2 || res.KeepsInstancesOf != 1 {
 		t.Fatalf("apply with the precompared answer: %+v %v; want release 2 keeping release 1", res, err)
+	}
+}
+
+// countingCode fails every comparison, counting them.
+type countingCode struct{ calls *atomic.Int32 }
+
+func (c countingCode) SameCode(context.Context, string, string) (bool, error) {
+	c.calls.Add(1)
+	return false, fmt.Errorf("compare: %w", source.ErrCompareTooLarge)
+}
+
+// A comparison that failed before the transaction (an archive too large
+// to compare) is not made again inside it: the apply rolls out after one
+// read of the archives, not two.
+func TestPrecomparedRemembersAFailure(t *testing.T) {
+	t.Parallel()
+	db := openStore(t)
+	ctx := t.Context()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if _, err := apply(t, db, release.Input{Name: "shop", Team: "team_a", Canonical: []byte(specPipe1), Source: "sha256:old", Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	markDeployed(t, db, nil)
+	calls := new(atomic.Int32)
+	code := release.Precompared(ctx, db, countingCode{calls}, "shop", []byte(specPipe2), "sha256:new")
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("Precompared compared %d times; want once", n)
+	}
+	res, err := apply(t, db, release.Input{Name: "shop", Canonical: []byte(specPipe2), Source: "sha256:new", Code: code, Now: now})
+	if err != nil || res.Release != 2 || res.KeepsInstancesOf != 0 {
+		t.Fatalf("apply: %+v %v; want release 2 rolling out", res, err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the archives were compared %d times; want once (before the transaction)", n)
 	}
 }

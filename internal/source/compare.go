@@ -10,6 +10,27 @@ import (
 	"slices"
 )
 
+// Caps on what SameExcept reads of each archive. An archive within the
+// upload cap (MaxArchiveSize, compressed) may still unpack to gigabytes,
+// as zeros compress a thousandfold, and the server compares while an
+// apply or a rollback waits (a rollback in its write transaction). The
+// comparison only spares a rollout, so past a cap it gives up with
+// ErrCompareTooLarge, which callers take as "not the same code".
+const (
+	MaxCompareBytes   = 256 << 20 // per archive, unpacked
+	MaxCompareEntries = 200_000   // per archive, as build's extraction allows
+)
+
+// ErrCompareTooLarge is SameExcept giving up on an archive past
+// MaxCompareBytes or MaxCompareEntries.
+var ErrCompareTooLarge = errors.New("source: archive too large to compare")
+
+// compareLimits are the caps one comparison applies to each archive.
+type compareLimits struct {
+	bytes   int64
+	entries int
+}
+
 // SameExcept reports whether two archives as Pack writes them hold the
 // same entries (names, types, modes, link targets, contents), apart from
 // the top-level files named in skip. berth.yaml travels in the archive of
@@ -17,12 +38,18 @@ import (
 // different berth.yaml never have the same digest; the server asks this
 // to tell that apart from a change of code. Archives whose entries come
 // in another order compare unequal, which only ever costs a rollout.
+// Reading an archive past MaxCompareBytes or MaxCompareEntries is
+// ErrCompareTooLarge.
 func SameExcept(a, b io.Reader, skip ...string) (bool, error) {
-	ea, err := newEntries(a, skip)
+	return sameExcept(a, b, compareLimits{MaxCompareBytes, MaxCompareEntries}, skip)
+}
+
+func sameExcept(a, b io.Reader, lim compareLimits, skip []string) (bool, error) {
+	ea, err := newEntries(a, lim, skip)
 	if err != nil {
 		return false, err
 	}
-	eb, err := newEntries(b, skip)
+	eb, err := newEntries(b, lim, skip)
 	if err != nil {
 		return false, err
 	}
@@ -58,14 +85,18 @@ type archEntry struct {
 type archEntries struct {
 	tr   *tar.Reader
 	skip []string
+	lim  compareLimits
+	// bytes and entries count what was read so far, skipped entries too.
+	bytes   int64
+	entries int
 }
 
-func newEntries(r io.Reader, skip []string) (*archEntries, error) {
+func newEntries(r io.Reader, lim compareLimits, skip []string) (*archEntries, error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("source: read archive: %w", err)
 	}
-	return &archEntries{tr: tar.NewReader(gz), skip: skip}, nil
+	return &archEntries{tr: tar.NewReader(gz), skip: skip, lim: lim}, nil
 }
 
 // next is the next entry not skipped; io.EOF at the end.
@@ -78,6 +109,16 @@ func (e *archEntries) next() (archEntry, error) {
 		if err != nil {
 			return archEntry{}, fmt.Errorf("source: read archive: %w", err)
 		}
+		// Checked on the header, before the content is read: a bomb costs
+		// nothing past the cap.
+		e.entries++
+		if e.entries > e.lim.entries {
+			return archEntry{}, fmt.Errorf("%w: more than %d entries", ErrCompareTooLarge, e.lim.entries)
+		}
+		if hdr.Size < 0 || hdr.Size > e.lim.bytes-e.bytes {
+			return archEntry{}, fmt.Errorf("%w: unpacks to more than %d bytes", ErrCompareTooLarge, e.lim.bytes)
+		}
+		e.bytes += hdr.Size
 		if slices.Contains(e.skip, hdr.Name) {
 			continue
 		}

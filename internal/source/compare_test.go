@@ -1,12 +1,18 @@
 package source
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // SameExcept tells two archives of the same code with another berth.yaml
@@ -105,5 +111,102 @@ func BenchmarkSameExcept(b *testing.B) {
 		if err != nil || !same {
 			b.Fatalf("SameExcept = %v, %v", same, err)
 		}
+	}
+}
+
+// bomb is a Pack-like archive: berth.yaml holding spec, then one file of
+// size zeros, which gzip shrinks about a thousandfold.
+func bomb(t *testing.T, spec string, size int64) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	gz, err := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(gz)
+	for _, f := range []struct {
+		name string
+		size int64
+		r    io.Reader
+	}{
+		{"berth.yaml", int64(len(spec)), strings.NewReader(spec)},
+		{"zeros.bin", size, io.LimitReader(zeroReader{}, size)},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: f.size, Format: tar.FormatPAX}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, f.r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// Two archives well within the upload cap that unpack to more than
+// MaxCompareBytes each are not read to their end: the comparison gives up
+// at the header (ErrCompareTooLarge), so the caller rolls out instead of
+// hashing gigabytes while an apply or a rollback waits.
+func TestSameExceptGivesUpOnABomb(t *testing.T) {
+	t.Parallel()
+	a := bomb(t, "name: shop\n", MaxCompareBytes+1)
+	b := bomb(t, "name: shop\npipeline: {}\n", MaxCompareBytes+1)
+	if len(a) >= MaxArchiveSize || len(b) >= MaxArchiveSize {
+		t.Fatalf("the archives are %d and %d bytes: not within the upload cap", len(a), len(b))
+	}
+	start := time.Now()
+	same, err := SameExcept(bytes.NewReader(a), bytes.NewReader(b), "berth.yaml")
+	if !errors.Is(err, ErrCompareTooLarge) || same {
+		t.Fatalf("SameExcept = %v, %v; want ErrCompareTooLarge", same, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("giving up took %v: the content was read", d)
+	}
+}
+
+// The caps count every entry and every byte of an archive, skipped ones
+// too, and an archive exactly at them still compares.
+func TestSameExceptCaps(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"berth.yaml": "name: shop\n", "a": "12345", "b": "67890"})
+	var arch bytes.Buffer
+	if _, err := Pack(dir, &arch); err != nil {
+		t.Fatal(err)
+	}
+	// Pack's archive: three regular files of 11 + 5 + 5 bytes, no folders.
+	tests := []struct {
+		desc    string
+		lim     compareLimits
+		tooMuch bool
+	}{
+		{desc: "exactly at both caps", lim: compareLimits{bytes: 21, entries: 3}},
+		{desc: "one byte short, in the last file", lim: compareLimits{bytes: 20, entries: 3}, tooMuch: true},
+		{desc: "the skipped berth.yaml counts", lim: compareLimits{bytes: 10, entries: 3}, tooMuch: true},
+		{desc: "one entry short", lim: compareLimits{bytes: 21, entries: 2}, tooMuch: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			same, err := sameExcept(bytes.NewReader(arch.Bytes()), bytes.NewReader(arch.Bytes()), tt.lim, []string{"berth.yaml"})
+			switch {
+			case tt.tooMuch && (!errors.Is(err, ErrCompareTooLarge) || same):
+				t.Errorf("sameExcept = %v, %v; want ErrCompareTooLarge", same, err)
+			case !tt.tooMuch && (err != nil || !same):
+				t.Errorf("sameExcept = %v, %v; want the same", same, err)
+			}
+		})
 	}
 }

@@ -42,6 +42,7 @@ func ShimMain(args []string) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	closeOnExecInherited()
+	dropTerminal()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("shim", os.Getpid())
 	if *dir == "" {
 		log.Error("--dir: required: the instance folder")
