@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -81,11 +82,16 @@ func (h *harness) startEnv(ctx context.Context, name string, pin bool) (*env, er
 		return nil, err
 	}
 	caddyHome := filepath.Join(e.dir, "caddy-home")
-	if e.caddy, err = h.ps.start("caddy"+sfx, pinned(proxyCPU, h.caddyBin, "run", "--config", caddyfile, "--adapter", "caddyfile"),
+	if h.caddyBin == "" {
+		// Skipped (NO_CADDY=1): its proc stays nil.
+	} else if e.caddy, err = h.ps.start("caddy"+sfx, pinned(proxyCPU, h.caddyBin, "run", "--config", caddyfile, "--adapter", "caddyfile"),
 		"HOME="+caddyHome, "XDG_DATA_HOME="+filepath.Join(caddyHome, "data"), "XDG_CONFIG_HOME="+filepath.Join(caddyHome, "config")); err != nil {
 		return nil, err
 	}
 	for i, p := range []*proc{e.nginx, e.haproxy, e.caddy} {
+		if p == nil {
+			continue
+		}
 		if err := h.waitOK(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/", ports[i+1]), ""); err != nil {
 			return nil, err
 		}
@@ -119,11 +125,15 @@ func (h *harness) startEnv(ctx context.Context, name string, pin bool) (*env, er
 			pids: func() []int { return append([]int{nginxMaster}, children(nginxMaster)...) }},
 		{name: "haproxy", url: fmt.Sprintf("http://127.0.0.1:%d/", ports[2]), script: h.plainLua, backend: backend, pids: one(e.haproxy)},
 		{name: "caddy", url: fmt.Sprintf("http://127.0.0.1:%d/", ports[3]), script: h.plainLua, backend: backend, pids: one(e.caddy)},
+	}
+	if e.caddy == nil {
+		e.targets = slices.DeleteFunc(e.targets, func(t target) bool { return t.name == "caddy" })
+	}
+	e.targets = append(e.targets,
 		// The proxy is the server process only: the shim that supervises
 		// the backend is not in the request path.
-		{name: "berth", url: "http://" + e.berth.gateway + "/", host: benchHost, script: h.plainLua, pids: one(e.berth.server),
-			backend: e.berth.backendPids[0]},
-	}
+		target{name: "berth", url: "http://" + e.berth.gateway + "/", host: benchHost, script: h.plainLua, pids: one(e.berth.server),
+			backend: e.berth.backendPids[0]})
 	started = true
 	return e, nil
 }

@@ -38,7 +38,7 @@ func (h *harness) header(ctx context.Context) {
 		runtime.NumCPU(), cpuModel(), memTotal(), firstLine(ctx, "uname", "-r"))
 	fmt.Fprintf(w, "Versions: %s; %s; %s; Caddy %s; Berth %s (%s); backend and load generator built with %s.\n\n",
 		firstLine(ctx, "wrk", "-v"), firstLine(ctx, "nginx", "-v"), firstLine(ctx, "haproxy", "-v"),
-		moduleVersion(h.caddyBin, "github.com/caddyserver/caddy/v2"),
+		caddyVersion(h.caddyBin),
 		strings.TrimPrefix(firstLine(ctx, h.berthBin, "version", "--client"), "Client: "), h.berthRev, runtime.Version())
 	fmt.Fprintf(w, "Setup: nginx worker_processes %s; HAProxy nbthread default (one per CPU); Caddy and Berth with GOMAXPROCS default (one per CPU); Berth's server --log-level %s; the backend answers a 100-byte body with keep-alive. CPU per request is the proxy's utime+stime (/proc/<pid>/stat, every process and thread of the proxy; for Berth the server process only, not the shim or the backend) over the run, divided by the requests wrk completed.\n\n",
 		h.nginxWorkers, h.berthLogLevel)
@@ -212,4 +212,12 @@ func loadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// caddyVersion is Caddy's module version, or a note that the run left it out.
+func caddyVersion(bin string) string {
+	if bin == "" {
+		return "not run (NO_CADDY=1)"
+	}
+	return moduleVersion(bin, "github.com/caddyserver/caddy/v2")
 }

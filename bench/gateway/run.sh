@@ -11,7 +11,8 @@
 # WARMUP (2s) NGINX_WORKERS (auto) ROUTES (10000) FRACTIONS (0.25,0.5)
 # OPENLOOP_DURATION (10s) PHASES (main,openloop,routes,pinned; with both
 # openloop and pinned, the open loop also runs pinned)
-# BERTH_LOG_LEVEL (info) PROXY_CPU (0) LOAD_CPU (1) OUT; QUIET_WAIT (2m):
+# BERTH_LOG_LEVEL (info) PROXY_CPU (0) LOAD_CPU (1) OUT; NO_CADDY=1 leaves
+# Caddy out (no build, no rows); QUIET_WAIT (2m):
 # before each run, wait up to this long for other work on the machine to
 # stop. BERTH=path measures that binary instead of running `make build`.
 #
@@ -42,7 +43,9 @@ if ((${#missing[@]})); then
 		die "missing ${missing[*]}: install with: sudo apt-get install -y ${pkgs[*]}"
 	fi
 fi
-if [[ ! -x $CADDY ]]; then
+if [[ -n ${NO_CADDY:-} ]]; then
+	CADDY=
+elif [[ ! -x $CADDY ]]; then
 	echo "bench/gateway: building Caddy into $TOOLS (once; a few minutes)" >&2
 	mkdir -p "$TOOLS"
 	GOBIN="$TOOLS" go install github.com/caddyserver/caddy/v2/cmd/caddy@latest ||
