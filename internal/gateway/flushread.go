@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"bufio"
+	"errors"
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -22,6 +24,9 @@ import (
 // RawConn.Read resets the descriptor's readiness before it calls the
 // callback, and the write happens inside the callback, so an answer that
 // arrives any time after the write wakes the wait: nothing is missed.
+// The write and read inside the callback skip the runtime's syscall
+// bookkeeping (rawRead, rawWrite), which at low rates woke the runtime's
+// sysmon thread on nearly every request.
 type flushReader struct {
 	c  net.Conn
 	rc syscall.RawConn // nil: every read goes to c as it is
@@ -38,10 +43,37 @@ type flushReader struct {
 	n   int
 	err error
 	fn  func(fd uintptr) bool
+	// fd is the descriptor while the callback sends (Write uses it), else -1.
+	fd int
+}
+
+// Write is the writer under bw. Inside the read callback it writes to the
+// descriptor directly (rawWrite); what a full send buffer refuses, and
+// every write outside the callback, goes through the connection.
+func (r *flushReader) Write(p []byte) (int, error) {
+	if r.fd < 0 {
+		return r.c.Write(p)
+	}
+	done := 0
+	for done < len(p) {
+		n, err := rawWrite(uintptr(r.fd), p[done:])
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if errors.Is(err, syscall.EAGAIN) {
+			n, err := r.c.Write(p[done:])
+			return done + n, err
+		}
+		if err != nil {
+			return done, os.NewSyscallError("write", err)
+		}
+		done += n
+	}
+	return done, nil
 }
 
 func (r *flushReader) init(c net.Conn, bw *bufio.Writer) {
-	r.c, r.bw, r.pending = c, bw, false
+	r.c, r.bw, r.pending, r.fd = c, bw, false, -1
 	r.rc = rawConnOf(c)
 	if r.rc != nil && r.fn == nil {
 		r.fn = r.step
@@ -103,7 +135,10 @@ func (r *flushReader) Read(p []byte) (int, error) {
 // the poller woke them for nothing.
 func (r *flushReader) step(fd uintptr) bool {
 	if r.pending {
-		if err := r.flush(); err != nil {
+		r.fd = int(fd)
+		err := r.flush()
+		r.fd = -1
+		if err != nil {
 			r.err = err
 			return true
 		}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -57,8 +58,8 @@ func TestFlushReader(t *testing.T) {
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			near, far := loopbackPair(t)
-			bw := bufio.NewWriter(near)
 			var fr flushReader
+			bw := bufio.NewWriter(&fr)
 			fr.init(near, bw)
 			br := bufio.NewReader(&fr)
 
@@ -123,8 +124,8 @@ func TestFlushReader(t *testing.T) {
 // server draining) ends the read after the message was sent.
 func TestFlushReaderAfterFlushError(t *testing.T) {
 	near, far := loopbackPair(t)
-	bw := bufio.NewWriter(near)
 	var fr flushReader
+	bw := bufio.NewWriter(&fr)
 	fr.init(near, bw)
 	fr.afterFlush = func() error { return net.ErrClosed }
 	_, _ = bw.WriteString("bye\n")
@@ -148,5 +149,36 @@ func TestFlushReaderNotSocket(t *testing.T) {
 	fr.init(a, bufio.NewWriter(a))
 	if fr.deferFlush() {
 		t.Error("deferFlush accepted a net.Pipe")
+	}
+}
+
+// TestFlushReaderLargeMessage: a deferred message larger than the socket's
+// send buffer is sent whole (the direct write stops at the full buffer
+// and the connection's own Write, which waits, sends the rest).
+func TestFlushReaderLargeMessage(t *testing.T) {
+	near, far := loopbackPair(t)
+	const size = 16 << 20
+	var fr flushReader
+	bw := bufio.NewWriterSize(&fr, size+1)
+	fr.init(near, bw)
+	br := bufio.NewReader(&fr)
+	msg := bytes.Repeat([]byte("m"), size)
+	_, _ = bw.Write(msg)
+	if !fr.deferFlush() {
+		t.Fatal("deferFlush refused a TCP connection")
+	}
+	got := make(chan int, 1)
+	go func() {
+		n, _ := io.CopyN(io.Discard, far, size)
+		got <- int(n)
+		_, _ = io.WriteString(far, "all\n")
+	}()
+	_ = near.SetDeadline(time.Now().Add(20 * time.Second))
+	line, err := br.ReadString('\n')
+	if err != nil || line != "all\n" {
+		t.Fatalf("read: %q, %v", line, err)
+	}
+	if n := <-got; n != size {
+		t.Errorf("peer got %d bytes, want %d", n, size)
 	}
 }

@@ -81,7 +81,7 @@ var (
 // serve runs the connection until it closes or is handed off.
 func (c *h1conn) serve() {
 	c.bw = h1Writers.Get().(*bufio.Writer)
-	c.bw.Reset(c.c)
+	c.bw.Reset(&c.fr)
 	c.fr.init(c.c, c.bw)
 	c.fr.afterFlush = c.flushed
 	c.br = h1Readers.Get().(*bufio.Reader)

@@ -120,7 +120,8 @@ func (u *upstream) get(ctx context.Context, deadline time.Time) (*pconn, error) 
 	if err != nil {
 		return nil, err
 	}
-	pc := &pconn{up: u, c: c, bw: bufio.NewWriterSize(c, writeBufSize)}
+	pc := &pconn{up: u, c: c}
+	pc.bw = bufio.NewWriterSize(&pc.fr, writeBufSize)
 	pc.fr.init(c, pc.bw)
 	pc.br = bufio.NewReaderSize(&pc.fr, readBufSize)
 	return pc, nil
