@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"errors"
 	"net"
 	"os"
 	"syscall"
@@ -56,18 +55,17 @@ func (r *flushReader) Write(p []byte) (int, error) {
 	}
 	done := 0
 	for done < len(p) {
-		n, err := rawWrite(uintptr(r.fd), p[done:])
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if errors.Is(err, syscall.EAGAIN) {
+		n, e := rawWrite(uintptr(r.fd), p[done:])
+		switch e {
+		case 0:
+			done += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
 			n, err := r.c.Write(p[done:])
 			return done + n, err
+		default:
+			return done, os.NewSyscallError("write", e)
 		}
-		if err != nil {
-			return done, os.NewSyscallError("write", err)
-		}
-		done += n
 	}
 	return done, nil
 }

@@ -14,4 +14,4 @@ func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
 func readFD(uintptr, []byte) (int, bool, error) { return 0, false, errors.ErrUnsupported }
 
-func rawWrite(uintptr, []byte) (int, error) { return 0, errors.ErrUnsupported }
+func rawWrite(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.EINVAL }

@@ -29,14 +29,15 @@ func rawConnOf(c net.Conn) syscall.RawConn {
 // again: nothing to read yet.
 func readFD(fd uintptr, p []byte) (n int, again bool, err error) {
 	for {
-		n, err = rawRead(fd, p)
+		var e syscall.Errno
+		n, e = rawRead(fd, p)
 		switch {
-		case err == syscall.EINTR:
+		case e == syscall.EINTR:
 			continue
-		case err == syscall.EAGAIN:
+		case e == syscall.EAGAIN:
 			return 0, true, nil
-		case err != nil:
-			return 0, false, os.NewSyscallError("read", err)
+		case e != 0:
+			return 0, false, os.NewSyscallError("read", e)
 		case n == 0:
 			return 0, false, io.EOF
 		}
@@ -53,16 +54,16 @@ func readFD(fd uintptr, p []byte) (n int, again bool, err error) {
 // sleep: a fifth of the gateway's CPU at 3,000 req/s. Such a call also
 // lets sysmon hand this thread's P to another thread when the call takes
 // over 20 µs (a loopback write does the receiver's TCP work inline).
-func rawRead(fd uintptr, p []byte) (int, error)  { return rawIO(syscall.SYS_READ, fd, p) }
-func rawWrite(fd uintptr, p []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, p) }
+func rawRead(fd uintptr, p []byte) (int, syscall.Errno)  { return rawIO(syscall.SYS_READ, fd, p) }
+func rawWrite(fd uintptr, p []byte) (int, syscall.Errno) { return rawIO(syscall.SYS_WRITE, fd, p) }
 
-func rawIO(trap, fd uintptr, p []byte) (int, error) {
+func rawIO(trap, fd uintptr, p []byte) (int, syscall.Errno) {
 	if len(p) == 0 {
-		return 0, nil
+		return 0, 0
 	}
 	n, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	if e != 0 {
 		return 0, e
 	}
-	return int(n), nil
+	return int(n), 0
 }
