@@ -59,6 +59,7 @@ type h1conn struct {
 	armed  time.Time   // the read deadline set on c; zero: none
 	idle   atomic.Bool // waiting for a request (Close may close it)
 	rs     *reqState   // the request being served
+	fr     flushReader // under br: sends a response with the wait for the next request
 }
 
 func (g *Gateway) newH1Conn(l *h1Listener, c net.Conn) *h1conn {
@@ -79,12 +80,18 @@ var (
 
 // serve runs the connection until it closes or is handed off.
 func (c *h1conn) serve() {
-	c.br = h1Readers.Get().(*bufio.Reader)
-	c.br.Reset(c.c)
 	c.bw = h1Writers.Get().(*bufio.Writer)
-	c.bw.Reset(c.c)
+	c.bw.Reset(&c.fr)
+	c.fr.init(c.c, c.bw)
+	c.fr.afterFlush = c.flushed
+	c.br = h1Readers.Get().(*bufio.Reader)
+	c.br.Reset(&c.fr)
 	handedOff := false
 	defer func() {
+		if !handedOff {
+			// A deferred response goes out before Drain may return.
+			_ = c.fr.flushNow()
+		}
 		c.cancel()
 		c.l.forget(c)
 		if !handedOff {
@@ -96,7 +103,12 @@ func (c *h1conn) serve() {
 		h1Writers.Put(c.bw)
 	}()
 	for {
-		c.idle.Store(true)
+		if !c.fr.pending {
+			// With a response still to send, the connection is not idle
+			// yet: Close must not close it before the response is out.
+			// flushed marks it idle once it is sent.
+			c.idle.Store(true)
+		}
 		if c.l.draining.Load() {
 			return
 		}
@@ -183,6 +195,12 @@ func (c *h1conn) serveOne(headLen int) (keep bool) {
 	if !w.finish() {
 		return false
 	}
+	if !w.closeAfter && c.br.Buffered() == 0 && (r.ContentLength <= 0 || c.body.left <= 0) && c.fr.deferFlush() {
+		// The next read sends the response and waits for the next request
+		// in one go (see flushReader). Not when a pipelined request is
+		// buffered already: that response would wait for the next one.
+		return true
+	}
 	if err := c.bw.Flush(); err != nil {
 		return false
 	}
@@ -195,6 +213,17 @@ func (c *h1conn) serveOne(headLen int) (keep bool) {
 		}
 	}
 	return !w.closeAfter
+}
+
+// flushed runs when a deferred response is sent: the connection is idle
+// from then on, and a Close that came meanwhile (and left it open, as it
+// was busy) ends it now.
+func (c *h1conn) flushed() error {
+	c.idle.Store(true)
+	if c.l.draining.Load() {
+		return net.ErrClosed
+	}
+	return nil
 }
 
 // gone reports whether the client closed its side of the connection,

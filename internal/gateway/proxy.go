@@ -228,7 +228,12 @@ func (g *Gateway) try(r *http.Request, rs *reqState, ep *endpoint, now, deadline
 	case streamed:
 		werr = sendBody(pc.bw, r.Body, sendLen, rs.rt.maxBody)
 	}
-	if werr == nil {
+	if werr == nil && (streamed || !pc.fr.deferFlush()) {
+		// A request sent whole is flushed by the first read of its
+		// response instead (see flushReader): its errors come back from
+		// that read, before any response byte, and are classified the
+		// same way as a failed write here. A streamed body is flushed
+		// now: the instance may answer before it has read all of it.
 		werr = pc.bw.Flush()
 	}
 	if werr != nil {

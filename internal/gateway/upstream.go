@@ -43,7 +43,8 @@ type pconn struct {
 	bw     *bufio.Writer
 	idleAt time.Time
 	reused bool
-	armed  time.Time // the deadline set on c (see waiter.arm)
+	armed  time.Time   // the deadline set on c (see waiter.arm)
+	fr     flushReader // under br: sends a request with the wait for its response
 }
 
 // upstream returns the pool for addr, creating it on first use; ups
@@ -119,7 +120,11 @@ func (u *upstream) get(ctx context.Context, deadline time.Time) (*pconn, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &pconn{up: u, c: c, br: bufio.NewReaderSize(c, readBufSize), bw: bufio.NewWriterSize(c, writeBufSize)}, nil
+	pc := &pconn{up: u, c: c}
+	pc.bw = bufio.NewWriterSize(&pc.fr, writeBufSize)
+	pc.fr.init(c, pc.bw)
+	pc.br = bufio.NewReaderSize(&pc.fr, readBufSize)
+	return pc, nil
 }
 
 // put returns a connection whose last response was read completely.
