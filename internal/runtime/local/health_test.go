@@ -35,7 +35,9 @@ func TestChecker(t *testing.T) {
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
 
-	timeout := spec.Duration(200 * time.Millisecond)
+	// The timeout cases wait 200 ms; the others get seconds, so a loaded
+	// machine (sh taking a while to start) cannot make them time out.
+	short, long := spec.Duration(200*time.Millisecond), spec.Duration(5*time.Second)
 	tests := []struct {
 		desc string
 		h    spec.Health
@@ -58,12 +60,15 @@ func TestChecker(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			t.Parallel()
-			tc.h.Timeout = timeout
+			tc.h.Timeout = long
+			if strings.Contains(tc.want, "timed out") {
+				tc.h.Timeout = short
+			}
 			c := newChecker(tc.h, tc.port, t.TempDir(), []string{"PATH=/usr/bin:/bin"})
 			start := time.Now()
 			err := c.check(t.Context())
-			if took := time.Since(start); took > 2*time.Second {
-				t.Errorf("check took %s with a %s timeout", took, timeout.D())
+			if took := time.Since(start); took > tc.h.Timeout.D()+2*time.Second {
+				t.Errorf("check took %s with a %s timeout", took, tc.h.Timeout.D())
 			}
 			switch {
 			case tc.want == "" && err != nil:
