@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnvPort(t *testing.T) {
@@ -28,7 +31,20 @@ func TestEnvPort(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-			got, err := envPort(cmd.Process.Pid)
+			waitExec(t, cmd.Process.Pid, "sleep\x0030\x00")
+			// Asked again for a while: CI once read an environment without
+			// PORT right after Start, which a long-running instance (what
+			// the harness reads) never shows.
+			var got int
+			var err error
+			for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				got, err = envPort(cmd.Process.Pid)
+				ok := (tc.wantErr != "" && err != nil && strings.Contains(err.Error(), tc.wantErr)) ||
+					(tc.wantErr == "" && err == nil && got == tc.want)
+				if ok || time.Now().After(deadline) {
+					break
+				}
+			}
 			switch {
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Errorf("envPort = %d, %v; want an error with %q", got, err, tc.wantErr)
@@ -37,4 +53,17 @@ func TestEnvPort(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitExec waits until pid runs the program whose command line is
+// cmdline: until then /proc/PID/environ is still the parent's (Start
+// returns before the child's execve), which CI once saw.
+func waitExec(t *testing.T, pid int, cmdline string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && string(b) == cmdline {
+			return
+		}
+	}
+	t.Fatalf("pid %d never ran %q", pid, cmdline)
 }
