@@ -109,23 +109,35 @@ func New(ctx context.Context, bin Binaries, opts Options) (*Cluster, error) {
 
 	begin := time.Now()
 	// A port chosen by freePorts can be taken by another process before the
-	// component binds it; one retry with new ports covers that.
-	var (
-		c    *Cluster
-		errs []error
-	)
-	for attempt := 1; attempt <= 2 && ctx.Err() == nil; attempt++ {
-		var err error
-		if c, err = create(ctx, bin, opts); err == nil {
-			break
+	// component binds it. kwokctl notices that for some components (create
+	// fails) but not for the kwok controller, whose nodes then never get
+	// Ready (waitReady sees it in the log): either way, new ports and
+	// another try.
+	var errs []error
+	for attempt := 1; attempt <= 3 && ctx.Err() == nil; attempt++ {
+		c, err := start(ctx, bin, opts, begin)
+		if err == nil {
+			return c, nil
 		}
 		errs = append(errs, fmt.Errorf("attempt %d: %w", attempt, err))
+		if !errors.Is(err, errCreate) && !errors.Is(err, ErrPortTaken) {
+			break
+		}
 	}
-	if c == nil {
-		return nil, fmt.Errorf("kubetest: start a cluster: %w", errors.Join(append(errs, ctx.Err())...))
+	return nil, fmt.Errorf("kubetest: start a cluster: %w", errors.Join(append(errs, ctx.Err())...))
+}
+
+// errCreate marks a failed `kwokctl create cluster`, which New retries.
+var errCreate = errors.New("create failed")
+
+// start is one attempt of New: create, add the nodes, wait until ready.
+// On error it leaves nothing running.
+func start(ctx context.Context, bin Binaries, opts Options, begin time.Time) (*Cluster, error) {
+	c, err := create(ctx, bin, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errCreate, err)
 	}
 	c.CreateTime = time.Since(begin)
-
 	if opts.Nodes > 0 {
 		if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(opts.Nodes)); err != nil {
 			_ = c.Close(context.WithoutCancel(ctx))

@@ -9,4 +9,7 @@ var (
 	ErrBinariesMissing = errors.New("kubetest: control-plane binaries missing")
 	// ErrNotReady means the cluster did not become ready in time.
 	ErrNotReady = errors.New("kubetest: cluster not ready")
+	// ErrPortTaken means a component could not bind the port picked for
+	// it: another process took it between the pick and the bind.
+	ErrPortTaken = errors.New("kubetest: a component's port was taken")
 )

@@ -297,3 +297,28 @@ func TestTwoClustersAtOnce(t *testing.T) {
 		t.Errorf("%s still listens on %s after Close", a.Name, a.Server)
 	}
 }
+
+// TestPortTakenIn: a component log that reports a failed bind is found
+// (New then retries with new ports instead of waiting for nodes that
+// never get Ready); logs without one are not.
+func TestPortTakenIn(t *testing.T) {
+	c := &Cluster{Workdir: t.TempDir(), Name: "x"}
+	logs := filepath.Join(c.Workdir, "clusters", "x", "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(logs, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("etcd.log", "serving client traffic\n")
+	if got := c.portTakenIn(); got != "" {
+		t.Fatalf("portTakenIn = %q with healthy logs, want none", got)
+	}
+	write("kwok-controller.log", `{"msg":"Failed to run server","err":"listen tcp 0.0.0.0:40003: bind: address already in use"}`+"\n")
+	if got := c.portTakenIn(); got != "kwok-controller.log" {
+		t.Fatalf("portTakenIn = %q, want kwok-controller.log", got)
+	}
+}

@@ -1,8 +1,11 @@
 package kubetest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -36,6 +39,9 @@ func (c *Cluster) waitReady(ctx context.Context, nodes int) error {
 		return true
 	}
 	for !check() {
+		if f := c.portTakenIn(); f != "" {
+			return fmt.Errorf("%w: %s says the address is already in use", ErrPortTaken, f)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: %w: %s", ErrNotReady, ctx.Err(), last)
@@ -58,4 +64,15 @@ func countReady(out string) (ready, total int) {
 		}
 	}
 	return ready, total
+}
+
+// portTakenIn names the component log that reports a failed bind, or "".
+func (c *Cluster) portTakenIn() string {
+	files, _ := filepath.Glob(filepath.Join(c.Workdir, "clusters", c.Name, "logs", "*.log"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte("bind: address already in use")) {
+			return filepath.Base(f)
+		}
+	}
+	return ""
 }
