@@ -146,7 +146,11 @@ func (s *server) checkSource(ctx context.Context, source string) error {
 	stored := false
 	if s.Blobs != nil {
 		var err error
-		if stored, err = s.Blobs.Has(ctx, source); err != nil {
+		// Touch, not Has: the release about to refer to the archive is
+		// written after this check, and an archive uploaded long ago that
+		// nothing refers to yet must not be collected in between (blob
+		// garbage collection spares what was touched within its grace).
+		if stored, err = s.Blobs.Touch(ctx, source); err != nil {
 			return fmt.Errorf("look up source archive %s: %w", source, err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"hash"
 	"io"
 	"regexp"
+	"time"
 )
 
 // Store keeps blobs by digest.
@@ -32,6 +33,31 @@ type Store interface {
 	Open(ctx context.Context, digest string) (io.ReadCloser, int64, error)
 	// Has reports whether digest is stored.
 	Has(ctx context.Context, digest string) (bool, error)
+	// Touch reports whether digest is stored and, when it is, makes it
+	// young again, as a Put of stored content does: a caller about to
+	// refer to a blob it did not just put (an apply naming an archive
+	// uploaded long ago) touches it, so garbage collection spares it
+	// for another grace period (see Delete).
+	Touch(ctx context.Context, digest string) (bool, error)
+	// List returns every stored blob with its size and age, by the
+	// store's own clock (the database's, for a store that several
+	// servers share), so clocks that disagree cannot age a blob early.
+	List(ctx context.Context) ([]Info, error)
+	// Delete removes the blob when it was put or touched at least minAge
+	// ago and reports whether it did; a younger or unknown blob is left
+	// alone (false, nil). The age check and the removal are one step
+	// against Put and Touch: a blob touched while Delete runs is either
+	// kept, or gone before the touch (which then answers false, and a
+	// Put stores it afresh) — never touched and then removed.
+	Delete(ctx context.Context, digest string, minAge time.Duration) (bool, error)
+}
+
+// Info describes a stored blob for garbage collection.
+type Info struct {
+	Digest string
+	Size   int64
+	// Age is how long ago the blob was last put or touched.
+	Age time.Duration
 }
 
 // ErrNotFound is returned by Open for an unknown digest.

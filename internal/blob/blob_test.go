@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/blob/blobtest"
@@ -19,17 +20,30 @@ func TestDirContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return blobtest.Opened{Store: s, Damage: func(t *testing.T, digest string) {
-			p := filepath.Join(root, "sha256", strings.TrimPrefix(digest, "sha256:"))
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b[len(b)/2] ^= 0xff
-			if err := os.WriteFile(p, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}}
+		path := func(digest string) string {
+			return filepath.Join(root, "sha256", strings.TrimPrefix(digest, "sha256:"))
+		}
+		return blobtest.Opened{Store: s,
+			Damage: func(t *testing.T, digest string) {
+				b, err := os.ReadFile(path(digest))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b[len(b)/2] ^= 0xff
+				if err := os.WriteFile(path(digest), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Age: func(t *testing.T, digest string, by time.Duration) {
+				fi, err := os.Stat(path(digest))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chtimes(path(digest), time.Time{}, fi.ModTime().Add(-by)); err != nil {
+					t.Fatal(err)
+				}
+			},
+		}
 	})
 }
 

@@ -9,11 +9,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Dir is a folder of blobs, one file per digest: the store of a server
-// whose state is one SQLite file in its data directory.
-type Dir struct{ dir string }
+// whose state is one SQLite file in its data directory. A blob's age is
+// its file's modification time, which Put of stored content and Touch
+// set to now.
+type Dir struct {
+	dir string
+	// mu makes Delete's age check and removal one step against Touch
+	// (and Put of stored content): one server owns the folder, so a lock
+	// in the process is enough.
+	mu sync.Mutex
+}
 
 var _ Store = (*Dir)(nil)
 
@@ -50,7 +60,9 @@ func (s *Dir) Put(ctx context.Context, digest string, r io.Reader, max int64) er
 	if err := CheckDigest(digest); err != nil {
 		return err
 	}
-	if ok, _ := s.Has(ctx, digest); ok {
+	if ok, err := s.Touch(ctx, digest); err != nil {
+		return err
+	} else if ok {
 		Drain(r, max)
 		return nil
 	}
@@ -108,6 +120,71 @@ func (s *Dir) Open(_ context.Context, digest string) (io.ReadCloser, int64, erro
 		return nil, 0, fmt.Errorf("blob: %w", err)
 	}
 	return Verifying(digest, f), fi.Size(), nil
+}
+
+// Touch sets the blob's modification time to now, if it is stored.
+func (s *Dir) Touch(_ context.Context, digest string) (bool, error) {
+	if !ValidDigest(digest) {
+		return false, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	err := os.Chtimes(s.path(digest), now, now)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("blob: %w", err)
+	}
+	return true, nil
+}
+
+// List returns the stored blobs with their sizes and ages.
+func (s *Dir) List(_ context.Context) ([]Info, error) {
+	digests, err := s.Digests()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Info, 0, len(digests))
+	for _, d := range digests {
+		fi, err := os.Stat(s.path(d))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // deleted since the listing
+		}
+		if err != nil {
+			return nil, fmt.Errorf("blob: %w", err)
+		}
+		out = append(out, Info{Digest: d, Size: fi.Size(), Age: time.Since(fi.ModTime())})
+	}
+	return out, nil
+}
+
+// Delete removes the blob if its file was last modified at least minAge
+// ago.
+func (s *Dir) Delete(_ context.Context, digest string, minAge time.Duration) (bool, error) {
+	if err := CheckDigest(digest); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fi, err := os.Stat(s.path(digest))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("blob: %w", err)
+	}
+	if time.Since(fi.ModTime()) < minAge {
+		return false, nil
+	}
+	if err := os.Remove(s.path(digest)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("blob: %w", err)
+	}
+	return true, nil
 }
 
 // Remove deletes a blob; a missing one is not an error. Only a restore

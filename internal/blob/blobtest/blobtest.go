@@ -11,16 +11,20 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/berthdev/berth/internal/blob"
 )
 
 // Opened is a fresh, empty store for one test, and how to damage a
 // stored blob's content (so that it no longer hashes to its digest)
-// behind the store's back; nil Damage skips that test.
+// behind the store's back; nil Damage skips that test. Age makes a
+// stored blob by older behind the store's back (as if it had been put
+// that long before); nil skips the tests that need it.
 type Opened struct {
 	Store  blob.Store
 	Damage func(t *testing.T, digest string)
+	Age    func(t *testing.T, digest string, by time.Duration)
 }
 
 // Opener opens a store for one test.
@@ -39,6 +43,9 @@ func Run(t *testing.T, h Opener) {
 	t.Run("OpenUnknown", func(t *testing.T) { t.Parallel(); testOpenUnknown(t, h) })
 	t.Run("ConcurrentPut", func(t *testing.T) { t.Parallel(); testConcurrentPut(t, h) })
 	t.Run("DamagedOnRead", func(t *testing.T) { t.Parallel(); testDamaged(t, h) })
+	t.Run("ListDelete", func(t *testing.T) { t.Parallel(); testListDelete(t, h) })
+	t.Run("TouchKeeps", func(t *testing.T) { t.Parallel(); testTouchKeeps(t, h) })
+	t.Run("TouchRacesDelete", func(t *testing.T) { t.Parallel(); testTouchRacesDelete(t, h) })
 }
 
 // content is n bytes that do not repeat in short periods, so a chunk
@@ -180,5 +187,139 @@ func testDamaged(t *testing.T, h Opener) {
 	defer rc.Close()
 	if _, err := io.ReadAll(rc); !errors.Is(err, blob.ErrDigestMismatch) {
 		t.Errorf("reading damaged content: %v, want ErrDigestMismatch", err)
+	}
+}
+
+func put(t *testing.T, s blob.Store, c []byte) string {
+	t.Helper()
+	d := Digest(c)
+	if err := s.Put(t.Context(), d, bytes.NewReader(c), int64(len(c))); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	return d
+}
+
+func find(list []blob.Info, digest string) (blob.Info, bool) {
+	for _, i := range list {
+		if i.Digest == digest {
+			return i, true
+		}
+	}
+	return blob.Info{}, false
+}
+
+// List names what is stored with its size and age; Delete removes only
+// what is old enough, and a deleted blob is gone.
+func testListDelete(t *testing.T, h Opener) {
+	o := h(t)
+	if o.Age == nil {
+		t.Skip("no way to age this store's blobs")
+	}
+	s, ctx := o.Store, t.Context()
+	c := content(3<<20 + 17)
+	d := put(t, s, c)
+	list, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, ok := find(list, d)
+	if !ok || i.Size != int64(len(c)) || i.Age < 0 || i.Age > time.Minute {
+		t.Fatalf("List = %+v; want %s with size %d and an age under a minute", list, d, len(c))
+	}
+	if gone, err := s.Delete(ctx, d, time.Hour); err != nil || gone {
+		t.Fatalf("Delete of a young blob = %v, %v; want it kept", gone, err)
+	}
+	o.Age(t, d, 2*time.Hour)
+	list, err = s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := find(list, d); i.Age < 2*time.Hour || i.Age > 3*time.Hour {
+		t.Fatalf("age after aging by 2h = %v", i.Age)
+	}
+	if gone, err := s.Delete(ctx, d, time.Hour); err != nil || !gone {
+		t.Fatalf("Delete of an old blob = %v, %v; want it deleted", gone, err)
+	}
+	if ok, err := s.Has(ctx, d); ok || err != nil {
+		t.Fatalf("Has after Delete = %v, %v", ok, err)
+	}
+	if _, _, err := s.Open(ctx, d); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("Open after Delete: %v, want ErrNotFound", err)
+	}
+	if list, _ := s.List(ctx); len(list) != 0 {
+		t.Fatalf("List after Delete = %+v", list)
+	}
+	if gone, err := s.Delete(ctx, d, 0); err != nil || gone {
+		t.Fatalf("second Delete = %v, %v; want false, nil", gone, err)
+	}
+	if _, err := s.Delete(ctx, "../x", 0); err == nil {
+		t.Fatal("Delete of a name that is not a digest: no error")
+	}
+	// The same content can be put again after its deletion.
+	put(t, s, c)
+	if got, _ := readAll(t, s, d); !bytes.Equal(got, c) {
+		t.Fatal("content put again after Delete reads back different")
+	}
+}
+
+// Touch, and Put of stored content, make an old blob young again: what an
+// uploader re-sends or an apply is about to refer to is not collected
+// under it.
+func testTouchKeeps(t *testing.T, h Opener) {
+	o := h(t)
+	if o.Age == nil {
+		t.Skip("no way to age this store's blobs")
+	}
+	s, ctx := o.Store, t.Context()
+	if ok, err := s.Touch(ctx, Digest([]byte("never put"))); ok || err != nil {
+		t.Fatalf("Touch of an unknown blob = %v, %v", ok, err)
+	}
+	a, b := put(t, s, []byte("touched")), put(t, s, []byte("put again"))
+	o.Age(t, a, 2*time.Hour)
+	o.Age(t, b, 2*time.Hour)
+	if ok, err := s.Touch(ctx, a); !ok || err != nil {
+		t.Fatalf("Touch = %v, %v", ok, err)
+	}
+	put(t, s, []byte("put again"))
+	for _, d := range []string{a, b} {
+		if gone, err := s.Delete(ctx, d, time.Hour); err != nil || gone {
+			t.Errorf("Delete of %s after it was touched = %v, %v; want it kept", d, gone, err)
+		}
+	}
+}
+
+// The race garbage collection must not lose: an old blob is touched (an
+// apply about to refer to it) while Delete runs. Either the touch saw the
+// blob and it is still stored, or Delete removed it first and the touch
+// said so; a touch that answers true for a blob then deleted would let a
+// release refer to nothing.
+func testTouchRacesDelete(t *testing.T, h Opener) {
+	o := h(t)
+	if o.Age == nil {
+		t.Skip("no way to age this store's blobs")
+	}
+	s, ctx := o.Store, t.Context()
+	c := []byte("raced")
+	for round := range 40 {
+		d := put(t, s, c)
+		o.Age(t, d, 2*time.Hour)
+		var (
+			wg            sync.WaitGroup
+			touched, gone bool
+			terr, derr    error
+		)
+		wg.Go(func() { touched, terr = s.Touch(ctx, d) })
+		wg.Go(func() { gone, derr = s.Delete(ctx, d, time.Hour) })
+		wg.Wait()
+		if terr != nil || derr != nil {
+			t.Fatalf("round %d: Touch: %v, Delete: %v", round, terr, derr)
+		}
+		has, err := s.Has(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if touched == gone || has != touched {
+			t.Fatalf("round %d: touched %v, deleted %v, stored after %v; want exactly one to win, and the blob stored iff touched", round, touched, gone, has)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/berthdev/berth/internal/blob"
 )
@@ -74,12 +75,12 @@ func (s blobStore) Has(ctx context.Context, digest string) (bool, error) {
 }
 
 // Put writes the blob in one transaction: it appears whole and verified
-// or not at all.
+// or not at all. Putting a stored blob touches it (see Touch).
 func (s blobStore) Put(ctx context.Context, digest string, r io.Reader, max int64) error {
 	if err := blob.CheckDigest(digest); err != nil {
 		return err
 	}
-	if ok, err := s.Has(ctx, digest); err != nil {
+	if ok, err := s.Touch(ctx, digest); err != nil {
 		return err
 	} else if ok {
 		blob.Drain(r, max)
@@ -93,10 +94,80 @@ func (s blobStore) Put(ctx context.Context, digest string, r io.Reader, max int6
 	if err := putBlob(ctx, tx, digest, r, max); err != nil {
 		return err
 	}
+	// The row's stored_at defaults to the transaction's start; a long
+	// upload would begin its grace period old. putBlob cannot say this
+	// (a restore runs it before migration 17 made the column).
+	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET stored_at = clock_timestamp() WHERE digest = $1`, digest); err != nil {
+		return fmt.Errorf("postgres: blob %s: %w", digest, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("postgres: blob %s: commit: %w", digest, err)
 	}
 	return nil
+}
+
+// Touch restarts a stored blob's age. The UPDATE locks the row, so a
+// Delete running at the same time either removed it first (no row: false)
+// or waits and then finds it young.
+func (s blobStore) Touch(ctx context.Context, digest string) (bool, error) {
+	if !blob.ValidDigest(digest) {
+		return false, nil
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE blobs SET stored_at = clock_timestamp() WHERE digest = $1`, digest)
+	if err != nil {
+		return false, fmt.Errorf("postgres: blob %s: %w", digest, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("postgres: blob %s: %w", digest, err)
+	}
+	return n > 0, nil
+}
+
+// List returns the stored blobs, aged by the database's clock, which all
+// servers sharing it agree on.
+func (s blobStore) List(ctx context.Context) ([]blob.Info, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT digest, size, EXTRACT(EPOCH FROM (clock_timestamp() - stored_at))::float8 FROM blobs ORDER BY digest`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list blobs: %w", err)
+	}
+	defer rows.Close()
+	var out []blob.Info
+	for rows.Next() {
+		var (
+			i   blob.Info
+			age float64
+		)
+		if err := rows.Scan(&i.Digest, &i.Size, &age); err != nil {
+			return nil, fmt.Errorf("postgres: list blobs: %w", err)
+		}
+		i.Age = time.Duration(age * float64(time.Second))
+		out = append(out, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list blobs: %w", err)
+	}
+	return out, nil
+}
+
+// Delete removes the blob (its chunks go with it, ON DELETE CASCADE) when
+// it is at least minAge old. The age is checked by the DELETE itself: a
+// Touch that locked the row first has PostgreSQL check the row's new
+// stored_at, which is young.
+func (s blobStore) Delete(ctx context.Context, digest string, minAge time.Duration) (bool, error) {
+	if err := blob.CheckDigest(digest); err != nil {
+		return false, err
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM blobs WHERE digest = $1 AND stored_at <= clock_timestamp() - make_interval(secs => $2)`,
+		digest, minAge.Seconds())
+	if err != nil {
+		return false, fmt.Errorf("postgres: delete blob %s: %w", digest, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("postgres: delete blob %s: %w", digest, err)
+	}
+	return n > 0, nil
 }
 
 // putBlob writes a blob inside tx; restore calls it in its load

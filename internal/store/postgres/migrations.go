@@ -62,6 +62,18 @@ CREATE TABLE login_throttles (
 );
 CREATE INDEX login_throttles_idle ON login_throttles (last_failure);
 `},
+	// RESERVED for the kubecache branch's migration 16 (pipeline_caches):
+	// a placeholder only so that versions stay contiguous on this branch.
+	// On merge, keep that branch's 16 and drop this one.
+	{version: 16, name: "reserved", sql: `SELECT 1;`},
+	// Garbage collection (internal/retention) deletes only blobs older
+	// than a grace period, aged by the database's clock. Blobs stored
+	// before this migration count as stored now: they get a full grace.
+	// IF NOT EXISTS: a restore may have made the table in its load
+	// transaction (blobTables), which lacks the column.
+	{version: 17, name: "blobs.stored_at", sql: `
+ALTER TABLE blobs ADD COLUMN IF NOT EXISTS stored_at TIMESTAMPTZ NOT NULL DEFAULT now();
+`},
 }
 
 // migrateLockKey is the advisory lock that serialises migrations of one

@@ -273,6 +273,17 @@ CREATE TABLE login_throttles (
 ) STRICT;
 CREATE INDEX login_throttles_idle ON login_throttles (last_failure);
 `},
+	// RESERVED for the kubecache branch's migration 16 (pipeline_caches):
+	// a placeholder only so that versions stay contiguous on this branch.
+	// On merge, keep that branch's 16 and drop this one.
+	{version: 16, name: "reserved", sql: `SELECT 1;`},
+	{version: 17, name: "blobs.stored_at (PostgreSQL only)", sql: `
+-- Nothing to do: PostgreSQL's blobs table gets the time a blob was stored,
+-- for garbage collection's grace period; SQLite's server keeps blobs in
+-- <data-dir>/blobs, aged by their files' modification times. The version
+-- keeps both schemas numbered alike.
+SELECT 1;
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction
