@@ -95,7 +95,15 @@ type StepArtifacts struct {
 	Files []string `json:"files"`
 	// Bytes is the files' content, uncompressed.
 	Bytes int64 `json:"bytes"`
+	// ExpiredAt is when artifact retention removed the archive: Digest
+	// and Files are then empty (the blob is no longer referred to, and
+	// garbage collection deletes it), Count, Size and Bytes say what was
+	// kept. Zero while the archive is kept.
+	ExpiredAt time.Time `json:"expired_at,omitzero"`
 }
+
+// Kept reports whether a's archive is still kept (not expired).
+func (a *StepArtifacts) Kept() bool { return a != nil && a.Digest != "" }
 
 // MaxListedArtifacts caps StepArtifacts.Files.
 const MaxListedArtifacts = 1000

@@ -111,6 +111,10 @@ type StepArtifacts struct {
 	Files []string `json:"files"`
 	// Bytes is the files' content, uncompressed.
 	Bytes int64 `json:"bytes"`
+	// ExpiredAt is when the server's artifact retention removed the
+	// archive (Digest and Files are then empty, and downloading it
+	// answers 410); absent while it is kept.
+	ExpiredAt time.Time `json:"expired_at,omitzero"`
 }
 
 // Approval is one decision on an approval step.

@@ -1,0 +1,78 @@
+package retention
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/berthdev/berth/internal/store"
+)
+
+// reference is one kind of record that refers to blobs.
+type reference struct {
+	name    string
+	digests func(ctx context.Context, st store.Store) ([]string, error)
+}
+
+// references is every place the platform refers to a blob from: a blob
+// none of them names is garbage once its grace period is over. This is
+// the one list: a new kind of record that keeps blobs adds its line here
+// (and, if backups must carry its blobs, to internal/backup's schema.go).
+var references = []reference{
+	{"release source archives", releaseSources},
+	{"pipeline run artifacts", runArtifacts},
+}
+
+// Referenced returns the digests every reference names.
+func Referenced(ctx context.Context, st store.Store) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, ref := range references {
+		ds, err := ref.digests(ctx, st)
+		if err != nil {
+			return nil, fmt.Errorf("retention: %s: %w", ref.name, err)
+		}
+		for _, d := range ds {
+			out[d] = true
+		}
+	}
+	return out, nil
+}
+
+// releaseSources are the source archives of every app's releases
+// (deleting an app deletes its releases, and so its claim on them).
+func releaseSources(ctx context.Context, st store.Store) ([]string, error) {
+	apps, err := st.ListApps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range apps {
+		rels, err := st.ListReleases(ctx, a.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rels {
+			if r.Source != "" {
+				out = append(out, r.Source)
+			}
+		}
+	}
+	return out, nil
+}
+
+// runArtifacts are the archives runs' steps keep (not expired). Live
+// runs are read too: a step that just kept its archive refers to it.
+func runArtifacts(ctx context.Context, st store.Store) ([]string, error) {
+	runs, err := st.ListRuns(ctx, store.RunFilter{})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range runs {
+		for _, s := range r.Steps {
+			if s.Artifacts.Kept() {
+				out = append(out, s.Artifacts.Digest)
+			}
+		}
+	}
+	return out, nil
+}
