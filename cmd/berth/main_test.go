@@ -60,6 +60,15 @@ func TestServerCommandFlags(t *testing.T) {
 	if code, _, stderr := run("server", "--pipeline-sweep-every", "-1m"); code != 2 || !strings.Contains(stderr, "--pipeline-sweep-every: -1m0s is negative") {
 		t.Errorf("server --pipeline-sweep-every -1m: exit %d, stderr %q", code, stderr)
 	}
+	for _, bad := range []struct{ flag, value, want string }{
+		{"--artifact-retention", "-1h", "--artifact-retention: -1h0m0s is negative"},
+		{"--artifact-keep-last", "-2", "--artifact-keep-last: -2 is negative"},
+		{"--retention-sweep-every", "-5m", "--retention-sweep-every: -5m0s is negative"},
+	} {
+		if code, _, stderr := run("server", bad.flag, bad.value); code != 2 || !strings.Contains(stderr, bad.want) {
+			t.Errorf("server %s %s: exit %d, stderr %q", bad.flag, bad.value, code, stderr)
+		}
+	}
 	code, stdout, _ := run("--help")
 	if code != 0 || !strings.Contains(stdout, "server") || strings.Contains(stdout, "shim") {
 		t.Errorf("help: exit %d, lists server but not shim?\n%s", code, stdout)

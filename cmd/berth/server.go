@@ -24,6 +24,7 @@ func newServerCmd() *cobra.Command {
 		masterKeyFile, database        string
 		logLevel                       slog.Level
 		pipes                          server.PipelineConfig
+		keep                           retentionFlags
 		sso                            ssoFlags
 		secureCookies                  bool
 		leaseDuration                  time.Duration
@@ -57,6 +58,10 @@ the data directory.`,
 			if pipes.SweepEvery < 0 {
 				return cli.BadInput(fmt.Errorf("--pipeline-sweep-every: %s is negative; give a duration such as 10m (0 for the default)", pipes.SweepEvery))
 			}
+			ret, err := keep.config()
+			if err != nil {
+				return err
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("find the berth binary for the shim: %w", err)
@@ -78,6 +83,7 @@ the data directory.`,
 				ShimCommand:         []string{exe, shimName},
 				Version:             version,
 				Pipelines:           pipes,
+				Retention:           ret,
 				Logger:              logger,
 				OIDC:                oidcCfg,
 				SecureCookies:       secureCookies,
@@ -120,6 +126,7 @@ the data directory.`,
 		"the API URL gateways and pipeline step pods in clusters reach this server at (needed to run Berth's gateway in environments with routing gateway, and for artifacts of steps run on clusters)")
 	cmd.Flags().StringVar(&gatewayImage, "cluster-gateway-image", "",
 		"image of the gateway run in environments' clusters, and of the step agent of pipeline steps with artifacts there (default ghcr.io/berthdev/berth:<this version>, not published yet: build and push one with \"make image\", see docs/kubernetes.md)")
+	keep.register(cmd)
 	sso.register(cmd)
 	cmd.Flags().TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	cmd.AddCommand(newRotateKeyCmd())

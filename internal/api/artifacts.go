@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/identity/rbac"
@@ -48,6 +49,10 @@ func (s *server) downloadArtifacts(w http.ResponseWriter, r *http.Request) error
 	if a == nil {
 		return notFound("step %s of run %s kept no artifacts (status %s)", name, run.ID, run.Steps[i].Status)
 	}
+	if !a.Kept() {
+		return newError(http.StatusGone, api.CodeGone, "the artifacts of step %s of run %s expired on %s (the server's artifact retention); the run and its log are kept",
+			name, run.ID, a.ExpiredAt.UTC().Format(time.RFC3339))
+	}
 	if s.Blobs == nil {
 		return newError(http.StatusServiceUnavailable, api.CodeUnavailable, "this server has no blob store")
 	}
@@ -77,5 +82,9 @@ func toAPIArtifacts(st store.RunStep) *api.StepArtifacts {
 	if a == nil {
 		return nil
 	}
-	return &api.StepArtifacts{Step: st.Name, Digest: a.Digest, Size: a.Size, Count: a.Count, Files: slices.Clone(a.Files), Bytes: a.Bytes}
+	files := slices.Clone(a.Files)
+	if files == nil {
+		files = []string{} // an expired archive lists none
+	}
+	return &api.StepArtifacts{Step: st.Name, Digest: a.Digest, Size: a.Size, Count: a.Count, Files: files, Bytes: a.Bytes, ExpiredAt: a.ExpiredAt}
 }

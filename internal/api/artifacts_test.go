@@ -39,6 +39,7 @@ func TestRunArtifactRoutes(t *testing.T) {
 			{Name: "test", Kind: "run", Status: "success"},
 			{Name: "build", Kind: "run", Status: "success", Artifacts: kept},
 			{Name: "old", Kind: "run", Status: "success", Artifacts: gone},
+			{Name: "expired", Kind: "run", Status: "success", Artifacts: &store.StepArtifacts{Size: 9, Count: 4, Bytes: 20, ExpiredAt: now.Add(time.Hour)}},
 		}}
 	if err := ts.db.CreateRun(ctx, run); err != nil {
 		t.Fatal(err)
@@ -48,8 +49,12 @@ func TestRunArtifactRoutes(t *testing.T) {
 
 	var list []api.StepArtifacts
 	ts.mustAs(t, reader, http.StatusOK, http.MethodGet, "/api/v1/runs/shop.1/artifacts", nil, &list)
-	if len(list) != 2 || list[0].Step != "build" || list[0].Digest != digest || list[0].Files[0] != "bin/web" || list[1].Step != "old" {
+	if len(list) != 3 || list[0].Step != "build" || list[0].Digest != digest || list[0].Files[0] != "bin/web" || list[1].Step != "old" {
 		t.Fatalf("list = %+v", list)
+	}
+	// Expired artifacts are listed with when they expired, and no digest.
+	if e := list[2]; e.Step != "expired" || e.Digest != "" || !e.ExpiredAt.Equal(now.Add(time.Hour)) || e.Count != 4 || !list[0].ExpiredAt.IsZero() {
+		t.Errorf("expired entry = %+v", e)
 	}
 	var shown api.Run
 	ts.mustAs(t, reader, http.StatusOK, http.MethodGet, "/api/v1/runs/shop.1", nil, &shown)
@@ -74,10 +79,16 @@ func TestRunArtifactRoutes(t *testing.T) {
 		{"an unknown step", reader, "/api/v1/runs/shop.1/artifacts/nope", http.StatusNotFound},
 		{"an archive no longer stored", reader, "/api/v1/runs/shop.1/artifacts/old", http.StatusNotFound},
 		{"a malformed run", reader, "/api/v1/runs/shop/artifacts", http.StatusUnprocessableEntity},
+		{"expired artifacts", reader, "/api/v1/runs/shop.1/artifacts/expired", http.StatusGone},
+		{"another team's expired artifacts", stranger, "/api/v1/runs/shop.1/artifacts/expired", http.StatusNotFound},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
-			if got, b := ts.callAs(t, tc.tok, http.MethodGet, tc.path, nil); got != tc.want {
+			got, b := ts.callAs(t, tc.tok, http.MethodGet, tc.path, nil)
+			if got != tc.want {
 				t.Errorf("status %d, want %d: %s", got, tc.want, b)
+			}
+			if tc.want == http.StatusGone && (!bytes.Contains(b, []byte(`"gone"`)) || !bytes.Contains(b, []byte("expired on 2030-01-01T01:00:00Z"))) {
+				t.Errorf("410 body %s; want code gone and when they expired", b)
 			}
 		})
 	}

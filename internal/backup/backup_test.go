@@ -49,8 +49,8 @@ func TestRoundTripSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Header.Backend != "sqlite" || res.Header.MasterKeyID != ring.PrimaryID() || res.Trailer.Blobs != 1 {
-		t.Errorf("result = %+v", res)
+	if res.Header.Backend != "sqlite" || res.Header.MasterKeyID != ring.PrimaryID() || res.Trailer.Blobs != 2 {
+		t.Errorf("result = %+v; want the source and the artifact archive", res)
 	}
 	got := openSQLite(t, filepath.Join(dst, "berth.db"))
 	sameState(t, db, got)
@@ -85,10 +85,16 @@ func TestRoundTripSQLite(t *testing.T) {
 	if err != nil || rev != last+1 {
 		t.Errorf("next revision = %d, %v; want %d", rev, err, last+1)
 	}
-	// The source archive the releases need came along.
+	// The source archive the releases need came along, and the run's
+	// artifact archive, byte for byte.
 	dstBlobs, _ := blob.New(filepath.Join(dst, "blobs"))
 	if ok, _ := dstBlobs.Has(ctx, rels[0].Source); !ok {
 		t.Errorf("source archive %s not restored", rels[0].Source)
+	}
+	checkArchives(t, got, blobs, dstBlobs)
+	run, err := got.GetRun(ctx, "run_2")
+	if err != nil || !run.Steps[0].Artifacts.Kept() || run.Steps[1].Artifacts.Kept() || !run.Steps[1].Artifacts.ExpiredAt.Equal(t0) {
+		t.Errorf("restored run_2 = %+v, %v; want its kept and its expired artifacts as they were", run.Steps, err)
 	}
 }
 

@@ -149,6 +149,26 @@ func checkArchives(t *testing.T, st store.Store, want, got blob.Store) {
 	if n == 0 {
 		t.Fatal("no release refers to an archive")
 	}
+	// And the artifact archives runs' steps keep.
+	runs, err := st.ListRuns(ctx, store.RunFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n = 0
+	for _, r := range runs {
+		for _, s := range r.Steps {
+			if !s.Artifacts.Kept() {
+				continue
+			}
+			n++
+			if w, g := readBlob(t, want, s.Artifacts.Digest), readBlob(t, got, s.Artifacts.Digest); w == nil || !bytes.Equal(w, g) {
+				t.Errorf("artifacts %s of run %s step %s: restored %q, want %q", s.Artifacts.Digest, r.ID, s.Name, g, w)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no run step refers to an artifact archive")
+	}
 }
 
 func readBlob(t *testing.T, s blob.Store, digest string) []byte {
@@ -238,7 +258,7 @@ func TestOfflinePostgresBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Backend != "postgres" || tr.Blobs != 1 || tr.MissingBlobs != 0 {
+	if h.Backend != "postgres" || tr.Blobs != 2 || tr.MissingBlobs != 0 {
 		t.Errorf("offline backup: %+v %+v: %s", h, tr, Describe(h, tr))
 	}
 	dir := t.TempDir()

@@ -118,6 +118,15 @@ func populate(t *testing.T, st store.Store, ring *secrets.Keyring, blobs blob.St
 	must("run", st.CreateRun(ctx, store.Run{ID: "run_1", App: "shop", Team: "team_a", Number: 1, Trigger: "manual", Ref: "main", Commit: "abc",
 		Params: map[string]string{"k": "v"}, State: "running", Steps: []store.RunStep{{Name: "test", Kind: "run", Status: "succeeded"}},
 		Version: 1, CreatedAt: t0, StartedAt: t0, UpdatedAt: t0}))
+	// A finished run whose build step kept an archive (a blob the backup
+	// carries) and whose older step's archive expired (nothing to carry).
+	arts := putSource(t, blobs, "pretend this is a tar.gz of shop's build artifacts")
+	must("run", st.CreateRun(ctx, store.Run{ID: "run_2", App: "shop", Team: "team_a", Number: 2, Trigger: "manual", Ref: "main", Commit: "abc",
+		State: store.RunSucceeded, Steps: []store.RunStep{
+			{Name: "build", Kind: "run", Status: "succeeded", Artifacts: &store.StepArtifacts{Digest: arts, Size: 50, Count: 1, Files: []string{"bin/shop"}, Bytes: 9}},
+			{Name: "docs", Kind: "run", Status: "succeeded", Artifacts: &store.StepArtifacts{Size: 7, Count: 2, Bytes: 30, ExpiredAt: t0}},
+		},
+		Version: 1, CreatedAt: t0, StartedAt: t0, FinishedAt: t0, UpdatedAt: t0}))
 	must("approval", st.CreateApproval(ctx, store.Approval{Run: "run_1", Step: "approve", Who: "user_1", Decision: store.DecisionApprove, Time: t0}))
 	_, err := st.RecordDelivery(ctx, "delivery-1", t0)
 	must("delivery", err)

@@ -52,8 +52,9 @@ type Trailer struct {
 	Tables int   `json:"tables"`
 	Rows   int64 `json:"rows"`
 	Blobs  int   `json:"blobs"`
-	// MissingBlobs counts source archives releases refer to that the
-	// data directory lacked: those releases cannot be rebuilt.
+	// MissingBlobs counts blobs the tables refer to (source archives of
+	// releases, artifact archives of runs) that the blob store lacked:
+	// those releases cannot be rebuilt, those artifacts not downloaded.
 	MissingBlobs int `json:"missing_blobs,omitempty"`
 	// SealedKeyIDs are the master key IDs the secrets were sealed with.
 	SealedKeyIDs []string `json:"sealed_key_ids"`

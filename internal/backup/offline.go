@@ -80,9 +80,9 @@ func Verify(ctx context.Context, path string) (Header, Trailer, error) {
 
 // Describe says in one line what a backup holds.
 func Describe(h Header, tr Trailer) string {
-	s := fmt.Sprintf("%d rows in %d tables, %d source archives; schema %d, from %s", tr.Rows, tr.Tables, tr.Blobs, h.SchemaVersion, h.Backend)
+	s := fmt.Sprintf("%d rows in %d tables, %d source and artifact archives; schema %d, from %s", tr.Rows, tr.Tables, tr.Blobs, h.SchemaVersion, h.Backend)
 	if tr.MissingBlobs > 0 {
-		s += fmt.Sprintf(" (%d more missing from the data directory: their releases cannot be rebuilt)", tr.MissingBlobs)
+		s += fmt.Sprintf(" (%d more missing from the blob store: releases built from them cannot be rebuilt, artifacts not downloaded)", tr.MissingBlobs)
 	}
 	if len(tr.SealedKeyIDs) > 0 {
 		s += fmt.Sprintf("; sealed with master key %v", tr.SealedKeyIDs)

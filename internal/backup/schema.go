@@ -1,15 +1,72 @@
 package backup
 
-import "github.com/berthdev/berth/internal/store/snapshot"
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/internal/store/snapshot"
+)
 
 // What backup and restore know of the schema beyond tables and columns.
 // Everything else is copied without being understood, so a new table
-// needs no change here unless it refers to source archives, sealed data
-// or clusters (schema_test.go fails for a new column named like one).
+// needs no change here unless it refers to blobs, sealed data or
+// clusters (schema_test.go fails for a new column named like one).
 
-// sourceColumn names, per table, the column holding a source archive's
-// digest: the blobs a backup must carry for releases to be rebuilt.
-var sourceColumn = map[string]string{"releases": "source"}
+// blobColumn names, per table, the column that refers to blobs a backup
+// carries: releases' source archives (for releases to be rebuilt) and
+// the artifact archives runs' steps kept (in the steps JSON). The blob
+// garbage collector's list of references is internal/retention/refs.go;
+// a blob kind that backups must carry is named in both.
+var blobColumn = map[string]blobRef{
+	"releases": {column: "source", digests: digestValue},
+	"runs":     {column: "steps", digests: stepArtifacts},
+}
+
+// blobRef is a column referring to blobs, and how to read the digests
+// out of one of its values.
+type blobRef struct {
+	column  string
+	digests func(v any) ([]string, error)
+}
+
+// digestValue reads a column that holds one digest, or "".
+func digestValue(v any) ([]string, error) {
+	if d := text(v); d != "" {
+		return []string{d}, nil
+	}
+	return nil, nil
+}
+
+// stepArtifacts reads the kept (not expired) artifact archives of a run's
+// steps, stored as JSON.
+func stepArtifacts(v any) ([]string, error) {
+	s := text(v)
+	if s == "" {
+		return nil, nil
+	}
+	var steps []store.RunStep
+	if err := json.Unmarshal([]byte(s), &steps); err != nil {
+		return nil, fmt.Errorf("backup: runs.steps: %w", err)
+	}
+	var out []string
+	for _, st := range steps {
+		if st.Artifacts.Kept() {
+			out = append(out, st.Artifacts.Digest)
+		}
+	}
+	return out, nil
+}
+
+func text(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return ""
+}
 
 // sealedColumn names, per table, the column holding data sealed with the
 // master key. Restore opens one value per key ID to prove it has the key.

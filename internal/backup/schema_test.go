@@ -28,8 +28,8 @@ func TestSchemaKnowledge(t *testing.T) {
 	for tb, c := range sealedColumn {
 		known[tb+"."+c] = true
 	}
-	for tb, c := range sourceColumn {
-		known[tb+"."+c] = true
+	for tb, ref := range blobColumn {
+		known[tb+"."+ref.column] = true
 	}
 	for _, tb := range tables {
 		for _, c := range tb.Columns {

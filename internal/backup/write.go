@@ -23,8 +23,9 @@ import (
 
 // Options describe the platform a backup is taken of.
 type Options struct {
-	// Blobs holds the source archives releases refer to; nil leaves them
-	// out (a restored platform then cannot rebuild those releases).
+	// Blobs holds the source archives releases refer to and the artifact
+	// archives of runs; nil leaves them out (a restored platform then
+	// cannot rebuild those releases nor serve those artifacts).
 	Blobs blob.Store
 	// MasterKeyID is recorded in the header (online backups know it).
 	MasterKeyID   string
@@ -36,7 +37,8 @@ type Options struct {
 }
 
 // Write writes a backup of src to w: every table read in one snapshot,
-// then the source archives its releases refer to. Secrets and cluster
+// then the blobs it refers to (blobColumn): releases' source archives and
+// runs' artifact archives. Secrets and cluster
 // credentials are copied as stored, sealed. w is not closed.
 func Write(ctx context.Context, w io.Writer, src snapshot.Source, opts Options) (Trailer, error) {
 	if opts.Now == nil {
@@ -84,15 +86,18 @@ func writeSnapshot(ctx context.Context, enc *encoder, r snapshot.Reader, opts Op
 		if err := enc.record(record{Table: &t}); err != nil {
 			return Trailer{}, err
 		}
-		srcCol := columnIndex(t, sourceColumn[t.Name])
+		ref := blobColumn[t.Name]
+		refCol := columnIndex(t, ref.column)
 		envCols := sealedColumns(t)
 		var n int64
 		err := r.Rows(ctx, t, func(vals []any) error {
 			n++
-			if srcCol >= 0 {
-				if d, _ := vals[srcCol].(string); d != "" {
-					sources = append(sources, d)
+			if refCol >= 0 {
+				ds, err := ref.digests(vals[refCol])
+				if err != nil {
+					return err
 				}
+				sources = append(sources, ds...)
 			}
 			for _, i := range envCols {
 				if id, ok := sealedKeyID(vals[i]); ok {
@@ -130,7 +135,7 @@ func writeSnapshot(ctx context.Context, enc *encoder, r snapshot.Reader, opts Op
 			tr.Blobs++
 		} else {
 			tr.MissingBlobs++
-			opts.Logger.WarnContext(ctx, "source archive missing from the blob store; releases made from it cannot be rebuilt after a restore", "digest", d)
+			opts.Logger.WarnContext(ctx, "blob missing from the blob store; releases made from it cannot be rebuilt, or its run's artifacts downloaded, after a restore", "digest", d)
 		}
 	}
 	for id := range keyIDs {
@@ -145,8 +150,8 @@ func writeSnapshot(ctx context.Context, enc *encoder, r snapshot.Reader, opts Op
 	return tr, nil
 }
 
-// writeBlob copies one source archive; false when the blob store lacks
-// it.
+// writeBlob copies one blob (a source or artifact archive); false when
+// the blob store lacks it.
 func writeBlob(ctx context.Context, enc *encoder, blobs blob.Store, digest string) (bool, error) {
 	if blobs == nil {
 		return false, nil

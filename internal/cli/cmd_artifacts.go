@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,7 +40,13 @@ func (r *runner) newRunArtifactsCmd() *cobra.Command {
 			tw := newTable(w)
 			row(tw, "STEP", "FILES", "SIZE", "ARCHIVE", "DIGEST")
 			for _, a := range list {
-				row(tw, a.Step, fmt.Sprint(a.Count), fmt.Sprint(a.Bytes), fmt.Sprint(a.Size), a.Digest)
+				digest := a.Digest
+				if !a.ExpiredAt.IsZero() {
+					// The run stays; its archive was removed by the
+					// server's artifact retention.
+					digest = "expired " + a.ExpiredAt.UTC().Format(time.RFC3339)
+				}
+				row(tw, a.Step, fmt.Sprint(a.Count), fmt.Sprint(a.Bytes), fmt.Sprint(a.Size), digest)
 			}
 			return tw.Flush()
 		})

@@ -29,7 +29,8 @@ func (r *runner) newBackupCmd() *cobra.Command {
 		Use:   "backup -o FILE [--data-dir DIR | --database URL]",
 		Short: "Write a backup of all platform state (online through the server, or offline)",
 		Long: `Write a backup of all platform state to FILE: every table of the store, read
-in one transaction, and the source archives releases were built from. Secrets
+in one transaction, the source archives releases were built from, and the
+artifact archives pipeline runs kept (those not expired). Secrets
 and cluster credentials stay sealed with the master key, which is never in a
 backup: keep the key (<data-dir>/master.key or $BERTH_MASTER_KEY) safe apart
 from it, or restore cannot open them.

@@ -55,6 +55,8 @@ type Config struct {
 	Version string
 	// Pipelines configures the pipeline run driver.
 	Pipelines PipelineConfig
+	// Retention configures artifact expiry and blob garbage collection.
+	Retention RetentionConfig
 	// OIDC turns on single sign-on with an OpenID provider; nil leaves it
 	// off. Its GroupRoles name teams by name. The provider must answer
 	// discovery at start.

@@ -14,6 +14,7 @@ import (
 	"github.com/berthdev/berth/internal/build"
 	"github.com/berthdev/berth/internal/deploy"
 	"github.com/berthdev/berth/internal/leader"
+	"github.com/berthdev/berth/internal/retention"
 	"github.com/berthdev/berth/internal/runtime"
 	"github.com/berthdev/berth/internal/runtime/envroute"
 	"github.com/berthdev/berth/internal/runtime/local"
@@ -39,7 +40,9 @@ type leaderWork struct {
 	secrets *secretstore.Store
 	builder *build.Builder
 	pipes   *pipelines
-	log     *slog.Logger
+	// retention expires artifacts and deletes unreferenced blobs.
+	retention *retention.Sweeper
+	log       *slog.Logger
 	// routing keeps environments' gateways (or HTTPRoutes) on their
 	// clusters until ctx ends.
 	routing func(ctx context.Context)
@@ -93,8 +96,9 @@ func (w *leaderWork) lead(ctx context.Context, t leader.Term) {
 	defer w.rec.Store(nil)
 
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); w.routing(ctx) }()
+	go func() { defer wg.Done(); w.retention.Run(ctx) }()
 	go func() {
 		defer wg.Done()
 		if err := w.pipes.Run(ctx); err != nil && ctx.Err() == nil {

@@ -119,6 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	pipes.wake = func() { repl.Notify(ctx, channelRuns, "") }
 	work.pipes = pipes
+	work.retention = newRetention(cfg, st, blobs, logger)
 
 	var sso *oidclogin.Client
 	if cfg.OIDC != nil {
@@ -154,6 +155,7 @@ func Run(ctx context.Context, cfg Config) error {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	repl.register(registry)
 	registerPipelineMetrics(registry, pipes.Runner)
+	registerRetentionMetrics(registry, work.retention)
 	apiMux := http.NewServeMux()
 	apiMux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	apiMux.Handle("/", repl.logsToLeader(handler))

@@ -36,6 +36,7 @@ const (
 	CodeForbidden    = "forbidden"    // 403: a member whose role or token scope lacks the permission
 	CodeNotFound     = "not_found"    // 404
 	CodeConflict     = "conflict"     // 409
+	CodeGone         = "gone"         // 410: it was there and was removed (expired artifacts)
 	CodeTooLarge     = "too_large"    // 413
 	CodeInternal     = "internal"     // 500
 	// CodeMethodNotAllowed answers a known path called with the wrong method (405).
