@@ -3,18 +3,24 @@ package server
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthdev/berth/internal/backup"
+	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/blob/blobtest"
 	"github.com/berthdev/berth/internal/cli"
+	"github.com/berthdev/berth/internal/store"
+	"github.com/berthdev/berth/internal/store/sqlite"
 	"github.com/berthdev/berth/pkg/api"
 )
 
 // TestBackupRestoreServer: an online backup through the CLI of a server
-// with a deployed app and a secret, restored into a new data directory; a
+// with a deployed app, a secret and a run's artifacts, restored into a new data directory; a
 // server started there serves the same platform to the same admin token,
 // opens the secret, and deploys a new release from the restored source
 // archive (which needs the archive to rebuild).
@@ -46,6 +52,10 @@ services:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A finished pipeline run whose build step kept artifacts, written
+	// beside the running server (SQLite allows a second connection).
+	artifacts := []byte("pretend this is a tar.gz of tiny's build")
+	plantRun(t, dirA, "tiny", artifacts)
 
 	file := filepath.Join(t.TempDir(), "berth.backup")
 	var out, errOut bytes.Buffer
@@ -91,4 +101,45 @@ services:
 		t.Fatalf("apply after restore: %+v, %v", res, err)
 	}
 	waitRelease(t, cb, "tiny", 2, api.ReleaseDeployed)
+	// The run's artifact archive came along: it downloads byte for byte.
+	rc, _, err := cb.DownloadArtifacts(t.Context(), "tiny.1", "build")
+	if err != nil {
+		t.Fatalf("artifacts after restore: %v", err)
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(b, artifacts) {
+		t.Fatalf("artifacts after restore: %q, %v; want %q", b, err, artifacts)
+	}
+}
+
+// plantRun stores a succeeded run of app whose step build kept content as
+// its artifact archive, in the SQLite store and blob folder of dataDir.
+func plantRun(t *testing.T, dataDir, app string, content []byte) {
+	t.Helper()
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	blobs, err := blob.New(filepath.Join(dataDir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := blobtest.Digest(content)
+	if err := blobs.Put(ctx, d, bytes.NewReader(content), int64(len(content))); err != nil {
+		t.Fatal(err)
+	}
+	a, err := db.GetApp(ctx, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := db.CreateRun(ctx, store.Run{ID: app + ".1", App: app, Team: a.Team, Number: 1, Trigger: "manual", Ref: "main", State: store.RunSucceeded,
+		Steps: []store.RunStep{{Name: "build", Kind: "run", Status: "succeeded", Attempt: 1,
+			Artifacts: &store.StepArtifacts{Digest: d, Size: int64(len(content)), Count: 1, Files: []string{"bin/" + app}, Bytes: 1}}},
+		CreatedAt: now, StartedAt: now, FinishedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 }
