@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthdev/berth/pkg/api"
 )
@@ -13,7 +14,8 @@ import (
 // TestPipelineArtifactsOutliveTheRun: a real run on the local executor
 // keeps its build step's files; after the run (its workspace deleted) and
 // a server restart, "berth run artifacts" lists them and "berth run
-// download" unpacks them, runnable, into the folder named.
+// download" unpacks them, runnable, into the folder named; a server whose
+// artifact retention is over expires them.
 func TestPipelineArtifactsOutliveTheRun(t *testing.T) {
 	work := sleeperRepo(t, "arts", `on: [manual]
 steps:
@@ -73,5 +75,34 @@ steps:
 		if out, code := s.berth(tc.args...); code != tc.code || !strings.Contains(out, tc.say) {
 			t.Errorf("berth %v: exit %d, want %d saying %q\n%s", tc.args, code, tc.code, tc.say, out)
 		}
+	}
+
+	// A server whose artifact retention is over at once expires them: the
+	// run stays, the listing says when, the download says so (exit 1),
+	// and the archive itself waits out the blob grace period (an hour).
+	s.stop()
+	s = startServer(t, dataDir, apiAddr, gwAddr, "--artifact-retention", "1ms", "--artifact-keep-last", "0", "--retention-sweep-every", "200ms")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		table := s.mustBerth("run", "artifacts", "arts.1")
+		if strings.Contains(table, "expired 20") {
+			if strings.Contains(table, list[0].Digest) {
+				t.Errorf("expired artifacts still show their digest:\n%s", table)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("artifacts not expired within 30s:\n%s\n%s", table, s.log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out, code := s.berth("run", "download", "arts.1", "--step", "build", "-d", dir); code != 1 || !strings.Contains(out, "expired on") {
+		t.Errorf("download of expired artifacts: exit %d\n%s", code, out)
+	}
+	if out := s.mustBerth("run", "show", "arts.1"); !strings.Contains(out, "succeeded") {
+		t.Errorf("the run after its artifacts expired:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "blobs", "sha256", strings.TrimPrefix(list[0].Digest, "sha256:"))); err != nil {
+		t.Errorf("the expired archive was deleted within the blob grace period: %v", err)
 	}
 }
