@@ -34,15 +34,7 @@ func TestDirContract(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			Age: func(t *testing.T, digest string, by time.Duration) {
-				fi, err := os.Stat(path(digest))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.Chtimes(path(digest), time.Time{}, fi.ModTime().Add(-by)); err != nil {
-					t.Fatal(err)
-				}
-			},
+			Age: func(t *testing.T, digest string, by time.Duration) { blobtest.AgeFile(t, root, digest, by) },
 		}
 	})
 }

@@ -111,6 +111,22 @@ func ping(ctx context.Context, u string) error {
 	return conn.Ping(ctx)
 }
 
+// Exec runs one statement on the database at u, behind the back of any
+// store open on it (tests age or damage rows that way), failing t on error.
+func Exec(t testing.TB, u, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("pgtest: %s: %v", sql, err)
+	}
+}
+
 func adminExec(ctx context.Context, u, sql string) error {
 	conn, err := pgx.Connect(ctx, u)
 	if err != nil {

@@ -2,8 +2,6 @@ package retention_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/berthdev/berth/internal/blob"
+	"github.com/berthdev/berth/internal/blob/blobtest"
 	"github.com/berthdev/berth/internal/pgtest"
 	"github.com/berthdev/berth/internal/retention"
 	"github.com/berthdev/berth/internal/store"
@@ -48,14 +45,7 @@ func backends(t *testing.T, fn func(t *testing.T, b backend)) {
 			t.Fatal(err)
 		}
 		fn(t, backend{st: db, blobs: blobs, age: func(t *testing.T, digest string, by time.Duration) {
-			p := filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(digest, "sha256:"))
-			fi, err := os.Stat(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chtimes(p, time.Time{}, fi.ModTime().Add(-by)); err != nil {
-				t.Fatal(err)
-			}
+			blobtest.AgeFile(t, filepath.Join(dir, "blobs"), digest, by)
 		}})
 	})
 	t.Run("postgres", func(t *testing.T) {
@@ -67,22 +57,14 @@ func backends(t *testing.T, fn func(t *testing.T, b backend)) {
 		}
 		t.Cleanup(func() { _ = db.Close() })
 		fn(t, backend{st: db, blobs: db.Blobs(), age: func(t *testing.T, digest string, by time.Duration) {
-			conn, err := pgx.Connect(t.Context(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close(context.Background())
-			if _, err := conn.Exec(t.Context(), `UPDATE blobs SET stored_at = stored_at - make_interval(secs => $2) WHERE digest = $1`, digest, by.Seconds()); err != nil {
-				t.Fatal(err)
-			}
+			pgtest.Exec(t, url, blobtest.AgeSQL, digest, by.Seconds())
 		}})
 	})
 }
 
 func putBlob(t *testing.T, b backend, content string) string {
 	t.Helper()
-	h := sha256.Sum256([]byte(content))
-	d := "sha256:" + hex.EncodeToString(h[:])
+	d := blobtest.Digest([]byte(content))
 	if err := b.blobs.Put(t.Context(), d, strings.NewReader(content), int64(len(content))); err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,14 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/blob/blobtest"
@@ -62,14 +58,7 @@ func seedStore(t *testing.T, backend, dataDir string) (seeded, string) {
 			t.Fatal(err)
 		}
 		return seeded{st: db, blobs: blobs, close: func() { _ = db.Close() }, age: func(d string, by time.Duration) {
-			p := filepath.Join(dir, "sha256", strings.TrimPrefix(d, "sha256:"))
-			fi, err := os.Stat(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chtimes(p, time.Time{}, fi.ModTime().Add(-by)); err != nil {
-				t.Fatal(err)
-			}
+			blobtest.AgeFile(t, dir, d, by)
 		}}, ""
 	}
 	url := pgtest.URL(t)
@@ -78,14 +67,7 @@ func seedStore(t *testing.T, backend, dataDir string) (seeded, string) {
 		t.Fatal(err)
 	}
 	return seeded{st: db, blobs: db.Blobs(), close: func() { _ = db.Close() }, age: func(d string, by time.Duration) {
-		conn, err := pgx.Connect(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), `UPDATE blobs SET stored_at = stored_at - make_interval(secs => $2) WHERE digest = $1`, d, by.Seconds()); err != nil {
-			t.Fatal(err)
-		}
+		pgtest.Exec(t, url, blobtest.AgeSQL, d, by.Seconds())
 	}}, url
 }
 

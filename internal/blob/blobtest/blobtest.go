@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +31,24 @@ type Opened struct {
 
 // Opener opens a store for one test.
 type Opener func(t *testing.T) Opened
+
+// AgeFile ages digest in the folder store rooted at root by by: its
+// file's modification time is the blob's age.
+func AgeFile(t *testing.T, root, digest string, by time.Duration) {
+	t.Helper()
+	p := filepath.Join(root, "sha256", strings.TrimPrefix(digest, "sha256:"))
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, time.Time{}, fi.ModTime().Add(-by)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// AgeSQL ages a blob of the PostgreSQL store by $2 seconds ($1 the digest):
+// its stored_at is the blob's age.
+const AgeSQL = `UPDATE blobs SET stored_at = stored_at - make_interval(secs => $2) WHERE digest = $1`
 
 // Digest is the digest of content.
 func Digest(content []byte) string {

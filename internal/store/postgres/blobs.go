@@ -114,6 +114,12 @@ func (s blobStore) Touch(ctx context.Context, digest string) (bool, error) {
 		return false, nil
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE blobs SET stored_at = clock_timestamp() WHERE digest = $1`, digest)
+	return changedRow(digest, res, err)
+}
+
+// changedRow turns an Exec's answer into whether it changed a row, with
+// errors naming the blob.
+func changedRow(digest string, res sql.Result, err error) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("postgres: blob %s: %w", digest, err)
 	}
@@ -160,14 +166,7 @@ func (s blobStore) Delete(ctx context.Context, digest string, minAge time.Durati
 	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM blobs WHERE digest = $1 AND stored_at <= clock_timestamp() - make_interval(secs => $2)`,
 		digest, minAge.Seconds())
-	if err != nil {
-		return false, fmt.Errorf("postgres: delete blob %s: %w", digest, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("postgres: delete blob %s: %w", digest, err)
-	}
-	return n > 0, nil
+	return changedRow(digest, res, err)
 }
 
 // putBlob writes a blob inside tx; restore calls it in its load

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/berthdev/berth/internal/blob/blobtest"
 	"github.com/berthdev/berth/internal/pgtest"
 	"github.com/berthdev/berth/internal/store"
@@ -59,23 +57,12 @@ func TestBlobContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = db.Close() })
-		exec := func(t *testing.T, q string, args ...any) {
-			t.Helper()
-			conn, err := pgx.Connect(t.Context(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close(context.Background())
-			if _, err := conn.Exec(t.Context(), q, args...); err != nil {
-				t.Fatal(err)
-			}
-		}
 		return blobtest.Opened{Store: db.Blobs(),
 			Damage: func(t *testing.T, digest string) {
-				exec(t, `UPDATE blob_chunks SET data = set_byte(data, 7, get_byte(data, 7) # 255) WHERE digest = $1 AND seq = 0`, digest)
+				pgtest.Exec(t, url, `UPDATE blob_chunks SET data = set_byte(data, 7, get_byte(data, 7) # 255) WHERE digest = $1 AND seq = 0`, digest)
 			},
 			Age: func(t *testing.T, digest string, by time.Duration) {
-				exec(t, `UPDATE blobs SET stored_at = stored_at - make_interval(secs => $2) WHERE digest = $1`, digest, by.Seconds())
+				pgtest.Exec(t, url, blobtest.AgeSQL, digest, by.Seconds())
 			},
 		}
 	})
