@@ -4,14 +4,14 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berthdev/berth/internal/swaptest"
 )
 
 // TestPackNeverReadsThroughASwappedFolder packs a folder while another
@@ -35,13 +35,7 @@ func TestPackNeverReadsThroughASwappedFolder(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, in)
 
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		swapLoop(ctx, t, filepath.Join(dir, "swap"), outside)
-	}()
-	defer func() { stop(); <-done }()
+	swaptest.Folder(t, filepath.Join(dir, "swap"), outside)
 
 	deadline := time.Now().Add(3 * time.Second)
 	packs, failed := 0, 0
@@ -102,29 +96,5 @@ func readContents(t *testing.T, b []byte) [][]byte {
 			t.Fatal(err)
 		}
 		out = append(out, c)
-	}
-}
-
-// swapLoop replaces the folder at p with a symlink to target and back
-// until ctx ends, leaving the folder in place.
-func swapLoop(ctx context.Context, t *testing.T, p, target string) {
-	aside := p + ".aside"
-	for ctx.Err() == nil {
-		if err := os.Rename(p, aside); err != nil {
-			t.Error(err)
-			return
-		}
-		if err := os.Symlink(target, p); err != nil {
-			t.Error(err)
-			return
-		}
-		if err := os.Remove(p); err != nil {
-			t.Error(err)
-			return
-		}
-		if err := os.Rename(aside, p); err != nil {
-			t.Error(err)
-			return
-		}
 	}
 }
