@@ -202,7 +202,7 @@ func (r *Runner) drive(ctx context.Context, env *runEnv) outcome {
 	if env.params, err = params(env.p, run.Params); err != nil {
 		return failed("%v", err)
 	}
-	if env.sched, err = sched.New(env.p, trig, sched.Options{}); err != nil {
+	if env.sched, err = sched.New(env.p, trig, sched.Options{Parallelism: r.opts.StepParallelism}); err != nil {
 		return failed("%v", err)
 	}
 	env.exec = r.opts.Executor

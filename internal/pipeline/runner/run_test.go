@@ -441,3 +441,34 @@ func TestQueueLimitsPerTeam(t *testing.T) {
 		t.Errorf("team_b's run waited for team_a's: started %v, team_a's first ended %v", rb.StartedAt, first.FinishedAt)
 	}
 }
+
+// Independent steps run in parallel up to the server's step limit: with a
+// limit of 2, four independent steps never run more than two at once, and
+// two do run together.
+func TestStepParallelismLimit(t *testing.T) {
+	t.Parallel()
+	e, _ := setup(t, "wide", `on: [manual]
+steps:
+  - {name: a, run: sleep 0.6}
+  - {name: b, run: sleep 0.6}
+  - {name: c, run: sleep 0.6}
+  - {name: d, run: sleep 0.6}
+`, envOpts{tweak: func(o *Options) { o.StepParallelism = 2 }})
+	run := e.waitEnd(e.manual("wide", nil).ID)
+	if run.State != store.RunSucceeded {
+		t.Fatalf("run = %s (%s)\n%s", run.State, run.Reason, e.log(run.ID))
+	}
+	most := 0
+	for _, s := range run.Steps {
+		at := 0 // steps running at s's start, s included
+		for _, o := range run.Steps {
+			if !o.StartedAt.After(s.StartedAt) && o.FinishedAt.After(s.StartedAt) {
+				at++
+			}
+		}
+		most = max(most, at)
+	}
+	if most != 2 {
+		t.Errorf("at most %d steps ran at once, want 2 (limit 2, four independent steps): %+v", most, run.Steps)
+	}
+}
