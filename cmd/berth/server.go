@@ -117,6 +117,8 @@ the data directory.`,
 		"how often the leader removes pods, Secrets and workspace claims of pipeline runs that are not running from cluster environments (default 10m; it also sweeps every cluster environment when it starts leading)")
 	cmd.Flags().IntVar(&pipes.PerPipeline, "pipeline-max-per-app", 0, "most runs of one app's pipeline at once (default 2)")
 	cmd.Flags().IntVar(&pipes.PerTeam, "pipeline-max-per-team", 0, "most runs of one team's pipelines at once (default 8)")
+	cmd.Flags().IntVar(&pipes.StepParallelism, "pipeline-max-parallel-steps", 0,
+		"most steps of one run running at once; approval steps are not counted (default 8)")
 	cmd.Flags().BoolVar(&pipes.AllowPrivateNotify, "pipeline-allow-private-notify", false,
 		"let notify steps post to loopback, link-local and private addresses (off: pipelines cannot reach the server's network)")
 	cmd.Flags().BoolVar(&secureCookies, "secure-cookies", false, "mark console cookies Secure on plain HTTP (when a TLS proxy fronts the API)")

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/berthdev/berth/internal/tarcheck"
 )
 
 // limits caps what one archive may unpack to, so that an upload cannot fill
@@ -37,7 +39,7 @@ func extract(r io.Reader, dst string, lim limits) error {
 	defer root.Close()
 
 	tr := tar.NewReader(gz)
-	var total int64
+	budget := tarcheck.Budget{Max: lim.maxBytes}
 	files := 0
 	var symlinks []string
 	for {
@@ -71,10 +73,9 @@ func extract(r io.Reader, dst string, lim limits) error {
 				return err
 			}
 		case tar.TypeReg:
-			if h.Size < 0 || total+h.Size > lim.maxBytes {
-				return fmt.Errorf("%w: unpacks to more than %d bytes", ErrUnsafeArchive, lim.maxBytes)
+			if err := budget.Take(h.Size); err != nil {
+				return fmt.Errorf("%w: %w", ErrUnsafeArchive, err)
 			}
-			total += h.Size
 			if err := writeFile(root, name, h, tr); err != nil {
 				return err
 			}
@@ -111,18 +112,11 @@ func extract(r io.Reader, dst string, lim limits) error {
 // cleanName turns an entry name into a clean relative slash path, refusing
 // absolute names and any ".." component.
 func cleanName(name string) (string, error) {
-	if name == "" {
-		return "", fmt.Errorf("%w: entry with an empty name", ErrUnsafeArchive)
+	clean, err := tarcheck.Name(name)
+	if err != nil {
+		return "", fmt.Errorf("%w: entry %w", ErrUnsafeArchive, err)
 	}
-	if strings.HasPrefix(name, "/") || strings.Contains(name, "\\") {
-		return "", fmt.Errorf("%w: entry %q: absolute path", ErrUnsafeArchive, name)
-	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." {
-			return "", fmt.Errorf("%w: entry %q: contains \"..\"", ErrUnsafeArchive, name)
-		}
-	}
-	return path.Clean(name), nil
+	return clean, nil
 }
 
 // checkParents refuses an entry whose parent folders include a symlink:

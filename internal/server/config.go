@@ -103,6 +103,9 @@ type PipelineConfig struct {
 	StepUser string
 	// PerPipeline and PerTeam cap concurrent runs (0: the defaults).
 	PerPipeline, PerTeam int
+	// StepParallelism caps the steps of one run running at once (0: the
+	// default).
+	StepParallelism int
 	// AllowPrivateNotify lets notify steps post to loopback, link-local and
 	// private addresses.
 	AllowPrivateNotify bool

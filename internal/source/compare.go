@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/berthdev/berth/internal/tarcheck"
 )
 
 // Caps on what SameExcept reads of each archive. An archive within the
@@ -87,7 +89,7 @@ type archEntries struct {
 	skip []string
 	lim  compareLimits
 	// bytes and entries count what was read so far, skipped entries too.
-	bytes   int64
+	bytes   tarcheck.Budget
 	entries int
 }
 
@@ -96,7 +98,7 @@ func newEntries(r io.Reader, lim compareLimits, skip []string) (*archEntries, er
 	if err != nil {
 		return nil, fmt.Errorf("source: read archive: %w", err)
 	}
-	return &archEntries{tr: tar.NewReader(gz), skip: skip, lim: lim}, nil
+	return &archEntries{tr: tar.NewReader(gz), skip: skip, lim: lim, bytes: tarcheck.Budget{Max: lim.bytes}}, nil
 }
 
 // next is the next entry not skipped; io.EOF at the end.
@@ -115,10 +117,9 @@ func (e *archEntries) next() (archEntry, error) {
 		if e.entries > e.lim.entries {
 			return archEntry{}, fmt.Errorf("%w: more than %d entries", ErrCompareTooLarge, e.lim.entries)
 		}
-		if hdr.Size < 0 || hdr.Size > e.lim.bytes-e.bytes {
-			return archEntry{}, fmt.Errorf("%w: unpacks to more than %d bytes", ErrCompareTooLarge, e.lim.bytes)
+		if err := e.bytes.Take(hdr.Size); err != nil {
+			return archEntry{}, fmt.Errorf("%w: %w", ErrCompareTooLarge, err)
 		}
-		e.bytes += hdr.Size
 		if slices.Contains(e.skip, hdr.Name) {
 			continue
 		}

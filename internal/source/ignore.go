@@ -7,8 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // IgnoreFile is the file, at the top of the app folder, that lists paths to
@@ -27,16 +27,23 @@ type ignoreRule struct {
 
 type ignoreRules []ignoreRule
 
-// loadIgnore reads dir/.berthignore; a missing file means no rules.
-func loadIgnore(dir string) (ignoreRules, error) {
-	f, err := os.Open(filepath.Join(dir, IgnoreFile))
+// loadIgnore reads .berthignore at the top of root; a missing file means
+// no rules. A symlink or anything but a regular file is refused, so the
+// server never parses (and quotes lines of) a file outside the folder.
+func loadIgnore(root *os.Root) (ignoreRules, error) {
+	f, err := root.OpenFile(IgnoreFile, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("source: %w", err)
+		return nil, fmt.Errorf("source: %s: %w (a symlink is not followed)", IgnoreFile, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("source: %s is not a regular file", IgnoreFile)
+	}
 	var rules ignoreRules
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {

@@ -8,6 +8,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -35,20 +37,22 @@ func Pack(dir string, w io.Writer) (digest string, err error) {
 }
 
 func pack(dir string, w io.Writer, max int64) (string, error) {
-	root, err := filepath.Abs(dir)
+	// Everything below reads through root: a folder of the tree swapped for
+	// a symlink while it is packed (a pipeline step running beside a deploy
+	// step can do that to the checkout) is followed only as far as it stays
+	// inside dir, and a file is opened without following a last symlink,
+	// so the archive never holds a file from outside dir.
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return "", fmt.Errorf("source: %w", err)
 	}
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return "", fmt.Errorf("source: %w", err)
-	}
-	if fi, err := os.Stat(realRoot); err != nil {
+	defer root.Close()
+	if fi, err := root.Stat("."); err != nil {
 		return "", fmt.Errorf("source: %w", err)
 	} else if !fi.IsDir() {
 		return "", fmt.Errorf("source: %s is not a folder", dir)
 	}
-	rules, err := loadIgnore(realRoot)
+	rules, err := loadIgnore(root)
 	if err != nil {
 		return "", err
 	}
@@ -60,11 +64,11 @@ func pack(dir string, w io.Writer, max int64) (string, error) {
 		return "", fmt.Errorf("source: %w", err)
 	}
 	tw := tar.NewWriter(gz)
-	p := &packer{root: realRoot, rules: rules, tw: tw}
+	p := &packer{root: root, rules: rules, tw: tw}
 
 	// WalkDir visits entries in lexical order, which is what makes the
 	// archive deterministic.
-	walkErr := filepath.WalkDir(realRoot, p.visit)
+	walkErr := fs.WalkDir(root.FS(), ".", p.visit)
 	if walkErr == nil {
 		walkErr = tw.Close()
 	}
@@ -82,7 +86,7 @@ func pack(dir string, w io.Writer, max int64) (string, error) {
 }
 
 type packer struct {
-	root    string
+	root    *os.Root
 	rules   ignoreRules
 	tw      *tar.Writer
 	largest []sizedFile
@@ -93,31 +97,27 @@ type sizedFile struct {
 	size int64
 }
 
-func (p *packer) visit(full string, d fs.DirEntry, err error) error {
+// visit adds the entry rel (slash-separated, relative to the root).
+func (p *packer) visit(rel string, d fs.DirEntry, err error) error {
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
-	if full == p.root {
+	if rel == "." {
 		return nil
 	}
-	rel, err := filepath.Rel(p.root, full)
-	if err != nil {
-		return fmt.Errorf("source: %w", err)
-	}
-	rel = filepath.ToSlash(rel)
 	if d.Name() == ".git" {
 		if d.IsDir() {
-			return filepath.SkipDir
+			return fs.SkipDir
 		}
 		return nil // a submodule's .git file
 	}
 	if p.rules.match(rel, d.IsDir()) {
 		if d.IsDir() {
-			return filepath.SkipDir
+			return fs.SkipDir
 		}
 		return nil
 	}
-	info, err := d.Info()
+	info, err := d.Info() // lstat: a symlink is seen as one
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
@@ -131,43 +131,57 @@ func (p *packer) visit(full string, d fs.DirEntry, err error) error {
 		hdr.Typeflag = tar.TypeDir
 		hdr.Name += "/"
 		hdr.Mode = 0o755
-		return p.write(hdr, "")
+		return p.write(hdr)
 	case mode.IsRegular():
-		hdr.Typeflag = tar.TypeReg
-		hdr.Mode = 0o644
-		if mode&0o111 != 0 {
-			hdr.Mode = 0o755
-		}
-		hdr.Size = info.Size()
-		p.noteSize(rel, hdr.Size)
-		return p.write(hdr, full)
+		return p.writeFile(hdr)
 	case mode&fs.ModeSymlink != 0:
-		target, err := p.checkSymlink(full, rel)
+		target, err := p.checkSymlink(rel)
 		if err != nil {
 			return err
 		}
 		hdr.Typeflag = tar.TypeSymlink
 		hdr.Linkname = target
 		hdr.Mode = 0o777
-		return p.write(hdr, "")
+		return p.write(hdr)
 	default:
 		return fmt.Errorf("%w: %s (%s); list it in %s", ErrUnsupportedFile, rel, mode.Type(), IgnoreFile)
 	}
 }
 
-// write adds hdr and, for a regular file, the content of full.
-func (p *packer) write(hdr *tar.Header, full string) error {
+func (p *packer) write(hdr *tar.Header) error {
 	if err := p.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("source: %s: %w", hdr.Name, err)
 	}
-	if full == "" {
-		return nil
+	return nil
+}
+
+// writeFile adds the regular file hdr.Name with its content. The file is
+// opened before its header is written, not following a last symlink and
+// not blocking (a FIFO put where the walk saw a file), and its type and
+// size come from the open file, so what is written is what was opened.
+func (p *packer) writeFile(hdr *tar.Header) error {
+	f, err := p.root.OpenFile(hdr.Name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("source: %s: %w (did it change while packing?)", hdr.Name, err)
 	}
-	f, err := os.Open(full)
+	defer f.Close()
+	info, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
-	defer f.Close()
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s (%s, changed while packing); list it in %s", ErrUnsupportedFile, hdr.Name, info.Mode().Type(), IgnoreFile)
+	}
+	hdr.Typeflag = tar.TypeReg
+	hdr.Mode = 0o644
+	if info.Mode()&0o111 != 0 {
+		hdr.Mode = 0o755
+	}
+	hdr.Size = info.Size()
+	p.noteSize(hdr.Name, hdr.Size)
+	if err := p.write(hdr); err != nil {
+		return err
+	}
 	// Copy exactly the size in the header: a file that grows or shrinks
 	// while packing must fail rather than corrupt the archive.
 	if _, err := io.CopyN(p.tw, f, hdr.Size); err != nil {
@@ -178,8 +192,8 @@ func (p *packer) write(hdr *tar.Header, full string) error {
 
 // checkSymlink returns the link's target if following it stays inside the
 // app folder.
-func (p *packer) checkSymlink(full, rel string) (string, error) {
-	target, err := os.Readlink(full)
+func (p *packer) checkSymlink(rel string) (string, error) {
+	target, err := p.root.Readlink(rel)
 	if err != nil {
 		return "", fmt.Errorf("source: %w", err)
 	}
@@ -191,14 +205,11 @@ func (p *packer) checkSymlink(full, rel string) (string, error) {
 		return "", fmt.Errorf("%w: %s -> %s", ErrUnsafeSymlink, rel, target)
 	}
 	// The lexical check misses links that go through other links
-	// ("a/b/.." where a/b is itself a link to the top); resolve for real
-	// when the target exists. A dangling link is harmless once it passed
-	// the lexical check.
-	if resolved, err := filepath.EvalSymlinks(full); err == nil {
-		r, err := filepath.Rel(p.root, resolved)
-		if err != nil || outside(r) {
-			return "", fmt.Errorf("%w: %s -> %s (resolves to %s)", ErrUnsafeSymlink, rel, target, resolved)
-		}
+	// ("a/b/.." where a/b is itself a link to the top); the root resolves
+	// them for real and refuses any that leave it. A dangling link is
+	// harmless once it passed the lexical check.
+	if _, err := p.root.Stat(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%w: %s -> %s (%w)", ErrUnsafeSymlink, rel, target, err)
 	}
 	return filepath.ToSlash(target), nil
 }

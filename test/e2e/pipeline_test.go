@@ -310,8 +310,16 @@ func TestPipelineRunSurvivesServerCrash(t *testing.T) {
 // the work tree, whose berth.yaml is what to apply.
 func sleeperRepo(t *testing.T, name, pipeline string) string {
 	t.Helper()
-	root, work := t.TempDir(), t.TempDir()
-	bare := filepath.Join(root, name+".git")
+	work, _ := sleeperRepoBare(t, name, pipeline)
+	return work
+}
+
+// sleeperRepoBare is sleeperRepo, also returning the bare repository it
+// pushes to (served over HTTP), for tests that push more branches.
+func sleeperRepoBare(t *testing.T, name, pipeline string) (work, bare string) {
+	t.Helper()
+	root := t.TempDir()
+	work, bare = t.TempDir(), filepath.Join(root, name+".git")
 	gitRun(t, root, "init", "-q", "--bare", bare)
 	url := serveGit(t, root) + "/" + name + ".git"
 	if err := os.MkdirAll(filepath.Join(work, ".berth"), 0o755); err != nil {
@@ -328,5 +336,5 @@ func sleeperRepo(t *testing.T, name, pipeline string) string {
 	gitRun(t, work, "add", "-A")
 	gitRun(t, work, "commit", "-q", "-m", "c1")
 	gitRun(t, work, "push", "-q", bare, "HEAD:refs/heads/main")
-	return work
+	return work, bare
 }

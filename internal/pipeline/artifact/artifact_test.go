@@ -5,12 +5,17 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthdev/berth/internal/pipeline/artifact"
+	"github.com/berthdev/berth/internal/swaptest"
 )
 
 func write(t *testing.T, dir string, files map[string]string) {
@@ -187,4 +192,54 @@ func TestExtractDoesNotFollowPlantedSymlink(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "f")); string(b) != "aaa" {
 		t.Fatalf("f = %q", b)
 	}
+}
+
+// Collect and Pack read through the root they are given: with a folder of
+// it swapped again and again for a symlink to a folder outside, they may
+// fail, but no archive ever holds an outside file.
+func TestCollectAndPackNeverLeaveTheRoot(t *testing.T) {
+	t.Parallel()
+	secret := "outside-secret-" + t.Name()
+	outside, dir := t.TempDir(), t.TempDir()
+	in, out := map[string]string{}, map[string]string{}
+	for i := range 64 {
+		name := fmt.Sprintf("f%02d", i)
+		in["out/"+name], out[name] = "inside", secret
+	}
+	write(t, outside, out)
+	write(t, dir, in)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	swaptest.Folder(t, filepath.Join(dir, "out"), outside)
+
+	deadline := time.Now().Add(3 * time.Second)
+	rounds, failed := 0, 0
+	for ; time.Now().Before(deadline); rounds++ {
+		var log, buf bytes.Buffer
+		files, err := artifact.Collect(t.Context(), root, []string{"out/", "out/*"}, &log)
+		if err == nil {
+			_, err = artifact.Pack(t.Context(), root, files, &buf, 1<<20)
+		}
+		if err != nil {
+			failed++
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("round %d: the error holds an outside file: %v", rounds, err)
+			}
+			continue
+		}
+		_, err = artifact.Walk(&buf, 1<<20, func(name string, _ int64, r io.Reader) error {
+			b, err := io.ReadAll(r)
+			if err == nil && strings.Contains(string(b), secret) {
+				return fmt.Errorf("%s holds a file from outside the root", name)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", rounds, err)
+		}
+	}
+	t.Logf("%d rounds, %d failed while the folder was swapped", rounds, failed)
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/berthdev/berth/internal/tarcheck"
 )
 
 // DefaultMaxBytes caps the content of one step's artifacts unless the
@@ -24,12 +26,13 @@ var ErrBadArchive = errors.New("artifact: bad archive")
 // CheckName refuses a name that could leave the folder an archive is
 // unpacked in, or that is not in the clean form Pack writes.
 func CheckName(name string) error {
+	clean, err := tarcheck.Name(name)
 	switch {
-	case name == "" || name == "." || strings.HasPrefix(name, "/"):
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrBadArchive, err)
+	case clean == ".":
 		return fmt.Errorf("%w: %q is not a relative file name", ErrBadArchive, name)
-	case name == ".." || strings.HasPrefix(name, "../"):
-		return fmt.Errorf("%w: %q leaves its folder", ErrBadArchive, name)
-	case path.Clean(name) != name || strings.Contains(name, "\\") || strings.ContainsRune(name, 0):
+	case clean != name:
 		return fmt.Errorf("%w: %q is not a clean slash-separated name", ErrBadArchive, name)
 	}
 	return nil
@@ -46,7 +49,7 @@ func Walk(r io.Reader, max int64, fn func(name string, mode int64, content io.Re
 	}
 	tr := tar.NewReader(gz)
 	var files []string
-	var total int64
+	budget := tarcheck.Budget{Max: max}
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -66,8 +69,8 @@ func Walk(r io.Reader, max int64, fn func(name string, mode int64, content io.Re
 		default:
 			return files, fmt.Errorf("%w: %s is not a regular file or folder", ErrBadArchive, name)
 		}
-		if total += hdr.Size; hdr.Size < 0 || total > max {
-			return files, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
+		if err := budget.Take(hdr.Size); err != nil {
+			return files, fmt.Errorf("%w: %w", ErrTooLarge, err)
 		}
 		files = append(files, name)
 		if fn != nil {

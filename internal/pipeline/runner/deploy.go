@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/berthdev/berth/internal/pipeline"
@@ -136,15 +137,10 @@ func readSpec(dir string) (*spec.App, []byte, error) {
 	}
 	defer root.Close()
 	for _, name := range []string{"berth.yaml", "berth.yml"} {
-		f, err := root.Open(name)
+		data, err := readRegular(root, name, 1<<20)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading %s: %w", name, err)
-		}
-		data, err := io.ReadAll(io.LimitReader(f, 1<<20))
-		f.Close()
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading %s: %w", name, err)
 		}
@@ -159,6 +155,24 @@ func readSpec(dir string) (*spec.App, []byte, error) {
 		return app, canonical, nil
 	}
 	return nil, nil, errors.New("the checkout has no berth.yaml at its root")
+}
+
+// readRegular reads up to max bytes of the regular file name in root. It
+// does not block: the run's steps own the checkout, and a FIFO one of them
+// put in the file's place would otherwise hang the reading step past its
+// timeout and the run's cancel. A symlink is followed only inside root.
+func readRegular(root *os.Root, name string, max int64) ([]byte, error) {
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	return io.ReadAll(io.LimitReader(f, max))
 }
 
 // packSource packs the checkout into the blob store and returns its digest.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -203,7 +202,7 @@ func (r *Runner) drive(ctx context.Context, env *runEnv) outcome {
 	if env.params, err = params(env.p, run.Params); err != nil {
 		return failed("%v", err)
 	}
-	if env.sched, err = sched.New(env.p, trig, sched.Options{}); err != nil {
+	if env.sched, err = sched.New(env.p, trig, sched.Options{Parallelism: r.opts.StepParallelism}); err != nil {
 		return failed("%v", err)
 	}
 	env.exec = r.opts.Executor
@@ -250,15 +249,10 @@ func readPipeline(srcDir, name string) (*pipeline.Pipeline, error) {
 		return nil, fmt.Errorf("checkout: %w", err)
 	}
 	defer root.Close()
-	f, err := root.Open(name)
+	data, err := readRegular(root, name, pipeline.MaxSize+1)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("the repository has no %s at this commit", name)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, pipeline.MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}

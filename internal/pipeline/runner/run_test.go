@@ -410,3 +410,65 @@ steps:
 		t.Errorf("with a limit of 1 the second run started at %v, before the first ended at %v", rb.StartedAt, ra.FinishedAt)
 	}
 }
+
+// The per-team limit holds runs of different pipelines of one team, and
+// only of that team: with PerTeam 1, team_a's second app waits for its
+// first, while team_b's run starts beside it.
+func TestQueueLimitsPerTeam(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{tweak: func(o *Options) { o.PerPipeline, o.PerTeam = 4, 1 }})
+	pipe := "on: [manual]\nsteps:\n  - name: wait\n    run: sleep 1\n"
+	for app, team := range map[string]string{"ta1": "team_a", "ta2": "team_a", "tb": "team_b"} {
+		rp := newRepo(t, app)
+		rp.commit(map[string]string{"berth.yaml": appSpec(app, rp.URL), ".berth/pipeline.yaml": pipe}, "initial")
+		e.addApp(app, team, rp)
+	}
+	a1, a2, b := e.manual("ta1", nil), e.manual("ta2", nil), e.manual("tb", nil)
+	r1, r2, rb := e.waitEnd(a1.ID), e.waitEnd(a2.ID), e.waitEnd(b.ID)
+	for _, r := range []store.Run{r1, r2, rb} {
+		if r.State != store.RunSucceeded {
+			t.Fatalf("run %s = %s (%s)\n%s", r.ID, r.State, r.Reason, e.log(r.ID))
+		}
+	}
+	first, second := r1, r2
+	if r2.StartedAt.Before(r1.StartedAt) {
+		first, second = r2, r1
+	}
+	if second.StartedAt.Before(first.FinishedAt) {
+		t.Errorf("team_a's runs overlapped with a team limit of 1: %s started %v, %s ended %v", second.ID, second.StartedAt, first.ID, first.FinishedAt)
+	}
+	if !rb.StartedAt.Before(first.FinishedAt) {
+		t.Errorf("team_b's run waited for team_a's: started %v, team_a's first ended %v", rb.StartedAt, first.FinishedAt)
+	}
+}
+
+// Independent steps run in parallel up to the server's step limit: with a
+// limit of 2, four independent steps never run more than two at once, and
+// two do run together.
+func TestStepParallelismLimit(t *testing.T) {
+	t.Parallel()
+	e, _ := setup(t, "wide", `on: [manual]
+steps:
+  - {name: a, run: sleep 0.6}
+  - {name: b, run: sleep 0.6}
+  - {name: c, run: sleep 0.6}
+  - {name: d, run: sleep 0.6}
+`, envOpts{tweak: func(o *Options) { o.StepParallelism = 2 }})
+	run := e.waitEnd(e.manual("wide", nil).ID)
+	if run.State != store.RunSucceeded {
+		t.Fatalf("run = %s (%s)\n%s", run.State, run.Reason, e.log(run.ID))
+	}
+	most := 0
+	for _, s := range run.Steps {
+		at := 0 // steps running at s's start, s included
+		for _, o := range run.Steps {
+			if !o.StartedAt.After(s.StartedAt) && o.FinishedAt.After(s.StartedAt) {
+				at++
+			}
+		}
+		most = max(most, at)
+	}
+	if most != 2 {
+		t.Errorf("at most %d steps ran at once, want 2 (limit 2, four independent steps): %+v", most, run.Steps)
+	}
+}

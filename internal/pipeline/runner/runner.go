@@ -33,7 +33,10 @@ import (
 const (
 	DefaultPerPipeline = 2
 	DefaultPerTeam     = 8
-	DefaultTick        = time.Second
+	// DefaultStepParallelism caps the steps of one run running at once
+	// (approval steps, which only wait for people, not counted).
+	DefaultStepParallelism = 8
+	DefaultTick            = time.Second
 	// deliveryKeep is how long webhook delivery IDs are remembered; forges
 	// redeliver within hours.
 	deliveryKeep = 7 * 24 * time.Hour
@@ -68,6 +71,9 @@ type Options struct {
 	// PerPipeline and PerTeam cap the runs running at once of one app and
 	// of one team; more wait queued.
 	PerPipeline, PerTeam int
+	// StepParallelism caps the independent steps of one run running at
+	// once; more wait until one ends.
+	StepParallelism int
 	// AllowPrivateNotify lets notify steps post to loopback, link-local and
 	// private addresses (off: a pipeline file must not reach the server's
 	// own network).
@@ -143,6 +149,9 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	}
 	if o.PerTeam <= 0 {
 		o.PerTeam = DefaultPerTeam
+	}
+	if o.StepParallelism <= 0 {
+		o.StepParallelism = DefaultStepParallelism
 	}
 	if o.Tick <= 0 {
 		o.Tick = DefaultTick

@@ -236,6 +236,16 @@ func TestRefusals(t *testing.T) {
 				resp.Body.Close()
 				return resp.StatusCode
 			}},
+		// Verified before parsed: garbage with a wrong signature is refused
+		// for the signature (401), not read as a bad payload (400).
+		{desc: "garbage with a wrong signature", forge: GitHub, want: http.StatusUnauthorized,
+			send: func(t *testing.T, h *hook) int {
+				return h.send(t, GitHub, "push", []byte("{not json"), []byte("guess"), "")
+			}},
+		{desc: "gitlab garbage with a wrong token", forge: GitLab, want: http.StatusUnauthorized,
+			send: func(t *testing.T, h *hook) int {
+				return h.send(t, GitLab, "Push Hook", []byte("{not json"), []byte("guess"), "")
+			}},
 		{desc: "signed garbage", forge: GitHub, want: http.StatusBadRequest,
 			send: func(t *testing.T, h *hook) int { return h.send(t, GitHub, "push", []byte("{not json"), secret, "") }},
 		{desc: "ping is ignored", forge: GitHub, want: http.StatusAccepted,

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/pipeline/executor"
+	"github.com/berthdev/berth/internal/swaptest"
 )
 
 // syncBuffer is a log the copy goroutine and the test may touch.
@@ -431,5 +432,68 @@ func TestCacheKeyRefusesEscape(t *testing.T) {
 		Cache: &executor.CacheSpec{Key: `k-{{ hash "go.sum" }}`, Paths: []string{"v"}, Dir: filepath.Join(base(t), "c")}}, &syncBuffer{})
 	if err == nil {
 		t.Error("a cache key hashed a file outside the workspace through a symlink")
+	}
+}
+
+// TestArtifactCollectionNeverLeavesTheCheckout collects a step's artifacts
+// again and again while the checkout's artifact folder keeps being
+// swapped for a symlink to a folder outside (a step running in parallel
+// can do that between the walk and the copy). Collection may fail, but no
+// copy may ever hold the outside files, nor any error their content.
+func TestArtifactCollectionNeverLeavesTheCheckout(t *testing.T) {
+	t.Parallel()
+	e := newExec(t)
+	ws := prepare(t, e)
+	secret := "outside-secret-" + t.Name()
+	outside := t.TempDir()
+	// The same names inside and outside: opening any listed file while
+	// the folder is a link would read the outside one.
+	for i := range 64 {
+		name := "f" + strconv.Itoa(i)
+		writeFile(t, filepath.Join(outside, name), secret)
+		writeFile(t, filepath.Join(ws.Src, "out", name), "inside")
+	}
+	swaptest.Folder(t, filepath.Join(ws.Src, "out"), outside)
+
+	arts := filepath.Join(base(t), "artifacts")
+	deadline := time.Now().Add(3 * time.Second)
+	runs, failed := 0, 0
+	for ; time.Now().Before(deadline); runs++ {
+		var log syncBuffer
+		_, err := e.collectArtifacts(t.Context(), executor.StepSpec{
+			Name: "build", Workspace: ws, ArtifactDir: arts, Artifacts: []string{"out/", "out/f1", "out/*"},
+		}, &log)
+		if err != nil {
+			failed++
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("collection %d: the error holds an outside file: %v", runs, err)
+			}
+		}
+		if strings.Contains(log.String(), secret) {
+			t.Fatalf("collection %d: the log holds an outside file", runs)
+		}
+		_ = filepath.WalkDir(arts, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), secret) {
+				t.Fatalf("collection %d: %s holds a file from outside the checkout", runs, p)
+			}
+			return nil
+		})
+		if err := os.RemoveAll(arts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d collections, %d failed while the folder was swapped", runs, failed)
+}
+
+func writeFile(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

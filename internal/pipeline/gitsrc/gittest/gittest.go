@@ -5,6 +5,7 @@ package gittest
 
 import (
 	"crypto/subtle"
+	"crypto/x509"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -36,11 +37,24 @@ func Git(t testing.TB, dir string, args ...string) string {
 // for an access token, and gets 401 without it.
 func Serve(t testing.TB, root, token string) string {
 	t.Helper()
+	return serve(t, root, token, false).URL
+}
+
+// ServeTLS is Serve over HTTPS (httptest's certificate for 127.0.0.1),
+// returning the URL and the certificate a client must trust.
+func ServeTLS(t testing.TB, root, token string) (string, *x509.Certificate) {
+	t.Helper()
+	srv := serve(t, root, token, true)
+	return srv.URL, srv.Certificate()
+}
+
+func serve(t testing.TB, root, token string, tls bool) *httptest.Server {
+	t.Helper()
 	backend := &cgi.Handler{
 		Path: filepath.Join(Git(t, root, "--exec-path"), "git-http-backend"),
 		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1"},
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pass, ok := r.BasicAuth(); token != "" && (!ok || subtle.ConstantTimeCompare([]byte(pass), []byte(token)) != 1) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
@@ -48,6 +62,11 @@ func Serve(t testing.TB, root, token string) string {
 		}
 		backend.ServeHTTP(w, r)
 	}))
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv
 }
