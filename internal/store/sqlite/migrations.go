@@ -273,6 +273,21 @@ CREATE TABLE login_throttles (
 ) STRICT;
 CREATE INDEX login_throttles_idle ON login_throttles (last_failure);
 `},
+	{version: 16, name: "pipeline_caches", sql: `
+-- The caches of pipeline steps that run on a cluster: a tar.gz blob per
+-- (app, key), the first save of a key wins. last_used_at moves on each
+-- restore; caches unused for --pipeline-cache-ttl are removed.
+CREATE TABLE pipeline_caches (
+	app          TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+	cache_key    TEXT NOT NULL,
+	digest       TEXT NOT NULL,
+	size         INTEGER NOT NULL,
+	created_at   TEXT NOT NULL,
+	last_used_at TEXT NOT NULL,
+	PRIMARY KEY (app, cache_key)
+) STRICT;
+CREATE INDEX pipeline_caches_used ON pipeline_caches (last_used_at);
+`},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction
