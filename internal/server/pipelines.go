@@ -55,7 +55,7 @@ func newPipelines(ctx context.Context, cfg Config, st store.Store, access cluste
 		Store: st, Blobs: blobs, Executor: guardedExecutor{Executor: exec}, Clusters: guardedClusters{clusters}, Secrets: secrets, Notify: notify,
 		DataDir: cfg.DataDir, WorkDir: work, Logger: logger,
 		PerPipeline: pc.PerPipeline, PerTeam: pc.PerTeam, AllowPrivateNotify: pc.AllowPrivateNotify,
-		SweepEvery: pc.SweepEvery,
+		SweepEvery: pc.SweepEvery, CacheTTL: pc.CacheTTL,
 		// Step pods send their artifacts to the URL gateways in clusters
 		// reach the server at.
 		UploadBaseURL: cfg.AdvertiseURL,
