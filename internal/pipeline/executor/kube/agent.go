@@ -34,8 +34,6 @@ const (
 	// (the agent reads them).
 	agentTokenEnv = "BERTH_STEP_TOKEN"
 	agentKeyEnv   = "BERTH_CACHE_KEY"
-	// agentMissExit is cli.ExitCacheMiss: the restore found nothing.
-	agentMissExit = 10
 )
 
 // agentWrapper is the step's shell text: it runs the script ($1); before
