@@ -60,6 +60,9 @@ func TestServerCommandFlags(t *testing.T) {
 	if code, _, stderr := run("server", "--pipeline-sweep-every", "-1m"); code != 2 || !strings.Contains(stderr, "--pipeline-sweep-every: -1m0s is negative") {
 		t.Errorf("server --pipeline-sweep-every -1m: exit %d, stderr %q", code, stderr)
 	}
+	if code, _, stderr := run("server", "--pipeline-cache-ttl", "0s"); code != 2 || !strings.Contains(stderr, "--pipeline-cache-ttl: 0s is not positive") {
+		t.Errorf("server --pipeline-cache-ttl 0s: exit %d, stderr %q", code, stderr)
+	}
 	code, stdout, _ := run("--help")
 	if code != 0 || !strings.Contains(stdout, "server") || strings.Contains(stdout, "shim") {
 		t.Errorf("help: exit %d, lists server but not shim?\n%s", code, stdout)

@@ -34,29 +34,9 @@ func (s *server) uploadArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if s.Blobs == nil {
 		return newError(http.StatusServiceUnavailable, api.CodeUnavailable, "this server has no blob store")
 	}
-	max := s.MaxArtifactBytes
-	if r.ContentLength > max {
-		return tooLarge(max)
-	}
-	p, tmp, err := spoolArchive(w, r.Body, max, nil)
-	if tmp != nil {
-		defer os.Remove(tmp.Name())
-		defer tmp.Close()
-	}
-	var maxErr *http.MaxBytesError
-	switch {
-	case errors.As(err, &maxErr) || errors.Is(err, artifact.ErrTooLarge):
-		return tooLarge(max)
-	case errors.Is(err, artifact.ErrBadArchive):
-		return invalidField("body", "not an artifact archive (a tar.gz of regular files with relative names): %v", err)
-	case err != nil:
-		return fmt.Errorf("receive artifacts: %w", err)
-	}
-	if err := s.Blobs.Put(r.Context(), p.Digest, tmp, p.Size); err != nil {
-		if errors.Is(err, blob.ErrDigestMismatch) {
-			return fmt.Errorf("store artifacts: the spooled archive changed: %w", err)
-		}
-		return fmt.Errorf("store artifacts: %w", err)
+	p, err := s.receiveArchive(w, r, s.MaxArtifactBytes, nil, "artifacts", "an artifact archive (a tar.gz of regular files with relative names)")
+	if err != nil {
+		return err
 	}
 	rec := &store.StepArtifacts{Digest: p.Digest, Size: p.Size, Count: len(p.Files), Bytes: p.Bytes, Files: p.Files}
 	if len(rec.Files) > store.MaxListedArtifacts {
@@ -68,6 +48,37 @@ func (s *server) uploadArtifacts(w http.ResponseWriter, r *http.Request) error {
 	s.loggerFrom(r.Context()).Info("stored step artifacts", "run", id, "step", name, "digest", p.Digest, "files", rec.Count)
 	writeJSON(w, http.StatusCreated, *toAPIArtifacts(store.RunStep{Name: name, Artifacts: rec}))
 	return nil
+}
+
+// receiveArchive checks the body as an archive of at most max bytes of
+// content (check, if not nil, refuses names too) and puts it in the blob
+// store: 413 when too large, 422 when it is not form, and nothing stored
+// then. what names the archive in errors.
+func (s *server) receiveArchive(w http.ResponseWriter, r *http.Request, max int64, check func(string) error, what, form string) (artifact.Packed, error) {
+	if r.ContentLength > max {
+		return artifact.Packed{}, tooLarge(max)
+	}
+	p, tmp, err := spoolArchive(w, r.Body, max, check)
+	if tmp != nil {
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+	}
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr) || errors.Is(err, artifact.ErrTooLarge):
+		return p, tooLarge(max)
+	case errors.Is(err, artifact.ErrBadArchive):
+		return p, invalidField("body", "not %s: %v", form, err)
+	case err != nil:
+		return p, fmt.Errorf("receive %s: %w", what, err)
+	}
+	if err := s.Blobs.Put(r.Context(), p.Digest, tmp, p.Size); err != nil {
+		if errors.Is(err, blob.ErrDigestMismatch) {
+			return p, fmt.Errorf("store %s: the spooled archive changed: %w", what, err)
+		}
+		return p, fmt.Errorf("store %s: %w", what, err)
+	}
+	return p, nil
 }
 
 // tokenStep reads run id and finds its step name whose current attempt

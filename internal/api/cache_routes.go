@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 
 	"github.com/berthdev/berth/internal/blob"
@@ -117,26 +116,9 @@ func (s *server) saveCache(w http.ResponseWriter, r *http.Request) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("get cache %s: %w", key, err)
 	}
-	max := s.MaxCacheBytes
-	if r.ContentLength > max {
-		return tooLarge(max)
-	}
-	p, tmp, err := spoolArchive(w, r.Body, max, artifact.CheckCacheName)
-	if tmp != nil {
-		defer os.Remove(tmp.Name())
-		defer tmp.Close()
-	}
-	var maxErr *http.MaxBytesError
-	switch {
-	case errors.As(err, &maxErr) || errors.Is(err, artifact.ErrTooLarge):
-		return tooLarge(max)
-	case errors.Is(err, artifact.ErrBadArchive):
-		return invalidField("body", "not a cache archive (a tar.gz of regular files under src/ and home/): %v", err)
-	case err != nil:
-		return fmt.Errorf("receive cache: %w", err)
-	}
-	if err := s.Blobs.Put(r.Context(), p.Digest, tmp, p.Size); err != nil {
-		return fmt.Errorf("store cache: %w", err)
+	p, err := s.receiveArchive(w, r, s.MaxCacheBytes, artifact.CheckCacheName, "cache", "a cache archive (a tar.gz of regular files under src/ and home/)")
+	if err != nil {
+		return err
 	}
 	now := s.Now().UTC()
 	created, err := s.Store.CreatePipelineCache(r.Context(), store.PipelineCache{App: run.App, Key: key, Digest: p.Digest, Size: p.Size, CreatedAt: now, LastUsedAt: now})

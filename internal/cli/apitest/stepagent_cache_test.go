@@ -6,9 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,11 +14,9 @@ import (
 	"time"
 
 	apiserver "github.com/berthdev/berth/internal/api"
-	"github.com/berthdev/berth/internal/blob"
 	"github.com/berthdev/berth/internal/cli"
 	"github.com/berthdev/berth/internal/pipeline/artifact"
 	"github.com/berthdev/berth/internal/store"
-	"github.com/berthdev/berth/internal/store/sqlite"
 )
 
 // TestStepAgentCache runs the agent's cache commands, as a cluster step's
@@ -32,19 +28,8 @@ import (
 func TestStepAgentCache(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	blobs, err := blob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const limit = 64 << 10
-	srv := httptest.NewServer(apiserver.New(apiserver.Deps{Store: db, Blobs: blobs, Logger: slog.New(slog.DiscardHandler), MaxCacheBytes: limit}))
-	t.Cleanup(srv.Close)
+	db, blobs, srv := agentServer(t, apiserver.Deps{MaxCacheBytes: limit})
 
 	now := time.Now().UTC()
 	for _, app := range []string{"shop", "blog"} {

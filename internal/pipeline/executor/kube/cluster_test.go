@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/berthdev/berth/internal/kubetest"
 	"github.com/berthdev/berth/internal/pipeline/executor"
@@ -217,23 +218,7 @@ func TestStepPodsOnCluster(t *testing.T) {
 		if _, err := ex.Run(ctx, s, io.Discard); err == nil || !strings.Contains(err.Error(), "agent image") {
 			t.Errorf("Run with artifacts and no agent image: %v", err)
 		}
-		done := make(chan error, 1)
-		go func() {
-			res, err := withAgent.Run(ctx, s, io.Discard)
-			if err == nil && res.ExitCode != 0 {
-				err = fmt.Errorf("exit code %d", res.ExitCode)
-			}
-			done <- err
-		}()
-		var pod *corev1.Pod
-		waitFor(t, "the artifact step's pod is scheduled", func() bool {
-			pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: stepLabel + "=art"})
-			if err != nil || len(pods.Items) != 1 {
-				return false
-			}
-			pod = &pods.Items[0]
-			return pod.Spec.NodeName != ""
-		})
+		done, pod := startStep(t, withAgent, client, ns, s)
 		spec, _ := json.Marshal(pod)
 		if strings.Contains(string(spec), upTok) || strings.Contains(string(spec), token) {
 			t.Errorf("the pod spec holds a token: %s", spec)
@@ -297,23 +282,7 @@ func TestStepPodsOnCluster(t *testing.T) {
 		if _, err := ex.Run(ctx, s, io.Discard); err == nil || !strings.Contains(err.Error(), "agent image") {
 			t.Errorf("Run with a cache and no agent image: %v", err)
 		}
-		done := make(chan error, 1)
-		go func() {
-			res, err := withAgent.Run(ctx, s, io.Discard)
-			if err == nil && res.ExitCode != 0 {
-				err = fmt.Errorf("exit code %d", res.ExitCode)
-			}
-			done <- err
-		}()
-		var pod *corev1.Pod
-		waitFor(t, "the cached step's pod is scheduled", func() bool {
-			pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: stepLabel + "=cached"})
-			if err != nil || len(pods.Items) != 1 {
-				return false
-			}
-			pod = &pods.Items[0]
-			return pod.Spec.NodeName != ""
-		})
+		done, pod := startStep(t, withAgent, client, ns, s)
 		spec, _ := json.Marshal(pod)
 		if strings.Contains(string(spec), upTok) || strings.Contains(string(spec), key) {
 			t.Errorf("the pod spec holds the token or the key: %s", spec)
@@ -360,6 +329,31 @@ func TestStepPodsOnCluster(t *testing.T) {
 		_, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claimName(runID), metav1.GetOptions{})
 		return err
 	})
+}
+
+// startStep runs s on ex in the background (its error, or its non-zero
+// exit code, comes on the channel once it ended) and waits until its pod
+// is scheduled.
+func startStep(t *testing.T, ex *Executor, client kubernetes.Interface, ns string, s executor.StepSpec) (<-chan error, *corev1.Pod) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		res, err := ex.Run(t.Context(), s, io.Discard)
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("exit code %d", res.ExitCode)
+		}
+		done <- err
+	}()
+	var pod *corev1.Pod
+	waitFor(t, "step "+s.Name+"'s pod is scheduled", func() bool {
+		pods, err := client.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: stepLabel + "=" + s.Name})
+		if err != nil || len(pods.Items) != 1 {
+			return false
+		}
+		pod = &pods.Items[0]
+		return pod.Spec.NodeName != ""
+	})
+	return done, pod
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
