@@ -19,30 +19,40 @@ import (
 // it on the run's step; the agent never names a key, so a step reaches
 // exactly its own key of its own app's caches.
 
-// stepCacheKey is the key the server gave the step, or an error when it
-// gave none.
-func stepCacheKey(run store.Run, i int) (string, error) {
-	if c := run.Steps[i].Cache; c != nil && c.Key != "" {
-		return c.Key, nil
+// cacheStep is the step a cache request's token opens and the key the
+// server gave it: 401 and 403 as tokenStep, 409 for a step without a
+// cache, 503 without a blob store. what says what the pod came to do.
+type cacheStep struct {
+	run      store.Run
+	id, name string
+	tok, key string
+}
+
+func (s *server) openCacheStep(r *http.Request, what string) (cacheStep, error) {
+	c := cacheStep{id: r.PathValue("run"), name: r.PathValue("step"), tok: r.Header.Get(artifact.TokenHeader)}
+	run, i, err := s.tokenStep(r, c.id, c.name, c.tok, what)
+	if err != nil {
+		return c, err
 	}
-	return "", conflict("step %s of run %s has no cache (cache: in the pipeline)", run.Steps[i].Name, run.ID)
+	c.run = run
+	if sc := run.Steps[i].Cache; sc != nil && sc.Key != "" {
+		c.key = sc.Key
+	} else {
+		return c, conflict("step %s of run %s has no cache (cache: in the pipeline)", c.name, c.id)
+	}
+	if s.Blobs == nil {
+		return c, newError(http.StatusServiceUnavailable, api.CodeUnavailable, "this server has no blob store")
+	}
+	return c, nil
 }
 
 // restoreCache sends the step's cache archive: 404 is a miss.
 func (s *server) restoreCache(w http.ResponseWriter, r *http.Request) error {
-	id, name := r.PathValue("run"), r.PathValue("step")
-	tok := r.Header.Get(artifact.TokenHeader)
-	run, i, err := s.tokenStep(r, id, name, tok, "restore its cache")
+	cs, err := s.openCacheStep(r, "restore its cache")
 	if err != nil {
 		return err
 	}
-	key, err := stepCacheKey(run, i)
-	if err != nil {
-		return err
-	}
-	if s.Blobs == nil {
-		return newError(http.StatusServiceUnavailable, api.CodeUnavailable, "this server has no blob store")
-	}
+	run, id, name, tok, key := cs.run, cs.id, cs.name, cs.tok, cs.key
 	log := s.loggerFrom(r.Context()).With("run", id, "step", name, "key", key)
 	c, err := s.Store.GetPipelineCache(r.Context(), run.App, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -96,20 +106,12 @@ func (s *server) restoreCache(w http.ResponseWriter, r *http.Request) error {
 // nothing is stored. The archive must be a tar.gz of regular files under
 // src/ and home/, within MaxCacheBytes.
 func (s *server) saveCache(w http.ResponseWriter, r *http.Request) error {
-	id, name := r.PathValue("run"), r.PathValue("step")
-	setAuditObject(r.Context(), "run/"+id+"/"+name)
-	tok := r.Header.Get(artifact.TokenHeader)
-	run, i, err := s.tokenStep(r, id, name, tok, "save its cache")
+	setAuditObject(r.Context(), "run/"+r.PathValue("run")+"/"+r.PathValue("step"))
+	cs, err := s.openCacheStep(r, "save its cache")
 	if err != nil {
 		return err
 	}
-	key, err := stepCacheKey(run, i)
-	if err != nil {
-		return err
-	}
-	if s.Blobs == nil {
-		return newError(http.StatusServiceUnavailable, api.CodeUnavailable, "this server has no blob store")
-	}
+	run, id, name, tok, key := cs.run, cs.id, cs.name, cs.tok, cs.key
 	if _, err := s.Store.GetPipelineCache(r.Context(), run.App, key); err == nil {
 		writeJSON(w, http.StatusOK, api.CacheSave{Key: key})
 		return nil
