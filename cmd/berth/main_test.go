@@ -69,6 +69,9 @@ func TestServerCommandFlags(t *testing.T) {
 			t.Errorf("server %s %s: exit %d, stderr %q", bad.flag, bad.value, code, stderr)
 		}
 	}
+	if code, _, stderr := run("server", "--pipeline-cache-ttl", "0s"); code != 2 || !strings.Contains(stderr, "--pipeline-cache-ttl: 0s is not positive") {
+		t.Errorf("server --pipeline-cache-ttl 0s: exit %d, stderr %q", code, stderr)
+	}
 	code, stdout, _ := run("--help")
 	if code != 0 || !strings.Contains(stdout, "server") || strings.Contains(stdout, "shim") {
 		t.Errorf("help: exit %d, lists server but not shim?\n%s", code, stdout)

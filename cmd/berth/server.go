@@ -62,6 +62,9 @@ the data directory.`,
 			if err != nil {
 				return err
 			}
+			if pipes.CacheTTL <= 0 {
+				return cli.BadInput(fmt.Errorf("--pipeline-cache-ttl: %s is not positive; give a duration such as 168h (7 days)", pipes.CacheTTL))
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("find the berth binary for the shim: %w", err)
@@ -115,6 +118,8 @@ the data directory.`,
 		"image (with git and sh) of the pod that checks a run's commit out onto its workspace volume on a cluster")
 	cmd.Flags().DurationVar(&pipes.SweepEvery, "pipeline-sweep-every", 0,
 		"how often the leader removes pods, Secrets and workspace claims of pipeline runs that are not running from cluster environments (default 10m; it also sweeps every cluster environment when it starts leading)")
+	cmd.Flags().DurationVar(&pipes.CacheTTL, "pipeline-cache-ttl", server.DefaultCacheTTL,
+		"how long a pipeline cache (cache: of a step) that no step restored is kept, on the server's disk and in the blob store for cluster steps; the leader removes older ones every hour")
 	cmd.Flags().IntVar(&pipes.PerPipeline, "pipeline-max-per-app", 0, "most runs of one app's pipeline at once (default 2)")
 	cmd.Flags().IntVar(&pipes.PerTeam, "pipeline-max-per-team", 0, "most runs of one team's pipelines at once (default 8)")
 	cmd.Flags().IntVar(&pipes.StepParallelism, "pipeline-max-parallel-steps", 0,

@@ -60,6 +60,9 @@ type Deps struct {
 	// MaxArtifactBytes limits a step's artifact archive sent by a pod's
 	// step agent (default artifact.DefaultMaxBytes), and its content.
 	MaxArtifactBytes int64
+	// MaxCacheBytes limits a step's cache archive sent by a pod's step
+	// agent (default artifact.DefaultMaxCacheBytes), and its content.
+	MaxCacheBytes int64
 	// Changes wakes watchers when the store changed. The API pokes it after
 	// its own writes; the server should hand the same Broadcaster to the
 	// reconciler. Watchers also poll every WatchPoll, so nil works (slower).
@@ -113,6 +116,9 @@ func (d *Deps) setDefaults() {
 	}
 	if d.MaxArtifactBytes <= 0 {
 		d.MaxArtifactBytes = artifact.DefaultMaxBytes
+	}
+	if d.MaxCacheBytes <= 0 {
+		d.MaxCacheBytes = artifact.DefaultMaxCacheBytes
 	}
 	if d.Notify == nil {
 		d.Notify = func(string) {}
@@ -243,6 +249,10 @@ func (s *server) routes() []route {
 		// Public: a step's pod sends its archive with its own step token,
 		// checked by the handler (good for that run and step only).
 		{method: http.MethodPut, path: "/api/v1/runs/{run}/artifacts/{step}", public: true, action: "run.artifacts_upload", handle: s.uploadArtifacts},
+		// Public the same way: the step's token reaches only the cache key
+		// the server expanded for that step, of the run's app.
+		{method: http.MethodGet, path: "/api/v1/runs/{run}/cache/{step}", public: true, handle: s.restoreCache},
+		{method: http.MethodPut, path: "/api/v1/runs/{run}/cache/{step}", public: true, action: "run.cache_save", handle: s.saveCache},
 		{method: http.MethodPost, path: "/api/v1/runs/{run}/cancel", perm: rbac.PipelinesRun, action: "run.cancel", handle: s.cancelRun},
 		{method: http.MethodPost, path: "/api/v1/runs/{run}/rerun", perm: rbac.PipelinesRun, action: "run.rerun", handle: s.rerunRun},
 		{method: http.MethodPost, path: "/api/v1/runs/{run}/approve", perm: rbac.ApprovalsDecide, action: "run.approve", handle: s.approveRun},

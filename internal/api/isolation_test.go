@@ -193,6 +193,8 @@ func TestIsolationMatrix(t *testing.T) {
 		// Public, but only a step token minted for that run and step opens
 		// it: API tokens and sessions of anyone are refused.
 		"PUT /api/v1/runs/{run}/artifacts/{step}": {allowed: []int{401}},
+		"GET /api/v1/runs/{run}/cache/{step}":     {allowed: []int{401}},
+		"PUT /api/v1/runs/{run}/cache/{step}":     {allowed: []int{401}},
 		"POST /api/v1/runs/{run}/cancel":          {teamObject: true},
 		"POST /api/v1/runs/{run}/rerun":           {teamObject: true},
 		"POST /api/v1/runs/{run}/approve":         {teamObject: true, body: api.DecisionRequest{}},

@@ -424,6 +424,9 @@ func toAPIRun(r store.Run, approvals []store.Approval) api.Run {
 			s.DurationMS = st.FinishedAt.Sub(st.StartedAt).Milliseconds()
 		}
 		s.Artifacts = toAPIArtifacts(st)
+		if c := st.Cache; c != nil {
+			s.Cache = &api.StepCache{Key: c.Key, Hit: c.Hit, Saved: c.Saved}
+		}
 		out.Steps = append(out.Steps, s)
 	}
 	for _, a := range approvals {

@@ -131,6 +131,8 @@ func populate(t *testing.T, st store.Store, ring *secrets.Keyring, blobs blob.St
 	_, err := st.RecordDelivery(ctx, "delivery-1", t0)
 	must("delivery", err)
 	must("pipeline", st.PutPipeline(ctx, store.PipelineState{App: "shop", Team: "team_a", Definition: json.RawMessage(`{"steps":[]}`), Commit: "abc", Schedule: "@daily", UpdatedAt: t0}))
+	_, err = st.CreatePipelineCache(ctx, store.PipelineCache{App: "shop", Key: "deps-0123456789abcdef", Digest: "sha256:" + fmt.Sprintf("%064x", 7), Size: 4096, CreatedAt: t0, LastUsedAt: t0.Add(time.Hour)})
+	must("pipeline cache", err)
 	for i := range 3 {
 		_, err := st.AppendAudit(ctx, audit.Record{Time: t0.Truncate(time.Microsecond), Actor: "user_1", Team: "team_a", Action: fmt.Sprintf("app.apply.%d", i),
 			Object: "app/shop", Outcome: audit.OutcomeSuccess, Details: map[string]string{"release": "1"}})

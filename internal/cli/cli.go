@@ -92,6 +92,9 @@ func Execute(ctx context.Context, args []string, opts Options) int {
 		// command or flag, wrong number of arguments, missing required flag.
 		ee = &exitError{code: ExitBadInput, err: &usageError{err}}
 	}
+	if errors.Is(ee.err, errQuiet) {
+		return ee.code
+	}
 	fmt.Fprintf(r.Stderr, "error: %v\n", ee.err)
 	if ee.detail != "" {
 		fmt.Fprintln(r.Stderr, ee.detail)

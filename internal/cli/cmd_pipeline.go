@@ -401,6 +401,18 @@ func renderRun(w io.Writer, run api.Run, now time.Time) error {
 			return err
 		}
 	}
+	for _, s := range run.Steps {
+		if c := s.Cache; c != nil {
+			what := "not restored, not saved"
+			switch {
+			case c.Hit:
+				what = "restored"
+			case c.Saved:
+				what = "not found, saved"
+			}
+			fmt.Fprintf(w, "Cache of %s: key %s, %s\n", s.Name, c.Key, what)
+		}
+	}
 	for _, a := range run.Approvals {
 		fmt.Fprintf(w, "%s: %s by %s, %s ago%s\n", a.Step, a.Decision, a.Who, age(now, a.Time), quoteComment(a.Comment))
 	}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +19,8 @@ const StepTokenEnv = "BERTH_STEP_TOKEN"
 
 // newStepAgentCmd is the hidden agent a cluster step pod runs: "install"
 // in its init container (copies this binary into the pod's agent volume),
-// "upload" after the step's script exited 0.
+// "upload" after the step's script exited 0, "cache restore" before the
+// script and "cache save" after it (see cmd_stepagent_cache.go).
 func (r *runner) newStepAgentCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:    "step-agent",
@@ -29,7 +29,7 @@ func (r *runner) newStepAgentCmd() *cobra.Command {
 		Args:   cobra.ArbitraryArgs,
 		RunE:   groupRunE,
 	}
-	cmd.AddCommand(r.newStepAgentInstallCmd(), r.newStepAgentUploadCmd())
+	cmd.AddCommand(r.newStepAgentInstallCmd(), r.newStepAgentUploadCmd(), r.newStepAgentCacheCmd())
 	return cmd
 }
 
@@ -132,8 +132,7 @@ func uploadArtifacts(ctx context.Context, log io.Writer, dir string, patterns []
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, fmt.Errorf("send artifacts: the server answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
+		return 0, fmt.Errorf("send artifacts: %w", answered(resp))
 	}
 	return len(files), nil
 }

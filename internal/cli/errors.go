@@ -1,6 +1,9 @@
 package cli
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Exit codes, the same for every command.
 const (
@@ -49,4 +52,13 @@ func failed(err error, detail string) error {
 // (cmd/berth's server) as bad input: exit code 2 and the usage hint.
 func BadInput(err error) error {
 	return &exitError{code: ExitBadInput, err: &usageError{err}}
+}
+
+// errQuiet is the error of a quiet exit: the command already said what
+// it had to, so Execute prints nothing.
+var errQuiet = errors.New("quiet exit")
+
+// quietExit ends with code and no message.
+func quietExit(code int) error {
+	return &exitError{code: code, err: errQuiet}
 }

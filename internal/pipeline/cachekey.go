@@ -1,10 +1,15 @@
 package pipeline
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"regexp"
 	"strings"
+	"syscall"
 )
 
 // A cache key is literal text with {{ hash "path" }} parts, each replaced by
@@ -67,4 +72,33 @@ func ExpandCacheKey(key string, hash func(path string) (string, error)) (string,
 		return "", fmt.Errorf("the key is %d characters long; at most %d", len(out), MaxCacheKey)
 	}
 	return out, nil
+}
+
+// ExpandCacheKeyIn expands key against the checkout in dir: each
+// {{ hash "file" }} becomes the first 16 hex digits of the SHA-256 of that
+// file (its first 64 MiB), read through an os.Root so the key cannot be
+// made to read outside it, without blocking and without following a last
+// symlink (an earlier step may have put a FIFO or a link where the lock
+// file was).
+func ExpandCacheKeyIn(dir, key string) (string, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	return ExpandCacheKey(key, func(p string) (string, error) {
+		f, err := root.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			return "", fmt.Errorf("%s is not a regular file", p)
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, io.LimitReader(f, 64<<20)); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(h.Sum(nil))[:16], nil
+	})
 }

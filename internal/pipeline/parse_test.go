@@ -183,13 +183,6 @@ func TestParseProblems(t *testing.T) {
 			},
 		},
 		{
-			desc: "caches on a cluster (artifacts are allowed)",
-			yaml: "on: [push]\nexecutor: {env: ci}\nsteps:\n  - name: a\n    run: x\n    artifacts: [bin/]\n    cache: {key: k, paths: [vendor]}\n",
-			want: []string{
-				`7: steps[0].cache: caches are kept on the server's disk and are not available when steps run on a cluster (executor.env: ci): remove cache, or run on the server (executor.env: local)`,
-			},
-		},
-		{
 			desc: "duplicate keys",
 			yaml: "on: [push]\nsteps:\n  - name: a\n    run: x\n    run: y\n",
 			want: []string{`5: steps[0].run: duplicate key (first at line 4)`},
@@ -255,5 +248,19 @@ func TestParseValidFiles(t *testing.T) {
 			}
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// Caches and artifacts on a cluster are accepted: the step's pod restores
+// and saves its cache through the server (they were refused before the
+// step agent could).
+func TestCacheOnClusterAccepted(t *testing.T) {
+	t.Parallel()
+	p, err := Parse([]byte("on: [push]\nexecutor: {env: ci}\nsteps:\n  - name: a\n    run: x\n    artifacts: [bin/]\n    cache: {key: 'k-{{ hash \"go.sum\" }}', paths: [vendor, ~/.cache/go-build]}\n"))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if s := p.Steps[0]; s.Cache == nil || len(s.Cache.Paths) != 2 || p.ClusterEnv() != "ci" {
+		t.Errorf("parsed %+v", s)
 	}
 }

@@ -187,7 +187,6 @@ func (v *validator) step(p *Pipeline, sp string, s *Step, names map[string]int) 
 		}
 	}
 	v.cache(join(sp, "cache"), s.Cache)
-	v.onCluster(p, sp, s)
 	v.deploy(join(sp, "deploy"), s.Deploy)
 	v.approval(join(sp, "approval"), s.Approval)
 	v.notify(join(sp, "notify"), s.Notify)
@@ -330,19 +329,6 @@ func (v *validator) executor(e *Executor) {
 		v.add("executor.env", "required; the environment whose cluster runs the steps, e.g. ci (or %s for the server's machine)", LocalEnv)
 	case !labelPattern.MatchString(e.Env):
 		v.add("executor.env", "%q is not a valid environment name; expected lowercase letters, digits and '-'", e.Env)
-	}
-}
-
-// onCluster refuses what a step on a cluster cannot have: caches are
-// copied by the server on its own disk, which pods never see. Artifacts
-// are allowed: the step's pod sends them to the server (the step agent).
-func (v *validator) onCluster(p *Pipeline, sp string, s *Step) {
-	env := p.ClusterEnv()
-	if env == "" || s.Kind() != KindRun {
-		return
-	}
-	if s.Cache != nil {
-		v.add(join(sp, "cache"), "caches are kept on the server's disk and are not available when steps run on a cluster (executor.env: %s): remove cache, or run on the server (executor.env: %s)", env, LocalEnv)
 	}
 }
 

@@ -20,6 +20,7 @@ type reference struct {
 var references = []reference{
 	{"release source archives", releaseSources},
 	{"pipeline run artifacts", runArtifacts},
+	{"pipeline caches", func(ctx context.Context, st store.Store) ([]string, error) { return st.PipelineCacheDigests(ctx) }},
 }
 
 // Referenced returns the digests every reference names.

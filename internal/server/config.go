@@ -122,10 +122,16 @@ type PipelineConfig struct {
 	// and workspace claims no live run owns from cluster environments (0:
 	// runner.DefaultSweepEvery); it also sweeps when it starts leading.
 	SweepEvery time.Duration
+	// CacheTTL is how long a pipeline cache no step restored is kept (0:
+	// runner.DefaultCacheTTL); the leader removes older ones.
+	CacheTTL time.Duration
 }
 
 // DefaultCheckoutImage is the default of PipelineConfig.CheckoutImage.
 const DefaultCheckoutImage = kube.DefaultCheckoutImage
+
+// DefaultCacheTTL is the default of PipelineConfig.CacheTTL.
+const DefaultCacheTTL = runner.DefaultCacheTTL
 
 // DefaultGatewayImage is the repository of the image gateways in clusters
 // run, tagged with the server's version.

@@ -567,7 +567,8 @@ func playStepAgent(ctx context.Context, kube kubernetes.Interface, ns string, p 
 		return fmt.Errorf("token %q missing from the Secret or present in the spec", tok)
 	case len(p.Spec.InitContainers) != 1 || p.Spec.InitContainers[0].Image != "registry.berth.test/berth:1":
 		return fmt.Errorf("init containers %+v", p.Spec.InitContainers)
-	case len(cmd) != 7 || cmd[6] != "bin/":
+	// script, cache URL (none), upload URL, 0 cache paths, patterns.
+	case len(cmd) != 9 || cmd[5] != "" || cmd[7] != "0" || cmd[8] != "bin/":
 		return fmt.Errorf("command %q", cmd)
 	}
 	dir := filepath.Join(os.TempDir(), "berth-agent-"+p.Name)
@@ -579,7 +580,7 @@ func playStepAgent(ctx context.Context, kube kubernetes.Interface, ns string, p 
 		return err
 	}
 	var out bytes.Buffer
-	code := cli.Execute(ctx, append([]string{"step-agent", "upload", "--url", cmd[5], "--dir", dir, "--"}, cmd[6:]...), cli.Options{
+	code := cli.Execute(ctx, append([]string{"step-agent", "upload", "--url", cmd[6], "--dir", dir, "--"}, cmd[8:]...), cli.Options{
 		Stdout: &out, Stderr: &out, Getenv: func(k string) string { return map[string]string{cli.StepTokenEnv: tok}[k] },
 	})
 	if code != 0 {

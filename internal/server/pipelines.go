@@ -57,6 +57,7 @@ func newPipelines(ctx context.Context, cfg Config, st store.Store, access cluste
 		PerPipeline: pc.PerPipeline, PerTeam: pc.PerTeam, AllowPrivateNotify: pc.AllowPrivateNotify,
 		StepParallelism: pc.StepParallelism,
 		SweepEvery:      pc.SweepEvery,
+		CacheTTL:        pc.CacheTTL,
 		// Step pods send their artifacts to the URL gateways in clusters
 		// reach the server at.
 		UploadBaseURL: cfg.AdvertiseURL,

@@ -80,6 +80,19 @@ type RunStep struct {
 	// attempt sends its artifacts with from a cluster pod (see the step
 	// agent); valid while the step runs. Never shown by the API.
 	UploadToken string `json:"upload_token,omitempty"`
+	// Cache is what happened to the step's cache, nil for a step without
+	// one (or before its attempt got that far).
+	Cache *StepCache `json:"cache,omitempty"`
+}
+
+// StepCache records a step's cache: the key as the server expanded it,
+// whether it was restored (a hit) and whether this step saved it. On a
+// cluster the key is set when the attempt starts and Hit and Saved by the
+// step agent's requests, which can only reach that key.
+type StepCache struct {
+	Key   string `json:"key"`
+	Hit   bool   `json:"hit,omitempty"`
+	Saved bool   `json:"saved,omitempty"`
 }
 
 // StepArtifacts records a step's artifact archive: a tar.gz in the blob
@@ -198,4 +211,41 @@ type Pipelines interface {
 	PutPipeline(ctx context.Context, p PipelineState) error
 	GetPipeline(ctx context.Context, app string) (PipelineState, error)
 	ListPipelines(ctx context.Context) ([]PipelineState, error) // by app
+}
+
+// PipelineCache is one saved cache of an app's pipeline steps: a tar.gz
+// in the blob store under Digest, found by the step's expanded key. A
+// cache is never updated in place (a new key makes a new cache); only
+// LastUsedAt moves, so that caches nobody restores can be removed.
+type PipelineCache struct {
+	App    string
+	Key    string
+	Digest string
+	Size   int64 // the archive's bytes
+	// CreatedAt is when it was saved; LastUsedAt when it was last
+	// restored (CreatedAt until then).
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// PipelineCaches indexes the caches of steps that run away from the
+// server (on a cluster); the archives themselves are blobs.
+type PipelineCaches interface {
+	// GetPipelineCache returns the cache of app's key; ErrNotFound if none.
+	GetPipelineCache(ctx context.Context, app, key string) (PipelineCache, error)
+	// CreatePipelineCache stores c unless app already has a cache of that
+	// key: the first save wins, and created says whether this one did.
+	// ErrNotFound if the app does not exist.
+	CreatePipelineCache(ctx context.Context, c PipelineCache) (created bool, err error)
+	// TouchPipelineCache sets LastUsedAt of app's key to at (never
+	// backwards); ErrNotFound if there is no such cache.
+	TouchPipelineCache(ctx context.Context, app, key string, at time.Time) error
+	// DeletePipelineCache removes app's key; ErrNotFound if missing.
+	DeletePipelineCache(ctx context.Context, app, key string) error
+	// PrunePipelineCaches removes the caches last used before t and
+	// returns them (their blobs are left for the blob collector).
+	PrunePipelineCaches(ctx context.Context, before time.Time) ([]PipelineCache, error)
+	// PipelineCacheDigests lists the blobs the stored caches name,
+	// sorted, each once: a blob collector counts them as referenced.
+	PipelineCacheDigests(ctx context.Context) ([]string, error)
 }

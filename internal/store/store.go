@@ -283,6 +283,7 @@ type Tx interface {
 	Approvals
 	Deliveries
 	Pipelines
+	PipelineCaches
 	Identity
 	Clusters
 	Environments

@@ -99,6 +99,27 @@ type RunStep struct {
 	// once it succeeded; download it from
 	// /api/v1/runs/{run}/artifacts/{step}.
 	Artifacts *StepArtifacts `json:"artifacts,omitempty"`
+	// Cache says what became of the step's cache (cache:): the key as
+	// the server expanded it, whether it was restored (hit) and whether
+	// this step saved it.
+	Cache *StepCache `json:"cache,omitempty"`
+}
+
+// StepCache is what became of one step's cache.
+type StepCache struct {
+	Key   string `json:"key"`
+	Hit   bool   `json:"hit"`
+	Saved bool   `json:"saved"`
+}
+
+// CacheSave answers a step agent's save of its step's cache: Saved is
+// false when the key already had a cache (the first save wins; nothing
+// was stored).
+type CacheSave struct {
+	Key    string `json:"key"`
+	Saved  bool   `json:"saved"`
+	Digest string `json:"digest,omitempty"`
+	Size   int64  `json:"size,omitempty"`
 }
 
 // StepArtifacts describes one step's artifact archive, a tar.gz.

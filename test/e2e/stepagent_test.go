@@ -24,24 +24,10 @@ import (
 // server answers 401 and nothing is stored.
 func TestStepAgentBinaryUploads(t *testing.T) {
 	ctx := t.Context()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	blobs, err := blob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(apiserver.New(apiserver.Deps{Store: db, Blobs: blobs, Logger: slog.New(slog.DiscardHandler)}))
-	t.Cleanup(srv.Close)
+	db, blobs, srv := podServer(t)
 	now := time.Now().UTC()
-	if err := db.CreateApp(ctx, store.App{Name: "pod", Team: "team_a", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
 	const good, other = "bst_e2e-good-token", "bst_e2e-other-token"
-	err = db.CreateRun(ctx, store.Run{ID: "pod.1", App: "pod", Team: "team_a", Number: 1, Trigger: "manual", State: store.RunRunning, CreatedAt: now,
+	err := db.CreateRun(ctx, store.Run{ID: "pod.1", App: "pod", Team: "team_a", Number: 1, Trigger: "manual", State: store.RunRunning, CreatedAt: now,
 		Steps: []store.RunStep{
 			{Name: "build", Kind: "run", Status: "running", UploadToken: artifact.HashToken(good)},
 			{Name: "lint", Kind: "run", Status: "running", UploadToken: artifact.HashToken(other)},
@@ -88,4 +74,27 @@ func TestStepAgentBinaryUploads(t *testing.T) {
 	if ok, _ := blobs.Has(ctx, a.Digest); !ok {
 		t.Fatalf("archive %s not stored", a.Digest)
 	}
+}
+
+// podServer is a real API server on loopback over a fresh SQLite store
+// and blob folder, holding app "pod", for the step agent to talk to.
+func podServer(t *testing.T) (*sqlite.DB, *blob.Dir, *httptest.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, err := blob.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(apiserver.New(apiserver.Deps{Store: db, Blobs: blobs, Logger: slog.New(slog.DiscardHandler)}))
+	t.Cleanup(srv.Close)
+	now := time.Now().UTC()
+	if err := db.CreateApp(t.Context(), store.App{Name: "pod", Team: "team_a", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	return db, blobs, srv
 }

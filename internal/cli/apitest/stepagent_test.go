@@ -32,19 +32,8 @@ import (
 func TestStepAgentUpload(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	blobs, err := blob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const limit = 64 << 10
-	srv := httptest.NewServer(apiserver.New(apiserver.Deps{Store: db, Blobs: blobs, Logger: slog.New(slog.DiscardHandler), MaxArtifactBytes: limit}))
-	t.Cleanup(srv.Close)
+	db, blobs, srv := agentServer(t, apiserver.Deps{MaxArtifactBytes: limit})
 
 	now := time.Now().UTC()
 	if err := db.CreateApp(ctx, store.App{Name: "shop", Team: "team_a", CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -164,4 +153,24 @@ func TestStepAgentUpload(t *testing.T) {
 	if ds, _ := blobs.Digests(); len(ds) != 1 {
 		t.Errorf("%d blobs stored, want only the good upload's", len(ds))
 	}
+}
+
+// agentServer is a real API server on loopback over a fresh SQLite store
+// and blob folder, with d's limits, for the step agent to talk to.
+func agentServer(t *testing.T, d apiserver.Deps) (*sqlite.DB, *blob.Dir, *httptest.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, err := blob.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Store, d.Blobs, d.Logger = db, blobs, slog.New(slog.DiscardHandler)
+	srv := httptest.NewServer(apiserver.New(d))
+	t.Cleanup(srv.Close)
+	return db, blobs, srv
 }

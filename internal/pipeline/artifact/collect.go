@@ -19,12 +19,21 @@ import (
 // symlink leads outside; symlinks and devices are skipped (and said on
 // log). A pattern that matches nothing is said on log too.
 func Collect(ctx context.Context, root *os.Root, patterns []string, log io.Writer) ([]string, error) {
+	return collect(ctx, root, patterns, log, "artifacts")
+}
+
+// collect is Collect with what (artifacts, cache) naming the files in its
+// notes.
+func collect(ctx context.Context, root *os.Root, patterns []string, log io.Writer, what string) ([]string, error) {
 	var files []string
 	seen := map[string]bool{}
 	for _, raw := range patterns {
 		pat := path.Clean(strings.TrimSuffix(raw, "/"))
 		if pat == "." || pat == ".." || strings.HasPrefix(pat, "../") || path.IsAbs(pat) {
-			return nil, fmt.Errorf("artifact %q is outside the checkout", raw)
+			if what == "artifacts" {
+				return nil, fmt.Errorf("artifact %q is outside the checkout", raw)
+			}
+			return nil, fmt.Errorf("%s path %q is outside its folder", what, raw)
 		}
 		before := len(files)
 		start := pipeline.GlobPrefix(pat)
@@ -42,7 +51,7 @@ func Collect(ctx context.Context, root *os.Root, patterns []string, log io.Write
 			case d.IsDir() || !pipeline.MatchesOrUnder(pat, p):
 				return nil
 			case d.Type()&fs.ModeSymlink != 0:
-				fmt.Fprintf(log, "artifacts: skipped symlink %s\n", p)
+				fmt.Fprintf(log, "%s: skipped symlink %s\n", what, p)
 				return nil
 			case !d.Type().IsRegular():
 				return nil
@@ -54,10 +63,10 @@ func Collect(ctx context.Context, root *os.Root, patterns []string, log io.Write
 			return nil
 		})
 		if err != nil && !errors.Is(err, fs.SkipAll) {
-			return nil, fmt.Errorf("artifacts %s: %w", raw, err)
+			return nil, fmt.Errorf("%s %s: %w", what, raw, err)
 		}
 		if len(files) == before {
-			fmt.Fprintf(log, "artifacts: nothing matches %s\n", raw)
+			fmt.Fprintf(log, "%s: nothing matches %s\n", what, raw)
 		}
 	}
 	return files, nil

@@ -30,6 +30,12 @@ type Packed struct {
 // (opened without following symlinks); it stops with ErrTooLarge once the
 // files' content passes max bytes.
 func Pack(ctx context.Context, root *os.Root, files []string, w io.Writer, max int64) (Packed, error) {
+	return pack(ctx, func(name string) (*os.Root, string, error) { return root, name, nil }, files, w, max)
+}
+
+// pack is Pack with each name read from the root (and as the relative
+// name) resolve gives.
+func pack(ctx context.Context, resolve func(name string) (*os.Root, string, error), files []string, w io.Writer, max int64) (Packed, error) {
 	names := slices.Clone(files)
 	slices.Sort(names)
 	names = slices.Compact(names)
@@ -45,7 +51,11 @@ func Pack(ctx context.Context, root *os.Root, files []string, w io.Writer, max i
 		if err := CheckName(name); err != nil {
 			return Packed{}, err
 		}
-		n, err := addFile(root, tw, name, max-out.Bytes)
+		root, rel, err := resolve(name)
+		if err != nil {
+			return Packed{}, err
+		}
+		n, err := addFile(root, rel, tw, name, max-out.Bytes)
 		if err != nil {
 			return Packed{}, err
 		}
@@ -62,10 +72,10 @@ func Pack(ctx context.Context, root *os.Root, files []string, w io.Writer, max i
 	return out, nil
 }
 
-// addFile writes one file's header and content; left is what the size
-// limit still allows.
-func addFile(root *os.Root, tw *tar.Writer, name string, left int64) (int64, error) {
-	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+// addFile writes one file's header (as name) and content (rel of root);
+// left is what the size limit still allows.
+func addFile(root *os.Root, rel string, tw *tar.Writer, name string, left int64) (int64, error) {
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return 0, fmt.Errorf("artifact: open %s: %w", name, err)
 	}

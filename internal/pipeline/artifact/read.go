@@ -94,24 +94,29 @@ func Extract(r io.Reader, dir string, max int64) ([]string, error) {
 	}
 	defer root.Close()
 	return Walk(r, max, func(name string, mode int64, content io.Reader) error {
-		if d := path.Dir(name); d != "." {
-			if err := root.MkdirAll(d, 0o755); err != nil {
-				return fmt.Errorf("artifact: %s: %w", name, err)
-			}
-		}
-		perm := os.FileMode(0o644)
-		if mode&0o111 != 0 {
-			perm = 0o755
-		}
-		_ = root.Remove(name) // a symlink planted at name is replaced, not followed
-		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-		if err != nil {
-			return fmt.Errorf("artifact: %s: %w", name, err)
-		}
-		if _, err := io.Copy(f, content); err != nil {
-			f.Close()
-			return fmt.Errorf("artifact: %s: %w", name, err)
-		}
-		return f.Close()
+		return writeFile(root, name, mode, content)
 	})
+}
+
+// writeFile writes content to name in root, replacing what is there.
+func writeFile(root *os.Root, name string, mode int64, content io.Reader) error {
+	if d := path.Dir(name); d != "." {
+		if err := root.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("artifact: %s: %w", name, err)
+		}
+	}
+	perm := os.FileMode(0o644)
+	if mode&0o111 != 0 {
+		perm = 0o755
+	}
+	_ = root.Remove(name) // a symlink planted at name is replaced, not followed
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("artifact: %s: %w", name, err)
+	}
+	if _, err := io.Copy(f, content); err != nil {
+		f.Close()
+		return fmt.Errorf("artifact: %s: %w", name, err)
+	}
+	return f.Close()
 }

@@ -55,13 +55,19 @@ type Upload struct {
 
 // CacheSpec says what to restore before a step and save after it succeeds.
 type CacheSpec struct {
-	// Key is the pipeline's cache key, {{ hash "file" }} not yet expanded.
+	// Key is the pipeline's cache key, {{ hash "file" }} not yet expanded
+	// — or, with URL set, the key the server expanded (the step's agent
+	// only shows it: the server decides which cache the URL reaches).
 	Key string
 	// Paths are inside Workspace.Src, or inside Workspace.Home as "~/...".
 	Paths []string
 	// Dir holds the caches of one pipeline, one folder per key. Give each
 	// pipeline its own, so one team's step cannot plant files in another's.
 	Dir string
+	// URL is where a step away from the server restores (GET) and saves
+	// (PUT) its cache, with Upload's token; "" where the executor copies
+	// caches itself (Dir).
+	URL string
 }
 
 // Result is how a step ended.

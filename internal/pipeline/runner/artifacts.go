@@ -87,6 +87,23 @@ func Record(p artifact.Packed) *store.StepArtifacts {
 type keptArtifacts struct {
 	mu   sync.Mutex
 	kept map[string]*store.StepArtifacts
+	// caches is what the local executor said of each step's cache.
+	caches map[string]*store.StepCache
+}
+
+func (k *keptArtifacts) keepCache(step string, c *store.StepCache) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.caches == nil {
+		k.caches = map[string]*store.StepCache{}
+	}
+	k.caches[step] = c
+}
+
+func (k *keptArtifacts) cacheOf(step string) *store.StepCache {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.caches[step]
 }
 
 func (k *keptArtifacts) keep(step string, a *store.StepArtifacts) {
@@ -106,8 +123,9 @@ func (k *keptArtifacts) of(step string) *store.StepArtifacts {
 
 // withStoredArtifacts returns steps with the artifacts already recorded
 // in stored, by step name, where steps has none, and the hash of each
-// step's upload token: an archive another server recorded (a pod's
-// upload) and a token minted since must survive the driver's next write.
+// step's upload token and its cache record: an archive another server
+// recorded (a pod's upload), a token minted since and a cache hit or save
+// the routes recorded must survive the driver's next write.
 func withStoredArtifacts(steps, stored []store.RunStep) []store.RunStep {
 	out := slices.Clone(steps)
 	for _, old := range stored {
@@ -120,6 +138,9 @@ func withStoredArtifacts(steps, stored []store.RunStep) []store.RunStep {
 			}
 			if out[i].UploadToken == "" {
 				out[i].UploadToken = old.UploadToken
+			}
+			if out[i].Cache == nil {
+				out[i].Cache = old.Cache
 			}
 		}
 	}

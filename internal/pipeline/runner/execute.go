@@ -58,6 +58,9 @@ type runEnv struct {
 	artifacts keptArtifacts
 	// onCluster is set once the run's steps run as pods (executor.env).
 	onCluster bool
+	// srcDir is the server's own checkout of the run's commit: cache keys
+	// of steps on a cluster are expanded against it.
+	srcDir string
 }
 
 // execute drives one run from checkout to its end state. It always writes
@@ -159,6 +162,7 @@ func (r *Runner) drive(ctx context.Context, env *runEnv) outcome {
 	}
 	rl.note("checking out %s (%s) from %s", run.Commit, run.Ref, src.Git)
 	srcDir := executor.Layout(dir).Src
+	env.srcDir = srcDir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return failed("workspace: %v", err)
 	}

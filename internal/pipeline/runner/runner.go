@@ -96,6 +96,9 @@ type Options struct {
 	// MaxArtifactBytes caps the content of one step's artifact archive;
 	// 0 means DefaultMaxArtifactBytes.
 	MaxArtifactBytes int64
+	// CacheTTL is how long a pipeline cache no step restored is kept,
+	// on either executor (see PruneCaches); 0 means DefaultCacheTTL.
+	CacheTTL time.Duration
 }
 
 // Runner is the run driver. Start its loop with Run; the other methods are
@@ -113,7 +116,8 @@ type Runner struct {
 	wg     sync.WaitGroup
 	runCtx context.Context // set by Run; runs live under it
 
-	sweep sweeper
+	sweep  sweeper
+	caches cacheSweep
 }
 
 // activeRun is a run in progress in this process.
@@ -161,6 +165,9 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	}
 	if o.MaxArtifactBytes <= 0 {
 		o.MaxArtifactBytes = DefaultMaxArtifactBytes
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = DefaultCacheTTL
 	}
 	data, err := filepath.Abs(o.DataDir)
 	if err != nil {
@@ -219,6 +226,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	// that answers slowly must not hold up the queue.
 	var sweeps sync.WaitGroup
 	sweeps.Go(func() { r.sweepLoop(ctx) })
+	sweeps.Go(func() { r.cacheLoop(ctx) })
 	defer sweeps.Wait()
 	t := time.NewTicker(r.opts.Tick)
 	defer t.Stop()

@@ -125,6 +125,7 @@ func (r *Runner) saveSteps(ctx context.Context, env *runEnv) {
 			Attempt: st.Attempt, ExitCode: st.ExitCode, Reason: env.log.mask(st.Reason),
 			StartedAt: env.started[st.Name].UTC(), FinishedAt: env.ended[st.Name].UTC(),
 			Artifacts: env.artifacts.of(st.Name),
+			Cache:     env.artifacts.cacheOf(st.Name),
 		}
 		if env.started[st.Name].IsZero() {
 			steps[i].StartedAt = time.Time{}

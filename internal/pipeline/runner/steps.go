@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/berthdev/berth/internal/pipeline"
 	"github.com/berthdev/berth/internal/pipeline/executor"
 	"github.com/berthdev/berth/internal/pipeline/sched"
+	"github.com/berthdev/berth/internal/store"
 )
 
 // runStep runs one attempt of step and says how it ended.
@@ -68,16 +68,14 @@ func (r *Runner) shellStep(ctx context.Context, env *runEnv, step *pipeline.Step
 		// plant a symlink where the server, as root, copies files to.
 		Artifacts: step.Artifacts, ArtifactDir: r.stagingDir(env.run.ID, step.Name),
 	}
-	if env.onCluster && len(step.Artifacts) > 0 {
-		up, err := r.uploadFor(ctx, env, step.Name)
-		if err != nil {
+	if step.Cache != nil {
+		spec.Cache = &executor.CacheSpec{Key: step.Cache.Key, Paths: step.Cache.Paths, Dir: r.cacheDir(env.run.App)}
+	}
+	if env.onCluster && (len(step.Artifacts) > 0 || step.Cache != nil) {
+		if err := r.awayFromServer(ctx, env, step, &spec); err != nil {
 			env.log.note("step %s: %v", step.Name, err)
 			return stepFailed(ctx, "%v", err)
 		}
-		spec.Upload = up
-	}
-	if step.Cache != nil {
-		spec.Cache = &executor.CacheSpec{Key: step.Cache.Key, Paths: step.Cache.Paths, Dir: filepath.Join(r.opts.WorkDir, ".caches", env.run.App)}
 	}
 	res, err := env.exec.Run(ctx, spec, w)
 	if cerr := w.Close(); cerr != nil && err == nil {
@@ -94,6 +92,11 @@ func (r *Runner) shellStep(ctx context.Context, env *runEnv, step *pipeline.Step
 	case res.ExitCode != 0:
 		return sched.Outcome{ExitCode: res.ExitCode, Reason: fmt.Sprintf("exit code %d", res.ExitCode)}
 	}
+	if res.CacheKey != "" {
+		// The local executor's account; on a cluster the server's routes
+		// record hits and saves on the step as they happen.
+		env.artifacts.keepCache(step.Name, &store.StepCache{Key: res.CacheKey, Hit: res.CacheHit, Saved: res.CacheSaved})
+	}
 	if len(res.Artifacts) > 0 {
 		// Artifacts that cannot be kept fail the step: a later step or
 		// release counting on them must not go on without them.
@@ -105,6 +108,29 @@ func (r *Runner) shellStep(ctx context.Context, env *runEnv, step *pipeline.Step
 		}
 	}
 	return sched.Outcome{}
+}
+
+// awayFromServer gives a step that runs as a pod what its agent needs:
+// the token, the artifact upload URL, and for a cache the key the server
+// expands against its own checkout of the run's commit (the agent never
+// chooses it) and the URL the pod restores and saves it through.
+func (r *Runner) awayFromServer(ctx context.Context, env *runEnv, step *pipeline.Step, spec *executor.StepSpec) error {
+	key := ""
+	if step.Cache != nil {
+		var err error
+		if key, err = pipeline.ExpandCacheKeyIn(env.srcDir, step.Cache.Key); err != nil {
+			return fmt.Errorf("cache key of step %s: %w", step.Name, err)
+		}
+	}
+	up, err := r.uploadFor(ctx, env, step.Name, key)
+	if err != nil {
+		return err
+	}
+	spec.Upload = up
+	if step.Cache != nil {
+		spec.Cache.Key, spec.Cache.Dir, spec.Cache.URL = key, "", r.stepURL(env, "cache", step.Name)
+	}
+	return nil
 }
 
 // secretsFor resolves the secrets step names. Runs of pull requests from

@@ -62,10 +62,19 @@ CREATE TABLE login_throttles (
 );
 CREATE INDEX login_throttles_idle ON login_throttles (last_failure);
 `},
-	// RESERVED for the kubecache branch's migration 16 (pipeline_caches):
-	// a placeholder only so that versions stay contiguous on this branch.
-	// On merge, keep that branch's 16 and drop this one.
-	{version: 16, name: "reserved", sql: `SELECT 1;`},
+	{version: 16, name: "pipeline_caches", sql: `
+-- Caches of pipeline steps on a cluster (see SQLite's migration 16).
+CREATE TABLE pipeline_caches (
+	app          TEXT COLLATE "C" NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+	cache_key    TEXT COLLATE "C" NOT NULL,
+	digest       TEXT COLLATE "C" NOT NULL,
+	size         BIGINT NOT NULL,
+	created_at   TEXT COLLATE "C" NOT NULL,
+	last_used_at TEXT COLLATE "C" NOT NULL,
+	PRIMARY KEY (app, cache_key)
+);
+CREATE INDEX pipeline_caches_used ON pipeline_caches (last_used_at);
+`},
 	// Garbage collection (internal/retention) deletes only blobs older
 	// than a grace period, aged by the database's clock. Blobs stored
 	// before this migration count as stored now: they get a full grace.

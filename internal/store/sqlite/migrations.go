@@ -273,10 +273,21 @@ CREATE TABLE login_throttles (
 ) STRICT;
 CREATE INDEX login_throttles_idle ON login_throttles (last_failure);
 `},
-	// RESERVED for the kubecache branch's migration 16 (pipeline_caches):
-	// a placeholder only so that versions stay contiguous on this branch.
-	// On merge, keep that branch's 16 and drop this one.
-	{version: 16, name: "reserved", sql: `SELECT 1;`},
+	{version: 16, name: "pipeline_caches", sql: `
+-- The caches of pipeline steps that run on a cluster: a tar.gz blob per
+-- (app, key), the first save of a key wins. last_used_at moves on each
+-- restore; caches unused for --pipeline-cache-ttl are removed.
+CREATE TABLE pipeline_caches (
+	app          TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+	cache_key    TEXT NOT NULL,
+	digest       TEXT NOT NULL,
+	size         INTEGER NOT NULL,
+	created_at   TEXT NOT NULL,
+	last_used_at TEXT NOT NULL,
+	PRIMARY KEY (app, cache_key)
+) STRICT;
+CREATE INDEX pipeline_caches_used ON pipeline_caches (last_used_at);
+`},
 	{version: 17, name: "blobs.stored_at (PostgreSQL only)", sql: `
 -- Nothing to do: PostgreSQL's blobs table gets the time a blob was stored,
 -- for garbage collection's grace period; SQLite's server keeps blobs in

@@ -203,6 +203,38 @@ func (db *Store) ListPipelines(ctx context.Context) ([]store.PipelineState, erro
 	return db.reader().ListPipelines(ctx)
 }
 
+func (db *Store) GetPipelineCache(ctx context.Context, app, key string) (store.PipelineCache, error) {
+	return db.reader().GetPipelineCache(ctx, app, key)
+}
+
+func (db *Store) CreatePipelineCache(ctx context.Context, c store.PipelineCache) (created bool, err error) {
+	err = db.inWrite(ctx, func(o ops) error {
+		created, err = o.CreatePipelineCache(ctx, c)
+		return err
+	})
+	return created, err
+}
+
+func (db *Store) TouchPipelineCache(ctx context.Context, app, key string, at time.Time) error {
+	return db.inWrite(ctx, func(o ops) error { return o.TouchPipelineCache(ctx, app, key, at) })
+}
+
+func (db *Store) DeletePipelineCache(ctx context.Context, app, key string) error {
+	return db.inWrite(ctx, func(o ops) error { return o.DeletePipelineCache(ctx, app, key) })
+}
+
+func (db *Store) PrunePipelineCaches(ctx context.Context, before time.Time) (gone []store.PipelineCache, err error) {
+	err = db.inWrite(ctx, func(o ops) error {
+		gone, err = o.PrunePipelineCaches(ctx, before)
+		return err
+	})
+	return gone, err
+}
+
+func (db *Store) PipelineCacheDigests(ctx context.Context) ([]string, error) {
+	return db.reader().PipelineCacheDigests(ctx)
+}
+
 func (db *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
 	return db.reader().GetToken(ctx, id)
 }

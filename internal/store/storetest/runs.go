@@ -23,7 +23,8 @@ func testRun(app string, n int) store.Run {
 			// A step's artifact record and upload-token hash live in the
 			// steps' JSON: every backend keeps them as written.
 			{Name: "build", Kind: "run", Status: "success", UploadToken: "sha256:" + fmt.Sprintf("%064d", n),
-				Artifacts: &store.StepArtifacts{Digest: "sha256:" + fmt.Sprintf("%064x", n), Size: 120, Count: 2, Files: []string{"bin/a", "bin/b"}, Bytes: 300}},
+				Artifacts: &store.StepArtifacts{Digest: "sha256:" + fmt.Sprintf("%064x", n), Size: 120, Count: 2, Files: []string{"bin/a", "bin/b"}, Bytes: 300},
+				Cache:     &store.StepCache{Key: "deps-0123456789abcdef", Hit: true}},
 		},
 		CreatedAt: t0.Add(time.Duration(n) * time.Second), UpdatedAt: t0,
 	}

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, loginThrottleTests...)
 	tests = append(tests, appPageTests...)
 	tests = append(tests, listByTeamTests...)
+	tests = append(tests, pipelineCacheTests...)
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			t.Parallel()

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/berthdev/berth/internal/kubetest"
 	"github.com/berthdev/berth/internal/pipeline/executor"
@@ -217,23 +218,7 @@ func TestStepPodsOnCluster(t *testing.T) {
 		if _, err := ex.Run(ctx, s, io.Discard); err == nil || !strings.Contains(err.Error(), "agent image") {
 			t.Errorf("Run with artifacts and no agent image: %v", err)
 		}
-		done := make(chan error, 1)
-		go func() {
-			res, err := withAgent.Run(ctx, s, io.Discard)
-			if err == nil && res.ExitCode != 0 {
-				err = fmt.Errorf("exit code %d", res.ExitCode)
-			}
-			done <- err
-		}()
-		var pod *corev1.Pod
-		waitFor(t, "the artifact step's pod is scheduled", func() bool {
-			pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: stepLabel + "=art"})
-			if err != nil || len(pods.Items) != 1 {
-				return false
-			}
-			pod = &pods.Items[0]
-			return pod.Spec.NodeName != ""
-		})
+		done, pod := startStep(t, withAgent, client, ns, s)
 		spec, _ := json.Marshal(pod)
 		if strings.Contains(string(spec), upTok) || strings.Contains(string(spec), token) {
 			t.Errorf("the pod spec holds a token: %s", spec)
@@ -258,7 +243,7 @@ func TestStepPodsOnCluster(t *testing.T) {
 		if strings.Join(vols, ",") != "workspace:"+claimName(runID)+",agent:emptyDir" {
 			t.Errorf("volumes %v", vols)
 		}
-		want := []string{"/bin/sh", "-c", agentWrapper(agentBinary), "berth-step", "make test", s.Upload.URL, "bin/", "dist/*.tgz"}
+		want := []string{"/bin/sh", "-c", agentWrapper(agentBinary), "berth-step", "make test", "", s.Upload.URL, "0", "bin/", "dist/*.tgz"}
 		if strings.Join(c.Command, "\x00") != strings.Join(want, "\x00") || len(c.VolumeMounts) != 2 {
 			t.Errorf("step container command %q mounts %+v", c.Command, c.VolumeMounts)
 		}
@@ -270,6 +255,53 @@ func TestStepPodsOnCluster(t *testing.T) {
 			t.Errorf("the Secret lacks the upload token: %v", sec.Data)
 		}
 		waitFor(t, "the artifact step's pod runs", func() bool {
+			p, err := client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+			return err == nil && p.Status.Phase == corev1.PodRunning
+		})
+		terminate(t, pod, 0)
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+
+	// A step with a cache: the agent restores before the script and saves
+	// after it; the key the server expanded and the token are in the
+	// Secret only, and the command carries the cache URL and paths.
+	t.Run("cache", func(t *testing.T) {
+		const upTok, key = "bst_c4che-token-only-in-the-secret", "deps-5eb63bbbe01eeed0"
+		withAgent, err := New(Options{Client: client, Namespace: ns, DefaultImage: "busybox:1.37", KillGrace: time.Second, AgentImage: "ghcr.io/berthdev/berth:v9.9.9"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := step("cached", time.Hour)
+		s.Cache = &executor.CacheSpec{Key: key, Paths: []string{"vendor", "~/.cache/go-build"}, URL: "http://berth.example:7700/api/v1/runs/shop.7/cache/cached"}
+		if _, err := withAgent.Run(ctx, s, io.Discard); err == nil || !strings.Contains(err.Error(), "has a cache") {
+			t.Errorf("Run with a cache and no token: %v", err)
+		}
+		s.Upload = &executor.Upload{URL: "http://berth.example:7700/api/v1/runs/shop.7/artifacts/cached", Token: upTok}
+		if _, err := ex.Run(ctx, s, io.Discard); err == nil || !strings.Contains(err.Error(), "agent image") {
+			t.Errorf("Run with a cache and no agent image: %v", err)
+		}
+		done, pod := startStep(t, withAgent, client, ns, s)
+		spec, _ := json.Marshal(pod)
+		if strings.Contains(string(spec), upTok) || strings.Contains(string(spec), key) {
+			t.Errorf("the pod spec holds the token or the key: %s", spec)
+		}
+		if len(pod.Spec.InitContainers) != 1 || pod.Spec.InitContainers[0].Image != "ghcr.io/berthdev/berth:v9.9.9" {
+			t.Errorf("init containers %+v", pod.Spec.InitContainers)
+		}
+		want := []string{"/bin/sh", "-c", agentWrapper(agentBinary), "berth-step", "make test", s.Cache.URL, "", "2", "vendor", "~/.cache/go-build"}
+		if c := pod.Spec.Containers[0]; strings.Join(c.Command, "\x00") != strings.Join(want, "\x00") {
+			t.Errorf("step container command %q, want %q", c.Command, want)
+		}
+		sec, err := client.CoreV1().Secrets(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(sec.Data[agentTokenEnv]) != upTok || string(sec.Data[agentKeyEnv]) != key {
+			t.Errorf("the Secret lacks the token or the key: %v", sec.Data)
+		}
+		waitFor(t, "the cached step's pod runs", func() bool {
 			p, err := client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
 			return err == nil && p.Status.Phase == corev1.PodRunning
 		})
@@ -297,6 +329,31 @@ func TestStepPodsOnCluster(t *testing.T) {
 		_, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claimName(runID), metav1.GetOptions{})
 		return err
 	})
+}
+
+// startStep runs s on ex in the background (its error, or its non-zero
+// exit code, comes on the channel once it ended) and waits until its pod
+// is scheduled.
+func startStep(t *testing.T, ex *Executor, client kubernetes.Interface, ns string, s executor.StepSpec) (<-chan error, *corev1.Pod) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		res, err := ex.Run(t.Context(), s, io.Discard)
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("exit code %d", res.ExitCode)
+		}
+		done <- err
+	}()
+	var pod *corev1.Pod
+	waitFor(t, "step "+s.Name+"'s pod is scheduled", func() bool {
+		pods, err := client.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: stepLabel + "=" + s.Name})
+		if err != nil || len(pods.Items) != 1 {
+			return false
+		}
+		pod = &pods.Items[0]
+		return pod.Spec.NodeName != ""
+	})
+	return done, pod
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

@@ -55,7 +55,7 @@ func (e *Executor) pod(s executor.StepSpec, name, image string) *corev1.Pod {
 			}},
 		},
 	}
-	if s.Upload != nil && len(s.Artifacts) > 0 {
+	if needsAgent(s) {
 		e.withAgent(pod, s)
 	}
 	return pod
@@ -67,8 +67,11 @@ func stepData(s executor.StepSpec) map[string]string {
 	maps.Copy(data, s.Env)
 	maps.Copy(data, s.Secrets)
 	data["HOME"] = s.Workspace.Home
-	if s.Upload != nil && len(s.Artifacts) > 0 {
+	if needsAgent(s) {
 		data[agentTokenEnv] = s.Upload.Token // the Secret's, never the spec's
+	}
+	if s.Cache != nil && s.Cache.URL != "" {
+		data[agentKeyEnv] = s.Cache.Key
 	}
 	return data
 }

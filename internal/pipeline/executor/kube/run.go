@@ -19,7 +19,9 @@ import (
 // Run runs one attempt of the step as a pod and waits for it to end. Its
 // output goes to out as the pod log API gives it. A step with artifacts
 // and an Upload sends them itself, through the step agent, after its
-// script exited 0 (see agent.go); caches are not copied.
+// script exited 0; a step with a cache restores and saves it through the
+// agent too (see agent.go). The result's cache fields stay zero: the
+// server records hits and saves as the agent's requests reach it.
 func (e *Executor) Run(ctx context.Context, s executor.StepSpec, out io.Writer) (executor.Result, error) {
 	image := s.Image
 	if image == "" {
@@ -34,6 +36,8 @@ func (e *Executor) Run(ctx context.Context, s executor.StepSpec, out io.Writer) 
 		return executor.Result{Started: time.Now()}, errors.New("kube executor: the step has no workspace; call Prepare")
 	case len(s.Artifacts) > 0 && (s.Upload == nil || e.o.AgentImage == ""):
 		return executor.Result{Started: time.Now()}, fmt.Errorf("kube executor: step %s keeps artifacts, which its pod must send to the server, and the server gave no upload address or agent image", s.Name)
+	case s.Cache != nil && (s.Cache.URL == "" || s.Upload == nil || e.o.AgentImage == ""):
+		return executor.Result{Started: time.Now()}, fmt.Errorf("kube executor: step %s has a cache, which its pod must restore from and save to the server, and the server gave no cache address, token or agent image", s.Name)
 	}
 	name := podName(s.RunID, s.Name)
 	return e.runPod(ctx, podRun{

@@ -3,8 +3,6 @@ package local
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"time"
 
 	"github.com/berthdev/berth/internal/pipeline"
 	"github.com/berthdev/berth/internal/pipeline/executor"
@@ -35,6 +33,13 @@ func (e *Executor) restoreCache(ctx context.Context, s executor.StepSpec, out io
 		note(out, "cache: no cache for key %s", key)
 		return key, false, nil
 	} else if err != nil {
+		return key, false, err
+	}
+	// The folder's time is the cache's last use: the server's sweep
+	// removes caches unused for --pipeline-cache-ttl. Marked before the
+	// copy, so a sweep does not take it meanwhile.
+	now := time.Now()
+	if err := os.Chtimes(dir, now, now); err != nil {
 		return key, false, err
 	}
 	for _, part := range []struct{ from, to string }{
@@ -131,30 +136,8 @@ func copyDir(ctx context.Context, from, to string, owner *ids, budget int64, out
 	return c.tree(ctx, ".", nil)
 }
 
-// expandKey fills {{ hash "file" }} with the first 16 hex digits of the
-// SHA-256 of that file of the checkout, read through an os.Root so the
-// key cannot be made to read outside it.
+// expandKey expands the step's key against its checkout as it is now
+// (earlier steps of the run may have changed it).
 func expandKey(s executor.StepSpec) (string, error) {
-	root, err := os.OpenRoot(s.Workspace.Src)
-	if err != nil {
-		return "", err
-	}
-	defer root.Close()
-	return pipeline.ExpandCacheKey(s.Cache.Key, func(p string) (string, error) {
-		// Not blocking and not following a last symlink: an earlier step
-		// may have put a FIFO or a link where the lock file was.
-		f, err := root.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
-		if err != nil {
-			return "", err
-		}
-		defer f.Close()
-		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-			return "", fmt.Errorf("%s is not a regular file", p)
-		}
-		h := sha256.New()
-		if _, err := io.Copy(h, io.LimitReader(f, 64<<20)); err != nil {
-			return "", err
-		}
-		return hex.EncodeToString(h.Sum(nil))[:16], nil
-	})
+	return pipeline.ExpandCacheKeyIn(s.Workspace.Src, s.Cache.Key)
 }

@@ -415,6 +415,19 @@ mkdir -p vendor ~/.cache/tool; echo dep > vendor/dep; echo obj > ~/.cache/tool/o
 			t.Errorf("restored file not owned by the step user: %v", err)
 		}
 	}
+	// A restore marks the key's folder used (the server's sweep removes
+	// caches unused for --pipeline-cache-ttl by that time).
+	keyDir := filepath.Join(caches, r1.CacheKey)
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	if err := os.Chtimes(keyDir, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if r, _, _ := run("v1"); !r.CacheHit {
+		t.Fatalf("third run = %+v", r)
+	}
+	if fi, err := os.Stat(keyDir); err != nil || fi.ModTime().Before(time.Now().Add(-time.Hour)) {
+		t.Errorf("the restored cache's folder was not marked used: %v %v", fi.ModTime(), err)
+	}
 	r3, log3, _ := run("v2")
 	if r3.CacheHit || r3.CacheKey == r1.CacheKey || !strings.Contains(log3, "cold") {
 		t.Errorf("changed go.sum still hit the cache: %+v\n%s", r3, log3)
