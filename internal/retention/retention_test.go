@@ -180,7 +180,11 @@ func TestCollectBlobs(t *testing.T) {
 		expired := putBlob(t, b, "expired artifacts")
 		orphan := putBlob(t, b, "old orphan")
 		young := putBlob(t, b, "young orphan")
+		cache := putBlob(t, b, "cache archive")
 		createApp(t, b.st, "shop")
+		if _, err := b.st.CreatePipelineCache(ctx, store.PipelineCache{App: "shop", Key: "deps-1", Digest: cache, Size: 13, CreatedAt: now, LastUsedAt: now}); err != nil {
+			t.Fatal(err)
+		}
 		rel := store.Release{App: "shop", Number: 1, Spec: []byte(`{"name":"shop"}`), SpecHash: "sha256:" + strings.Repeat("0", 64),
 			Source: source, Cause: "apply", State: "Deployed", CreatedAt: now, UpdatedAt: now}
 		if err := b.st.CreateRelease(ctx, rel); err != nil {
@@ -188,7 +192,7 @@ func TestCollectBlobs(t *testing.T) {
 		}
 		createRun(t, b.st, "shop", 1, store.RunSucceeded, 40*day, expired)
 		createRun(t, b.st, "shop", 2, store.RunSucceeded, 1*day, kept)
-		for _, d := range []string{source, kept, expired, orphan} {
+		for _, d := range []string{source, kept, expired, orphan, cache} {
 			b.age(t, d, 2*time.Hour)
 		}
 		sw := retention.New(retention.Options{Store: b.st, Blobs: b.blobs, Policy: retention.Policy{TTL: 30 * day, KeepLast: 1},
@@ -196,14 +200,14 @@ func TestCollectBlobs(t *testing.T) {
 		if err := sw.Sweep(ctx); err != nil {
 			t.Fatal(err)
 		}
-		for d, want := range map[string]bool{source: true, kept: true, expired: false, orphan: false, young: true} {
+		for d, want := range map[string]bool{source: true, kept: true, expired: false, orphan: false, young: true, cache: true} {
 			if has, err := b.blobs.Has(ctx, d); err != nil || has != want {
 				t.Errorf("blob %s stored = %v, %v; want %v", d, has, err, want)
 			}
 		}
 		st := sw.Stats()
-		if st.ExpiredSteps != 1 || st.DeletedBlobs != 2 || st.StoredBlobs != 3 || st.Failures != 0 {
-			t.Errorf("stats %+v; want 1 step expired, 2 blobs deleted, 3 stored", st)
+		if st.ExpiredSteps != 1 || st.DeletedBlobs != 2 || st.StoredBlobs != 4 || st.Failures != 0 {
+			t.Errorf("stats %+v; want 1 step expired, 2 blobs deleted, 4 stored", st)
 		}
 		// Idempotent: a second pass deletes nothing more.
 		if err := sw.Sweep(ctx); err != nil {
