@@ -199,7 +199,7 @@ func create(ctx context.Context, bin Binaries, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	// kwokctl reads <KWOK_WORKDIR>/kwok.yaml by default.
-	if err := os.WriteFile(filepath.Join(workdir, "kwok.yaml"), []byte(p.kwokConfig()+podLogsConfig(opts.PodLogs)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(workdir, "kwok.yaml"), []byte(p.kwokConfig()+realNodeKwokPatch(opts.RealNode)+podLogsConfig(opts.PodLogs)), 0o644); err != nil {
 		os.RemoveAll(workdir)
 		return nil, fmt.Errorf("write the kwokctl configuration: %w", err)
 	}

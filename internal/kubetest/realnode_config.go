@@ -160,3 +160,29 @@ evictionHard:
 serializeImagePulls: false
 `, nodeIP, port, healthzPort, p.containerdSock(), p.containerdSock(), p.podLogs(), filepath.Join(p.dir, "volume-plugins"))
 }
+
+// realNodeKwokPatch continues kwokConfig's componentsPatches when the
+// cluster gets a real node. kwokctl's binary runtime starts kwok with
+// --manage-all-nodes=true, and kwok would then patch the real node's
+// status and its pods' (a pod it reports Succeeded that the kubelet still
+// runs); the nodes `kwokctl scale node` makes carry the annotation
+// kwok.x-k8s.io/node=fake, so kwok keeps those and leaves the real one.
+// The API server reaches kubelets (pod logs) by their node's hostname
+// first, which no DNS here resolves: the node's IP goes first.
+func realNodeKwokPatch(realNode bool) string {
+	if !realNode {
+		return ""
+	}
+	return `- name: kwok-controller
+  extraArgs:
+  - key: manage-all-nodes
+    value: "false"
+    override: true
+  - key: manage-nodes-with-annotation-selector
+    value: kwok.x-k8s.io/node=fake
+- name: kube-apiserver
+  extraArgs:
+  - key: kubelet-preferred-address-types
+    value: InternalIP,Hostname
+`
+}

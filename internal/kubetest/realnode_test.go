@@ -83,7 +83,7 @@ func TestRealNodeRunsPods(t *testing.T) {
 			}
 			log, err := client.CoreV1().Pods("default").GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%v: %s%s%s", err, log, c.logTail(), c.Node.logTail())
 			}
 			// PID 1 is the script's shell: a real container, not kwok.
 			if want := "hello from real-" + tt.name + " in sh\n"; string(log) != want {
