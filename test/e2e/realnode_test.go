@@ -65,6 +65,7 @@ func TestPipelineOnRealNode(t *testing.T) {
 	s.mustBerth("apply", "-f", filepath.Join(work, "berth.yaml"), "--wait=false")
 	s.mustBerth("pipeline", "run", "realpipe")
 	logs, _ := s.berth("run", "logs", "realpipe.1", "-f")
+	t.Logf("run log:\n%s", logs)
 
 	var run api.Run
 	if err := json.Unmarshal([]byte(s.mustBerth("run", "show", "realpipe.1", "-o", "json")), &run); err != nil {
