@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -31,6 +29,27 @@ const (
 	realBerthImage = "berth.test/berth:e2e"
 )
 
+// realPipeline runs on the real node: a build step that keeps bin/built,
+// a test step that fails with 7.
+const realPipeline = `on: [manual]
+executor: {env: ci}
+steps:
+  - name: build
+    image: ` + realStepImage + `
+    run: |
+      echo "app: $(grep '^name:' berth.yaml)"
+      echo "pid 1 is $(cat /proc/1/comm)"
+      mkdir -p bin && echo "built from $BERTH_COMMIT in pod $(hostname)" > bin/built
+    artifacts: [bin/]
+  - name: test
+    needs: [build]
+    image: ` + realStepImage + `
+    run: |
+      cat bin/built
+      echo "failing on purpose"
+      exit 7
+`
+
 // TestPipelineOnRealNode runs a cluster pipeline whose pods really run,
 // on a kubelet with containerd and runc (kubetest's real node): the
 // checkout pod clones the test's repository over HTTP with Debian's git,
@@ -48,9 +67,7 @@ func TestPipelineOnRealNode(t *testing.T) {
 
 	// Pods reach the host at its bridge address: the git server and the
 	// API (the step agent's uploads) listen there.
-	root := t.TempDir()
-	gitURL := serveGitOn(t, root, kc.Node.HostIP) + "/realpipe.git"
-	work := realNodeRepo(t, root, gitURL)
+	work := sleeperRepoOn(t, "realpipe", realPipeline, kc.Node.HostIP)
 
 	apiAddr := freeAddrOn(t, kc.Node.HostIP)
 	var s *server
@@ -80,7 +97,7 @@ func TestPipelineOnRealNode(t *testing.T) {
 	}
 	for _, want := range []string{
 		"[berth] checked out " + run.Commit, // the checkout pod's git
-		"readme: real node",                 // the step read the checkout
+		"app: name: realpipe",               // the step read the checkout
 		"pid 1 is sh",                       // in a container of its own
 		"failing on purpose",
 	} {
@@ -98,51 +115,6 @@ func TestPipelineOnRealNode(t *testing.T) {
 	if want := "built from " + run.Commit + " in pod "; err != nil || !strings.HasPrefix(string(got), want) {
 		t.Errorf("bin/built = %q, %v; want it to start %q", got, err, want)
 	}
-}
-
-// realNodeRepo makes the app's repository, pushed to root/realpipe.git:
-// a build step that keeps bin/built, a test step that fails with 7.
-func realNodeRepo(t *testing.T, root, url string) string {
-	t.Helper()
-	bare := filepath.Join(root, "realpipe.git")
-	gitRun(t, root, "init", "-q", "--bare", bare)
-	work := t.TempDir()
-	files := map[string]string{
-		"berth.yaml": "name: realpipe\nsource: {git: " + url + ", branch: main}\n" +
-			"services:\n  web:\n    command: [sleep, \"100000\"]\n",
-		"README": "real node\n",
-		".berth/pipeline.yaml": `on: [manual]
-executor: {env: ci}
-steps:
-  - name: build
-    image: ` + realStepImage + `
-    run: |
-      echo "readme: $(cat README)"
-      echo "pid 1 is $(cat /proc/1/comm)"
-      mkdir -p bin && echo "built from $BERTH_COMMIT in pod $(hostname)" > bin/built
-    artifacts: [bin/]
-  - name: test
-    needs: [build]
-    image: ` + realStepImage + `
-    run: |
-      cat bin/built
-      echo "failing on purpose"
-      exit 7
-`,
-	}
-	for name, data := range files {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(work, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gitRun(t, work, "init", "-q")
-	gitRun(t, work, "add", "-A")
-	gitRun(t, work, "commit", "-q", "-m", "c1")
-	gitRun(t, work, "push", "-q", bare, "HEAD:refs/heads/main")
-	return work
 }
 
 // importRealImages gives the node the step image (busybox), the checkout
@@ -196,25 +168,6 @@ func makeHostPathPV(ctx context.Context, t *testing.T, kc *kubetest.Cluster, dir
 	if _, err := kc.Client(t).CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// serveGitOn serves the repositories under root over smart HTTP (git
-// http-backend) on ip, for the server and the node's pods alike.
-func serveGitOn(t *testing.T, root, ip string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(&cgi.Handler{
-		Path: filepath.Join(gitRun(t, root, "--exec-path"), "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1"},
-	})
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 // freeAddrOn is a free TCP address on ip.
