@@ -247,7 +247,7 @@ func (n *RealNode) Close(ctx context.Context) error {
 		}
 		stopProc(p)
 	}
-	killShims(n.bin.Path(binShim))
+	killShims(n.bin.Path(binShim), n.Dir)
 	errs = append(errs, unmountUnder(n.Dir))
 	errs = append(errs, removeBridge(context.WithoutCancel(ctx)))
 	if n.Dir != "" {
@@ -293,16 +293,24 @@ func (n *RealNode) removeContainers(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// killShims kills the runc shims left running (a shim exits once its
-// containers are deleted; one whose deletion failed would not).
-func killShims(shim string) {
+// killShims kills the runc shims left running by the node whose
+// containerd socket is under dir (a shim exits once its containers are
+// deleted; one whose deletion failed would not). Shims of another node on
+// the machine, named by their -address, are left alone.
+func killShims(shim, dir string) {
 	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
 	var pids []int
 	for _, f := range procs {
-		if exe, err := os.Readlink(f); err == nil && exe == shim {
-			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
-				pids = append(pids, pid)
-			}
+		exe, err := os.Readlink(f)
+		if err != nil || exe != shim {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join(filepath.Dir(f), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(dir+"/")) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
+			pids = append(pids, pid)
 		}
 	}
 	killOurs(pids, filepath.Dir(shim))

@@ -108,7 +108,7 @@ func sweepStale(binDir string) []string {
 		if _, err := os.Stat(filepath.Join(dir, "rn")); err == nil {
 			// A real node's shims, and what its kubelet and containerd
 			// mounted (removing a mounted directory would fail, or worse).
-			killShims(filepath.Join(binDir, "realnode", binShim))
+			killShims(filepath.Join(binDir, "realnode", binShim), filepath.Join(dir, "rn"))
 			_ = unmountUnder(filepath.Join(dir, "rn"))
 		}
 		if os.RemoveAll(dir) == nil {
