@@ -6,6 +6,9 @@
 // carries a Docker-style manifest.json, so `docker load` of any version
 // takes it too.
 //
+// WriteLayer writes any other one-layer image the same way (tests make
+// images of the host's files with it: internal/kubetest's real node).
+//
 // The output is deterministic: the same binary, certificates and options
 // give the same bytes (fixed times, sorted entries, no gzip header name or
 // time), so a rebuild has the same digest.
