@@ -76,7 +76,6 @@ func TestPipelineOnRealNode(t *testing.T) {
 		"--advertise-url", "http://"+apiAddr,
 		"--pipeline-checkout-image", realGitImage,
 		"--cluster-gateway-image", realBerthImage)
-	t.Cleanup(s.stop)
 	s.mustBerth("cluster", "add", "real", "--kubeconfig", kc.Kubeconfig)
 	s.mustBerth("env", "create", "ci", "--cluster", "real", "--namespace", "realpipe")
 	s.mustBerth("apply", "-f", filepath.Join(work, "berth.yaml"), "--wait=false")
