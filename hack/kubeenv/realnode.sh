@@ -25,12 +25,8 @@ KUBE_VERSION=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$here/go.mod"
 cache=${BERTH_KUBE_CACHE:-$HOME/.cache/berth/kube-$KUBE_VERSION}/realnode
 mkdir -p "$cache/stamps" "$cache/cni"
 
-minor=${KUBE_VERSION#v1.}
-minor=${minor%%.*}
-kube_ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	kube_ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
-done
+# shellcheck source=ldflags.sh
+. "$here/ldflags.sh"
 
 export CGO_ENABLED=0
 start=$SECONDS
