@@ -48,15 +48,12 @@ type nodeProc struct {
 	log  *os.File
 }
 
-// Real node timeouts: a kubelet registers in seconds, but the machine is
-// shared by builds and other tests.
-const (
-	realNodeStartTimeout = 3 * time.Minute
-	realNodeStopGrace    = 10 * time.Second
-)
+// realNodeStopGrace is how long containerd and the kubelet get to stop
+// after SIGTERM. (Starting shares the cluster's startTimeout.)
+const realNodeStopGrace = 10 * time.Second
 
-// startRealNode starts containerd and a kubelet for c and waits until
-// the node is registered and Ready. On error it leaves nothing running.
+// startRealNode starts containerd and a kubelet for c (waitReady then
+// waits for the node to be Ready). On error it leaves nothing running.
 func startRealNode(ctx context.Context, c *Cluster, bin RealNodeBinaries) (n *RealNode, err error) {
 	lock, err := lockRealNode(ctx)
 	if err != nil {
@@ -131,8 +128,8 @@ func startRealNode(ctx context.Context, c *Cluster, bin RealNodeBinaries) (n *Re
 	return n, nil
 }
 
-// Writer is an image that can write itself as an OCI layout tar:
-// HostImage, or an image ociimage builds.
+// Writer is an image that can write itself as an OCI layout tar, as
+// HostImage does (a tar already written goes to ImportTar).
 type Writer interface {
 	Write(ctx context.Context, w io.Writer) error
 }
