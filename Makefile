@@ -6,7 +6,7 @@ BIN      := bin/berth
 TOOLS    := $(HOME)/.cache/berth/tools
 GOLANGCI_VERSION := v2.15.0
 
-.PHONY: build image test unit e2e fuzz lint demo bench clean kube-testenv postgres-testenv
+.PHONY: build image test unit e2e fuzz lint demo bench clean kube-testenv kube-realnode postgres-testenv
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/berth
@@ -64,6 +64,14 @@ bench: build
 # 1 GB of modules, 457 MB of binaries); under a second once built.
 kube-testenv:
 	./hack/kubeenv/build.sh
+
+# Build a real node for the Kubernetes tests that ask for one
+# (kubetest.Options.RealNode): kubelet, containerd, its runc shim, ctr and
+# the CNI plugins into realnode/ of the same cache; runc, busybox-static
+# and git come from Debian. Opt-in: `make test` does not run it, and the
+# tests that need it skip without it. See docs/kubernetes-testenv.md.
+kube-realnode: kube-testenv
+	./hack/kubeenv/realnode.sh
 
 # Make sure the PostgreSQL tests have a server (internal/pgtest): one named
 # by BERTH_TEST_POSTGRES_URL, one on 127.0.0.1:5432, or Debian's binaries

@@ -28,14 +28,8 @@ fi
 cache=${BERTH_KUBE_CACHE:-$HOME/.cache/berth/kube-$KUBE_VERSION}
 mkdir -p "$cache/stamps"
 
-# Clients (kubectl, kwokctl) read the server's version from these variables;
-# an unset gitVersion reads as v0.0.0-master, which some clients reject.
-minor=${KUBE_VERSION#v1.}
-minor=${minor%%.*}
-kube_ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	kube_ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
-done
+# shellcheck source=ldflags.sh
+. "$here/ldflags.sh"
 
 export CGO_ENABLED=0
 total_start=$SECONDS

@@ -28,6 +28,11 @@ type Options struct {
 	// (kwok's ClusterLogs); lines are in the container runtime's format,
 	// see LogLine. "" leaves every log empty.
 	PodLogs string
+	// RealNode adds a real node (RealNode: a kubelet with containerd and
+	// runc on this machine) besides the Nodes simulated ones. Start skips
+	// the test when its binaries are not built (`make kube-realnode`),
+	// runc is missing or the test is not root.
+	RealNode bool
 }
 
 // Timeouts: generous because a test binary shares 2 cores with other
@@ -51,6 +56,8 @@ type Cluster struct {
 	// Workdir is kwokctl's work directory; components log to
 	// Workdir/clusters/<Name>/logs.
 	Workdir string
+	// Node is the real node, with Options.RealNode; else nil.
+	Node *RealNode
 
 	// CreateTime is how long `kwokctl create cluster` took (with a retry,
 	// if one was needed); StartTime is the whole start, nodes Ready.
@@ -67,6 +74,9 @@ type Cluster struct {
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	bin := RequireBinaries(t)
+	if opts.RealNode {
+		RequireRealNode(t)
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
 	defer cancel()
 	if opts.Name == "" {
@@ -78,6 +88,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	c.t = t
 	t.Cleanup(c.Stop)
+	if c.Node != nil {
+		t.Logf("kubetest: real node %s (snapshotter %s), pods reach the host at %s", c.Node.Name, c.Node.Snapshotter, c.Node.HostIP)
+	}
 	t.Logf("kubetest: cluster %s with %d nodes ready in %s (control plane up in %s), API %s",
 		c.Name, opts.Nodes, c.StartTime.Round(10*time.Millisecond), c.CreateTime.Round(10*time.Millisecond), c.Server)
 	return c
@@ -144,7 +157,19 @@ func start(ctx context.Context, bin Binaries, opts Options, begin time.Time) (*C
 			return nil, fmt.Errorf("kubetest: add %d nodes: %w", opts.Nodes, err)
 		}
 	}
-	if err := c.waitReady(ctx, opts.Nodes); err != nil {
+	nodes := opts.Nodes
+	if opts.RealNode {
+		rbin, err := FindRealNodeBinaries()
+		if err == nil {
+			c.Node, err = startRealNode(ctx, c, rbin)
+		}
+		if err != nil {
+			_ = c.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+		nodes++
+	}
+	if err := c.waitReady(ctx, nodes); err != nil {
 		err = fmt.Errorf("kubetest: cluster %s: %w%s", c.Name, err, c.logTail())
 		_ = c.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -174,7 +199,7 @@ func create(ctx context.Context, bin Binaries, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	// kwokctl reads <KWOK_WORKDIR>/kwok.yaml by default.
-	if err := os.WriteFile(filepath.Join(workdir, "kwok.yaml"), []byte(p.kwokConfig()+podLogsConfig(opts.PodLogs)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(workdir, "kwok.yaml"), []byte(p.kwokConfig()+realNodeKwokPatch(opts.RealNode)+podLogsConfig(opts.PodLogs)), 0o644); err != nil {
 		os.RemoveAll(workdir)
 		return nil, fmt.Errorf("write the kwokctl configuration: %w", err)
 	}
@@ -219,11 +244,15 @@ func (c *Cluster) Close(ctx context.Context) error {
 		defer cancel()
 		// Read the PIDs first: `kwokctl delete` removes the PID files.
 		pids := componentPIDs(c.Workdir)
+		var nodeErr error
+		if c.Node != nil {
+			nodeErr = c.Node.Close(ctx)
+		}
 		_, delErr := c.kwokctl(ctx, "delete", "cluster", "--kubeconfig", c.userKubeconfig())
 		// Whatever a failed (or successful) delete left running is ours to end.
 		killOurs(pids, c.Bin.Dir)
 		waitGone(ctx, pids)
-		c.closeErr = errors.Join(delErr, os.RemoveAll(c.Workdir))
+		c.closeErr = errors.Join(nodeErr, delErr, os.RemoveAll(c.Workdir))
 	})
 	return c.closeErr
 }

@@ -13,3 +13,8 @@ var (
 	// it: another process took it between the pick and the bind.
 	ErrPortTaken = errors.New("kubetest: a component's port was taken")
 )
+
+// ErrRealNodeUnavailable means a real node cannot be started here: its
+// binaries are not built (`make kube-realnode`), runc is missing, or the
+// test is not root.
+var ErrRealNodeUnavailable = errors.New("kubetest: real node unavailable")

@@ -24,6 +24,9 @@ const ownerFile = "owner.pid"
 // (<workdir>/clusters/<name>/pids/<binary>.pid).
 func componentPIDs(workdir string) []int {
 	files, _ := filepath.Glob(filepath.Join(workdir, "clusters", "*", "pids", "*.pid"))
+	// A real node's containerd and kubelet (RealNode.start).
+	node, _ := filepath.Glob(filepath.Join(workdir, "rn", "*.pid"))
+	files = append(files, node...)
 	var pids []int
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
@@ -102,6 +105,12 @@ func sweepStale(binDir string) []string {
 			continue
 		}
 		killOurs(componentPIDs(dir), binDir)
+		if _, err := os.Stat(filepath.Join(dir, "rn")); err == nil {
+			// A real node's shims, and what its kubelet and containerd
+			// mounted (removing a mounted directory would fail, or worse).
+			killShims(filepath.Join(binDir, "realnode", binShim), filepath.Join(dir, "rn"))
+			_ = unmountUnder(filepath.Join(dir, "rn"))
+		}
 		if os.RemoveAll(dir) == nil {
 			removed = append(removed, dir)
 		}

@@ -39,6 +39,11 @@ func (c *Cluster) waitReady(ctx context.Context, nodes int) error {
 		return true
 	}
 	for !check() {
+		if c.Node != nil {
+			if gone := c.Node.exited(); gone != "" {
+				return fmt.Errorf("%w: the real node's %s%s", ErrNotReady, gone, c.Node.logTail())
+			}
+		}
 		if f := c.portTakenIn(); f != "" {
 			return fmt.Errorf("%w: %s says the address is already in use", ErrPortTaken, f)
 		}

@@ -6,6 +6,9 @@
 // carries a Docker-style manifest.json, so `docker load` of any version
 // takes it too.
 //
+// WriteLayer writes any other one-layer image the same way (tests make
+// images of the host's files with it: internal/kubetest's real node).
+//
 // The output is deterministic: the same binary, certificates and options
 // give the same bytes (fixed times, sorted entries, no gzip header name or
 // time), so a rebuild has the same digest.
@@ -162,14 +165,8 @@ func Write(w io.Writer, o Options) (Descriptor, error) {
 	if err != nil {
 		return Descriptor{}, err
 	}
-	layerGz, err := gzipped(layerTar)
-	if err != nil {
-		return Descriptor{}, err
-	}
-	layer := blob(MediaTypeLayer, layerGz)
-	stamp := created.Format(time.RFC3339)
-	cfgJSON, err := json.Marshal(Config{
-		Created: stamp, Architecture: o.Arch, OS: "linux",
+	return WriteLayer(w, Layer{
+		Ref: o.Ref, Arch: o.Arch, Created: created, Tar: layerTar,
 		Config: RuntimeConfig{
 			User:       fmt.Sprintf("%d:%d", UID, GID),
 			Entrypoint: []string{BinaryPath},
@@ -181,8 +178,49 @@ func Write(w io.Writer, o Options) (Descriptor, error) {
 				"org.opencontainers.image.source":  "https://github.com/berthdev/berth",
 			},
 		},
-		RootFS:  RootFS{Type: "layers", DiffIDs: []string{digest(layerTar)}},
-		History: []History{{Created: stamp, CreatedBy: "berth ociimage: the berth binary, CA certificates, user berth (65532)"}},
+		CreatedBy: "berth ociimage: the berth binary, CA certificates, user berth (65532)",
+	})
+}
+
+// Layer is an image of one layer, for WriteLayer.
+type Layer struct {
+	// Ref is the image's name, REPOSITORY:TAG.
+	Ref string
+	// Arch is the GOARCH its binaries run on.
+	Arch string
+	// Created is the image's creation time, UTC; zero means the epoch.
+	Created time.Time
+	// Tar is the layer, an uncompressed tar of the root file system.
+	Tar []byte
+	// Config is how a container of the image starts.
+	Config RuntimeConfig
+	// CreatedBy says in the image's history what the layer holds.
+	CreatedBy string
+}
+
+// WriteLayer writes the image of one layer l to w as an OCI layout tar
+// (with a Docker-style manifest.json), deterministically. Write uses it for
+// Berth's image; tests use it for images of other files (internal/kubetest
+// builds a shell and a git image from the host's binaries).
+func WriteLayer(w io.Writer, l Layer) (Descriptor, error) {
+	if name, tag := splitRef(l.Ref); name == "" || tag == "" || strings.ContainsAny(l.Ref, " \t\n@") {
+		return Descriptor{}, fmt.Errorf("ociimage: ref: %q is not REPOSITORY:TAG", l.Ref)
+	}
+	created := l.Created.UTC()
+	if l.Created.IsZero() {
+		created = time.Unix(0, 0).UTC()
+	}
+	layerGz, err := gzipped(l.Tar)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	layer := blob(MediaTypeLayer, layerGz)
+	stamp := created.Format(time.RFC3339)
+	cfgJSON, err := json.Marshal(Config{
+		Created: stamp, Architecture: l.Arch, OS: "linux",
+		Config:  l.Config,
+		RootFS:  RootFS{Type: "layers", DiffIDs: []string{digest(l.Tar)}},
+		History: []History{{Created: stamp, CreatedBy: l.CreatedBy}},
 	})
 	if err != nil {
 		return Descriptor{}, err
@@ -193,17 +231,17 @@ func Write(w io.Writer, o Options) (Descriptor, error) {
 		return Descriptor{}, err
 	}
 	man := blob(MediaTypeManifest, manJSON)
-	_, tag := splitRef(o.Ref)
+	_, tag := splitRef(l.Ref)
 	mdesc := man.Descriptor
-	mdesc.Platform = &Platform{Architecture: o.Arch, OS: "linux"}
+	mdesc.Platform = &Platform{Architecture: l.Arch, OS: "linux"}
 	// ref.name is the tag (what skopeo's oci-archive:FILE:TAG selects);
 	// containerd (docker load of an OCI layout) reads the full name.
-	mdesc.Annotations = map[string]string{"org.opencontainers.image.ref.name": tag, "io.containerd.image.name": o.Ref}
+	mdesc.Annotations = map[string]string{"org.opencontainers.image.ref.name": tag, "io.containerd.image.name": l.Ref}
 	idxJSON, err := json.Marshal(Index{SchemaVersion: 2, MediaType: MediaTypeIndex, Manifests: []Descriptor{mdesc}})
 	if err != nil {
 		return Descriptor{}, err
 	}
-	dockerJSON, err := json.Marshal([]dockerManifest{{Config: blobPath(cfg.Digest), RepoTags: []string{o.Ref}, Layers: []string{blobPath(layer.Digest)}}})
+	dockerJSON, err := json.Marshal([]dockerManifest{{Config: blobPath(cfg.Digest), RepoTags: []string{l.Ref}, Layers: []string{blobPath(layer.Digest)}}})
 	if err != nil {
 		return Descriptor{}, err
 	}

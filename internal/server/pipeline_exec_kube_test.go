@@ -467,11 +467,14 @@ func (f *fakeKubelet) pass(ctx context.Context, t *testing.T, kube kubernetes.In
 		sp := seenPod{role: p.Labels["berth.dev/pipeline-step"], pod: p}
 		if p.Labels["berth.dev/pipeline-checkout"] == "true" {
 			sp.role = "checkout"
-			if s, err := kube.CoreV1().Secrets(ns).Get(ctx, p.Name, metav1.GetOptions{}); err == nil {
-				sp.secret = s
-			} else {
-				continue // not made yet: look again on the next pass
-			}
+		}
+		// Every pod's Secret is made just after the pod, which kwok may
+		// have running first: a kubelet would not start the container
+		// without it either, so wait for it (the build step's agent reads it).
+		if s, err := kube.CoreV1().Secrets(ns).Get(ctx, p.Name, metav1.GetOptions{}); err == nil {
+			sp.secret = s
+		} else {
+			continue // not made yet: look again on the next pass
 		}
 		f.mu.Lock()
 		f.handled[p.Name] = true

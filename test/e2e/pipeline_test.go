@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -37,11 +38,25 @@ func gitRun(t *testing.T, dir string, args ...string) string {
 // serveGit serves the bare repositories under root over smart HTTP.
 func serveGit(t *testing.T, root string) string {
 	t.Helper()
-	h := &cgi.Handler{
+	return serveGitOn(t, root, "127.0.0.1")
+}
+
+// serveGitOn serves the repositories under root over smart HTTP (git
+// http-backend) on ip: 127.0.0.1 for the server alone, the address of a
+// real node's bridge for its pods too.
+func serveGitOn(t *testing.T, root, ip string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(&cgi.Handler{
 		Path: filepath.Join(gitRun(t, root, "--exec-path"), "git-http-backend"),
 		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1"},
-	}
-	srv := httptest.NewServer(h)
+	})
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -318,10 +333,23 @@ func sleeperRepo(t *testing.T, name, pipeline string) string {
 // pushes to (served over HTTP), for tests that push more branches.
 func sleeperRepoBare(t *testing.T, name, pipeline string) (work, bare string) {
 	t.Helper()
+	return sleeperRepoBareOn(t, name, pipeline, "127.0.0.1")
+}
+
+// sleeperRepoOn is sleeperRepo with the git server on ip.
+func sleeperRepoOn(t *testing.T, name, pipeline, ip string) string {
+	t.Helper()
+	work, _ := sleeperRepoBareOn(t, name, pipeline, ip)
+	return work
+}
+
+// sleeperRepoBareOn is sleeperRepoBare with the git server on ip.
+func sleeperRepoBareOn(t *testing.T, name, pipeline, ip string) (work, bare string) {
+	t.Helper()
 	root := t.TempDir()
 	work, bare = t.TempDir(), filepath.Join(root, name+".git")
 	gitRun(t, root, "init", "-q", "--bare", bare)
-	url := serveGit(t, root) + "/" + name + ".git"
+	url := serveGitOn(t, root, ip) + "/" + name + ".git"
 	if err := os.MkdirAll(filepath.Join(work, ".berth"), 0o755); err != nil {
 		t.Fatal(err)
 	}
