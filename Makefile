@@ -31,7 +31,7 @@ image:
 # internal/kubetest's tests run (they fail in CI without it); elsewhere they
 # use the cache if `make kube-testenv` has filled it, and skip if not.
 test: build
-	@if [ "$$CI" = true ]; then $(MAKE) kube-testenv; fi
+	@if [ "$$CI" = true ]; then $(MAKE) kube-testenv kube-realnode; fi
 	@if [ "$$CI" = true ]; then $(MAKE) postgres-testenv; fi
 	$(GO) vet ./...
 	$(MAKE) lint
@@ -68,8 +68,9 @@ kube-testenv:
 # Build a real node for the Kubernetes tests that ask for one
 # (kubetest.Options.RealNode): kubelet, containerd, its runc shim, ctr and
 # the CNI plugins into realnode/ of the same cache; runc, busybox-static
-# and git come from Debian. Opt-in: `make test` does not run it, and the
-# tests that need it skip without it. See docs/kubernetes-testenv.md.
+# and git come from Debian (installed when missing, as root). `make test`
+# builds it under CI (CI=true), like the control plane; elsewhere the tests
+# that need it skip, saying so. See docs/kubernetes-testenv.md.
 kube-realnode: kube-testenv
 	./hack/kubeenv/realnode.sh
 

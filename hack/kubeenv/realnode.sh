@@ -98,7 +98,19 @@ install "github.com/containerd/containerd/v2 $CONTAINERD_VERSION" github.com/con
 install "github.com/containernetworking/plugins $CNI_PLUGINS_VERSION" github.com/containernetworking/plugins "$CNI_PLUGINS_VERSION" \
 	cni/bridge cni/host-local cni/loopback cni/portmap
 
+# The Debian tools the node and its test images use. As root (CI, and the
+# only way a real node runs), missing ones are installed, as
+# postgres-testenv installs PostgreSQL; otherwise a warning says what to do.
+missing=()
 for tool in runc busybox git ldd ip; do
-	command -v "$tool" >/dev/null || log "warning: no $tool on PATH; a real node needs it (apt-get install runc busybox-static git iproute2)"
+	command -v "$tool" >/dev/null || missing+=("$tool")
 done
+if ((${#missing[@]})); then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		log "installing Debian's runc busybox-static git iproute2 (missing: ${missing[*]})"
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q runc busybox-static git iproute2
+	else
+		log "warning: no ${missing[*]} on PATH; a real node needs them (apt-get install runc busybox-static git iproute2, as root)"
+	fi
+fi
 log "done in $((SECONDS - start)) s; binaries in $cache"

@@ -96,12 +96,16 @@ func FindRealNodeBinaries() (RealNodeBinaries, error) {
 }
 
 // RequireRealNode returns the real node's binaries, or skips t saying
-// what is missing. A real node is opt-in, so CI does not fail without it.
+// what is missing — or fails t under CI, where `make test` builds them
+// (as RequireBinaries does for the control plane).
 func RequireRealNode(t testing.TB) RealNodeBinaries {
 	t.Helper()
 	bin, err := FindRealNodeBinaries()
 	if err != nil {
-		t.Skipf("%v", err)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v; CI must build them with `make kube-realnode` (as root)", err)
+		}
+		t.Skipf("%v; run `make kube-realnode` (as root) to build them", err)
 	}
 	return bin
 }
