@@ -40,7 +40,12 @@ steps:
       echo "app: $(grep '^name:' berth.yaml)"
       echo "pid 1 is $(cat /proc/1/comm)"
       mkdir -p bin && echo "built from $BERTH_COMMIT in pod $(hostname)" > bin/built
+      if [ -f deps/made ]; then echo "deps from cache: $(cat deps/made) $(cat ~/.tool/v)"
+      else mkdir -p deps ~/.tool && echo "made in pod $(hostname)" > deps/made && echo "tool-1" > ~/.tool/v; fi
     artifacts: [bin/]
+    cache:
+      key: deps-{{ hash "berth.yaml" }}
+      paths: [deps/, ~/.tool]
   - name: test
     needs: [build]
     image: ` + realStepImage + `
@@ -63,7 +68,8 @@ func TestPipelineOnRealNode(t *testing.T) {
 	defer cancel()
 	importRealImages(ctx, t, kc.Node)
 	// One workspace claim per run; the PV is a directory of the host.
-	makeHostPathPV(ctx, t, kc, filepath.Join(t.TempDir(), "ws"))
+	makeHostPathPV(ctx, t, kc, "realpipe-ws-1", filepath.Join(t.TempDir(), "ws1"))
+	makeHostPathPV(ctx, t, kc, "realpipe-ws-2", filepath.Join(t.TempDir(), "ws2"))
 
 	// Pods reach the host at its bridge address: the git server and the
 	// API (the step agent's uploads) listen there.
@@ -114,6 +120,31 @@ func TestPipelineOnRealNode(t *testing.T) {
 	if want := "built from " + run.Commit + " in pod "; err != nil || !strings.HasPrefix(string(got), want) {
 		t.Errorf("bin/built = %q, %v; want it to start %q", got, err, want)
 	}
+
+	// The build step's cache: run 1 missed and its agent saved deps/ and
+	// ~/.tool; run 2's agent restores them before the script, which then
+	// finds what run 1's pod made (on a workspace volume of its own).
+	if c := steps["build"].Cache; c == nil || c.Hit || !c.Saved || !strings.HasPrefix(c.Key, "deps-") {
+		t.Fatalf("run 1 build cache %+v; want a saved miss of deps-...", c)
+	}
+	s.mustBerth("pipeline", "run", "realpipe")
+	logs2, _ := s.berth("run", "logs", "realpipe.2", "-f")
+	var run2 api.Run
+	if err := json.Unmarshal([]byte(s.mustBerth("run", "show", "realpipe.2", "-o", "json")), &run2); err != nil {
+		t.Fatal(err)
+	}
+	var build2 api.RunStep
+	for _, st := range run2.Steps {
+		if st.Name == "build" {
+			build2 = st
+		}
+	}
+	if c := build2.Cache; build2.Status != "success" || c == nil || !c.Hit || c.Saved || c.Key != steps["build"].Cache.Key {
+		t.Fatalf("run 2 build %s, cache %+v; want a hit of %s; log:\n%s", build2.Status, c, steps["build"].Cache.Key, logs2)
+	}
+	if want := "deps from cache: made in pod "; !strings.Contains(logs2, want) || !strings.Contains(logs2, "tool-1") {
+		t.Errorf("run 2 log lacks %q and tool-1 (the restored cache):\n%s", want, logs2)
+	}
 }
 
 // importRealImages gives the node the step image (busybox), the checkout
@@ -152,11 +183,11 @@ func importRealImages(ctx context.Context, t *testing.T, node *kubetest.RealNode
 
 // makeHostPathPV makes a volume for the run's workspace claim: a
 // directory of the host, which the real node mounts into the run's pods.
-func makeHostPathPV(ctx context.Context, t *testing.T, kc *kubetest.Cluster, dir string) {
+func makeHostPathPV(ctx context.Context, t *testing.T, kc *kubetest.Cluster, name, dir string) {
 	t.Helper()
 	dirOrCreate := corev1.HostPathDirectoryOrCreate
 	pv := &corev1.PersistentVolume{
-		ObjectMeta: metav1.ObjectMeta{Name: "realpipe-ws"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1.PersistentVolumeSpec{
 			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
 			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
