@@ -229,7 +229,7 @@ func TestArchivesOfOlderBackupToPostgres(t *testing.T) {
 	populate(t, db, ring, blobs)
 	// Berth at 13 had no pipeline caches (migration 16): the backup leaves
 	// the table out, so it must be empty.
-	if err := db.DeletePipelineCache(t.Context(), "shop", "deps-0123456789abcdef"); err != nil {
+	if err := db.DeletePipelineCache(t.Context(), "shop", "deps-0123456789abcdef", cacheDigest); err != nil {
 		t.Fatal(err)
 	}
 	file := backupOf(t, atVersion{Source: db, v: 13}, blobs, "")
