@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +13,6 @@ import (
 	"github.com/berthdev/berth/internal/cli"
 	"github.com/berthdev/berth/internal/pipeline/artifact"
 	"github.com/berthdev/berth/internal/store"
-	"github.com/berthdev/berth/internal/store/sqlite"
 )
 
 // openHook is the real folder store, with a hook run before Open: what
@@ -45,20 +41,9 @@ func (o openHook) Open(ctx context.Context, digest string) (io.ReadCloser, int64
 func TestStepAgentCacheArchiveGone(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	folder, err := blob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	hook := &openHook{}
+	db, _, srv := agentServer(t, apiserver.Deps{}, func(b blob.Store) blob.Store { hook.Store = b; return hook })
 	gone := func(n int) string { return fmt.Sprintf("sha256:%064x", n) } // never stored
-	hook := &openHook{Store: folder}
-	srv := httptest.NewServer(apiserver.New(apiserver.Deps{Store: db, Blobs: hook, Logger: slog.New(slog.DiscardHandler)}))
-	t.Cleanup(srv.Close)
 
 	now := time.Now().UTC()
 	if err := db.CreateApp(ctx, store.App{Name: "shop", Team: "team_shop", CreatedAt: now, UpdatedAt: now}); err != nil {
