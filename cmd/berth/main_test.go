@@ -64,6 +64,9 @@ func TestServerCommandFlags(t *testing.T) {
 		{"--artifact-retention", "-1h", "--artifact-retention: -1h0m0s is negative"},
 		{"--artifact-keep-last", "-2", "--artifact-keep-last: -2 is negative"},
 		{"--retention-sweep-every", "-5m", "--retention-sweep-every: -5m0s is negative"},
+		{"--pipeline-max-parallel-steps", "-1", "--pipeline-max-parallel-steps: -1 is negative"},
+		{"--pipeline-max-per-app", "-2", "--pipeline-max-per-app: -2 is negative"},
+		{"--pipeline-max-per-team", "-3", "--pipeline-max-per-team: -3 is negative"},
 	} {
 		if code, _, stderr := run("server", bad.flag, bad.value); code != 2 || !strings.Contains(stderr, bad.want) {
 			t.Errorf("server %s %s: exit %d, stderr %q", bad.flag, bad.value, code, stderr)

@@ -25,7 +25,7 @@ func (f *retentionFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.ttl, "artifact-retention", retention.DefaultArtifactTTL,
 		"how long after a run ended its pipeline artifacts are kept (720h is 30 days; 0 keeps them forever)")
 	cmd.Flags().IntVar(&f.last, "artifact-keep-last", retention.DefaultKeepLast,
-		"the newest N successful runs of each app's pipeline keep their artifacts however old (0: none)")
+		"the newest N successful runs of each app's pipeline that kept artifacts keep them however old (0: none)")
 	cmd.Flags().DurationVar(&f.every, "retention-sweep-every", 0,
 		"how often the leader expires artifacts and deletes blobs nothing refers to (default 1h; it also sweeps when it starts leading)")
 }

@@ -62,6 +62,9 @@ the data directory.`,
 			if err != nil {
 				return err
 			}
+			if err := checkPipelineLimits(pipes); err != nil {
+				return err
+			}
 			if pipes.CacheTTL <= 0 {
 				return cli.BadInput(fmt.Errorf("--pipeline-cache-ttl: %s is not positive; give a duration such as 168h (7 days)", pipes.CacheTTL))
 			}
@@ -221,4 +224,22 @@ func newShimCmd() *cobra.Command {
 			os.Exit(local.ShimMain(args))
 		},
 	}
+}
+
+// checkPipelineLimits refuses negative run and step limits: 0 means the
+// default, and a negative one would silently mean it too.
+func checkPipelineLimits(p server.PipelineConfig) error {
+	for _, l := range []struct {
+		flag, example string
+		n             int
+	}{
+		{"--pipeline-max-per-app", "2", p.PerPipeline},
+		{"--pipeline-max-per-team", "8", p.PerTeam},
+		{"--pipeline-max-parallel-steps", "8", p.StepParallelism},
+	} {
+		if l.n < 0 {
+			return cli.BadInput(fmt.Errorf("%s: %d is negative; give a count such as %s (0 for the default)", l.flag, l.n, l.example))
+		}
+	}
+	return nil
 }

@@ -65,9 +65,10 @@ func (s *server) restoreCache(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, blob.ErrNotFound) {
 		// The row outlived its blob (a restored backup carries rows, not
 		// cache archives): forget it, so this step's save stores the key
-		// anew.
+		// anew. Only that row: if it was evicted and the key saved again
+		// since it was read, the new cache names other content and stays.
 		log.Warn("a pipeline cache's archive is gone; the cache is forgotten", "digest", c.Digest)
-		if err := s.Store.DeletePipelineCache(r.Context(), run.App, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.Store.DeletePipelineCache(r.Context(), run.App, key, c.Digest); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("forget cache %s: %w", key, err)
 		}
 		return notFound("no cache of key %s (its archive is no longer stored)", key)

@@ -26,6 +26,9 @@ import (
 
 var t0 = time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.UTC)
 
+// cacheDigest is the archive the fixture's pipeline cache names.
+var cacheDigest = "sha256:" + fmt.Sprintf("%064x", 7)
+
 func newKey(t *testing.T) (secrets.Key, *secrets.Keyring) {
 	t.Helper()
 	k, err := secrets.GenerateKey()
@@ -131,7 +134,9 @@ func populate(t *testing.T, st store.Store, ring *secrets.Keyring, blobs blob.St
 	_, err := st.RecordDelivery(ctx, "delivery-1", t0)
 	must("delivery", err)
 	must("pipeline", st.PutPipeline(ctx, store.PipelineState{App: "shop", Team: "team_a", Definition: json.RawMessage(`{"steps":[]}`), Commit: "abc", Schedule: "@daily", UpdatedAt: t0}))
-	_, err = st.CreatePipelineCache(ctx, store.PipelineCache{App: "shop", Key: "deps-0123456789abcdef", Digest: "sha256:" + fmt.Sprintf("%064x", 7), Size: 4096, CreatedAt: t0, LastUsedAt: t0.Add(time.Hour)})
+	// Its archive is not in the blob store: backups carry the index of
+	// caches, not their archives.
+	_, err = st.CreatePipelineCache(ctx, store.PipelineCache{App: "shop", Key: "deps-0123456789abcdef", Digest: cacheDigest, Size: 4096, CreatedAt: t0, LastUsedAt: t0.Add(time.Hour)})
 	must("pipeline cache", err)
 	for i := range 3 {
 		_, err := st.AppendAudit(ctx, audit.Record{Time: t0.Truncate(time.Microsecond), Actor: "user_1", Team: "team_a", Action: fmt.Sprintf("app.apply.%d", i),

@@ -22,14 +22,16 @@ type Policy struct {
 	// TTL is how long after a run ended its artifacts are kept; 0 keeps
 	// them forever (nothing expires).
 	TTL time.Duration
-	// KeepLast runs that succeeded, the newest of each app's pipeline,
-	// keep their artifacts however old.
+	// KeepLast runs that succeeded and keep artifacts, the newest of
+	// each app's pipeline, keep them however old. A successful run that
+	// kept none takes no place: a pipeline whose pushes succeed without
+	// artifacts still keeps the last builds that made some.
 	KeepLast int
 }
 
 // expiring returns the runs whose kept artifacts expire at now: runs
 // that ended more than TTL ago, are not among the newest KeepLast
-// successful runs of their app, and still keep an archive.
+// successful runs of their app that keep an archive, and still keep one.
 func (p Policy) expiring(runs []store.Run, now time.Time) []store.Run {
 	if p.TTL <= 0 {
 		return nil
@@ -37,7 +39,7 @@ func (p Policy) expiring(runs []store.Run, now time.Time) []store.Run {
 	protected := map[string]bool{}
 	byApp := map[string][]store.Run{}
 	for _, r := range runs {
-		if r.State == store.RunSucceeded {
+		if r.State == store.RunSucceeded && keepsArtifacts(r) {
 			byApp[r.App] = append(byApp[r.App], r)
 		}
 	}

@@ -17,8 +17,8 @@ type RetentionConfig struct {
 	// ArtifactTTL is how long after a run ended its artifacts are kept:
 	// 0 means retention.DefaultArtifactTTL (30 days), negative forever.
 	ArtifactTTL time.Duration
-	// ArtifactKeepLast successful runs, the newest of each app's
-	// pipeline, keep their artifacts however old: 0 means
+	// ArtifactKeepLast successful runs that kept artifacts, the newest of
+	// each app's pipeline, keep them however old: 0 means
 	// retention.DefaultKeepLast (5), negative none.
 	ArtifactKeepLast int
 	// Every is the time between sweeps (0: retention.DefaultEvery, 1h).

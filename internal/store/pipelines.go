@@ -240,8 +240,11 @@ type PipelineCaches interface {
 	// TouchPipelineCache sets LastUsedAt of app's key to at (never
 	// backwards); ErrNotFound if there is no such cache.
 	TouchPipelineCache(ctx context.Context, app, key string, at time.Time) error
-	// DeletePipelineCache removes app's key; ErrNotFound if missing.
-	DeletePipelineCache(ctx context.Context, app, key string) error
+	// DeletePipelineCache removes app's key if it still names digest;
+	// ErrNotFound if missing or since saved anew with other content (a
+	// restore that found digest's archive gone must not forget a cache
+	// another run saved after the row it read was evicted).
+	DeletePipelineCache(ctx context.Context, app, key, digest string) error
 	// PrunePipelineCaches removes the caches last used before t and
 	// returns them (their blobs are left for the blob collector).
 	PrunePipelineCaches(ctx context.Context, before time.Time) ([]PipelineCache, error)

@@ -156,8 +156,9 @@ func TestStepAgentUpload(t *testing.T) {
 }
 
 // agentServer is a real API server on loopback over a fresh SQLite store
-// and blob folder, with d's limits, for the step agent to talk to.
-func agentServer(t *testing.T, d apiserver.Deps) (*sqlite.DB, *blob.Dir, *httptest.Server) {
+// and blob folder, with d's limits, for the step agent to talk to; wrap,
+// if given, wraps the folder as the server sees it.
+func agentServer(t *testing.T, d apiserver.Deps, wrap ...func(blob.Store) blob.Store) (*sqlite.DB, *blob.Dir, *httptest.Server) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "berth.db"))
@@ -170,6 +171,9 @@ func agentServer(t *testing.T, d apiserver.Deps) (*sqlite.DB, *blob.Dir, *httpte
 		t.Fatal(err)
 	}
 	d.Store, d.Blobs, d.Logger = db, blobs, slog.New(slog.DiscardHandler)
+	for _, w := range wrap {
+		d.Blobs = w(d.Blobs)
+	}
 	srv := httptest.NewServer(apiserver.New(d))
 	t.Cleanup(srv.Close)
 	return db, blobs, srv

@@ -219,8 +219,8 @@ func (db *Store) TouchPipelineCache(ctx context.Context, app, key string, at tim
 	return db.inWrite(ctx, func(o ops) error { return o.TouchPipelineCache(ctx, app, key, at) })
 }
 
-func (db *Store) DeletePipelineCache(ctx context.Context, app, key string) error {
-	return db.inWrite(ctx, func(o ops) error { return o.DeletePipelineCache(ctx, app, key) })
+func (db *Store) DeletePipelineCache(ctx context.Context, app, key, digest string) error {
+	return db.inWrite(ctx, func(o ops) error { return o.DeletePipelineCache(ctx, app, key, digest) })
 }
 
 func (db *Store) PrunePipelineCaches(ctx context.Context, before time.Time) (gone []store.PipelineCache, err error) {

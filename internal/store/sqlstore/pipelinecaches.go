@@ -60,8 +60,8 @@ func (o ops) TouchPipelineCache(ctx context.Context, app, key string, at time.Ti
 	return nil
 }
 
-func (o ops) DeletePipelineCache(ctx context.Context, app, key string) error {
-	res, err := o.q.ExecContext(ctx, `DELETE FROM pipeline_caches WHERE app = ? AND cache_key = ?`, app, key)
+func (o ops) DeletePipelineCache(ctx context.Context, app, key, digest string) error {
+	res, err := o.q.ExecContext(ctx, `DELETE FROM pipeline_caches WHERE app = ? AND cache_key = ? AND digest = ?`, app, key, digest)
 	if err != nil {
 		return fmt.Errorf("store: delete cache %q of %q: %w", key, app, err)
 	}

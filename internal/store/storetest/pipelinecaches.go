@@ -56,8 +56,14 @@ var pipelineCacheTests = []test{
 		wantErr(t, "Create for a missing app", err, store.ErrNotFound)
 		_, err = s.CreatePipelineCache(ctx, store.PipelineCache{App: "shop", Digest: "sha256:x"})
 		wantErr(t, "Create without key", err, store.ErrInvalid)
-		must(t, s.DeletePipelineCache(ctx, "shop", "deps-1"))
-		wantErr(t, "Delete twice", s.DeletePipelineCache(ctx, "shop", "deps-1"), store.ErrNotFound)
+		// Delete names the content it means: a key saved anew since
+		// (another digest) stays.
+		wantErr(t, "Delete of other content", s.DeletePipelineCache(ctx, "shop", "deps-1", second.Digest), store.ErrNotFound)
+		if _, err := s.GetPipelineCache(ctx, "shop", "deps-1"); err != nil {
+			t.Errorf("Delete of other content removed the key: %v", err)
+		}
+		must(t, s.DeletePipelineCache(ctx, "shop", "deps-1", want.Digest))
+		wantErr(t, "Delete twice", s.DeletePipelineCache(ctx, "shop", "deps-1", want.Digest), store.ErrNotFound)
 	}},
 	{desc: "pipeline caches/prune unused, digests, removed with the app", run: func(t *testing.T, s store.Store) {
 		ctx := t.Context()
