@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,8 +40,17 @@ func TestDefaultDataDir(t *testing.T) {
 func TestServerCommandFlags(t *testing.T) {
 	t.Parallel()
 	run := func(args ...string) (int, string, string) {
+		// Should a check ever slip, the server this starts must not take
+		// the user's data directory or ports, nor run on: a data dir of
+		// the test's, loopback port 0, no gateway, and a short deadline
+		// (the flags under test come later and win where they repeat).
+		if len(args) > 0 && args[0] == "server" {
+			args = append([]string{"server", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--gateway-listen", ""}, args[1:]...)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
 		var out, errOut bytes.Buffer
-		code := cli.Execute(context.Background(), args, cli.Options{
+		code := cli.Execute(ctx, args, cli.Options{
 			Stdout: &out, Stderr: &errOut,
 			Getenv:   func(string) string { return "" },
 			Commands: []*cobra.Command{newServerCmd(), newShimCmd()},
