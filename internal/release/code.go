@@ -8,7 +8,6 @@ import (
 	"github.com/berthdev/berth/internal/source"
 	"github.com/berthdev/berth/internal/spec"
 	"github.com/berthdev/berth/internal/store"
-	"github.com/berthdev/berth/pkg/api"
 )
 
 // CodeComparer tells whether two source archives hold the same code, the
@@ -67,8 +66,7 @@ func Precompared(ctx context.Context, st Targets, code CodeComparer, app string,
 		return code
 	}
 	target, err := st.GetRelease(ctx, app, a.TargetRelease)
-	if err != nil || target.Source == source || target.State != api.ReleaseDeployed || a.Canary != nil ||
-		!sameButRunOnly(target.Spec, canonical) {
+	if err != nil || target.Source == source || !runOnlyChange(a, target, canonical) {
 		return code
 	}
 	same, err := code.SameCode(ctx, target.Source, source)

@@ -43,10 +43,7 @@ var runOnlySections = []string{spec.PipelineSection, "source"}
 // must hold the same code as the target's (code compares them; nil: the
 // same digest only).
 func KeepsInstancesOf(ctx context.Context, code CodeComparer, a store.App, target store.Release, canonical []byte, source string, snap *api.ReleaseConfig) (int, error) {
-	switch {
-	case target.State != api.ReleaseDeployed || a.Canary != nil:
-		return 0, nil
-	case !SameConfig(target.Config, snap) || !sameButRunOnly(target.Spec, canonical):
+	if !runOnlyChange(a, target, canonical) || !SameConfig(target.Config, snap) {
 		return 0, nil
 	}
 	if target.Source != source {
@@ -67,6 +64,14 @@ func KeepsInstancesOf(ctx context.Context, code CodeComparer, a store.App, targe
 		return c.ReloadOf, nil
 	}
 	return target.Number, nil
+}
+
+// runOnlyChange reports what KeepsInstancesOf asks of the app and its
+// target before the configuration and the code: the target fully rolled
+// out, no canary, and a spec that differs only in what runs read.
+// Precompared asks the same, so it compares only what Apply will ask.
+func runOnlyChange(a store.App, target store.Release, canonical []byte) bool {
+	return target.State == api.ReleaseDeployed && a.Canary == nil && sameButRunOnly(target.Spec, canonical)
 }
 
 // sameButRunOnly reports whether two canonical specs are equal once the
