@@ -20,18 +20,11 @@ type ports struct {
 	KubeScheduler         int
 }
 
-// freePorts asks the kernel for six distinct free ports on 127.0.0.1. All
-// listeners are held open until the last port is chosen, so the six differ.
+// freePorts asks the kernel for six distinct free ports (freeTCPPorts).
 func freePorts() (ports, error) {
-	const n = 6
-	got := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return ports{}, fmt.Errorf("kubetest: find a free port: %w", err)
-		}
-		defer ln.Close()
-		got = append(got, ln.Addr().(*net.TCPAddr).Port)
+	got, err := freeTCPPorts(6)
+	if err != nil {
+		return ports{}, fmt.Errorf("kubetest: %w", err)
 	}
 	return ports{
 		KubeApiserver:         got[0],
@@ -41,6 +34,22 @@ func freePorts() (ports, error) {
 		KubeControllerManager: got[4],
 		KubeScheduler:         got[5],
 	}, nil
+}
+
+// freeTCPPorts asks the kernel for n distinct free ports on all addresses
+// (so free on 127.0.0.1 too). All listeners are held open until the last
+// port is chosen, so the n differ.
+func freeTCPPorts(n int) ([]int, error) {
+	got := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", ":0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer ln.Close()
+		got = append(got, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return got, nil
 }
 
 // kwokConfig is the kwokctl configuration file that fixes the ports (the

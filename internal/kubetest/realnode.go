@@ -414,20 +414,6 @@ func hostIP() (string, error) {
 	return "", errors.New("no global IPv4 address for the node")
 }
 
-// freeTCPPorts asks the kernel for n distinct free ports on all addresses.
-func freeTCPPorts(n int) ([]int, error) {
-	got := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", ":0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer ln.Close()
-		got = append(got, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return got, nil
-}
-
 // lockRealNode takes the machine's real-node lock (the bridge and its
 // subnet are fixed), waiting for another test's node to go.
 func lockRealNode(ctx context.Context) (*os.File, error) {
