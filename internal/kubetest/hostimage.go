@@ -246,7 +246,7 @@ func (fs *rootFS) tar() ([]byte, error) {
 // sharedLibraries lists what ldd says path loads (the loader included);
 // nothing for a file that is not a dynamically linked ELF executable.
 func sharedLibraries(ctx context.Context, path string) ([]string, error) {
-	if err := checkStaticELF(path); err == nil || !isELF(path) {
+	if dynamic, err := dynamicELF(path); err != nil || !dynamic {
 		return nil, nil
 	}
 	out, err := exec.CommandContext(ctx, "ldd", path).Output()
@@ -268,26 +268,27 @@ func sharedLibraries(ctx context.Context, path string) ([]string, error) {
 	return libs, nil
 }
 
-func isELF(path string) bool {
-	f, err := elf.Open(path)
-	if err != nil {
-		return false
-	}
-	_ = f.Close() // read only
-	return true
-}
-
 // checkStaticELF is nil for an ELF executable with no program interpreter.
 func checkStaticELF(path string) error {
+	dynamic, err := dynamicELF(path)
+	if err == nil && dynamic {
+		err = fmt.Errorf("%s is dynamically linked", path)
+	}
+	return err
+}
+
+// dynamicELF reports whether the ELF file path names a program
+// interpreter (a dynamic loader); an error when path is no ELF file.
+func dynamicELF(path string) (bool, error) {
 	f, err := elf.Open(path)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return false, fmt.Errorf("%s: %w", path, err)
 	}
 	defer func() { _ = f.Close() }() // read only
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked", path)
+			return true, nil
 		}
 	}
-	return nil
+	return false, nil
 }
