@@ -157,10 +157,7 @@ func Write(w io.Writer, o Options) (Descriptor, error) {
 	if err := checkStatic(o.Binary); err != nil {
 		return Descriptor{}, err
 	}
-	created := o.Created.UTC()
-	if o.Created.IsZero() {
-		created = time.Unix(0, 0).UTC()
-	}
+	created := createdOrEpoch(o.Created)
 	layerTar, err := rootFS(bin, ca, created)
 	if err != nil {
 		return Descriptor{}, err
@@ -203,13 +200,10 @@ type Layer struct {
 // Berth's image; tests use it for images of other files (internal/kubetest
 // builds a shell and a git image from the host's binaries).
 func WriteLayer(w io.Writer, l Layer) (Descriptor, error) {
-	if name, tag := splitRef(l.Ref); name == "" || tag == "" || strings.ContainsAny(l.Ref, " \t\n@") {
+	if !validRef(l.Ref) {
 		return Descriptor{}, fmt.Errorf("ociimage: ref: %q is not REPOSITORY:TAG", l.Ref)
 	}
-	created := l.Created.UTC()
-	if l.Created.IsZero() {
-		created = time.Unix(0, 0).UTC()
-	}
+	created := createdOrEpoch(l.Created)
 	layerGz, err := gzipped(l.Tar)
 	if err != nil {
 		return Descriptor{}, err
@@ -286,13 +280,28 @@ func (o Options) validate() error {
 	if o.Arch == "" {
 		errs = append(errs, errors.New("arch: required (the binary's GOARCH)"))
 	}
-	if name, tag := splitRef(o.Ref); name == "" || tag == "" || strings.ContainsAny(o.Ref, " \t\n@") {
+	if !validRef(o.Ref) {
 		errs = append(errs, fmt.Errorf("ref: %q is not REPOSITORY:TAG (e.g. registry.example.com/berth:v1.2.0)", o.Ref))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("ociimage: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// validRef reports whether ref is REPOSITORY:TAG.
+func validRef(ref string) bool {
+	name, tag := splitRef(ref)
+	return name != "" && tag != "" && !strings.ContainsAny(ref, " \t\n@")
+}
+
+// createdOrEpoch is t in UTC, or the epoch for a zero t: an image's
+// creation time, fixed so that a rebuild has the same digest.
+func createdOrEpoch(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return t.UTC()
 }
 
 // splitRef splits NAME:TAG at the last colon after the last slash (a
