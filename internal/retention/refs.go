@@ -48,11 +48,7 @@ func runArtifacts(ctx context.Context, st store.Store) ([]string, error) {
 	}
 	var out []string
 	for _, r := range runs {
-		for _, s := range r.Steps {
-			if s.Artifacts.Kept() {
-				out = append(out, s.Artifacts.Digest)
-			}
-		}
+		out = append(out, store.KeptArtifacts(r.Steps)...)
 	}
 	return out, nil
 }
