@@ -49,13 +49,7 @@ func stepArtifacts(v any) ([]string, error) {
 	if err := json.Unmarshal([]byte(s), &steps); err != nil {
 		return nil, fmt.Errorf("backup: runs.steps: %w", err)
 	}
-	var out []string
-	for _, st := range steps {
-		if st.Artifacts.Kept() {
-			out = append(out, st.Artifacts.Digest)
-		}
-	}
-	return out, nil
+	return store.KeptArtifacts(steps), nil
 }
 
 func text(v any) string {

@@ -18,7 +18,8 @@ type reference struct {
 // the one list: a new kind of record that keeps blobs adds its line here
 // (and, if backups must carry its blobs, to internal/backup's schema.go).
 var references = []reference{
-	{"release source archives", releaseSources},
+	// Deleting an app deletes its releases, and so their claim.
+	{"release source archives", func(ctx context.Context, st store.Store) ([]string, error) { return st.ReleaseSources(ctx) }},
 	{"pipeline run artifacts", runArtifacts},
 	{"pipeline caches", func(ctx context.Context, st store.Store) ([]string, error) { return st.PipelineCacheDigests(ctx) }},
 }
@@ -38,28 +39,6 @@ func Referenced(ctx context.Context, st store.Store) (map[string]bool, error) {
 	return out, nil
 }
 
-// releaseSources are the source archives of every app's releases
-// (deleting an app deletes its releases, and so its claim on them).
-func releaseSources(ctx context.Context, st store.Store) ([]string, error) {
-	apps, err := st.ListApps(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, a := range apps {
-		rels, err := st.ListReleases(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rels {
-			if r.Source != "" {
-				out = append(out, r.Source)
-			}
-		}
-	}
-	return out, nil
-}
-
 // runArtifacts are the archives runs' steps keep (not expired). Live
 // runs are read too: a step that just kept its archive refers to it.
 func runArtifacts(ctx context.Context, st store.Store) ([]string, error) {
@@ -69,11 +48,7 @@ func runArtifacts(ctx context.Context, st store.Store) ([]string, error) {
 	}
 	var out []string
 	for _, r := range runs {
-		for _, s := range r.Steps {
-			if s.Artifacts.Kept() {
-				out = append(out, s.Artifacts.Digest)
-			}
-		}
+		out = append(out, store.KeptArtifacts(r.Steps)...)
 	}
 	return out, nil
 }

@@ -118,6 +118,18 @@ type StepArtifacts struct {
 // Kept reports whether a's archive is still kept (not expired).
 func (a *StepArtifacts) Kept() bool { return a != nil && a.Digest != "" }
 
+// KeptArtifacts returns the digests of the archives steps still keep:
+// the blobs a run refers to, for garbage collection and backups alike.
+func KeptArtifacts(steps []RunStep) []string {
+	var out []string
+	for _, s := range steps {
+		if s.Artifacts.Kept() {
+			out = append(out, s.Artifacts.Digest)
+		}
+	}
+	return out
+}
+
 // MaxListedArtifacts caps StepArtifacts.Files.
 const MaxListedArtifacts = 1000
 

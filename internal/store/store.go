@@ -165,6 +165,10 @@ type Releases interface {
 	// ErrConflict (ErrNotFound if the release is missing).
 	UpdateRelease(ctx context.Context, r Release) (int64, error)
 	DeleteReleases(ctx context.Context, app string) error
+	// ReleaseSources lists the source archives releases of every app
+	// name, sorted, each once: a blob collector counts them as
+	// referenced, without reading every release.
+	ReleaseSources(ctx context.Context) ([]string, error)
 }
 
 // Events is the append-only change log behind the watch API.

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/berthdev/berth/internal/pipeline"
@@ -40,11 +39,10 @@ type ClusterSweeper interface {
 // since), those whose last sweep failed (warned once, not every pass),
 // and what was removed, by kind, for the server's metrics.
 type sweeper struct {
-	mu     sync.Mutex
-	used   map[string]bool
-	failed map[string]bool
-
-	removed sync.Map // kind -> *atomic.Int64
+	mu      sync.Mutex
+	used    map[string]bool
+	failed  map[string]bool
+	removed map[string]int64 // by kind
 }
 
 // usedEnv remembers that runs of this process ran steps on env.
@@ -60,10 +58,9 @@ func (r *Runner) usedEnv(env string) {
 // Removed is how many pipeline objects of kind (pod, secret,
 // persistentvolumeclaim) sweeps removed since the server started.
 func (r *Runner) Removed(kind string) int64 {
-	if v, ok := r.sweep.removed.Load(kind); ok {
-		return v.(*atomic.Int64).Load()
-	}
-	return 0
+	r.sweep.mu.Lock()
+	defer r.sweep.mu.Unlock()
+	return r.sweep.removed[kind]
 }
 
 // sweepLoop sweeps every cluster environment at once (Run calls it after
@@ -145,16 +142,15 @@ func (r *Runner) sweepEnv(ctx context.Context, name string) (map[string]int, err
 // sweepResult counts and logs one environment's sweep; known says
 // pipelines name it or used it.
 func (r *Runner) sweepResult(ctx context.Context, env string, known bool, removed map[string]int, err error) {
+	r.sweep.mu.Lock()
 	total := 0
 	for kind, n := range removed {
-		v, _ := r.sweep.removed.LoadOrStore(kind, new(atomic.Int64))
-		v.(*atomic.Int64).Add(int64(n))
+		if r.sweep.removed == nil {
+			r.sweep.removed = map[string]int64{}
+		}
+		r.sweep.removed[kind] += int64(n)
 		total += n
 	}
-	if total > 0 {
-		r.log.InfoContext(ctx, "removed pipeline objects of runs that are not running", "env", env, "removed", removed)
-	}
-	r.sweep.mu.Lock()
 	warned := r.sweep.failed[env]
 	switch {
 	case errors.Is(err, errGone):
@@ -170,6 +166,9 @@ func (r *Runner) sweepResult(ctx context.Context, env string, known bool, remove
 		delete(r.sweep.failed, env)
 	}
 	r.sweep.mu.Unlock()
+	if total > 0 {
+		r.log.InfoContext(ctx, "removed pipeline objects of runs that are not running", "env", env, "removed", removed)
+	}
 	switch {
 	case errors.Is(err, errGone) || ctx.Err() != nil:
 	case err != nil && !known:

@@ -97,7 +97,7 @@ func (s blobStore) Put(ctx context.Context, digest string, r io.Reader, max int6
 	// The row's stored_at defaults to the transaction's start; a long
 	// upload would begin its grace period old. putBlob cannot say this
 	// (a restore runs it before migration 17 made the column).
-	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET stored_at = clock_timestamp() WHERE digest = $1`, digest); err != nil {
+	if _, err := tx.ExecContext(ctx, touchBlob, digest); err != nil {
 		return fmt.Errorf("postgres: blob %s: %w", digest, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -106,6 +106,9 @@ func (s blobStore) Put(ctx context.Context, digest string, r io.Reader, max int6
 	return nil
 }
 
+// touchBlob restarts a blob's age by the database's clock.
+const touchBlob = `UPDATE blobs SET stored_at = clock_timestamp() WHERE digest = $1`
+
 // Touch restarts a stored blob's age. The UPDATE locks the row, so a
 // Delete running at the same time either removed it first (no row: false)
 // or waits and then finds it young.
@@ -113,7 +116,7 @@ func (s blobStore) Touch(ctx context.Context, digest string) (bool, error) {
 	if !blob.ValidDigest(digest) {
 		return false, nil
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE blobs SET stored_at = clock_timestamp() WHERE digest = $1`, digest)
+	res, err := s.db.ExecContext(ctx, touchBlob, digest)
 	return changedRow(digest, res, err)
 }
 

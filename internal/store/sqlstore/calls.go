@@ -47,6 +47,10 @@ func (db *Store) ListReleases(ctx context.Context, app string) ([]store.Release,
 	return db.reader().ListReleases(ctx, app)
 }
 
+func (db *Store) ReleaseSources(ctx context.Context) ([]string, error) {
+	return db.reader().ReleaseSources(ctx)
+}
+
 func (db *Store) UpdateRelease(ctx context.Context, r store.Release) (version int64, err error) {
 	err = db.inWrite(ctx, func(o ops) error {
 		version, err = o.UpdateRelease(ctx, r)

@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -13,14 +11,8 @@ import (
 const pipelineCacheColumns = `app, cache_key, digest, size, created_at, last_used_at`
 
 func (o ops) GetPipelineCache(ctx context.Context, app, key string) (store.PipelineCache, error) {
-	c, err := scanPipelineCache(o.q.QueryRowContext(ctx, `SELECT `+pipelineCacheColumns+` FROM pipeline_caches WHERE app = ? AND cache_key = ?`, app, key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.PipelineCache{}, fmt.Errorf("cache %q of %q: %w", key, app, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.PipelineCache{}, fmt.Errorf("store: get cache %q of %q: %w", key, app, err)
-	}
-	return c, nil
+	return queryOne(ctx, o, fmt.Sprintf("cache %q of %q", key, app), scanPipelineCache,
+		`SELECT `+pipelineCacheColumns+` FROM pipeline_caches WHERE app = ? AND cache_key = ?`, app, key)
 }
 
 func (o ops) CreatePipelineCache(ctx context.Context, c store.PipelineCache) (bool, error) {
@@ -49,68 +41,29 @@ func (o ops) TouchPipelineCache(ctx context.Context, app, key string, at time.Ti
 	// compares the times: a late toucher never moves the time back.
 	res, err := o.q.ExecContext(ctx, `UPDATE pipeline_caches SET last_used_at = CASE WHEN last_used_at < ? THEN ? ELSE last_used_at END WHERE app = ? AND cache_key = ?`,
 		FormatTime(at), FormatTime(at), app, key)
-	if err != nil {
-		return fmt.Errorf("store: touch cache %q of %q: %w", key, app, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("store: touch cache %q of %q: %w", key, app, err)
-	} else if n == 0 {
-		return fmt.Errorf("cache %q of %q: %w", key, app, store.ErrNotFound)
-	}
-	return nil
+	return affected(res, err, fmt.Sprintf("cache %q of %q", key, app))
 }
 
 func (o ops) DeletePipelineCache(ctx context.Context, app, key, digest string) error {
 	res, err := o.q.ExecContext(ctx, `DELETE FROM pipeline_caches WHERE app = ? AND cache_key = ? AND digest = ?`, app, key, digest)
-	if err != nil {
-		return fmt.Errorf("store: delete cache %q of %q: %w", key, app, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("store: delete cache %q of %q: %w", key, app, err)
-	} else if n == 0 {
-		return fmt.Errorf("cache %q of %q: %w", key, app, store.ErrNotFound)
-	}
-	return nil
+	return affected(res, err, fmt.Sprintf("cache %q of %q", key, app))
 }
 
 func (o ops) PrunePipelineCaches(ctx context.Context, before time.Time) ([]store.PipelineCache, error) {
-	rows, err := o.q.QueryContext(ctx, `DELETE FROM pipeline_caches WHERE last_used_at < ? RETURNING `+pipelineCacheColumns, FormatTime(before))
-	if err != nil {
-		return nil, fmt.Errorf("store: prune caches: %w", err)
-	}
-	defer rows.Close()
-	out := []store.PipelineCache{}
-	for rows.Next() {
-		c, err := scanPipelineCache(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: prune caches: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: prune caches: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, o, "pruned caches", scanPipelineCache,
+		`DELETE FROM pipeline_caches WHERE last_used_at < ? RETURNING `+pipelineCacheColumns, FormatTime(before))
 }
 
 func (o ops) PipelineCacheDigests(ctx context.Context) ([]string, error) {
-	rows, err := o.q.QueryContext(ctx, `SELECT DISTINCT digest FROM pipeline_caches ORDER BY digest`)
-	if err != nil {
-		return nil, fmt.Errorf("store: list cache digests: %w", err)
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, fmt.Errorf("store: list cache digests: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list cache digests: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, o, "cache digests", scanString,
+		`SELECT DISTINCT digest FROM pipeline_caches ORDER BY digest`)
+}
+
+// scanString scans a row of one text column.
+func scanString(s scanner) (string, error) {
+	var v string
+	err := s.Scan(&v)
+	return v, err
 }
 
 func scanPipelineCache(s scanner) (store.PipelineCache, error) {

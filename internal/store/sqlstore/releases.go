@@ -54,6 +54,10 @@ func (o ops) GetRelease(ctx context.Context, app string, number int) (store.Rele
 	return r, nil
 }
 
+func (o ops) ReleaseSources(ctx context.Context) ([]string, error) {
+	return queryAll(ctx, o, "release sources", scanString, `SELECT DISTINCT source FROM releases WHERE source <> '' ORDER BY source`)
+}
+
 func (o ops) ListReleases(ctx context.Context, app string) ([]store.Release, error) {
 	rows, err := o.q.QueryContext(ctx, `SELECT `+releaseColumns+` FROM releases WHERE app = ? ORDER BY number`, app)
 	if err != nil {

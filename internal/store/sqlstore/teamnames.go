@@ -2,8 +2,9 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
 	"slices"
+
+	"github.com/berthdev/berth/internal/store"
 )
 
 // TeamNames reads the names of only the teams a caller shows (the teams
@@ -30,22 +31,20 @@ func (o ops) teamNames(ctx context.Context, ids []string, out map[string]string)
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := o.q.QueryContext(ctx, `SELECT id, name FROM teams WHERE id IN (`+marks(len(ids))+`)`, args...)
+	teams, err := queryAll(ctx, o, "team names", scanTeamName, `SELECT id, name FROM teams WHERE id IN (`+marks(len(ids))+`)`, args...)
 	if err != nil {
-		return fmt.Errorf("store: team names: %w", err)
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return fmt.Errorf("store: team names: %w", err)
-		}
-		out[id] = name
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: team names: %w", err)
+	for _, t := range teams {
+		out[t.ID] = t.Name
 	}
 	return nil
+}
+
+func scanTeamName(s scanner) (store.Team, error) {
+	var t store.Team
+	err := s.Scan(&t.ID, &t.Name)
+	return t, err
 }
 
 func (db *Store) TeamNames(ctx context.Context, ids []string) (map[string]string, error) {

@@ -189,6 +189,41 @@ var releaseTests = []test{
 		// Numbers are free again.
 		must(t, s.CreateRelease(ctx, testRelease("shop", 1)))
 	}},
+	{desc: "releases/sources of every app, each once", run: func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		none, err := s.ReleaseSources(ctx)
+		must(t, err)
+		if len(none) != 0 {
+			t.Errorf("ReleaseSources of no releases = %v", none)
+		}
+		must(t, s.CreateApp(ctx, testApp("shop")))
+		must(t, s.CreateApp(ctx, testApp("blog")))
+		must(t, s.CreateRelease(ctx, testRelease("shop", 2)))
+		must(t, s.CreateRelease(ctx, testRelease("blog", 1)))
+		same := testRelease("shop", 3)
+		same.Source = testRelease("blog", 1).Source // a rollback names an older archive again
+		must(t, s.CreateRelease(ctx, same))
+		bare := testRelease("blog", 2)
+		bare.Source = ""
+		must(t, s.CreateRelease(ctx, bare))
+		got, err := s.ReleaseSources(ctx)
+		must(t, err)
+		if want := []string{testRelease("", 1).Source, testRelease("", 2).Source}; !slices.Equal(got, want) {
+			t.Errorf("ReleaseSources = %v, want %v", got, want)
+		}
+		must(t, s.DeleteReleases(ctx, "blog"))
+		got, err = s.ReleaseSources(ctx)
+		must(t, err)
+		if want := []string{testRelease("", 1).Source, testRelease("", 2).Source}; !slices.Equal(got, want) {
+			t.Errorf("ReleaseSources after deleting blog's releases = %v, want %v (shop.3 still names 1's)", got, want)
+		}
+		must(t, s.DeleteReleases(ctx, "shop"))
+		got, err = s.ReleaseSources(ctx)
+		must(t, err)
+		if len(got) != 0 {
+			t.Errorf("ReleaseSources after deleting every release = %v", got)
+		}
+	}},
 	{desc: "releases/returned objects are copies", run: func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		must(t, s.CreateApp(ctx, testApp("shop")))
