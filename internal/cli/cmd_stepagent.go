@@ -15,7 +15,7 @@ import (
 
 // StepTokenEnv holds the step agent's token in a step pod (from the
 // step's Secret, never the pod spec).
-const StepTokenEnv = "BERTH_STEP_TOKEN"
+const StepTokenEnv = artifact.TokenEnv
 
 // newStepAgentCmd is the hidden agent a cluster step pod runs: "install"
 // in its init container (copies this binary into the pod's agent volume),

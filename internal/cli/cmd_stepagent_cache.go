@@ -150,7 +150,7 @@ func (r *runner) newStepAgentCacheSaveCmd() *cobra.Command {
 // CacheKeyEnv holds the step's expanded cache key in a step pod (from
 // its Secret), for the agent's notes only: the server, not the agent,
 // decides which cache a step reaches.
-const CacheKeyEnv = "BERTH_CACHE_KEY"
+const CacheKeyEnv = artifact.CacheKeyEnv
 
 // errNoCache is the server's 404: the key has no cache yet.
 var errNoCache = errors.New("no cache")
