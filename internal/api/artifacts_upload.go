@@ -38,10 +38,7 @@ func (s *server) uploadArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rec := &store.StepArtifacts{Digest: p.Digest, Size: p.Size, Count: len(p.Files), Bytes: p.Bytes, Files: p.Files}
-	if len(rec.Files) > store.MaxListedArtifacts {
-		rec.Files = rec.Files[:store.MaxListedArtifacts]
-	}
+	rec := artifact.Record(p)
 	if err := s.recordArtifacts(r, id, name, tok, rec); err != nil {
 		return err
 	}

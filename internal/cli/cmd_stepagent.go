@@ -15,7 +15,7 @@ import (
 
 // StepTokenEnv holds the step agent's token in a step pod (from the
 // step's Secret, never the pod spec).
-const StepTokenEnv = "BERTH_STEP_TOKEN"
+const StepTokenEnv = artifact.TokenEnv
 
 // newStepAgentCmd is the hidden agent a cluster step pod runs: "install"
 // in its init container (copies this binary into the pod's agent volume),
@@ -106,27 +106,9 @@ func uploadArtifacts(ctx context.Context, log io.Writer, dir string, patterns []
 	if len(files) == 0 {
 		return 0, nil // nothing to keep; the step still succeeded
 	}
-	tmp, err := os.CreateTemp("", "berth-artifacts-*")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	p, err := artifact.Pack(ctx, root, files, tmp, max)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return 0, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, tmp)
-	if err != nil {
-		return 0, err
-	}
-	req.ContentLength = p.Size
-	req.Header.Set("Content-Type", "application/gzip")
-	req.Header.Set(artifact.TokenHeader, tok)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := sendArchive(ctx, url, tok, func(w io.Writer) (artifact.Packed, error) {
+		return artifact.Pack(ctx, root, files, w, max)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("send artifacts to %s: %w", filepath.Base(url), err)
 	}
@@ -135,6 +117,33 @@ func uploadArtifacts(ctx context.Context, log io.Writer, dir string, patterns []
 		return 0, fmt.Errorf("send artifacts: %w", answered(resp))
 	}
 	return len(files), nil
+}
+
+// sendArchive packs an archive with pack into a temporary file (its size
+// must be known before it is sent) and PUTs it to url with the step
+// token. The caller closes the answer's body.
+func sendArchive(ctx context.Context, url, tok string, pack func(io.Writer) (artifact.Packed, error)) (*http.Response, error) {
+	tmp, err := os.CreateTemp("", "berth-archive-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	p, err := pack(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("pack the archive: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, tmp)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = p.Size
+	req.Header.Set("Content-Type", "application/gzip")
+	req.Header.Set(artifact.TokenHeader, tok)
+	return http.DefaultClient.Do(req)
 }
 
 // prefixed marks the agent's notes as Berth's in the step's log.

@@ -150,7 +150,7 @@ func (r *runner) newStepAgentCacheSaveCmd() *cobra.Command {
 // CacheKeyEnv holds the step's expanded cache key in a step pod (from
 // its Secret), for the agent's notes only: the server, not the agent,
 // decides which cache a step reaches.
-const CacheKeyEnv = "BERTH_CACHE_KEY"
+const CacheKeyEnv = artifact.CacheKeyEnv
 
 // errNoCache is the server's 404: the key has no cache yet.
 var errNoCache = errors.New("no cache")
@@ -186,27 +186,9 @@ func saveCache(ctx context.Context, log io.Writer, roots artifact.CacheRoots, pa
 	if err != nil {
 		return 0, false, err
 	}
-	tmp, err := os.CreateTemp("", "berth-cache-*")
-	if err != nil {
-		return 0, false, err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	p, err := artifact.PackCache(ctx, roots, files, tmp, max)
-	if err != nil {
-		return 0, false, fmt.Errorf("pack the cache: %w", err)
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return 0, false, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, tmp)
-	if err != nil {
-		return 0, false, err
-	}
-	req.ContentLength = p.Size
-	req.Header.Set("Content-Type", "application/gzip")
-	req.Header.Set(artifact.TokenHeader, tok)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := sendArchive(ctx, url, tok, func(w io.Writer) (artifact.Packed, error) {
+		return artifact.PackCache(ctx, roots, files, w, max)
+	})
 	if err != nil {
 		return 0, false, fmt.Errorf("send the cache: %w", err)
 	}

@@ -48,7 +48,7 @@ func (r *Runner) keepArtifacts(ctx context.Context, env *runEnv, step, dir strin
 	if err := r.opts.Blobs.Put(ctx, p.Digest, tmp, p.Size); err != nil {
 		return fmt.Errorf("store artifacts: %w", err)
 	}
-	rec := Record(p)
+	rec := artifact.Record(p)
 	// The step's record is written with the step's end (saveSteps), which
 	// may be the first write that names the step at all.
 	env.artifacts.keep(step, rec)
@@ -71,15 +71,6 @@ func (r *Runner) dropStaging(run, step string) {
 		r.log.Warn("removing a step's artifact copy failed", "dir", dir, "err", err)
 	}
 	_ = os.Remove(filepath.Dir(dir)) // fails while another step's copy is there
-}
-
-// Record is what a run's step keeps of an archive.
-func Record(p artifact.Packed) *store.StepArtifacts {
-	files := p.Files
-	if len(files) > store.MaxListedArtifacts {
-		files = files[:store.MaxListedArtifacts]
-	}
-	return &store.StepArtifacts{Digest: p.Digest, Size: p.Size, Count: len(p.Files), Files: slices.Clone(files), Bytes: p.Bytes}
 }
 
 // keptArtifacts is the record of the archives this run's steps kept, by

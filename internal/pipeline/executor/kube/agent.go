@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/berthdev/berth/internal/pipeline/artifact"
 	"github.com/berthdev/berth/internal/pipeline/executor"
 )
 
@@ -30,10 +31,8 @@ const (
 	agentDir       = "/berth/agent"
 	agentBinary    = agentDir + "/berth"
 	agentContainer = "berth-agent"
-	// agentTokenEnv is cli.StepTokenEnv, agentKeyEnv cli.CacheKeyEnv
-	// (the agent reads them).
-	agentTokenEnv = "BERTH_STEP_TOKEN"
-	agentKeyEnv   = "BERTH_CACHE_KEY"
+	agentTokenEnv  = artifact.TokenEnv
+	agentKeyEnv    = artifact.CacheKeyEnv
 )
 
 // agentWrapper is the step's shell text: it runs the script ($1); before
